@@ -1,0 +1,37 @@
+// Package sensors defines what edgepub reads: a Sensor gives Values, the
+// Runner turns them into timestamped Readings on a schedule, and a failing
+// sensor never stops the others.
+package sensors
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Values maps a field name that carries its unit, such as "temperature_c" or
+// "pressure_hpa", to the measured value. The names go into the payload as they
+// are, so they are chosen once per quantity and never changed.
+type Values map[string]float64
+
+// Reading is what one sensor measured at one moment.
+type Reading struct {
+	// Sensor is the configured name of the sensor, not its type.
+	Sensor string
+	// Time is when the sensor was read.
+	Time time.Time
+	// Values are the measured quantities.
+	Values Values
+}
+
+// Sensor is a device that can be read. Sense must honour ctx where the bus
+// allows it; the Runner also bounds every call with a timeout of its own,
+// because most buses cannot be interrupted.
+type Sensor interface {
+	Sense(ctx context.Context) (Values, error)
+}
+
+// ErrImplausible marks a value the device returned but that cannot be a real
+// measurement, such as a DS18B20's 85 °C power-on value. Drivers wrap it so
+// the Runner counts the read as failed instead of publishing it.
+var ErrImplausible = errors.New("implausible value")
