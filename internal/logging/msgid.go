@@ -1,0 +1,28 @@
+package logging
+
+// Message ids mark the events an operator alerts on. They go into journald as
+// MESSAGE_ID and are explained in packaging/edgepub.catalog; once released an
+// id never changes meaning, so fleet queries such as
+// `journalctl MESSAGE_ID=…` keep working across versions.
+//
+// Attach one to a log record with the attribute key MessageIDKey:
+//
+//	logger.Warn("certificate expires soon", logging.MessageID(logging.MsgCertExpiring), …)
+const (
+	MsgStarted          = "a15240a839d6490c9686ec1b22c013d4"
+	MsgStopping         = "4d21d4d5765943749c08760c1390385b"
+	MsgConnected        = "9278c33d5a0b47bb9be163ae4a4074f4"
+	MsgDisconnected     = "cbda465c371f446ea81accb0121c2767"
+	MsgReadingsDropped  = "6ddde18da0104fe08f4e85364e20232a"
+	MsgCertExpiring     = "8347f19c2afe449ea8ed10cf2ceaaf83"
+	MsgCertExpired      = "229fc9df866647f1bf638cde4ea097b8"
+	MsgSensorFailing    = "83cdeca2791144f88a0aacd28258ead3"
+	MsgSensorRecovered  = "a5d39eba4ed946bea37e888c454058df"
+	MsgOutboxDamaged    = "be9da58de4a4416699776d33fdb48a56"
+	MsgSeqJumped        = "f7ea52dfea484ba4be81dc8846074612"
+	MsgLegacyServerCert = "b5f8e05009f149af96d1a1d4047fdfe0"
+	MsgCAKeyOnDevice    = "2324ad9bd7f5448ab6b1107b204efbdc"
+	MsgDiskError        = "2797c3faf5344ce7ba98605a721be1ec"
+	MsgCertRotated      = "7b8c957f148744bbaf876479bf4b0507"
+	MsgDrainFinished    = "d81f88c6c98b4686a52f585a32843690"
+)
