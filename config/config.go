@@ -1,0 +1,118 @@
+// Package config reads edgepub's YAML configuration in three steps:
+// Default, Parse (strict: unknown keys and wrong types are errors naming the
+// key and its line) and Validate (ranges and relations). Packages never see
+// this type: cmd/edgepub turns it into each package's Opts.
+package config
+
+import "time"
+
+// Defaults that a deployment on a Pi made as in the seed tutorial needs no
+// config file for.
+const (
+	DefaultPath     = "/etc/edgepub/config.yaml"
+	DefaultBroker   = "ssl://192.168.137.150:8883"
+	DefaultCertDir  = "/home/kai/mqtt-certs"
+	DefaultStateDir = "/var/lib/edgepub"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Broker   Broker   `yaml:"broker"`
+	Certs    Certs    `yaml:"certs"`
+	StateDir string   `yaml:"state_dir"`
+	Outbox   Outbox   `yaml:"outbox"`
+	Log      Log      `yaml:"log"`
+	Presence Presence `yaml:"presence"`
+	Sensors  []Sensor `yaml:"sensors"`
+}
+
+// Broker says where and how to connect.
+type Broker struct {
+	// URLs are tried in turn; several name the members of a clustered broker.
+	URLs []string `yaml:"urls"`
+	// KeepAlive is the MQTT keepalive; a dead half-open connection is
+	// noticed within about 1.5 times it.
+	KeepAlive Duration `yaml:"keepalive"`
+	// ConnectTimeout bounds one TCP+TLS+MQTT connect attempt.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// BackoffMin and BackoffMax bound the jittered exponential reconnect delay.
+	BackoffMin Duration `yaml:"backoff_min"`
+	BackoffMax Duration `yaml:"backoff_max"`
+	// StartJitter delays the very first connect by a random time up to it,
+	// so a fleet powered on together does not connect all at once.
+	StartJitter Duration `yaml:"start_jitter"`
+	// InFlight is how many QoS 1 publishes may await their PUBACK at once.
+	InFlight int `yaml:"in_flight"`
+}
+
+// Certs locates the client's certificate bundle.
+type Certs struct {
+	Dir string `yaml:"dir"`
+	// CA, Cert and Key are file names in Dir (or absolute paths); empty Cert
+	// and Key mean "the one <name>.crt/<name>.key pair in Dir".
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// WarnDays and ErrorDays set when an approaching expiry is logged as a
+	// warning and as an error.
+	WarnDays  int `yaml:"warn_days"`
+	ErrorDays int `yaml:"error_days"`
+}
+
+// Outbox bounds the on-disk queue of readings not yet acknowledged.
+type Outbox struct {
+	MaxBytes   ByteSize `yaml:"max_bytes"`
+	MaxAge     Duration `yaml:"max_age"`
+	SyncWindow Duration `yaml:"sync_window"`
+	// MemoryLimit is how many readings are held in memory while the disk
+	// fails.
+	MemoryLimit int `yaml:"memory_limit"`
+}
+
+// Log selects the log level.
+type Log struct {
+	Level string `yaml:"level"`
+}
+
+// Presence configures the retained status and health messages and Home
+// Assistant discovery.
+type Presence struct {
+	HealthInterval  Duration `yaml:"health_interval"`
+	HomeAssistant   bool     `yaml:"home_assistant"`
+	DiscoveryPrefix string   `yaml:"discovery_prefix"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Broker: Broker{
+			URLs:           []string{DefaultBroker},
+			KeepAlive:      Duration(30 * time.Second),
+			ConnectTimeout: Duration(10 * time.Second),
+			BackoffMin:     Duration(time.Second),
+			BackoffMax:     Duration(2 * time.Minute),
+			StartJitter:    Duration(5 * time.Second),
+			InFlight:       64,
+		},
+		Certs: Certs{
+			Dir:       DefaultCertDir,
+			CA:        "ca.crt",
+			WarnDays:  30,
+			ErrorDays: 7,
+		},
+		StateDir: DefaultStateDir,
+		Outbox: Outbox{
+			MaxBytes:    64 << 20,
+			SyncWindow:  Duration(time.Second),
+			MemoryLimit: 10000,
+		},
+		Log: Log{Level: "info"},
+		Presence: Presence{
+			HealthInterval:  Duration(60 * time.Second),
+			DiscoveryPrefix: "homeassistant",
+		},
+		// Every Pi has an SoC thermometer, so a device with no sensors
+		// configured still says something useful.
+		Sensors: []Sensor{{Name: "soc", Type: "soc"}},
+	}
+}

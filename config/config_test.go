@@ -1,0 +1,201 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseEmptyGivesDefaults(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Broker.URLs; len(got) != 1 || got[0] != DefaultBroker {
+		t.Errorf("broker urls = %v, want [%s]", got, DefaultBroker)
+	}
+	if cfg.Certs.Dir != DefaultCertDir || cfg.StateDir != DefaultStateDir {
+		t.Errorf("cert dir %q state dir %q", cfg.Certs.Dir, cfg.StateDir)
+	}
+	if s := cfg.Sensors[0]; s.Interval.Std() != DefaultSensorInterval || s.Timeout.Std() != DefaultSensorTimeout || s.Samples != 1 {
+		t.Errorf("sensor defaults not applied: %+v", s)
+	}
+}
+
+func TestParseFullConfig(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(`
+broker:
+  urls: [ssl://127.0.0.1:8883, "mqtts://[::1]:8884"]
+  keepalive: 15s
+  in_flight: 8
+certs:
+  dir: /etc/edgepub/certs
+  cert: pi-7.crt
+  key: pi-7.key
+outbox:
+  max_bytes: 8MiB
+  max_age: 24h
+state_dir: /tmp/x
+sensors:
+  - name: room
+    type: bme280
+    bus: /dev/i2c-1
+    address: 0x76
+    interval: 30s
+    calibrate:
+      temperature_c: {offset: -0.4}
+    deadband: {temperature_c: 0.1}
+    heartbeat: 10m
+  - name: adc
+    type: ads1115
+    bus: "1"
+    address: 0x48
+    driver:
+      channels:
+        - {input: 0, field: moisture_pct, scale: 30, offset: -10}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Broker.URLs) != 2 || cfg.Broker.KeepAlive.Std() != 15*time.Second || cfg.Broker.InFlight != 8 {
+		t.Errorf("broker = %+v", cfg.Broker)
+	}
+	if cfg.Outbox.MaxBytes != 8<<20 || cfg.Outbox.MaxAge.Std() != 24*time.Hour {
+		t.Errorf("outbox = %+v", cfg.Outbox)
+	}
+	if len(cfg.Sensors) != 2 {
+		t.Fatalf("sensors replaced the defaults? got %d", len(cfg.Sensors))
+	}
+	room := cfg.Sensors[0]
+	if room.Address != 0x76 || room.Interval.Std() != 30*time.Second || room.Calibrate["temperature_c"].Offset != -0.4 || room.Calibrate["temperature_c"].Scale != nil {
+		t.Errorf("room = %+v", room)
+	}
+	if ch := cfg.Sensors[1].Driver.Channels; len(ch) != 1 || ch[0].Field != "moisture_pct" || ch[0].Scale != 30 {
+		t.Errorf("channels = %+v", ch)
+	}
+}
+
+// Every error must name the key and the line, so a person can go straight to it.
+func TestParseErrorsNameKeyAndLine(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+		sentinel   error
+	}{
+		{"unknown top key", "brokers:\n  urls: []\n", []string{"line 1", `"brokers"`, "valid keys"}, nil},
+		{"unknown nested key", "broker:\n  keepalive: 10s\n  keepalivee: 10s\n", []string{"line 3", `"broker.keepalivee"`}, nil},
+		{"unknown sensor key", "sensors:\n  - name: a\n    type: sim-soc\n    adress: 0x76\n", []string{"line 4", "sensors[0].adress"}, nil},
+		{"wrong type int", "broker:\n  in_flight: many\n", []string{"line 2", "broker.in_flight"}, nil},
+		{"wrong type list", "broker:\n  urls: ssl://x:1\n", []string{"line 2", "broker.urls"}, nil},
+		{"bad duration", "broker:\n  keepalive: 30\n", []string{"line 2", "not a duration"}, nil},
+		{"bad size", "outbox:\n  max_bytes: lots\n", []string{"line 2", "not a size"}, nil},
+		{"not a mapping", "- a\n- b\n", []string{"line 1", "mapping"}, nil},
+		{"broken yaml", "broker: [\n", []string{"line"}, nil},
+		{"no broker", "broker:\n  urls: []\n", []string{"line 2", "broker.urls"}, ErrNoBroker},
+		{"plain tcp broker", "broker:\n  urls: [tcp://127.0.0.1:1883]\n", []string{"line 2", "broker.urls[0]", "mutual TLS"}, ErrBrokerURL},
+		{"keepalive range", "broker:\n  keepalive: 1s\n", []string{"line 2", "broker.keepalive"}, ErrKeepAlive},
+		{"connect timeout", "broker:\n  connect_timeout: 0s\n", []string{"broker.connect_timeout"}, ErrConnectTimeout},
+		{"backoff min", "broker:\n  backoff_min: 1ms\n", []string{"broker.backoff_min"}, ErrBackoff},
+		{"backoff order", "broker:\n  backoff_min: 10s\n  backoff_max: 1s\n", []string{"line 3", "broker.backoff_max"}, ErrBackoff},
+		{"start jitter", "broker:\n  start_jitter: 1h\n", []string{"broker.start_jitter"}, ErrStartJitter},
+		{"in flight", "broker:\n  in_flight: 70000\n", []string{"line 2", "broker.in_flight"}, ErrInFlight},
+		{"cert dir", "certs:\n  dir: ''\n", []string{"certs.dir"}, ErrCertDir},
+		{"cert without key", "certs:\n  cert: a.crt\n", []string{"line 2", "certs.cert"}, ErrCertPair},
+		{"expiry days", "certs:\n  warn_days: 3\n  error_days: 7\n", []string{"certs.warn_days"}, ErrExpiryDays},
+		{"state dir", "state_dir: ''\n", []string{"line 1", "state_dir"}, ErrStateDir},
+		{"outbox size", "outbox:\n  max_bytes: 1KiB\n", []string{"outbox.max_bytes"}, ErrOutboxSize},
+		{"outbox age", "outbox:\n  max_age: -1s\n", []string{"outbox.max_age"}, ErrNegative},
+		{"sync window", "outbox:\n  sync_window: 5m\n", []string{"outbox.sync_window"}, ErrSyncWindow},
+		{"memory limit", "outbox:\n  memory_limit: 0\n", []string{"outbox.memory_limit"}, ErrMemoryLimit},
+		{"log level", "log:\n  level: loud\n", []string{"line 2", "log.level"}, ErrLogLevel},
+		{"health interval", "presence:\n  health_interval: 1ms\n", []string{"presence.health_interval"}, ErrHealthInterval},
+		{"discovery prefix", "presence:\n  discovery_prefix: a/b\n", []string{"presence.discovery_prefix"}, ErrDiscoveryPrefix},
+		{"no sensors", "sensors: []\n", []string{"line 1", "sensors"}, ErrNoSensors},
+		{"sensor name", "sensors:\n  - name: a/b\n    type: soc\n", []string{"line 2", "sensors[0].name"}, ErrSensorName},
+		{"duplicate sensor", "sensors:\n  - {name: a, type: soc}\n  - {name: a, type: soc}\n", []string{"line 3", "sensors[1].name"}, ErrDuplicateSensor},
+		{"sensor type", "sensors:\n  - name: a\n", []string{"sensors[0].type"}, ErrSensorType},
+		{"sensor interval", "sensors:\n  - {name: a, type: soc, interval: 1ms}\n", []string{"sensors[0].interval"}, ErrSensorInterval},
+		{"sensor timeout", "sensors:\n  - {name: a, type: soc, interval: 1s, timeout: 2s}\n", []string{"sensors[0].timeout"}, ErrSensorTimeout},
+		{"sensor samples", "sensors:\n  - {name: a, type: soc, samples: 1000}\n", []string{"sensors[0].samples"}, ErrSensorSamples},
+		{"heartbeat without deadband", "sensors:\n  - {name: a, type: soc, heartbeat: 1h}\n", []string{"sensors[0].heartbeat"}, ErrSensorHeartbeat},
+		{"calibrate field", "sensors:\n  - name: a\n    type: soc\n    calibrate:\n      Temp: {offset: 1}\n", []string{"line 5", "sensors[0].calibrate.Temp"}, ErrSensorField},
+		{"calibrate scale", "sensors:\n  - name: a\n    type: soc\n    calibrate:\n      temperature_c: {scale: 0}\n", []string{"sensors[0].calibrate.temperature_c.scale"}, ErrCalibrationScale},
+		{"negative deadband", "sensors:\n  - name: a\n    type: soc\n    deadband: {temperature_c: -1}\n", []string{"line 4", "sensors[0].deadband.temperature_c"}, ErrNegative},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tc.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans several lines: %q", err)
+			}
+			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
+				t.Errorf("error %q does not wrap %v", err, tc.sentinel)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFiles(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.yaml")
+	if _, err := Load(missing, true); err != nil {
+		t.Errorf("missing default config must give defaults, got %v", err)
+	}
+	_, err := Load(missing, false)
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing named config: got %v, want an error naming the file", err)
+	}
+}
+
+func TestLoadNamesFileInErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("broker:\n  keepalive: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, false)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestParseBrokerURL(t *testing.T) {
+	cases := map[string]struct{ norm, host string }{
+		"ssl://192.168.137.150:8883": {"ssl://192.168.137.150:8883", "192.168.137.150"},
+		"mqtts://broker.lan":         {"mqtts://broker.lan:8883", "broker.lan"},
+		"tls://[::1]:9000":           {"tls://[::1]:9000", "::1"},
+	}
+	for in, want := range cases {
+		norm, host, err := ParseBrokerURL(in)
+		if err != nil || norm != want.norm || host != want.host {
+			t.Errorf("ParseBrokerURL(%q) = %q, %q, %v; want %q, %q", in, norm, host, err, want.norm, want.host)
+		}
+	}
+	for _, in := range []string{"tcp://x:1883", "ssl://", "broker:8883", "ssl://x:8883/path"} {
+		if _, _, err := ParseBrokerURL(in); !errors.Is(err, ErrBrokerURL) {
+			t.Errorf("ParseBrokerURL(%q) err = %v", in, err)
+		}
+	}
+}
+
+func TestByteSizeRoundTrip(t *testing.T) {
+	for _, v := range []ByteSize{0, 1000, 64 << 10, 64 << 20, 2 << 30} {
+		out, _ := v.MarshalYAML()
+		cfg, err := Parse(strings.NewReader("outbox:\n  max_bytes: \"" + out.(string) + "\"\n"))
+		if v < 64<<10 {
+			continue
+		}
+		if err != nil || cfg.Outbox.MaxBytes != v {
+			t.Errorf("%d -> %v -> %d, %v", v, out, cfg.Outbox.MaxBytes, err)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package config
+
+import "time"
+
+// Sensor is one configured sensor. Type selects the driver (see
+// sensors/catalog); the bus and address fields are read only by the drivers
+// that need them.
+type Sensor struct {
+	// Name is the sensor's last topic level and its "sensor" field; unique.
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	// Interval is the time between reads.
+	Interval Duration `yaml:"interval"`
+	// Timeout bounds one read, bus transfers and conversion waits included.
+	Timeout Duration `yaml:"timeout"`
+	// Required makes a sensor that cannot be opened at start stop the daemon;
+	// otherwise it is reported and retried.
+	Required bool `yaml:"required"`
+
+	// Bus names the bus explicitly: an I2C bus ("/dev/i2c-1", "1"), an SPI
+	// port ("/dev/spidev0.0"), or for sysfs 1-Wire the devices directory.
+	Bus string `yaml:"bus"`
+	// Address is the I2C address, e.g. 0x76.
+	Address uint16 `yaml:"address"`
+	// ROM is a 1-Wire device id such as "28-0316a2799bff".
+	ROM string `yaml:"rom"`
+	// Bridge selects how a DS18B20 is reached: "sysfs" (w1-gpio, default)
+	// or "ds2482" (an I2C bridge at Bus/Address).
+	Bridge string `yaml:"bridge"`
+	// Path overrides a sysfs file, e.g. the thermal zone of a "soc" sensor.
+	Path string `yaml:"path"`
+	// Seed makes a simulated sensor reproducible; 0 picks one from the name.
+	Seed int64 `yaml:"seed"`
+
+	// Samples averages this many reads into one reading.
+	Samples int `yaml:"samples"`
+	// Calibrate corrects a field: value*scale + offset.
+	Calibrate map[string]Calibration `yaml:"calibrate"`
+	// Deadband publishes a reading only when some field moved by at least
+	// its deadband since the last published reading, or Heartbeat passed.
+	Deadband  map[string]float64 `yaml:"deadband"`
+	Heartbeat Duration           `yaml:"heartbeat"`
+
+	// Driver holds options only some drivers have.
+	Driver DriverOpts `yaml:"driver"`
+}
+
+// Calibration is a linear correction of one field.
+type Calibration struct {
+	Scale  *float64 `yaml:"scale"`
+	Offset float64  `yaml:"offset"`
+}
+
+// DriverOpts are options specific to some drivers.
+type DriverOpts struct {
+	// Channels of an ADS1x15, each mapped from volts to a quantity.
+	Channels []ADCChannel `yaml:"channels"`
+	// ShuntOhms and MaxCurrentA configure an INA219.
+	ShuntOhms   float64 `yaml:"shunt_ohms"`
+	MaxCurrentA float64 `yaml:"max_current_a"`
+}
+
+// ADCChannel maps one ADC input to a named quantity: field = volts*scale + offset.
+type ADCChannel struct {
+	Input  int     `yaml:"input"`
+	Field  string  `yaml:"field"`
+	Gain   float64 `yaml:"gain"`
+	Scale  float64 `yaml:"scale"`
+	Offset float64 `yaml:"offset"`
+}
+
+// Sensor defaults, applied by Parse to every entry that leaves them unset.
+const (
+	DefaultSensorInterval = 10 * time.Second
+	DefaultSensorTimeout  = 2 * time.Second
+)
