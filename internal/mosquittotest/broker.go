@@ -1,0 +1,205 @@
+package mosquittotest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// SeedACL is the seed's CN-based rule plus a read-all monitor identity for
+// the harness's subscriber.
+const SeedACL = "pattern readwrite %u/#\n\nuser monitor\ntopic read #\n"
+
+// Opts configures a broker.
+type Opts struct {
+	PKI *PKI
+	// ACL is the acl_file content; empty means SeedACL.
+	ACL string
+	// Extra lines are appended to mosquitto.conf.
+	Extra []string
+	// Port to listen on; 0 picks a free one.
+	Port int
+}
+
+// Broker is a running (or stopped) Mosquitto listening on 127.0.0.1.
+type Broker struct {
+	t      testing.TB
+	dir    string
+	port   int
+	pkiRef *PKI
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start writes the seed's listener block and starts Mosquitto. The test
+// fails if mosquitto is not installed: .ci/run installs it.
+func Start(t testing.TB, o Opts) *Broker {
+	t.Helper()
+	if _, err := exec.LookPath("mosquitto"); err != nil {
+		if _, err2 := os.Stat("/usr/sbin/mosquitto"); err2 != nil {
+			t.Fatalf("mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients): %v", err)
+		}
+	}
+	b := &Broker{t: t, dir: t.TempDir(), port: o.Port, pkiRef: o.PKI}
+	if b.port == 0 {
+		b.port = FreePort(t)
+	}
+	acl := o.ACL
+	if acl == "" {
+		acl = SeedACL
+	}
+	write(t, filepath.Join(b.dir, "acl"), acl)
+	conf := []string{
+		"per_listener_settings false",
+		"allow_anonymous false",
+		"persistence true",
+		"persistence_location " + b.dir + "/",
+		// The harness's subscriber must not lose what queued up for it
+		// while the broker restarted.
+		"max_queued_messages 0",
+		"log_dest stderr",
+		"log_type error",
+		"log_type warning",
+		"log_type notice",
+		"log_type information",
+		"connection_messages true",
+		"acl_file " + filepath.Join(b.dir, "acl"),
+		"",
+		// The seed's listener block, verbatim but for the port and address.
+		fmt.Sprintf("listener %d 127.0.0.1", b.port),
+		"cafile " + o.PKI.File("ca.crt"),
+		"certfile " + o.PKI.File("server.crt"),
+		"keyfile " + o.PKI.File("server.key"),
+		"require_certificate true",
+		"use_identity_as_username true",
+	}
+	if os.Geteuid() == 0 {
+		// Mosquitto drops root to its own user, which cannot read the
+		// test's temporary files.
+		conf = append([]string{"user root"}, conf...)
+	}
+	conf = append(conf, o.Extra...)
+	write(t, filepath.Join(b.dir, "mosquitto.conf"), strings.Join(conf, "\n")+"\n")
+	b.Start()
+	t.Cleanup(b.Kill)
+	return b
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// URL is the broker's address as edgepub takes it.
+func (b *Broker) URL() string { return "ssl://127.0.0.1:" + strconv.Itoa(b.port) }
+
+// Port is the TCP port.
+func (b *Broker) Port() int { return b.port }
+
+// Start starts a stopped broker on the same port with the same persistence
+// and waits until it accepts connections.
+func (b *Broker) Start() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil {
+		return
+	}
+	logf, err := os.OpenFile(filepath.Join(b.dir, "mosquitto.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cmd := exec.Command("mosquitto", "-c", filepath.Join(b.dir, "mosquitto.conf"))
+	cmd.Path = lookMosquitto()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		b.t.Fatalf("start mosquitto: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	b.cmd, b.done = cmd, done
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", b.port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			b.cmd = nil
+			b.t.Fatalf("mosquitto exited at start:\n%s", b.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("mosquitto did not listen on port %d within 10s:\n%s", b.port, b.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func lookMosquitto() string {
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p
+	}
+	return "/usr/sbin/mosquitto"
+}
+
+// Stop shuts the broker down cleanly (SIGTERM), so it saves its persistence
+// database, and waits for it to exit.
+func (b *Broker) Stop() { b.signal(syscall.SIGTERM) }
+
+// Kill stops the broker abruptly.
+func (b *Broker) Kill() { b.signal(syscall.SIGKILL) }
+
+// Restart stops and starts the broker.
+func (b *Broker) Restart() {
+	b.Stop()
+	b.Start()
+}
+
+func (b *Broker) signal(sig syscall.Signal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(sig)
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		b.cmd.Process.Kill()
+		<-b.done
+	}
+	b.cmd = nil
+}
+
+// Log returns what the broker logged so far.
+func (b *Broker) Log() string {
+	data, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+	return string(data)
+}
+
+func write(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,156 @@
+package mosquittotest
+
+import (
+	"bufio"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Message is what the subscriber received.
+type Message struct {
+	Topic    string
+	Payload  string
+	Retained bool
+}
+
+// Subscriber is a real mosquitto_sub process logged in as the monitor
+// identity, with QoS 1 and, if asked, a persistent session so that it keeps
+// everything across broker restarts.
+type Subscriber struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	done chan struct{}
+
+	mu   sync.Mutex
+	msgs []Message
+}
+
+// SubOpts configures a subscriber.
+type SubOpts struct {
+	// Persistent keeps the session (clean session off) so messages queued
+	// while the subscriber was away are delivered when it is back.
+	Persistent bool
+	// ClientID defaults to "monitor-<port>".
+	ClientID string
+}
+
+// Subscribe starts mosquitto_sub on filter and returns once the
+// subscription is live (a probe message went through).
+func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
+	t.Helper()
+	id := o.ClientID
+	if id == "" {
+		id = "monitor-" + strconv.Itoa(b.port)
+	}
+	pki := b.pki()
+	args := []string{
+		"-h", "127.0.0.1", "-p", strconv.Itoa(b.port),
+		"--cafile", pki.File("ca.crt"), "--cert", pki.File("monitor.crt"), "--key", pki.File("monitor.key"),
+		"-q", "1", "-i", id, "-t", filter, "-t", "monitor/ready",
+		"-F", "%r %t %p",
+	}
+	if o.Persistent {
+		args = append(args, "-c")
+	}
+	cmd := exec.Command("mosquitto_sub", args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start mosquitto_sub (apt-get install -y mosquitto-clients): %v", err)
+	}
+	s := &Subscriber{t: t, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			retained, rest, _ := strings.Cut(sc.Text(), " ")
+			topic, payload, _ := strings.Cut(rest, " ")
+			s.mu.Lock()
+			s.msgs = append(s.msgs, Message{Topic: topic, Payload: payload, Retained: retained == "1"})
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(s.Stop)
+	// A probe proves the subscription is in place before the test publishes.
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; ; n++ {
+		b.Publish(t, "monitor", "monitor/ready", fmt.Sprint(n))
+		if len(s.Matching(func(m Message) bool { return m.Topic == "monitor/ready" })) > 0 {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscriber did not come up: %s\nbroker log:\n%s", stderr.String(), b.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (b *Broker) pki() *PKI { return b.pkiRef }
+
+// Publish sends one QoS 1 message with mosquitto_pub as the given client
+// identity (a CN of the PKI) and returns its combined output and error.
+func (b *Broker) Publish(t testing.TB, identity, topic, payload string, extra ...string) (string, error) {
+	t.Helper()
+	pki := b.pki()
+	args := append([]string{
+		"-h", "127.0.0.1", "-p", strconv.Itoa(b.port),
+		"--cafile", pki.File("ca.crt"), "--cert", pki.File(identity + ".crt"), "--key", pki.File(identity + ".key"),
+		"-q", "1", "-t", topic, "-m", payload,
+	}, extra...)
+	out, err := exec.Command("mosquitto_pub", args...).CombinedOutput()
+	return string(out), err
+}
+
+// Messages returns a copy of everything received so far, probes excluded.
+func (s *Subscriber) Messages() []Message {
+	return s.Matching(func(m Message) bool { return m.Topic != "monitor/ready" })
+}
+
+// Matching returns the received messages for which keep is true.
+func (s *Subscriber) Matching(keep func(Message) bool) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, m := range s.msgs {
+		if keep(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// WaitFor polls until done reports true for the messages received so far, or
+// fails the test after timeout.
+func (s *Subscriber) WaitFor(timeout time.Duration, what string, done func([]Message) bool) []Message {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msgs := s.Messages()
+		if done(msgs) {
+			return msgs
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("subscriber: %s not seen within %v (%d messages received)", what, timeout, len(msgs))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop ends the subscriber.
+func (s *Subscriber) Stop() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+	}
+	<-s.done
+	s.cmd.Wait()
+}
