@@ -1,0 +1,149 @@
+package ds18b20
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"periph.io/x/conn/v3/onewire"
+)
+
+// Function commands, datasheet table "DS18B20 function command set".
+const (
+	cmdConvertT         = 0x44
+	cmdReadScratchpad   = 0xbe
+	cmdWriteScratchpad  = 0x4e
+	cmdCopyScratchpad   = 0x48
+	eepromWriteDuration = 10 * time.Millisecond
+)
+
+// NewOneWire opens the probe with the given ROM id on a periph 1-Wire bus,
+// typically a DS2482 bridge from periph.io/x/devices/v3/ds248x. It reads the
+// scratchpad to check that the probe answers and, if its resolution differs
+// from opts.Resolution, sets it and copies it to the EEPROM, keeping the
+// alarm bytes as they are.
+func NewOneWire(bus onewire.Bus, rom string, opts *Opts) (*Dev, error) {
+	o := opts.withDefaults()
+	if o.Resolution < 9 || o.Resolution > 12 {
+		return nil, fmt.Errorf("ds18b20 %s: resolution %d bits is out of range: choose 9..12", rom, o.Resolution)
+	}
+	a, err := ParseROM(rom)
+	if err != nil {
+		return nil, fmt.Errorf("ds18b20: %w", err)
+	}
+	rom = FormatROM(a)
+	if !isThermometer(byte(a)) {
+		return nil, fmt.Errorf("ds18b20 %s: family 0x%02x is not a DS18B20-type thermometer (28, 22 or 3b)", rom, byte(a))
+	}
+	p := &probe{dev: onewire.Dev{Bus: bus, Addr: a}, bits: o.Resolution, sleep: o.Sleep}
+	name := fmt.Sprintf("ds18b20 %s on %s", rom, bus)
+	if err := p.setResolution(context.Background()); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Dev{name: name, readCelsius: p.read}, nil
+}
+
+// Discover lists the ROM ids of the thermometers found by a 1-Wire search on
+// bus, sorted.
+func Discover(bus onewire.Bus) ([]string, error) {
+	addrs, err := bus.Search(false)
+	if err != nil {
+		return nil, fmt.Errorf("searching the 1-wire bus %s: %w", bus, err)
+	}
+	var roms []string
+	for _, a := range addrs {
+		if isThermometer(byte(a)) {
+			roms = append(roms, FormatROM(a))
+		}
+	}
+	slices.Sort(roms)
+	return roms, nil
+}
+
+// probe talks to one thermometer on a periph 1-Wire bus.
+type probe struct {
+	dev   onewire.Dev
+	bits  int
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// read starts a conversion, waits for it and reads the result. The strong
+// pull-up powers a parasite-powered probe through the conversion.
+func (p *probe) read(ctx context.Context) (float64, error) {
+	if err := p.dev.TxPower([]byte{cmdConvertT}, nil); err != nil {
+		return 0, fmt.Errorf("starting a conversion: %w", err)
+	}
+	if err := p.sleep(ctx, conversionTime(p.bits)); err != nil {
+		return 0, fmt.Errorf("waiting for the conversion: %w", err)
+	}
+	spad, err := p.readScratchpad()
+	if err != nil {
+		return 0, err
+	}
+	return decodeCelsius(spad, p.bits), nil
+}
+
+// setResolution writes the configuration register if it differs from bits.
+func (p *probe) setResolution(ctx context.Context) error {
+	spad, err := p.readScratchpad()
+	if err != nil {
+		return err
+	}
+	cfg := byte(p.bits-9)<<5 | 0x1f
+	if spad[4] == cfg {
+		return nil
+	}
+	if err := p.dev.Tx([]byte{cmdWriteScratchpad, spad[2], spad[3], cfg}, nil); err != nil {
+		return fmt.Errorf("setting the resolution: %w", err)
+	}
+	if err := p.dev.TxPower([]byte{cmdCopyScratchpad}, nil); err != nil {
+		return fmt.Errorf("saving the resolution to eeprom: %w", err)
+	}
+	return p.sleep(ctx, eepromWriteDuration)
+}
+
+// readScratchpad reads and checks the 9 bytes of scratchpad, CRC included.
+func (p *probe) readScratchpad() ([]byte, error) {
+	spad := make([]byte, 9)
+	if err := p.dev.Tx([]byte{cmdReadScratchpad}, spad); err != nil {
+		return nil, fmt.Errorf("reading the scratchpad: %w", err)
+	}
+	if allBytes(spad, 0xff) {
+		return nil, errors.New("no answer from the probe: check the rom id and the wiring")
+	}
+	// All zeros passes the CRC (the CRC of zeros is zero) yet is what a probe
+	// that holds the data line low returns.
+	if allBytes(spad, 0) {
+		return nil, errors.New("scratchpad is all zeros: the probe is not answering (check the data line)")
+	}
+	if !onewire.CheckCRC(spad) {
+		return nil, fmt.Errorf("scratchpad crc mismatch (% x): check the wiring and the pull-up resistor", spad)
+	}
+	return spad, nil
+}
+
+// decodeCelsius reads the temperature register, a signed count of 1/16 °C
+// whose lowest bits are undefined below 12-bit resolution.
+func decodeCelsius(spad []byte, bits int) float64 {
+	raw := int16(uint16(spad[1])<<8 | uint16(spad[0]))
+	raw &^= 1<<(12-bits) - 1
+	return float64(raw) / 16
+}
+
+// conversionTime is the datasheet's maximum tCONV (750 ms at 12 bits, halved
+// per bit less), rounded up as periph does.
+func conversionTime(bits int) time.Duration {
+	return (94 << (bits - 9)) * time.Millisecond
+}
+
+// allBytes reports whether every byte of b equals v.
+func allBytes(b []byte, v byte) bool {
+	for _, x := range b {
+		if x != v {
+			return false
+		}
+	}
+	return true
+}
