@@ -1,0 +1,236 @@
+package sensors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/edgepub/edgepub/internal/logging"
+)
+
+// Source is one sensor as the Runner schedules it.
+type Source struct {
+	// Name is the configured name; it goes into every Reading.
+	Name   string
+	Sensor Sensor
+	// Interval between reads; Timeout bounds one read.
+	Interval, Timeout time.Duration
+	// Samples > 1 averages that many consecutive reads into one Reading.
+	Samples int
+	// Calibrate corrects fields after averaging.
+	Calibrate map[string]Linear
+	// Deadband and Heartbeat suppress readings that did not change: a
+	// reading is emitted when any field with a deadband moved by at least
+	// its band since the last emitted reading, when a field appears or
+	// disappears, or when Heartbeat passed since the last emitted one.
+	Deadband  map[string]float64
+	Heartbeat time.Duration
+}
+
+// Linear is value*Scale + Offset.
+type Linear struct{ Scale, Offset float64 }
+
+// RunnerOpts configures a Runner.
+type RunnerOpts struct {
+	Logger *slog.Logger
+	// Now and After are the clock; tests inject a fake one.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+	// ErrorLogEvery rate-limits the log of a failing sensor: its first
+	// failure and then at most one record per this period (default 1m).
+	ErrorLogEvery time.Duration
+}
+
+// Runner reads every Source on its own schedule and hands the readings on.
+// A sensor that fails, hangs or panics is logged, retried with backoff and
+// reported in Status; the others go on.
+type Runner struct {
+	opts RunnerOpts
+
+	mu     sync.Mutex
+	status map[string]*SensorStatus
+}
+
+// SensorStatus is the health of one sensor, for the device status.
+type SensorStatus struct {
+	Name        string    `json:"name"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Errors      uint64    `json:"errors"`
+	Failing     bool      `json:"failing"`
+}
+
+// NewRunner returns a Runner; nil opts fields get defaults.
+func NewRunner(opts RunnerOpts) *Runner {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.After == nil {
+		opts.After = time.After
+	}
+	if opts.ErrorLogEvery == 0 {
+		opts.ErrorLogEvery = time.Minute
+	}
+	return &Runner{opts: opts, status: map[string]*SensorStatus{}}
+}
+
+// Run reads all sources until ctx is done, calling emit for each reading
+// from the sensor's own goroutine (emit must be safe for concurrent use).
+func (r *Runner) Run(ctx context.Context, sources []Source, emit func(Reading)) error {
+	var wg sync.WaitGroup
+	for _, src := range sources {
+		r.mu.Lock()
+		r.status[src.Name] = &SensorStatus{Name: src.Name}
+		r.mu.Unlock()
+		wg.Go(func() { r.loop(ctx, src, emit) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Status returns each sensor's health, in the order of the sources.
+func (r *Runner) Status() []SensorStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]SensorStatus, 0, len(r.status))
+	for _, s := range r.status {
+		out = append(out, *s)
+	}
+	sortStatus(out)
+	return out
+}
+
+func sortStatus(s []SensorStatus) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].Name < s[j-1].Name; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// loop is one sensor's schedule. After a failure the next attempt comes
+// after a backoff that starts at a tenth of the interval and doubles up to
+// the interval, so a sensor that comes back is picked up quickly but a dead
+// one does not flood the bus.
+func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
+	log := r.opts.Logger.With("sensor", src.Name)
+	var (
+		reader   = &hangGuard{sensor: src.Sensor}
+		last     *Reading
+		backoff  time.Duration
+		failures int
+		lastLog  time.Time
+	)
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.opts.After(wait):
+		}
+		start := r.opts.Now()
+		values, err := r.sample(ctx, reader, src)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			r.recordFailure(src.Name, err)
+			if failures == 1 || r.opts.Now().Sub(lastLog) >= r.opts.ErrorLogEvery {
+				log.Warn("sensor read failed; retrying", "error", err, "failures", failures, logging.MessageID(logging.MsgSensorFailing))
+				lastLog = r.opts.Now()
+			}
+			backoff = min(max(2*backoff, src.Interval/10), src.Interval)
+			wait = backoff
+			continue
+		}
+		if failures > 0 {
+			log.Info("sensor recovered", "failures", failures, logging.MessageID(logging.MsgSensorRecovered))
+		}
+		failures, backoff = 0, 0
+		r.recordSuccess(src.Name, start)
+		reading := Reading{Sensor: src.Name, Time: start.UTC(), Values: calibrate(values, src.Calibrate)}
+		if last == nil || changed(*last, reading, src.Deadband, src.Heartbeat) {
+			emit(reading)
+			last = &reading
+		}
+		wait = src.Interval - r.opts.Now().Sub(start)
+	}
+}
+
+// sample reads Samples times and averages each field; a field missing from
+// some samples is averaged over the samples that had it.
+func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, error) {
+	n := max(src.Samples, 1)
+	sums, counts := Values{}, map[string]int{}
+	for range n {
+		v, err := reader.sense(ctx, src.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		for k, x := range v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("field %s is %v: %w", k, x, ErrImplausible)
+			}
+			sums[k] += x
+			counts[k]++
+		}
+	}
+	if len(sums) == 0 {
+		return nil, errors.New("the sensor returned no values")
+	}
+	for k := range sums {
+		sums[k] /= float64(counts[k])
+	}
+	return sums, nil
+}
+
+func calibrate(v Values, cal map[string]Linear) Values {
+	for k, c := range cal {
+		if x, ok := v[k]; ok {
+			v[k] = x*c.Scale + c.Offset
+		}
+	}
+	return v
+}
+
+func changed(last, now Reading, deadband map[string]float64, heartbeat time.Duration) bool {
+	if len(deadband) == 0 || (heartbeat > 0 && now.Time.Sub(last.Time) >= heartbeat) || len(last.Values) != len(now.Values) {
+		return true
+	}
+	for k, x := range now.Values {
+		prev, ok := last.Values[k]
+		if !ok {
+			return true
+		}
+		band, has := deadband[k]
+		if has && math.Abs(x-prev) >= band {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Runner) recordFailure(name string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.status[name]
+	s.Errors++
+	s.LastError = err.Error()
+	s.Failing = true
+}
+
+func (r *Runner) recordSuccess(name string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.status[name]
+	s.LastSuccess = at
+	s.Failing = false
+}

@@ -1,0 +1,233 @@
+package sensors
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type fakeSensor func(ctx context.Context) (Values, error)
+
+func (f fakeSensor) Sense(ctx context.Context) (Values, error) { return f(ctx) }
+
+type collector struct {
+	mu       sync.Mutex
+	readings []Reading
+}
+
+func (c *collector) emit(r Reading) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readings = append(c.readings, r)
+}
+
+func (c *collector) of(name string) []Reading {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Reading
+	for _, r := range c.readings {
+		if r.Sensor == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// runUntil runs the sources until done reports true or 5 s pass.
+func runUntil(t *testing.T, r *Runner, sources []Source, done func(*collector) bool) *collector {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collector{}
+	finished := make(chan struct{})
+	go func() { r.Run(ctx, sources, c.emit); close(finished) }()
+	deadline := time.After(5 * time.Second)
+	for !done(c) {
+		select {
+		case <-deadline:
+			cancel()
+			<-finished
+			t.Fatal("condition not reached within 5s")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case <-finished:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	return c
+}
+
+func constant(v float64) fakeSensor {
+	return func(context.Context) (Values, error) { return Values{"temperature_c": v}, nil }
+}
+
+func TestFailingSensorsNeverStopTheOthers(t *testing.T) {
+	r := NewRunner(RunnerOpts{})
+	hung := make(chan struct{})
+	defer close(hung)
+	sources := []Source{
+		{Name: "good", Sensor: constant(21), Interval: 5 * time.Millisecond, Timeout: time.Second},
+		{Name: "broken", Sensor: fakeSensor(func(context.Context) (Values, error) { return nil, errors.New("i2c: NACK at 0x76") }), Interval: 5 * time.Millisecond, Timeout: time.Second},
+		{Name: "hung", Sensor: fakeSensor(func(context.Context) (Values, error) { <-hung; return nil, nil }), Interval: 5 * time.Millisecond, Timeout: 10 * time.Millisecond},
+		{Name: "panics", Sensor: fakeSensor(func(context.Context) (Values, error) { panic("driver bug") }), Interval: 5 * time.Millisecond, Timeout: time.Second},
+	}
+	c := runUntil(t, r, sources, func(c *collector) bool { return len(c.of("good")) >= 5 })
+	for _, name := range []string{"broken", "hung", "panics"} {
+		if got := c.of(name); len(got) != 0 {
+			t.Errorf("%s emitted %d readings", name, len(got))
+		}
+	}
+	status := map[string]SensorStatus{}
+	for _, s := range r.Status() {
+		status[s.Name] = s
+	}
+	if s := status["good"]; s.Failing || s.Errors != 0 || s.LastSuccess.IsZero() {
+		t.Errorf("good status = %+v", s)
+	}
+	wantErr := map[string]string{"broken": "NACK", "hung": "timed out", "panics": "panicked"}
+	for name, want := range wantErr {
+		s := status[name]
+		if !s.Failing || s.Errors == 0 || !strings.Contains(s.LastError, want) {
+			t.Errorf("%s status = %+v, want failing with %q", name, s, want)
+		}
+	}
+}
+
+
+func TestHungReadIsNotPiledOn(t *testing.T) {
+	var calls atomic.Int32
+	release := make(chan struct{})
+	s := fakeSensor(func(ctx context.Context) (Values, error) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		return Values{"x_c": 1}, nil
+	})
+	r := NewRunner(RunnerOpts{})
+	var once sync.Once
+	c := runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 5 * time.Millisecond, Timeout: 5 * time.Millisecond}}, func(c *collector) bool {
+		if st := r.Status(); len(st) == 1 && st[0].Errors >= 3 {
+			once.Do(func() {
+				if calls.Load() != 1 {
+					t.Errorf("driver called %d times while its first read hung", calls.Load())
+				}
+				close(release)
+			})
+		}
+		return len(c.of("s")) >= 1
+	})
+	if st := r.Status()[0]; st.Failing || !strings.Contains(st.LastError, "still hung") {
+		t.Errorf("status after recovery = %+v", st)
+	}
+	_ = c
+}
+
+func TestImplausibleAndNaNAreFailures(t *testing.T) {
+	var nan float64
+	nan = nan / nan
+	r := NewRunner(RunnerOpts{})
+	sources := []Source{
+		{Name: "nan", Sensor: constant(nan), Interval: 5 * time.Millisecond, Timeout: time.Second},
+		{Name: "ok", Sensor: constant(1), Interval: 5 * time.Millisecond, Timeout: time.Second},
+	}
+	c := runUntil(t, r, sources, func(c *collector) bool { return len(c.of("ok")) >= 3 })
+	if len(c.of("nan")) != 0 {
+		t.Error("NaN reading was emitted")
+	}
+	for _, s := range r.Status() {
+		if s.Name == "nan" && !strings.Contains(s.LastError, ErrImplausible.Error()) {
+			t.Errorf("nan status = %+v", s)
+		}
+	}
+}
+
+func TestAveragingAndCalibration(t *testing.T) {
+	var n atomic.Int32
+	s := fakeSensor(func(context.Context) (Values, error) {
+		i := float64(n.Add(1))
+		return Values{"temperature_c": i, "humidity_pct": 50}, nil
+	})
+	r := NewRunner(RunnerOpts{})
+	c := runUntil(t, r, []Source{{
+		Name: "s", Sensor: s, Interval: time.Millisecond, Timeout: time.Second, Samples: 4,
+		Calibrate: map[string]Linear{"temperature_c": {Scale: 2, Offset: -1}},
+	}}, func(c *collector) bool { return len(c.of("s")) >= 2 })
+	got := c.of("s")
+	// Samples 1..4 average to 2.5, then 2*2.5-1 = 4; the next four 5..8 to 6.5 → 12.
+	if got[0].Values["temperature_c"] != 4 || got[1].Values["temperature_c"] != 12 {
+		t.Errorf("readings = %v, %v", got[0].Values, got[1].Values)
+	}
+	if got[0].Values["humidity_pct"] != 50 {
+		t.Errorf("uncalibrated field changed: %v", got[0].Values)
+	}
+}
+
+func TestDeadbandAndHeartbeat(t *testing.T) {
+	base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	last := Reading{Time: base, Values: Values{"temperature_c": 20}}
+	band := map[string]float64{"temperature_c": 0.5}
+	cases := []struct {
+		name string
+		now  Reading
+		want bool
+	}{
+		{"within band", Reading{Time: base.Add(time.Minute), Values: Values{"temperature_c": 20.4}}, false},
+		{"at band", Reading{Time: base.Add(time.Minute), Values: Values{"temperature_c": 19.5}}, true},
+		{"heartbeat due", Reading{Time: base.Add(10 * time.Minute), Values: Values{"temperature_c": 20}}, true},
+		{"new field", Reading{Time: base.Add(time.Minute), Values: Values{"temperature_c": 20, "humidity_pct": 1}}, true},
+	}
+	for _, tc := range cases {
+		if got := changed(last, tc.now, band, 10*time.Minute); got != tc.want {
+			t.Errorf("%s: changed = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !changed(last, last, nil, 0) {
+		t.Error("without a deadband every reading must be published")
+	}
+}
+
+func TestRecoveryIsReported(t *testing.T) {
+	var n atomic.Int32
+	s := fakeSensor(func(context.Context) (Values, error) {
+		if n.Add(1) <= 3 {
+			return nil, errors.New("crc mismatch")
+		}
+		return Values{"temperature_c": 1}, nil
+	})
+	r := NewRunner(RunnerOpts{})
+	c := runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 10 * time.Millisecond, Timeout: time.Second}}, func(c *collector) bool { return len(c.of("s")) >= 1 })
+	st := r.Status()[0]
+	if st.Failing || st.Errors != 3 {
+		t.Errorf("status = %+v", st)
+	}
+	_ = c
+}
+
+func TestLazyOpensWhenTheDeviceAppears(t *testing.T) {
+	var attempts atomic.Int32
+	s := Lazy(func(context.Context) (Sensor, error) {
+		if attempts.Add(1) < 3 {
+			return nil, errors.New("no device at 0x76")
+		}
+		return constant(5), nil
+	})
+	for i := range 2 {
+		if _, err := s.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "open: no device") {
+			t.Fatalf("read %d: err = %v", i, err)
+		}
+	}
+	for range 2 {
+		if v, err := s.Sense(context.Background()); err != nil || v["temperature_c"] != 5 {
+			t.Fatalf("after the device appeared: %v %v", v, err)
+		}
+	}
+	if attempts.Load() != 3 {
+		t.Errorf("opened %d times, want 3", attempts.Load())
+	}
+}
