@@ -99,7 +99,6 @@ func TestFailingSensorsNeverStopTheOthers(t *testing.T) {
 	}
 }
 
-
 func TestHungReadIsNotPiledOn(t *testing.T) {
 	var calls atomic.Int32
 	release := make(chan struct{})
