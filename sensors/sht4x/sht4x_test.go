@@ -1,0 +1,366 @@
+package sht4x
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgepub/edgepub/sensors"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+)
+
+// The reply bytes below were computed by hand from the datasheet's formulas
+// (section 4.6) and CRC definition (section 4.4), not by this package:
+// raw 0x6666 is 0.4 of full scale, so T = -45 + 175*0.4 = 25 °C; raw 0x9999
+// is 0.6 of full scale, so RH = -6 + 125*0.6 = 69 %. CRC(0x6666) = 0x93,
+// CRC(0x9999) = 0xBE, CRC(0xFFFF) = 0xAC, CRC(0x0000) = 0x81,
+// CRC(0x1234) = 0x37, CRC(0x5678) = 0x7D.
+var (
+	serialOps = []i2ctest.IO{
+		{Addr: 0x44, W: []byte{0x89}},
+		{Addr: 0x44, R: []byte{0x12, 0x34, 0x37, 0x56, 0x78, 0x7D}},
+	}
+	reply25C69pct = []byte{0x66, 0x66, 0x93, 0x99, 0x99, 0xBE}
+)
+
+// recordedSleeps replaces real waits so the tests run instantly and can check
+// how long the driver would have waited.
+type recordedSleeps struct {
+	mu     sync.Mutex
+	waits  []time.Duration
+	before func() // runs inside Sleep, e.g. to cancel the caller's context
+}
+
+func (r *recordedSleeps) sleep(ctx context.Context, d time.Duration) error {
+	r.mu.Lock()
+	r.waits = append(r.waits, d)
+	before := r.before
+	r.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	return ctx.Err()
+}
+
+// failingBus replays its ops and then fails every further transaction with
+// err, like a sensor that stopped acknowledging.
+type failingBus struct {
+	i2ctest.Playback
+	err error
+}
+
+func (b *failingBus) Tx(addr uint16, w, r []byte) error {
+	b.Lock()
+	exhausted := b.Count >= len(b.Ops)
+	b.Unlock()
+	if exhausted {
+		return b.err
+	}
+	return b.Playback.Tx(addr, w, r)
+}
+
+func measureOps(reply []byte) []i2ctest.IO {
+	return []i2ctest.IO{
+		{Addr: 0x44, W: []byte{0xFD}},
+		{Addr: 0x44, R: reply},
+	}
+}
+
+func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
+	var all []i2ctest.IO
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all
+}
+
+func newDev(t *testing.T, bus *i2ctest.Playback, opts Opts) (*Dev, *recordedSleeps) {
+	t.Helper()
+	sleeps := &recordedSleeps{}
+	opts.Sleep = sleeps.sleep
+	d, err := NewI2C(bus, 0x44, &opts)
+	if err != nil {
+		t.Fatalf("NewI2C: %v", err)
+	}
+	return d, sleeps
+}
+
+func closeBus(t *testing.T, bus *i2ctest.Playback) {
+	t.Helper()
+	if err := bus.Close(); err != nil {
+		t.Errorf("not every recorded transaction was used: %v", err)
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestCRC8DatasheetExample(t *testing.T) {
+	// Datasheet section 4.4: the CRC of 0xBEEF is 0x92.
+	if got := crc8([]byte{0xBE, 0xEF}); got != 0x92 {
+		t.Fatalf("crc8(0xBEEF) = %#02x, want 0x92", got)
+	}
+}
+
+func TestSenseDecodesDatasheetFormulas(t *testing.T) {
+	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)), DontPanic: true}
+	d, sleeps := newDev(t, bus, DefaultOpts)
+	if got := d.SerialNumber(); got != 0x12345678 {
+		t.Errorf("SerialNumber() = %#x, want 0x12345678", got)
+	}
+	v, err := d.Sense(context.Background())
+	if err != nil {
+		t.Fatalf("Sense: %v", err)
+	}
+	if len(v) != 2 || !near(v["temperature_c"], 25) || !near(v["humidity_pct"], 69) {
+		t.Errorf("Sense() = %v, want temperature_c 25 and humidity_pct 69", v)
+	}
+	want := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
+	if len(sleeps.waits) != 2 || sleeps.waits[0] != want[0] || sleeps.waits[1] != want[1] {
+		t.Errorf("waits = %v, want %v (serial number, high precision measurement)", sleeps.waits, want)
+	}
+	closeBus(t, bus)
+}
+
+func TestNilOptsMeansDefaults(t *testing.T) {
+	// Only the command byte matters here: nil opts must measure at high
+	// precision (0xFD). The real 10 ms timer runs twice.
+	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)), DontPanic: true}
+	d, err := NewI2C(bus, DefaultAddr, nil)
+	if err != nil {
+		t.Fatalf("NewI2C: %v", err)
+	}
+	if _, err := d.Sense(context.Background()); err != nil {
+		t.Fatalf("Sense: %v", err)
+	}
+	closeBus(t, bus)
+}
+
+func TestPrecisionSelectsCommandAndWait(t *testing.T) {
+	for _, tc := range []struct {
+		p    Precision
+		code byte
+		wait time.Duration
+	}{
+		{High, 0xFD, 10 * time.Millisecond},
+		{Medium, 0xF6, 5 * time.Millisecond},
+		{Low, 0xE0, 2 * time.Millisecond},
+	} {
+		t.Run(tc.p.String(), func(t *testing.T) {
+			bus := &i2ctest.Playback{Ops: ops(serialOps, []i2ctest.IO{
+				{Addr: 0x44, W: []byte{tc.code}},
+				{Addr: 0x44, R: reply25C69pct},
+			}), DontPanic: true}
+			d, sleeps := newDev(t, bus, Opts{Precision: tc.p})
+			if _, err := d.Sense(context.Background()); err != nil {
+				t.Fatalf("Sense: %v", err)
+			}
+			if got := sleeps.waits[len(sleeps.waits)-1]; got != tc.wait {
+				t.Errorf("conversion wait = %v, want %v", got, tc.wait)
+			}
+			closeBus(t, bus)
+		})
+	}
+}
+
+func TestHumidityIsClampedToPercentRange(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply []byte
+		want  float64
+	}{
+		// raw 0xFFFF would be 119 %, raw 0x0000 would be -6 %.
+		{"above 100", []byte{0x66, 0x66, 0x93, 0xFF, 0xFF, 0xAC}, 100},
+		{"below 0", []byte{0x66, 0x66, 0x93, 0x00, 0x00, 0x81}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(tc.reply)), DontPanic: true}
+			d, _ := newDev(t, bus, DefaultOpts)
+			v, err := d.Sense(context.Background())
+			if err != nil {
+				t.Fatalf("Sense: %v", err)
+			}
+			if v["humidity_pct"] != tc.want {
+				t.Errorf("humidity_pct = %v, want %v", v["humidity_pct"], tc.want)
+			}
+			closeBus(t, bus)
+		})
+	}
+}
+
+func TestSenseRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reply  []byte
+		target error
+		text   string
+	}{
+		{"temperature CRC", []byte{0x66, 0x66, 0x94, 0x99, 0x99, 0xBE}, ErrCRC, "CRC"},
+		{"humidity CRC", []byte{0x66, 0x66, 0x93, 0x99, 0x98, 0xBE}, ErrCRC, "humidity"},
+		{"all 0xFF", []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, sensors.ErrImplausible, "0xff"},
+		{"all 0x00", []byte{0, 0, 0, 0, 0, 0}, sensors.ErrImplausible, "0x00"},
+		// raw 0xFFFF is 130 °C and raw 0x0000 is -45 °C: valid CRCs, but
+		// outside the sensor's -40..125 °C range.
+		{"too hot", []byte{0xFF, 0xFF, 0xAC, 0x99, 0x99, 0xBE}, sensors.ErrImplausible, "130.00 °C"},
+		{"too cold", []byte{0x00, 0x00, 0x81, 0x99, 0x99, 0xBE}, sensors.ErrImplausible, "-45.00 °C"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(tc.reply)), DontPanic: true}
+			d, _ := newDev(t, bus, DefaultOpts)
+			v, err := d.Sense(context.Background())
+			if !errors.Is(err, tc.target) {
+				t.Fatalf("Sense() = %v, %v; want an error wrapping %v", v, err, tc.target)
+			}
+			if !strings.Contains(err.Error(), tc.text) || !strings.Contains(err.Error(), "sht4x at 0x44 on playback") {
+				t.Errorf("error %q should name the device and contain %q", err, tc.text)
+			}
+			closeBus(t, bus)
+		})
+	}
+}
+
+func TestSenseReportsBusErrors(t *testing.T) {
+	errNACK := errors.New("remote I/O error")
+	t.Run("NACK on command", func(t *testing.T) {
+		bus := &failingBus{Playback: i2ctest.Playback{Ops: serialOps, DontPanic: true}, err: errNACK}
+		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		if err != nil {
+			t.Fatalf("NewI2C: %v", err)
+		}
+		_, err = d.Sense(context.Background())
+		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "write command 0xfd") {
+			t.Fatalf("Sense error = %v, want the NACK wrapped with the command", err)
+		}
+		closeBus(t, &bus.Playback)
+	})
+	t.Run("NACK on read", func(t *testing.T) {
+		bus := &failingBus{Playback: i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}, err: errNACK}
+		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		if err != nil {
+			t.Fatalf("NewI2C: %v", err)
+		}
+		_, err = d.Sense(context.Background())
+		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read reply") {
+			t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
+		}
+		closeBus(t, &bus.Playback)
+	})
+	t.Run("short read", func(t *testing.T) {
+		// The recording holds only 3 of the 6 bytes the driver asks for, so
+		// the playback bus refuses the transaction.
+		bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct[:3])), DontPanic: true}
+		d, _ := newDev(t, bus, DefaultOpts)
+		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "read reply") {
+			t.Fatalf("Sense error = %v, want a read failure", err)
+		}
+		if bus.Count != len(bus.Ops)-1 {
+			t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
+		}
+	})
+}
+
+func TestSenseHonoursContext(t *testing.T) {
+	t.Run("cancelled before", func(t *testing.T) {
+		bus := &i2ctest.Playback{Ops: serialOps, DontPanic: true}
+		d, _ := newDev(t, bus, DefaultOpts)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Sense error = %v, want context.Canceled", err)
+		}
+		closeBus(t, bus) // no measurement traffic
+	})
+	t.Run("cancelled during conversion", func(t *testing.T) {
+		// The command goes out, the context ends while waiting, and the
+		// reply is never read.
+		bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}
+		d, sleeps := newDev(t, bus, DefaultOpts)
+		ctx, cancel := context.WithCancel(context.Background())
+		sleeps.before = cancel
+		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Sense error = %v, want context.Canceled", err)
+		}
+		closeBus(t, bus)
+	})
+	t.Run("real timer stops early", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := wait(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+			t.Fatalf("wait = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestConcurrentSensesDoNotInterleave(t *testing.T) {
+	// Each measurement is a write then a read; if two goroutines interleaved
+	// them the playback would see write, write and fail.
+	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct), measureOps(reply25C69pct)), DontPanic: true}
+	d, _ := newDev(t, bus, DefaultOpts)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Go(func() {
+			_, err := d.Sense(context.Background())
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Sense: %v", err)
+		}
+	}
+	closeBus(t, bus)
+}
+
+func TestReset(t *testing.T) {
+	bus := &i2ctest.Playback{Ops: ops(serialOps, []i2ctest.IO{{Addr: 0x44, W: []byte{0x94}}}), DontPanic: true}
+	d, sleeps := newDev(t, bus, DefaultOpts)
+	if err := d.Reset(context.Background()); err != nil {
+		t.Fatalf("Reset: %v", err)
+	}
+	if got := sleeps.waits[len(sleeps.waits)-1]; got != time.Millisecond {
+		t.Errorf("reset wait = %v, want 1ms", got)
+	}
+	closeBus(t, bus)
+}
+
+func TestNewI2CRejects(t *testing.T) {
+	t.Run("wrong address", func(t *testing.T) {
+		bus := &i2ctest.Playback{DontPanic: true}
+		if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x44, 0x45 or 0x46") {
+			t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
+		}
+		closeBus(t, bus)
+	})
+	t.Run("unknown precision", func(t *testing.T) {
+		bus := &i2ctest.Playback{DontPanic: true}
+		if _, err := NewI2C(bus, 0x44, &Opts{Precision: 7}); err == nil {
+			t.Fatal("NewI2C accepted precision 7")
+		}
+		closeBus(t, bus)
+	})
+	t.Run("no device", func(t *testing.T) {
+		errNACK := errors.New("remote I/O error")
+		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
+		_, err := NewI2C(bus, 0x45, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an SHT4x connected") {
+			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
+		}
+	})
+	t.Run("serial CRC", func(t *testing.T) {
+		bus := &i2ctest.Playback{Ops: []i2ctest.IO{
+			{Addr: 0x44, W: []byte{0x89}},
+			{Addr: 0x44, R: []byte{0x12, 0x34, 0x37, 0x56, 0x78, 0x00}},
+		}, DontPanic: true}
+		_, err := NewI2C(bus, 0x44, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		if !errors.Is(err, ErrCRC) {
+			t.Fatalf("NewI2C error = %v, want ErrCRC", err)
+		}
+		closeBus(t, bus)
+	})
+}
