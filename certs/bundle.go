@@ -1,0 +1,325 @@
+package certs
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Bundle is a checked set of the device's TLS files.
+type Bundle struct {
+	// Dir is the certificate directory (absolute).
+	Dir string
+	// CAFile, CertFile and KeyFile are the absolute paths the bundle was read from.
+	CAFile, CertFile, KeyFile string
+	// Roots holds only the certificates of CAFile, never the system roots.
+	Roots *x509.CertPool
+	// CA is every certificate of CAFile, in file order.
+	CA []*x509.Certificate
+	// Client is the client pair, with Leaf set and any intermediates of
+	// CertFile in its chain.
+	Client tls.Certificate
+	// Chain is the path from the client leaf to the certificate of CAFile
+	// that signs it, both included.
+	Chain []*x509.Certificate
+	// Identity is the client leaf's subject common name: the device id, MQTT
+	// client id and (with use_identity_as_username) the MQTT user name.
+	Identity string
+	// Warnings are hygiene problems that do not stop the bundle from working.
+	Warnings []Warning
+
+	fingerprint [sha256.Size]byte
+}
+
+// Leaf returns the client certificate.
+func (b *Bundle) Leaf() *x509.Certificate { return b.Client.Leaf }
+
+// Validity returns a *ValidityError when now lies outside the validity of the
+// client certificate or of a certificate on its chain, or nil.
+func (b *Bundle) Validity(now time.Time) error {
+	for i, c := range b.Chain {
+		which, file := "intermediate", b.CertFile
+		switch {
+		case i == 0:
+			which = "client"
+		case i == len(b.Chain)-1:
+			which, file = "ca", b.CAFile
+		}
+		if ve := checkValidity(which, file, c, now); ve != nil {
+			return ve
+		}
+	}
+	return nil
+}
+
+// Load reads and checks the bundle in dir. Every problem is one line naming
+// the file and the fix.
+//
+// When the files are consistent and the only problem is that now lies outside
+// the validity of the client certificate or its chain, Load returns BOTH the
+// Bundle and a *ValidityError (errors.Is ErrExpired or ErrNotYetValid). The
+// daemon should then keep running with that bundle (queue readings, let
+// Source.Watch pick up a renewed certificate, let the clock sync) instead of
+// exiting. For every other error the Bundle is nil.
+func Load(dir string, names Names, now time.Time) (*Bundle, error) {
+	n, err := Discover(dir, names)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{CAFile: n.CA, CertFile: n.Cert, KeyFile: n.Key}
+	b.Dir = absDir(dir)
+
+	caData, err := readFile(n.CA, "CA certificate", "certs.ca")
+	if err != nil {
+		return nil, err
+	}
+	b.CA, err = parseCertificates(n.CA, "CA certificate", caData)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range b.CA {
+		if !isCACert(c) {
+			return nil, newProblem(ErrWrongPEMType, "CA certificate %s holds %s issued by %s, which is not a CA certificate: it looks like a client or server certificate; copy the broker's ca.crt there", n.CA, subjectCN(c), issuerCN(c))
+		}
+	}
+	b.Roots = x509.NewCertPool()
+	for _, c := range b.CA {
+		b.Roots.AddCert(c)
+	}
+
+	certData, err := readFile(n.Cert, "client certificate", "certs.cert")
+	if err != nil {
+		return nil, err
+	}
+	certs, err := parseCertificates(n.Cert, "client certificate", certData)
+	if err != nil {
+		return nil, err
+	}
+	leaf := certs[0]
+	if leaf.IsCA || containsCert(b.CA, leaf) {
+		return nil, newProblem(ErrWrongPEMType, "client certificate %s holds the CA certificate %s, not a client certificate: the CA and client files look mixed up; copy the device's own <name>.crt there", n.Cert, subjectCN(leaf))
+	}
+	if leaf.Subject.CommonName == "" {
+		return nil, newProblem(ErrUnusable, "client certificate %s has no common name (CN): the broker uses the CN as user name (use_identity_as_username); reissue it with -subj \"/CN=<device name>\"", n.Cert)
+	}
+
+	keyData, err := readFile(n.Key, "client key", "certs.key")
+	if err != nil {
+		return nil, err
+	}
+	key, err := parsePrivateKey(n.Key, "client key", keyData)
+	if err != nil {
+		return nil, err
+	}
+	if !samePublicKey(leaf.PublicKey, key.signer.Public()) {
+		for _, c := range b.CA {
+			if samePublicKey(c.PublicKey, key.signer.Public()) {
+				return nil, newProblem(ErrKeyMismatch, "client key %s is the CA's private key, not the key of %s: the CA and client files look mixed up; copy the device's own key there and move the CA key off the device", n.Key, n.Cert)
+			}
+		}
+		return nil, newProblem(ErrKeyMismatch, "client key %s does not match client certificate %s (%s): copy the key that was made together with this certificate, or issue a new pair", n.Key, n.Cert, subjectCN(leaf))
+	}
+
+	chain, ok := signaturePath(leaf, certs[1:], b.CA)
+	if !ok {
+		hint := "the certificate and the CA file come from different CAs: copy the broker's ca.crt, or reissue the client certificate with that CA"
+		if last := chain[len(chain)-1]; !isSelfSigned(last) && !hasIssuer(last, certs, b.CA) {
+			hint = fmt.Sprintf("the issuer %s is in neither file: if it is an intermediate CA, append it to %s or to %s", issuerCN(last), n.Cert, n.CA)
+		}
+		return nil, newProblem(ErrNotSignedByCA, "client certificate %s (%s, issued by %s) is not signed by %s (%s): %s", n.Cert, subjectCN(leaf), issuerCN(leaf), n.CA, caNames(b.CA), hint)
+	}
+	b.Chain = chain
+	b.Identity = leaf.Subject.CommonName
+	b.Client = tls.Certificate{PrivateKey: key.signer, Leaf: leaf}
+	for _, c := range certs {
+		b.Client.Certificate = append(b.Client.Certificate, c.Raw)
+	}
+	b.fingerprint = fingerprint(certs, b.CA)
+
+	validity := b.Validity(now)
+	if err := checkUsage(b, chainUsableAt(chain, now)); err != nil {
+		return nil, err
+	}
+	b.Warnings = hygieneWarnings(b)
+	if validity != nil {
+		return b, validity
+	}
+	return b, nil
+}
+
+// checkUsage runs Go's own verifier as mosquitto's OpenSSL will: chain
+// constraints and the clientAuth usage. It runs at a time at which the chain
+// is valid so that expiry is reported by Validity, not here.
+func checkUsage(b *Bundle, at time.Time) error {
+	if at.IsZero() {
+		return nil // no moment at which the whole chain is valid; Validity says why
+	}
+	inter := x509.NewCertPool()
+	for _, c := range b.Chain[1 : len(b.Chain)-1] {
+		inter.AddCert(c)
+	}
+	_, err := b.Leaf().Verify(x509.VerifyOptions{
+		Roots:         b.Roots,
+		Intermediates: inter,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err == nil {
+		return nil
+	}
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) && invalid.Reason == x509.IncompatibleUsage {
+		return newProblem(ErrUnusable, "client certificate %s (%s) is not allowed for client authentication (extended key usage %s): it looks like a server certificate; issue one with extendedKeyUsage=clientAuth or without that extension", b.CertFile, subjectCN(b.Leaf()), extKeyUsageNames(b.Leaf().ExtKeyUsage))
+	}
+	return &problem{msg: fmt.Sprintf("client certificate %s (%s) does not verify against %s: %v", b.CertFile, subjectCN(b.Leaf()), b.CAFile, err), causes: []error{ErrUnusable, err}}
+}
+
+// chainUsableAt is now when every certificate of chain is valid at now, else
+// the latest start of validity if that moment lies inside all of them, else
+// zero.
+func chainUsableAt(chain []*x509.Certificate, now time.Time) time.Time {
+	valid := func(t time.Time) bool {
+		for _, c := range chain {
+			if t.Before(c.NotBefore) || t.After(c.NotAfter) {
+				return false
+			}
+		}
+		return true
+	}
+	if valid(now) {
+		return now
+	}
+	var latest time.Time
+	for _, c := range chain {
+		if c.NotBefore.After(latest) {
+			latest = c.NotBefore
+		}
+	}
+	if valid(latest) {
+		return latest
+	}
+	return time.Time{}
+}
+
+// signaturePath follows signatures from leaf through intermediates to a
+// certificate of roots, ignoring time, so that "not signed by the CA" and
+// "expired" are told apart. ok is false when no root is reached; the path
+// then ends at the last certificate whose issuer was not found.
+func signaturePath(leaf *x509.Certificate, intermediates, roots []*x509.Certificate) ([]*x509.Certificate, bool) {
+	path := []*x509.Certificate{leaf}
+	cur := leaf
+	for range 8 {
+		for _, r := range roots {
+			if cur.Equal(r) && len(path) > 1 {
+				return path, true
+			}
+			if cur.CheckSignatureFrom(r) == nil {
+				return append(path, r), true
+			}
+		}
+		next := (*x509.Certificate)(nil)
+		for _, c := range intermediates {
+			if !containsCert(path, c) && cur.CheckSignatureFrom(c) == nil {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			return path, false
+		}
+		path = append(path, next)
+		cur = next
+	}
+	return path, false
+}
+
+func hasIssuer(c *x509.Certificate, lists ...[]*x509.Certificate) bool {
+	for _, l := range lists {
+		for _, p := range l {
+			if string(p.RawSubject) == string(c.RawIssuer) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return string(c.RawSubject) == string(c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+}
+
+// isCACert accepts what may sign others: a certificate marked CA, or an old
+// v1 self-signed root that has no extensions to mark it.
+func isCACert(c *x509.Certificate) bool {
+	if c.BasicConstraintsValid {
+		return c.IsCA
+	}
+	return isSelfSigned(c)
+}
+
+func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
+	for _, x := range list {
+		if x.Equal(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func caNames(cas []*x509.Certificate) string {
+	names := make([]string, 0, len(cas))
+	for _, c := range cas {
+		names = append(names, subjectCN(c))
+	}
+	return strings.Join(names, ", ")
+}
+
+func fingerprint(certs, cas []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	for _, c := range certs {
+		h.Write(c.Raw)
+	}
+	h.Write([]byte{0})
+	for _, c := range cas {
+		h.Write(c.Raw)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+func extKeyUsageNames(usages []x509.ExtKeyUsage) string {
+	if len(usages) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(usages))
+	for _, u := range usages {
+		switch u {
+		case x509.ExtKeyUsageServerAuth:
+			names = append(names, "serverAuth")
+		case x509.ExtKeyUsageClientAuth:
+			names = append(names, "clientAuth")
+		case x509.ExtKeyUsageAny:
+			names = append(names, "any")
+		case x509.ExtKeyUsageCodeSigning:
+			names = append(names, "codeSigning")
+		case x509.ExtKeyUsageEmailProtection:
+			names = append(names, "emailProtection")
+		default:
+			names = append(names, fmt.Sprintf("usage%d", u))
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+func absDir(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}

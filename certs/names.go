@@ -1,0 +1,110 @@
+package certs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// DefaultCAFile is the CA certificate's file name, as in the seed tutorial.
+const DefaultCAFile = "ca.crt"
+
+// Names selects the files in the cert directory. Each is a file name relative
+// to the directory or an absolute path; empty fields are discovered.
+type Names struct {
+	// CA is the CA certificate (bundle); default ca.crt.
+	CA string
+	// Cert is the client certificate, optionally followed by intermediates.
+	Cert string
+	// Key is the client's private key.
+	Key string
+}
+
+// Discover resolves names to absolute paths. CA defaults to ca.crt. When only
+// one of Cert and Key is given the other is the same name with .key or .crt.
+// When neither is given, dir must hold exactly one <name>.crt besides the CA
+// with a <name>.key next to it; none or several are an error that lists what
+// was found.
+func Discover(dir string, names Names) (Names, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return Names{}, fmt.Errorf("cannot resolve certificate directory: %w", err)
+	}
+	resolve := func(name string) string {
+		if filepath.IsAbs(name) {
+			return filepath.Clean(name)
+		}
+		return filepath.Join(dir, name)
+	}
+	out := Names{CA: names.CA}
+	if out.CA == "" {
+		out.CA = DefaultCAFile
+	}
+	out.CA = resolve(out.CA)
+	switch {
+	case names.Cert != "" && names.Key != "":
+		out.Cert, out.Key = resolve(names.Cert), resolve(names.Key)
+		return out, nil
+	case names.Cert != "":
+		out.Cert = resolve(names.Cert)
+		out.Key = strings.TrimSuffix(out.Cert, filepath.Ext(out.Cert)) + ".key"
+		return out, nil
+	case names.Key != "":
+		out.Key = resolve(names.Key)
+		out.Cert = strings.TrimSuffix(out.Key, filepath.Ext(out.Key)) + ".crt"
+		return out, nil
+	}
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Names{}, &problem{msg: fmt.Sprintf("certificate directory %s does not exist: create it and copy ca.crt, <name>.crt and <name>.key there, or set certs.dir in the config", dir), causes: []error{err}}
+		}
+		return Names{}, readError(dir, "certificate directory", "certs.dir", err)
+	}
+	present := map[string]bool{}
+	var found []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // editor backups, k8s ..data links
+		}
+		present[e.Name()] = true
+		found = append(found, e.Name())
+	}
+	var pairs []string
+	for _, name := range found {
+		if filepath.Ext(name) != ".crt" || filepath.Join(dir, name) == out.CA {
+			continue
+		}
+		key := strings.TrimSuffix(name, ".crt") + ".key"
+		if present[key] && isRegular(filepath.Join(dir, name)) {
+			pairs = append(pairs, name)
+		}
+	}
+	sort.Strings(pairs)
+	switch len(pairs) {
+	case 1:
+		out.Cert = filepath.Join(dir, pairs[0])
+		out.Key = strings.TrimSuffix(out.Cert, ".crt") + ".key"
+		return out, nil
+	case 0:
+		listing := "nothing"
+		if len(found) > 0 {
+			listing = strings.Join(found, ", ")
+		}
+		return Names{}, newProblem(ErrNoClientCert, "no client certificate in %s (found %s): copy <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, listing)
+	}
+	for i, p := range pairs {
+		pairs[i] = p + "+" + strings.TrimSuffix(p, ".crt") + ".key"
+	}
+	return Names{}, newProblem(ErrSeveralClientCerts, "several client certificates in %s (%s): set certs.cert and certs.key in the config to choose one", dir, strings.Join(pairs, ", "))
+}
+
+func isRegular(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
