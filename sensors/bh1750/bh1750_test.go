@@ -1,0 +1,143 @@
+package bh1750
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
+)
+
+// errBus fails every transfer, as a bus whose device does not acknowledge.
+type errBus struct{ err error }
+
+func (b errBus) String() string                  { return "broken" }
+func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
+func (b errBus) SetSpeed(physic.Frequency) error { return nil }
+
+func recordSleeps(into *[]time.Duration) func(context.Context, time.Duration) error {
+	return func(ctx context.Context, d time.Duration) error {
+		*into = append(*into, d)
+		return ctx.Err()
+	}
+}
+
+func closePlayback(t *testing.T, bus *i2ctest.Playback) {
+	t.Helper()
+	if err := bus.Close(); err != nil {
+		t.Errorf("not every recorded transfer happened: %v", err)
+	}
+}
+
+func TestSenseDatasheetExample(t *testing.T) {
+	// Datasheet "Measurement sequence example": high byte 1000_0011, low byte
+	// 1001_0000 is (2^15+2^9+2^8+2^7+2^4)/1.2 ≈ 28067 lx.
+	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+		{Addr: 0x23, W: []byte{0x00}},
+		{Addr: 0x23, W: []byte{0x20}},
+		{Addr: 0x23, R: []byte{0x83, 0x90}},
+	}}
+	var sleeps []time.Duration
+	d, err := NewI2C(bus, AddrLow, &Opts{Sleep: recordSleeps(&sleeps)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.Sense(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v[Field]; math.Abs(got-28066.67) > 0.01 {
+		t.Errorf("got %v lx, want 28066.67", got)
+	}
+	if !slices.Equal(sleeps, []time.Duration{180 * time.Millisecond}) {
+		t.Errorf("waited %v, want 180ms", sleeps)
+	}
+	closePlayback(t, bus)
+}
+
+func TestResolutions(t *testing.T) {
+	for _, c := range []struct {
+		res    Resolution
+		opcode byte
+		wait   time.Duration
+		want   float64
+	}{
+		{High2, 0x21, 180 * time.Millisecond, 500},
+		{Low, 0x23, 24 * time.Millisecond, 1000},
+	} {
+		bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+			{Addr: 0x5c, W: []byte{0x00}},
+			{Addr: 0x5c, W: []byte{c.opcode}},
+			{Addr: 0x5c, R: []byte{0x04, 0xb0}}, // 1200 counts
+		}}
+		var sleeps []time.Duration
+		d, err := NewI2C(bus, AddrHigh, &Opts{Resolution: c.res, Sleep: recordSleeps(&sleeps)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := d.Sense(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[Field] != c.want || !slices.Equal(sleeps, []time.Duration{c.wait}) {
+			t.Errorf("resolution %d: %v lx after %v, want %v after %v", c.res, v[Field], sleeps, c.want, c.wait)
+		}
+		closePlayback(t, bus)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	nack := errors.New("i2c: remote i/o error")
+	_, err := NewI2C(errBus{nack}, AddrLow, nil)
+	if !errors.Is(err, nack) || !strings.Contains(err.Error(), "bh1750 at 0x23 on broken") {
+		t.Errorf("NewI2C on a silent bus = %v", err)
+	}
+	if _, err := NewI2C(errBus{nack}, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x23") {
+		t.Errorf("NewI2C at 0x40 = %v", err)
+	}
+	if _, err := NewI2C(errBus{nack}, AddrLow, &Opts{Resolution: 9}); err == nil {
+		t.Error("accepted an unknown resolution")
+	}
+
+	// Short read: the bus delivers one byte where two are due.
+	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+		{Addr: 0x23, W: []byte{0x00}},
+		{Addr: 0x23, W: []byte{0x20}},
+		{Addr: 0x23, R: []byte{0x83}},
+	}}
+	var sleeps []time.Duration
+	d, err := NewI2C(bus, AddrLow, &Opts{Sleep: recordSleeps(&sleeps)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "reading the measurement") {
+		t.Errorf("short read: %v", err)
+	}
+}
+
+func TestContext(t *testing.T) {
+	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+		{Addr: 0x23, W: []byte{0x00}},
+		{Addr: 0x23, W: []byte{0x20}},
+	}}
+	d, err := NewI2C(bus, AddrLow, nil) // the real timer
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("done context: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := d.Sense(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("deadline during the 180ms wait: %v", err)
+	}
+	closePlayback(t, bus)
+}
