@@ -16,7 +16,7 @@ import (
 // CD1B variants answer at 0x45 and 0x46.
 const DefaultAddr uint16 = 0x44
 
-// Measurable range of the device (datasheet section 2).
+// Measurable range of the device (datasheet, specifications).
 const (
 	minCelsius = -40.0
 	maxCelsius = 125.0
@@ -39,7 +39,7 @@ var ErrCRC = errors.New("CRC mismatch")
 // longer and draws more energy; the zero value is the highest precision.
 type Precision uint8
 
-// The three repeatability levels of the datasheet (section 4.5).
+// The three repeatability levels of the datasheet's command table.
 const (
 	High Precision = iota
 	Medium

@@ -14,7 +14,7 @@ import (
 )
 
 // The reply bytes below were computed by hand from the datasheet's formulas
-// (section 4.6) and CRC definition (section 4.4), not by this package:
+// (conversion of signal output) and CRC definition, not by this package:
 // raw 0x6666 is 0.4 of full scale, so T = -45 + 175*0.4 = 25 °C; raw 0x9999
 // is 0.6 of full scale, so RH = -6 + 125*0.6 = 69 %. CRC(0x6666) = 0x93,
 // CRC(0x9999) = 0xBE, CRC(0xFFFF) = 0xAC, CRC(0x0000) = 0x81,
@@ -99,7 +99,7 @@ func closeBus(t *testing.T, bus *i2ctest.Playback) {
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestCRC8DatasheetExample(t *testing.T) {
-	// Datasheet section 4.4: the CRC of 0xBEEF is 0x92.
+	// The datasheet's checksum example: the CRC of 0xBEEF is 0x92.
 	if got := crc8([]byte{0xBE, 0xEF}); got != 0x92 {
 		t.Fatalf("crc8(0xBEEF) = %#02x, want 0x92", got)
 	}
