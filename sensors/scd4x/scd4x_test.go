@@ -1,0 +1,205 @@
+package scd4x
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgepub/edgepub/sensors"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
+)
+
+type errBus struct{ err error }
+
+func (b errBus) String() string                  { return "broken" }
+func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
+func (b errBus) SetSpeed(physic.Frequency) error { return nil }
+
+func recordSleeps(into *[]time.Duration) func(context.Context, time.Duration) error {
+	return func(ctx context.Context, d time.Duration) error {
+		*into = append(*into, d)
+		return ctx.Err()
+	}
+}
+
+// words encodes 16-bit words as the sensor sends them, each with its CRC.
+func words(ws ...uint16) []byte {
+	var b []byte
+	for _, w := range ws {
+		p := []byte{byte(w >> 8), byte(w)}
+		b = append(append(b, p...), crc8(p))
+	}
+	return b
+}
+
+// initOps is what NewI2C sends to a sensor with the datasheet's example
+// serial number.
+func initOps() []i2ctest.IO {
+	return []i2ctest.IO{
+		{Addr: Addr, W: []byte{0x3f, 0x86}},
+		{Addr: Addr, W: []byte{0x36, 0x82}},
+		{Addr: Addr, R: words(0xf896, 0x9f07, 0x3bb4)},
+		{Addr: Addr, W: []byte{0x21, 0xb1}},
+	}
+}
+
+func readyOps(status uint16) []i2ctest.IO {
+	return []i2ctest.IO{{Addr: Addr, W: []byte{0xe4, 0xb8}}, {Addr: Addr, R: words(status)}}
+}
+
+func measurementOps(co2, t, rh uint16) []i2ctest.IO {
+	return []i2ctest.IO{{Addr: Addr, W: []byte{0xec, 0x05}}, {Addr: Addr, R: words(co2, t, rh)}}
+}
+
+func closePlayback(t *testing.T, bus *i2ctest.Playback) {
+	t.Helper()
+	if err := bus.Close(); err != nil {
+		t.Errorf("not every recorded transfer happened: %v", err)
+	}
+}
+
+func TestCRCDatasheetExample(t *testing.T) {
+	if got := crc8([]byte{0xbe, 0xef}); got != 0x92 {
+		t.Errorf("crc8(0xbeef) = %#x, want 0x92", got)
+	}
+}
+
+func TestSenseDatasheetExample(t *testing.T) {
+	ops := initOps()
+	ops = append(ops, readyOps(0x8000)...) // not ready yet
+	ops = append(ops, readyOps(0x8006)...)
+	// Datasheet read_measurement example: 500 ppm, 25 °C, 37 %RH.
+	ops = append(ops, measurementOps(0x01f4, 0x6667, 0x5eb9)...)
+	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	var sleeps []time.Duration
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: recordSleeps(&sleeps)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Serial() != 0xf8969f073bb4 {
+		t.Errorf("serial %#x", d.Serial())
+	}
+	v, err := d.Sense(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v[FieldCO2] != 500 || math.Abs(v[FieldTemperature]-25) > 0.01 || math.Abs(v[FieldHumidity]-37) > 0.01 || len(v) != 3 {
+		t.Errorf("got %v, want 500 ppm, 25 °C, 37 %%", v)
+	}
+	want := []time.Duration{
+		500 * time.Millisecond, time.Millisecond, // stop, serial number
+		time.Millisecond, 250 * time.Millisecond, // not ready, poll again
+		time.Millisecond, time.Millisecond, // ready, measurement
+	}
+	if !slices.Equal(sleeps, want) {
+		t.Errorf("waited %v, want %v", sleeps, want)
+	}
+	closePlayback(t, bus)
+}
+
+func TestLowPowerAndAltitude(t *testing.T) {
+	ops := initOps()
+	ops[3] = i2ctest.IO{Addr: Addr, W: []byte{0x24, 0x27, 0x01, 0xf4, 0x33}} // 500 m
+	ops = append(ops, i2ctest.IO{Addr: Addr, W: []byte{0x21, 0xac}}, i2ctest.IO{Addr: Addr, W: []byte{0x3f, 0x86}})
+	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	var sleeps []time.Duration
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{LowPower: true, AltitudeM: 500, Sleep: recordSleeps(&sleeps)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	closePlayback(t, bus)
+	if _, err := NewI2C(context.Background(), bus, Addr, &Opts{AltitudeM: 4000}); err == nil {
+		t.Error("accepted 4000 m")
+	}
+}
+
+func TestImplausibleCO2(t *testing.T) {
+	for _, co2 := range []uint16{0, 40001} {
+		ops := append(initOps(), readyOps(0x0001)...)
+		ops = append(ops, measurementOps(co2, 0x6667, 0x5eb9)...)
+		bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+		var sleeps []time.Duration
+		d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: recordSleeps(&sleeps)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrImplausible) {
+			t.Errorf("co2 %d: %v, want ErrImplausible", co2, err)
+		}
+		closePlayback(t, bus)
+	}
+}
+
+func TestCRCErrorIsReported(t *testing.T) {
+	ops := append(initOps(), readyOps(0x0001)...)
+	m := measurementOps(0x01f4, 0x6667, 0x5eb9)
+	m[1].R[5] ^= 0x01 // corrupt the temperature word's CRC
+	ops = append(ops, m...)
+	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	var sleeps []time.Duration
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: recordSleeps(&sleeps)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Sense(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "crc mismatch in word 1") {
+		t.Errorf("Sense = %v, want a crc error for word 1", err)
+	}
+	if errors.Is(err, sensors.ErrImplausible) {
+		t.Error("a crc error is a bus fault, not an implausible value")
+	}
+}
+
+func TestNoAnswer(t *testing.T) {
+	nack := errors.New("i2c: remote i/o error")
+	_, err := NewI2C(context.Background(), errBus{nack}, Addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+	if !errors.Is(err, nack) || !strings.Contains(err.Error(), "scd4x at 0x62 on broken: no answer") {
+		t.Errorf("NewI2C = %v", err)
+	}
+	// A short read during init: the serial number has 6 bytes, not 9.
+	ops := initOps()
+	ops[2].R = ops[2].R[:6]
+	_, err = NewI2C(context.Background(), &i2ctest.Playback{DontPanic: true, Ops: ops}, Addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+	if err == nil || !strings.Contains(err.Error(), "serial number") {
+		t.Errorf("short read: %v", err)
+	}
+}
+
+func TestWaitForMeasurementHonoursContext(t *testing.T) {
+	ops := append(initOps(), readyOps(0x8000)...)
+	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	var sleeps []time.Duration
+	pollExpires := func(ctx context.Context, d time.Duration) error {
+		sleeps = append(sleeps, d)
+		if d == 250*time.Millisecond {
+			return context.DeadlineExceeded
+		}
+		return nil
+	}
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: pollExpires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Sense(context.Background())
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "every 5s") {
+		t.Errorf("Sense = %v, want DeadlineExceeded with the measurement period", err)
+	}
+	closePlayback(t, bus)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("done context: %v", err)
+	}
+	if _, err := NewI2C(ctx, &i2ctest.Playback{DontPanic: true, Ops: initOps()}, Addr, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("NewI2C with a done context: %v", err)
+	}
+}
