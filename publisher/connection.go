@@ -1,0 +1,97 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
+
+// connection is one paho client for one connection. A new client is made
+// for every connection, with auto-reconnect off and a clean session, so that
+// every token belongs to exactly one connection and a token that completes
+// without error proves a PUBACK on it (paho's resume can complete old
+// tokens without one: eclipse/paho.mqtt.golang#458).
+type connection struct {
+	client mqtt.Client
+	url    string
+
+	lostOnce sync.Once
+	lost     chan struct{} // closed when paho reports the connection lost
+	lostErr  error
+}
+
+func (c *connection) markLost(err error) {
+	c.lostOnce.Do(func() {
+		c.lostErr = err
+		close(c.lost)
+	})
+}
+
+func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, error) {
+	conn := &connection{url: brokerURL, lost: make(chan struct{})}
+	o := mqtt.NewClientOptions().
+		AddBroker(brokerURL).
+		SetClientID(p.opts.ClientID).
+		SetTLSConfig(p.opts.TLSConfig(hostOf(brokerURL))).
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetKeepAlive(p.opts.KeepAlive).
+		// A ping unanswered for half the keepalive ends the connection: a
+		// frozen broker or a pulled cable is noticed within 1.5 keepalives.
+		SetPingTimeout(p.opts.KeepAlive / 2).
+		SetConnectTimeout(p.opts.ConnectTimeout).
+		SetWriteTimeout(p.opts.ConnectTimeout).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { conn.markLost(err) })
+	if p.opts.StatusTopic != "" {
+		o.SetBinaryWill(p.opts.StatusTopic, []byte("offline"), 1, true)
+	}
+	client := mqtt.NewClient(o)
+	tok := client.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		// The attempt ends by itself within ConnectTimeout.
+		go func() { tok.Wait(); client.Disconnect(0) }()
+		return nil, ctx.Err()
+	}
+	if err := tok.Error(); err != nil {
+		return nil, explainConnectError(err)
+	}
+	conn.client = client
+	return conn, nil
+}
+
+// explainConnectError adds what to check to the errors a user can act on.
+func explainConnectError(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, packets.ErrorRefusedNotAuthorised), errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
+		return fmt.Errorf("%w: the broker knows this device's certificate but does not let it in: check use_identity_as_username and the ACL for its CN", err)
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return fmt.Errorf("%w: the broker rejected the client id (the certificate's CN)", err)
+	case containsAny(msg, "remote error: tls: bad certificate", "remote error: tls: unknown certificate",
+		"remote error: tls: certificate required", "remote error: tls: expired certificate",
+		"remote error: tls: certificate expired", "remote error: tls: error decrypting message"):
+		return fmt.Errorf("%w: the broker refused this device's certificate: it must be signed by the CA in the broker's cafile and be valid now", err)
+	case strings.Contains(msg, "connection refused"):
+		return fmt.Errorf("%w: nothing listens there: is the broker running, and is the port (usually 8883) right?", err)
+	case containsAny(msg, "i/o timeout", "network is unreachable", "no route to host"):
+		return fmt.Errorf("%w: the broker host is unreachable: check the network and the broker address", err)
+	}
+	return err
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,125 @@
+// Package publisher carries readings from the outbox to the broker: one
+// paho connection at a time over mutual TLS, its own reconnect loop with
+// jittered backoff across the configured brokers, and a bounded window of
+// QoS 1 publishes. A reading leaves the outbox only after the broker's PUBACK
+// on the connection it was sent on; paho is never asked to buffer or resend
+// (see ../shared/notes/dependencies.md for why).
+package publisher
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/edgepub/edgepub/publisher/outbox"
+)
+
+// Queue is the durable outbox as the publisher uses it.
+type Queue interface {
+	// Pending returns up to max unacknowledged records after seq, oldest first.
+	Pending(after uint64, max int) ([]outbox.Record, error)
+	// Notify signals that records were added.
+	Notify() <-chan struct{}
+	// Ack removes a record the broker acknowledged.
+	Ack(seq uint64)
+}
+
+// Opts configures a Publisher.
+type Opts struct {
+	// URLs are the brokers, tried in turn (ssl://host:port).
+	URLs []string
+	// ClientID is the MQTT client id: the device id, unique per device.
+	ClientID string
+	// TLSConfig returns the TLS configuration that verifies the broker at host.
+	TLSConfig func(host string) *tls.Config
+	// KeepAlive is the MQTT keepalive; a dead connection is noticed within
+	// about 1.5 times it.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds one connect attempt.
+	ConnectTimeout time.Duration
+	// BackoffMin and BackoffMax bound the delay between connect attempts.
+	BackoffMin, BackoffMax time.Duration
+	// StartJitter delays the first connect by a random time up to it.
+	StartJitter time.Duration
+	// InFlight bounds the QoS 1 publishes awaiting their PUBACK.
+	InFlight int
+	// StatusTopic, if set, gets a retained "online" on connect and
+	// "offline" on a clean stop or, as the last will, when the connection
+	// dies.
+	StatusTopic string
+	// OnConnect is called (in its own goroutine) after every connect, e.g.
+	// to publish health and discovery messages.
+	OnConnect func()
+	// Backlog reports the outbox's size and oldest reading for the logs.
+	Backlog func() (n int, oldest time.Time)
+	Logger  *slog.Logger
+	// Rand draws the jitter; tests make it deterministic.
+	Rand *rand.Rand
+	// Now is the clock.
+	Now func() time.Time
+}
+
+// Publisher delivers the outbox to the broker.
+type Publisher struct {
+	opts  Opts
+	queue Queue
+	log   *slog.Logger
+
+	mu            sync.Mutex
+	status        Status
+	everConnected bool
+	conn          *connection // the live connection, nil when offline
+}
+
+// Status is the publisher's state for the device status.
+type Status struct {
+	Connected bool `json:"connected"`
+	// Broker is the URL connected to, or last tried.
+	Broker string `json:"broker"`
+	// Since is when the current state (connected or not) began.
+	Since time.Time `json:"since"`
+	// LastError says why the last connection ended or the last attempt failed.
+	LastError string `json:"last_error,omitempty"`
+	// RetryAt is when the next connect attempt is due, while offline.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Reconnects counts connections after the first.
+	Reconnects uint64 `json:"reconnects"`
+	// Delivered counts readings acknowledged by the broker since start.
+	Delivered uint64 `json:"delivered"`
+}
+
+// ErrNotConnected is returned by Publish while there is no connection.
+var ErrNotConnected = errors.New("not connected to the broker")
+
+// New returns a Publisher; call Run to start it.
+func New(q Queue, opts Opts) *Publisher {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if opts.InFlight < 1 {
+		opts.InFlight = 1
+	}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, status: Status{Since: opts.Now()}}
+}
+
+// Status returns the current state.
+func (p *Publisher) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+func (p *Publisher) setStatus(f func(*Status)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(&p.status)
+}

@@ -1,0 +1,183 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/edgepub/edgepub/internal/logging"
+)
+
+// stableAfter is how long a connection must last before the backoff starts
+// again from BackoffMin: a broker that accepts and then drops every
+// connection at once must not be hammered.
+const stableAfter = 10 * time.Second
+
+// Run connects and delivers until ctx is done. It never gives up: a broker
+// that is down at start, refuses us or goes away is retried with jittered
+// exponential backoff, moving to the next configured broker on each
+// failure. On return, a clean "offline" status was published if possible.
+func (p *Publisher) Run(ctx context.Context) error {
+	if p.opts.StartJitter > 0 && !sleep(ctx, time.Duration(p.opts.Rand.Int64N(int64(p.opts.StartJitter)))) {
+		return nil
+	}
+	attempt := 0
+	for i := 0; ; i++ {
+		brokerURL := p.opts.URLs[i%len(p.opts.URLs)]
+		p.setStatus(func(s *Status) { s.Broker = brokerURL })
+		conn, err := p.dial(ctx, brokerURL)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var started time.Time
+		if err == nil {
+			started = p.opts.Now()
+			p.connected(conn)
+			err = p.serve(ctx, conn)
+			p.setConn(nil)
+			if ctx.Err() != nil {
+				p.closeCleanly(conn)
+				return nil
+			}
+			conn.client.Disconnect(0)
+			if p.opts.Now().Sub(started) >= stableAfter {
+				attempt = 0
+			}
+		}
+		delay := p.backoff(attempt)
+		attempt++
+		p.disconnected(brokerURL, err, delay, !started.IsZero())
+		if !sleep(ctx, delay) {
+			return nil
+		}
+	}
+}
+
+// backoff draws the delay before attempt n (0-based) uniformly from
+// [BackoffMin, min(BackoffMax, BackoffMin·2ⁿ)]: exponential growth with
+// full jitter over the window, never below the minimum, so a fleet that lost
+// its broker together spreads its reconnects out.
+func (p *Publisher) backoff(n int) time.Duration {
+	lo, hi := p.opts.BackoffMin, p.opts.BackoffMin
+	for range min(n, 30) {
+		hi *= 2
+		if hi >= p.opts.BackoffMax {
+			break
+		}
+	}
+	hi = min(hi, p.opts.BackoffMax)
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(p.opts.Rand.Int64N(int64(hi-lo)+1))
+}
+
+func (p *Publisher) connected(conn *connection) {
+	now := p.opts.Now()
+	p.setConn(conn)
+	p.mu.Lock()
+	if p.everConnected {
+		p.status.Reconnects++
+	}
+	p.everConnected = true
+	p.status.Connected, p.status.Broker, p.status.Since, p.status.RetryAt = true, conn.url, now, time.Time{}
+	p.mu.Unlock()
+	attrs := []any{"broker", conn.url, logging.MessageID(logging.MsgConnected)}
+	if p.opts.Backlog != nil {
+		n, oldest := p.opts.Backlog()
+		attrs = append(attrs, "backlog", n)
+		if n > 0 {
+			attrs = append(attrs, "oldest_age", now.Sub(oldest).Round(time.Second).String())
+		}
+	}
+	p.log.Info("connected to broker", attrs...)
+	if p.opts.StatusTopic != "" {
+		conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("online"))
+	}
+	if p.opts.OnConnect != nil {
+		go p.opts.OnConnect()
+	}
+}
+
+func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duration, wasConnected bool) {
+	now := p.opts.Now()
+	reason := "unknown"
+	if err != nil {
+		reason = err.Error()
+	}
+	p.setStatus(func(s *Status) {
+		if s.Connected || s.Since.IsZero() {
+			s.Since = now
+		}
+		s.Connected, s.LastError, s.RetryAt = false, reason, now.Add(delay)
+	})
+	attrs := []any{"broker", brokerURL, "error", reason, "retry_in", delay.Round(10 * time.Millisecond).String()}
+	if p.opts.Backlog != nil {
+		n, _ := p.opts.Backlog()
+		attrs = append(attrs, "backlog", n)
+	}
+	if wasConnected {
+		p.log.Warn("disconnected from broker; reconnecting", append(attrs, logging.MessageID(logging.MsgDisconnected))...)
+	} else {
+		p.log.Warn("cannot connect to broker; retrying", attrs...)
+	}
+}
+
+// closeCleanly says "offline" itself (a clean stop sends no last will) and
+// disconnects, within about a second so shutdown stays under two.
+func (p *Publisher) closeCleanly(conn *connection) {
+	if p.opts.StatusTopic != "" {
+		tok := conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("offline"))
+		tok.WaitTimeout(700 * time.Millisecond)
+	}
+	conn.client.Disconnect(200)
+	p.setStatus(func(s *Status) { s.Connected, s.Since = false, p.opts.Now() })
+}
+
+func (p *Publisher) setConn(c *connection) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conn = c
+}
+
+// Publish sends one message on the current connection outside the outbox,
+// for state that is refreshed anyway (health, discovery): it is not queued
+// while offline, and it waits for the PUBACK.
+func (p *Publisher) Publish(ctx context.Context, topic string, payload []byte, retained bool) error {
+	p.mu.Lock()
+	conn := p.conn
+	p.mu.Unlock()
+	if conn == nil {
+		return ErrNotConnected
+	}
+	tok := conn.client.Publish(topic, 1, retained, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("publish %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func hostOf(brokerURL string) string {
+	u, err := url.Parse(brokerURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

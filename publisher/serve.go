@@ -1,0 +1,136 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgepub/edgepub/internal/logging"
+)
+
+// inflight is a publish awaiting its PUBACK.
+type inflight struct {
+	seq uint64
+	tok mqtt.Token
+}
+
+// errConnectionLost is reported when paho gives no reason.
+var errConnectionLost = errors.New("connection lost")
+
+// serve delivers the outbox over one connection until it is lost or ctx is
+// done. It keeps at most InFlight publishes outstanding and waits on the
+// oldest (a sliding window: waiting on batches stalls on delayed ACKs), acks
+// a record only when its own token completed without error, and after a
+// reconnect starts again from the oldest unacknowledged record, so a
+// reading is duplicated only across a connection loss.
+func (p *Publisher) serve(ctx context.Context, conn *connection) error {
+	var (
+		window   = make([]inflight, 0, p.opts.InFlight)
+		cursor   uint64 // highest seq handed to paho on this connection
+		draining bool
+		drained  int
+		start    = p.opts.Now()
+	)
+	if p.opts.Backlog != nil {
+		n, _ := p.opts.Backlog()
+		draining = n > 0
+	}
+	for {
+		if room := p.opts.InFlight - len(window); room > 0 {
+			recs, err := p.queue.Pending(cursor, room)
+			if err != nil {
+				p.log.Error("cannot read the outbox; retrying in 1s", "error", err)
+				if !sleepOrLost(ctx, conn, time.Second) {
+					return p.endReason(ctx, conn)
+				}
+				continue
+			}
+			for _, rec := range recs {
+				cursor = rec.Seq
+				topic, payload, err := UnmarshalEntry(rec.Payload)
+				if err != nil {
+					p.log.Error("dropping an outbox record that is not a message", "seq", rec.Seq, "error", err)
+					p.queue.Ack(rec.Seq)
+					continue
+				}
+				window = append(window, inflight{seq: rec.Seq, tok: conn.client.Publish(topic, 1, false, payload)})
+			}
+		}
+		if len(window) == 0 {
+			if draining {
+				draining = false
+				p.log.Info("backlog delivered", "readings", drained, "took", p.opts.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
+			}
+			select {
+			case <-p.queue.Notify():
+				continue
+			case <-conn.lost:
+				return p.endReason(ctx, conn)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		var notify <-chan struct{}
+		if len(window) < p.opts.InFlight {
+			notify = p.queue.Notify()
+		}
+		select {
+		case <-window[0].tok.Done():
+		case <-notify:
+			continue
+		case <-conn.lost:
+			return p.endReason(ctx, conn)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// Ack every publish that completed, oldest first.
+		for len(window) > 0 && isDone(window[0].tok) {
+			if err := window[0].tok.Error(); err != nil {
+				return fmt.Errorf("publish of seq %d failed: %w", window[0].seq, err)
+			}
+			p.queue.Ack(window[0].seq)
+			window = window[1:]
+			drained++
+			p.setStatus(func(s *Status) { s.Delivered++ })
+		}
+	}
+}
+
+func isDone(t mqtt.Token) bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Publisher) endReason(ctx context.Context, conn *connection) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	select {
+	case <-conn.lost:
+		if conn.lostErr != nil {
+			return conn.lostErr
+		}
+		return errConnectionLost
+	default:
+		return nil
+	}
+}
+
+func sleepOrLost(ctx context.Context, conn *connection, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-conn.lost:
+	case <-ctx.Done():
+	}
+	return false
+}
