@@ -13,15 +13,15 @@ import (
 
 // PEM block types seen in the wild.
 const (
-	pemCertificate      = "CERTIFICATE"
-	pemRequest          = "CERTIFICATE REQUEST"
-	pemNewRequest       = "NEW CERTIFICATE REQUEST"
-	pemPKCS1            = "RSA PRIVATE KEY"
-	pemSEC1             = "EC PRIVATE KEY"
-	pemPKCS8            = "PRIVATE KEY"
-	pemEncryptedPKCS8   = "ENCRYPTED PRIVATE KEY"
-	pemOpenSSH          = "OPENSSH PRIVATE KEY"
-	pemECParameters     = "EC PARAMETERS"
+	pemCertificate        = "CERTIFICATE"
+	pemRequest            = "CERTIFICATE REQUEST"
+	pemNewRequest         = "NEW CERTIFICATE REQUEST"
+	pemPKCS1              = "RSA PRIVATE KEY"
+	pemSEC1               = "EC PRIVATE KEY"
+	pemPKCS8              = "PRIVATE KEY"
+	pemEncryptedPKCS8     = "ENCRYPTED PRIVATE KEY"
+	pemOpenSSH            = "OPENSSH PRIVATE KEY"
+	pemECParameters       = "EC PARAMETERS"
 	pemTrustedCertificate = "TRUSTED CERTIFICATE"
 )
 

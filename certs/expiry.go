@@ -1,0 +1,255 @@
+package certs
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/edgepub/edgepub/internal/logging"
+)
+
+// ExpiryOpts configures an ExpiryWatcher. Zero fields take the defaults.
+type ExpiryOpts struct {
+	// WarnDays: a certificate with this many days or fewer left is logged as
+	// a warning; default 30.
+	WarnDays int
+	// ErrorDays: with this many days or fewer left it is logged as an error;
+	// default 7.
+	ErrorDays int
+	// Interval between checks; default 24 h.
+	Interval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the records; nil discards.
+	Logger *slog.Logger
+}
+
+// Default expiry thresholds.
+const (
+	DefaultWarnDays       = 30
+	DefaultErrorDays      = 7
+	DefaultExpiryInterval = 24 * time.Hour
+)
+
+// rotationPoll is how often Run looks whether the Source swapped bundles,
+// so a rotated certificate is checked at once rather than a day later.
+const rotationPoll = time.Minute
+
+// Level grades a certificate's validity.
+type Level string
+
+// Levels, from fine to worst.
+const (
+	LevelOK          Level = "ok"
+	LevelWarning     Level = "warning"       // WarnDays or fewer left
+	LevelError       Level = "error"         // ErrorDays or fewer left
+	LevelExpired     Level = "expired"       // after NotAfter
+	LevelNotYetValid Level = "not_yet_valid" // before NotBefore: clock or issuance problem
+)
+
+// CertStatus is the validity of one certificate the device depends on.
+type CertStatus struct {
+	// Which is "client", "intermediate", "ca" or "broker".
+	Which string `json:"cert"`
+	// File is where the certificate came from; empty for the broker's.
+	File string `json:"file,omitempty"`
+	// Subject is the certificate's subject.
+	Subject string `json:"subject"`
+	// NotAfter is when the certificate expires.
+	NotAfter time.Time `json:"not_after"`
+	// DaysLeft is as DaysLeft: negative once expired.
+	DaysLeft int `json:"days_left"`
+	// Level grades it against the thresholds.
+	Level Level `json:"level"`
+}
+
+// ExpiryWatcher checks the client certificate, its intermediates, the CA
+// certificates and the last broker certificate seen, logs those that expire
+// soon and answers days-left questions for the device status. It is safe for
+// concurrent use.
+type ExpiryWatcher struct {
+	src  *Source
+	opts ExpiryOpts
+
+	mu     sync.Mutex
+	broker *x509.Certificate
+}
+
+// NewExpiryWatcher returns a watcher over src's current bundle.
+func NewExpiryWatcher(src *Source, opts ExpiryOpts) *ExpiryWatcher {
+	if opts.WarnDays <= 0 {
+		opts.WarnDays = DefaultWarnDays
+	}
+	if opts.ErrorDays <= 0 {
+		opts.ErrorDays = DefaultErrorDays
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultExpiryInterval
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &ExpiryWatcher{src: src, opts: opts}
+}
+
+// SetBrokerCert records the broker's certificate; pass it as
+// TLSOpts.OnServerCert. A certificate not seen before is checked at once.
+func (w *ExpiryWatcher) SetBrokerCert(c *x509.Certificate) {
+	w.mu.Lock()
+	changed := w.broker == nil || !w.broker.Equal(c)
+	w.broker = c
+	w.mu.Unlock()
+	if changed {
+		w.log(context.Background(), w.status("broker", "", c, w.opts.Now()))
+	}
+}
+
+// Run checks at once, then every Interval and whenever the Source rotates
+// the client pair, until ctx is done.
+func (w *ExpiryWatcher) Run(ctx context.Context) error {
+	w.Check(ctx)
+	seen := w.src.Current()
+	interval := time.NewTicker(w.opts.Interval)
+	defer interval.Stop()
+	rotation := time.NewTicker(min(rotationPoll, w.opts.Interval))
+	defer rotation.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-interval.C:
+			seen = w.src.Current()
+			w.Check(ctx)
+		case <-rotation.C:
+			if cur := w.src.Current(); cur != seen {
+				seen = cur
+				w.Check(ctx)
+			}
+		}
+	}
+}
+
+// Check logs every certificate that is not LevelOK and returns all statuses.
+// Each record carries cert, file, not_after, cert_days_left and, for
+// expiring and expired ones, message_id (logging.MsgCertExpiring or
+// logging.MsgCertExpired).
+func (w *ExpiryWatcher) Check(ctx context.Context) []CertStatus {
+	statuses := w.Statuses()
+	for _, st := range statuses {
+		w.log(ctx, st)
+	}
+	return statuses
+}
+
+// Statuses returns the status of each certificate now, without logging.
+func (w *ExpiryWatcher) Statuses() []CertStatus {
+	now := w.opts.Now()
+	b := w.src.Current()
+	var out []CertStatus
+	out = append(out, w.status("client", b.CertFile, b.Leaf(), now))
+	for _, c := range b.Chain[1 : len(b.Chain)-1] {
+		out = append(out, w.status("intermediate", b.CertFile, c, now))
+	}
+	for _, c := range b.CA {
+		out = append(out, w.status("ca", b.CAFile, c, now))
+	}
+	w.mu.Lock()
+	broker := w.broker
+	w.mu.Unlock()
+	if broker != nil {
+		out = append(out, w.status("broker", "", broker, now))
+	}
+	return out
+}
+
+// DaysLeft returns the fewest days left over all certificates (client, its
+// chain, CA, broker); ok is false when there is none, which cannot happen
+// with a loaded bundle.
+func (w *ExpiryWatcher) DaysLeft() (days int, ok bool) {
+	for i, st := range w.Statuses() {
+		if i == 0 || st.DaysLeft < days {
+			days, ok = st.DaysLeft, true
+		}
+	}
+	return days, ok
+}
+
+// DaysLeftOf returns the fewest days left among the certificates of one kind
+// ("client", "intermediate", "ca" or "broker"); ok is false when there is
+// none, e.g. no broker certificate seen yet.
+func (w *ExpiryWatcher) DaysLeftOf(which string) (days int, ok bool) {
+	for _, st := range w.Statuses() {
+		if st.Which == which && (!ok || st.DaysLeft < days) {
+			days, ok = st.DaysLeft, true
+		}
+	}
+	return days, ok
+}
+
+func (w *ExpiryWatcher) status(which, file string, c *x509.Certificate, now time.Time) CertStatus {
+	return CertStatus{
+		Which:    which,
+		File:     file,
+		Subject:  c.Subject.String(),
+		NotAfter: c.NotAfter,
+		DaysLeft: DaysLeft(c, now),
+		Level:    Grade(c, now, w.opts.WarnDays, w.opts.ErrorDays),
+	}
+}
+
+// Grade rates c at now: LevelExpired after NotAfter, LevelNotYetValid before
+// NotBefore, LevelError when at most errorDays×24 h are left, LevelWarning
+// when at most warnDays×24 h are left, else LevelOK.
+func Grade(c *x509.Certificate, now time.Time, warnDays, errorDays int) Level {
+	left := c.NotAfter.Sub(now)
+	switch {
+	case now.After(c.NotAfter):
+		return LevelExpired
+	case now.Before(c.NotBefore):
+		return LevelNotYetValid
+	case left <= time.Duration(errorDays)*24*time.Hour:
+		return LevelError
+	case left <= time.Duration(warnDays)*24*time.Hour:
+		return LevelWarning
+	}
+	return LevelOK
+}
+
+func (w *ExpiryWatcher) log(ctx context.Context, st CertStatus) {
+	var (
+		level slog.Level
+		msg   string
+		id    string
+	)
+	switch st.Level {
+	case LevelOK:
+		return
+	case LevelWarning:
+		level, msg, id = slog.LevelWarn, describeWhich(st.Which)+" expires soon", logging.MsgCertExpiring
+	case LevelError:
+		level, msg, id = slog.LevelError, describeWhich(st.Which)+" expires within days: renew it now", logging.MsgCertExpiring
+	case LevelExpired:
+		level, msg, id = slog.LevelError, describeWhich(st.Which)+" has expired: the broker refuses it until it is renewed", logging.MsgCertExpired
+	case LevelNotYetValid:
+		level, msg = slog.LevelError, describeWhich(st.Which)+" is not valid yet: is the clock set (NTP)?"
+	}
+	if st.Which == "broker" && st.Level != LevelNotYetValid {
+		msg += " (renew server.crt on the broker)"
+	}
+	attrs := []slog.Attr{
+		slog.String("cert", st.Which),
+		slog.String("file", st.File),
+		slog.String("subject", st.Subject),
+		slog.Time("not_after", st.NotAfter),
+		slog.Int("cert_days_left", st.DaysLeft),
+	}
+	if id != "" {
+		attrs = append(attrs, logging.MessageID(id))
+	}
+	w.opts.Logger.LogAttrs(ctx, level, msg, attrs...)
+}

@@ -1,0 +1,401 @@
+package certs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report describes a certificate directory for `edgepub certs inspect`. Its
+// JSON field names are stable.
+type Report struct {
+	Dir       string       `json:"dir"`
+	CheckedAt time.Time    `json:"checked_at"`
+	Bundle    BundleReport `json:"bundle"`
+	Files     []FileReport `json:"files"`
+}
+
+// BundleReport is the outcome of Load on the directory.
+type BundleReport struct {
+	// OK is true when Load succeeded (an expired certificate is not OK).
+	OK       bool      `json:"ok"`
+	Identity string    `json:"identity,omitempty"`
+	CAFile   string    `json:"ca_file,omitempty"`
+	CertFile string    `json:"cert_file,omitempty"`
+	KeyFile  string    `json:"key_file,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Warnings []Warning `json:"warnings,omitempty"`
+}
+
+// FileReport describes one file of the directory.
+type FileReport struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// SymlinkTarget is where a symlink points, empty for plain files.
+	SymlinkTarget string `json:"symlink_target,omitempty"`
+	Mode          string `json:"mode"`
+	Owner         string `json:"owner"`
+	Group         string `json:"group"`
+	Size          int64  `json:"size"`
+	// Kind is certificate, private_key, certificate_request, other or
+	// unreadable.
+	Kind         string       `json:"kind"`
+	Error        string       `json:"error,omitempty"`
+	Certificates []CertReport `json:"certificates,omitempty"`
+	Key          *KeyReport   `json:"key,omitempty"`
+}
+
+// CertReport describes one certificate.
+type CertReport struct {
+	Subject     string    `json:"subject"`
+	CommonName  string    `json:"common_name"`
+	Issuer      string    `json:"issuer"`
+	Serial      string    `json:"serial"`
+	Version     int       `json:"version"`
+	NotBefore   time.Time `json:"not_before"`
+	NotAfter    time.Time `json:"not_after"`
+	DaysLeft    int       `json:"days_left"`
+	Status      Level     `json:"status"`
+	DNSNames    []string  `json:"dns_names,omitempty"`
+	IPAddresses []string  `json:"ip_addresses,omitempty"`
+	IsCA        bool      `json:"is_ca"`
+	ExtKeyUsage string    `json:"ext_key_usage"`
+	KeyType     string    `json:"key_type"`
+	KeyBits     int       `json:"key_bits"`
+	SHA256      string    `json:"sha256"`
+	// ChainOK is true when the certificate is, or chains to, one of the CA file.
+	ChainOK bool `json:"chain_ok"`
+	// Chain says how it relates to the CA file, in words.
+	Chain string `json:"chain"`
+	// MatchingKeys names the key files of the directory that belong to it.
+	MatchingKeys []string `json:"matching_keys,omitempty"`
+
+	pub any
+}
+
+// KeyReport describes one private key.
+type KeyReport struct {
+	Type      string `json:"type"`
+	Bits      int    `json:"bits"`
+	Encoding  string `json:"encoding,omitempty"`
+	Encrypted bool   `json:"encrypted"`
+	// Matches names the certificate files of the directory this key belongs to.
+	Matches []string `json:"matches,omitempty"`
+}
+
+// Inspect describes every file of dir and the outcome of loading it as a
+// bundle with discovered names.
+func Inspect(dir string, now time.Time) (*Report, error) {
+	return InspectNames(dir, Names{}, now)
+}
+
+// InspectNames is Inspect with the file names of the config.
+func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
+	dir = absDir(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, readError(dir, "certificate directory", "certs.dir", err)
+	}
+	r := &Report{Dir: dir, CheckedAt: now}
+
+	b, loadErr := Load(dir, names, now)
+	switch {
+	case b != nil:
+		r.Bundle = BundleReport{OK: loadErr == nil, Identity: b.Identity, CAFile: b.CAFile, CertFile: b.CertFile, KeyFile: b.KeyFile, Warnings: b.Warnings}
+	default:
+		if n, err := Discover(dir, names); err == nil {
+			r.Bundle = BundleReport{CAFile: n.CA, CertFile: n.Cert, KeyFile: n.Key}
+		}
+	}
+	if loadErr != nil {
+		r.Bundle.Error = loadErr.Error()
+	}
+	caFile := r.Bundle.CAFile
+	if caFile == "" {
+		caFile = filepath.Join(dir, DefaultCAFile)
+	}
+	var cas []*x509.Certificate
+	if data, err := os.ReadFile(caFile); err == nil {
+		cas, _ = parseCertificates(caFile, "CA certificate", data)
+	}
+
+	type keyed struct {
+		report *FileReport
+		key    parsedKey
+	}
+	var keys []keyed
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		fr := FileReport{Name: e.Name(), Path: path}
+		if target, err := os.Readlink(path); err == nil {
+			fr.SymlinkTarget = target
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			fr.Kind, fr.Error = "unreadable", err.Error()
+			r.Files = append(r.Files, fr)
+			continue
+		}
+		if st.IsDir() {
+			continue
+		}
+		fr.Mode = fmt.Sprintf("%04o", st.Mode().Perm())
+		fr.Size = st.Size()
+		if uid, gid, ok := fileOwner(st); ok {
+			fr.Owner, fr.Group = userName(uid), groupName(gid)
+		}
+		key, hasKey := describeFile(&fr, path, cas, now)
+		r.Files = append(r.Files, fr)
+		if hasKey {
+			keys = append(keys, keyed{report: &r.Files[len(r.Files)-1], key: key})
+		}
+	}
+	// Pair keys with certificates once all files are read.
+	for i := range keys {
+		k := keys[i]
+		for fi := range r.Files {
+			f := &r.Files[fi]
+			for ci := range f.Certificates {
+				c := &f.Certificates[ci]
+				if c.pub != nil && samePublicKey(c.pub, k.key.signer.Public()) {
+					c.MatchingKeys = append(c.MatchingKeys, k.report.Name)
+					k.report.Key.Matches = appendOnce(k.report.Key.Matches, f.Name)
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// describeFile fills fr from the file's content; it returns the private key
+// if the file holds one.
+func describeFile(fr *FileReport, path string, cas []*x509.Certificate, now time.Time) (parsedKey, bool) {
+	if fr.Size > maxFileSize {
+		fr.Kind = "other"
+		return parsedKey{}, false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fr.Kind, fr.Error = "unreadable", readError(path, "file", "certs.dir", err).Error()
+		return parsedKey{}, false
+	}
+	var types []string
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		types = append(types, block.Type)
+	}
+	switch {
+	case contains(types, pemCertificate):
+		fr.Kind = "certificate"
+		certs, err := parseCertificates(path, "certificate", data)
+		if err != nil {
+			fr.Error = err.Error()
+			return parsedKey{}, false
+		}
+		for i, c := range certs {
+			fr.Certificates = append(fr.Certificates, describeCert(c, certs[i+1:], cas, now))
+		}
+	case containsKey(types):
+		fr.Kind = "private_key"
+		key, err := parsePrivateKey(path, "private key", data)
+		if err != nil {
+			fr.Error = err.Error()
+			if isEncrypted(types, data) {
+				fr.Key = &KeyReport{Type: "unknown (encrypted)", Encrypted: true}
+			}
+			return parsedKey{}, false
+		}
+		typ, bits := keyDescription(key.signer.Public())
+		fr.Key = &KeyReport{Type: typ, Bits: bits, Encoding: key.encoding}
+		return key, true
+	case contains(types, pemRequest) || contains(types, pemNewRequest):
+		fr.Kind = "certificate_request"
+	default:
+		fr.Kind = "other"
+	}
+	return parsedKey{}, false
+}
+
+func isEncrypted(types []string, data []byte) bool {
+	return contains(types, pemEncryptedPKCS8) || bytes.Contains(data, []byte("Proc-Type: 4,ENCRYPTED"))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsKey(types []string) bool {
+	for _, t := range types {
+		if isKeyBlock(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func describeCert(c *x509.Certificate, rest, cas []*x509.Certificate, now time.Time) CertReport {
+	typ, bits := keyDescription(c.PublicKey)
+	sum := sha256.Sum256(c.Raw)
+	cr := CertReport{
+		Subject:     c.Subject.String(),
+		CommonName:  c.Subject.CommonName,
+		Issuer:      c.Issuer.String(),
+		Serial:      colonHex(c.SerialNumber.Bytes()),
+		Version:     c.Version,
+		NotBefore:   c.NotBefore,
+		NotAfter:    c.NotAfter,
+		DaysLeft:    DaysLeft(c, now),
+		Status:      Grade(c, now, DefaultWarnDays, DefaultErrorDays),
+		DNSNames:    c.DNSNames,
+		IsCA:        c.IsCA,
+		ExtKeyUsage: extKeyUsageNames(c.ExtKeyUsage),
+		KeyType:     typ,
+		KeyBits:     bits,
+		SHA256:      colonHex(sum[:]),
+		pub:         c.PublicKey,
+	}
+	for _, ip := range c.IPAddresses {
+		cr.IPAddresses = append(cr.IPAddresses, ip.String())
+	}
+	switch {
+	case len(cas) == 0:
+		cr.Chain = "not checked: no readable CA file"
+	case containsCert(cas, c) && isSelfSigned(c):
+		cr.ChainOK, cr.Chain = true, "is a root of the CA file"
+	case containsCert(cas, c):
+		_, ok := signaturePath(c, cas, cas)
+		cr.ChainOK = ok
+		cr.Chain = "is an intermediate of the CA file"
+		if !ok {
+			cr.Chain += ", but no root of the file signs it"
+		}
+	default:
+		if path, ok := signaturePath(c, rest, cas); ok {
+			cr.ChainOK = true
+			cr.Chain = "signed by " + subjectCN(path[len(path)-1]) + " of the CA file"
+			if len(path) > 2 {
+				cr.Chain += fmt.Sprintf(" via %d intermediate(s)", len(path)-2)
+			}
+		} else {
+			cr.Chain = "NOT signed by the CA file (issuer " + issuerCN(c) + ")"
+		}
+	}
+	return cr
+}
+
+func colonHex(b []byte) string {
+	h := hex.EncodeToString(b)
+	var out strings.Builder
+	for i := 0; i < len(h); i += 2 {
+		if i > 0 {
+			out.WriteByte(':')
+		}
+		out.WriteString(h[i : i+2])
+	}
+	return out.String()
+}
+
+// WriteText writes the report for a person, one block per file with
+// aligned labels.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+	p("Certificate folder %s (checked %s)\n\n", r.Dir, r.CheckedAt.UTC().Format("2006-01-02 15:04 MST"))
+	switch {
+	case r.Bundle.OK:
+		p("Bundle:\tOK, identity %q (certificate %s, key %s, CA %s)\n", r.Bundle.Identity, filepath.Base(r.Bundle.CertFile), filepath.Base(r.Bundle.KeyFile), filepath.Base(r.Bundle.CAFile))
+	case r.Bundle.Identity != "":
+		p("Bundle:\tUSABLE BUT NOT VALID NOW, identity %q: %s\n", r.Bundle.Identity, r.Bundle.Error)
+	default:
+		p("Bundle:\tNOT USABLE: %s\n", r.Bundle.Error)
+	}
+	for _, warn := range r.Bundle.Warnings {
+		p("Warning:\t%s\n", warn.Message)
+	}
+	for _, f := range r.Files {
+		p("\n")
+		link := ""
+		if f.SymlinkTarget != "" {
+			link = " -> " + f.SymlinkTarget
+		}
+		p("%s%s\t%s %s:%s, %d bytes, %s\n", f.Name, link, f.Mode, f.Owner, f.Group, f.Size, strings.ReplaceAll(f.Kind, "_", " "))
+		if f.Error != "" {
+			p("  problem\t%s\n", f.Error)
+		}
+		for i, c := range f.Certificates {
+			if len(f.Certificates) > 1 {
+				p("  certificate %d\n", i+1)
+			}
+			p("  subject\t%s\n", c.Subject)
+			p("  issuer\t%s\n", c.Issuer)
+			p("  serial\t%s (X.509 v%d)\n", c.Serial, c.Version)
+			p("  valid\t%s to %s (%d days left, %s)\n", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), c.DaysLeft, c.Status)
+			p("  names\t%s\n", certNames(c))
+			p("  usage\tCA=%t, extended key usage %s\n", c.IsCA, c.ExtKeyUsage)
+			p("  public key\t%s\n", keyText(c.KeyType, c.KeyBits))
+			p("  chain\t%s\n", c.Chain)
+			if len(c.MatchingKeys) > 0 {
+				p("  private key\t%s\n", strings.Join(c.MatchingKeys, ", "))
+			}
+			p("  sha256\t%s\n", c.SHA256)
+		}
+		if k := f.Key; k != nil {
+			matches := "no certificate in this folder"
+			if len(k.Matches) > 0 {
+				matches = strings.Join(k.Matches, ", ")
+			}
+			if k.Encrypted {
+				p("  key\tencrypted with a passphrase\n")
+			} else {
+				p("  key\t%s, %s\n", keyText(k.Type, k.Bits), k.Encoding)
+				p("  belongs to\t%s\n", matches)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func certNames(c CertReport) string {
+	names := append(append([]string(nil), c.DNSNames...), c.IPAddresses...)
+	if len(names) == 0 {
+		return "no subjectAltName (CN " + c.CommonName + " only)"
+	}
+	return strings.Join(names, ", ")
+}
+
+func keyText(typ string, bits int) string {
+	if strings.HasPrefix(typ, "RSA") {
+		return fmt.Sprintf("%s %d", typ, bits)
+	}
+	return typ
+}

@@ -1,0 +1,247 @@
+package certs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// WatchOpts tunes Source.WatchWith.
+type WatchOpts struct {
+	// Debounce is how long the files must stay quiet before a reload, so that
+	// a certificate written before its key is read as a pair; default 1.5 s.
+	Debounce time.Duration
+	// Poll is how often the files are also compared by size, time and inode,
+	// for file systems where change events are lost (network mounts, bind
+	// mounts of single files); default 1 min, negative turns it off.
+	Poll time.Duration
+	// Now is the clock passed to Reload; nil means time.Now.
+	Now func() time.Time
+}
+
+// Default watch timings.
+const (
+	DefaultWatchDebounce = 1500 * time.Millisecond
+	DefaultWatchPoll     = time.Minute
+)
+
+// Watch reloads the bundle whenever its files change, until ctx is done; see
+// WatchWith. Failed reloads are logged (once per distinct error) and the
+// current pair stays in use.
+func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
+	return s.WatchWith(ctx, WatchOpts{Now: now})
+}
+
+// WatchWith is Watch with tunable timings. It follows replacements by
+// rename, in-place writes, symlinked files and directories (Kubernetes
+// ..data swaps, a re-pointed directory link) and files given by absolute path
+// outside the directory. It returns nil when ctx is done.
+func (s *Source) WatchWith(ctx context.Context, opts WatchOpts) error {
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultWatchDebounce
+	}
+	if opts.Poll == 0 {
+		opts.Poll = DefaultWatchPoll
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &dirWatch{source: s, opts: opts}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		if opts.Poll < 0 {
+			return err
+		}
+		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
+	} else {
+		w.fsw = fsw
+		defer fsw.Close()
+	}
+	return w.run(ctx)
+}
+
+type dirWatch struct {
+	source *Source
+	opts   WatchOpts
+	fsw    *fsnotify.Watcher // nil when only polling
+
+	targets  map[string]map[string]bool // watched dir → names that matter (nil: all)
+	resolved map[string]string          // watched dir → where it pointed when added
+	lastErr  string
+	state    string
+}
+
+func (w *dirWatch) run(ctx context.Context) error {
+	w.resolved = map[string]string{}
+	w.sync()
+	w.state = w.fileState()
+
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if w.fsw != nil {
+		events, watchErrs = w.fsw.Events, w.fsw.Errors
+	}
+	var pollC <-chan time.Time
+	if w.opts.Poll > 0 {
+		t := time.NewTicker(w.opts.Poll)
+		defer t.Stop()
+		pollC = t.C
+	}
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	defer debounce.Stop()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if w.matters(ev.Name) {
+				debounce.Reset(w.opts.Debounce)
+			}
+		case err, ok := <-watchErrs:
+			if !ok {
+				watchErrs = nil
+				continue
+			}
+			// An overflowed event queue loses changes: reload to be sure.
+			w.source.logger.Warn("certificate watch", slog.Any("error", err))
+			debounce.Reset(w.opts.Debounce)
+		case <-pollC:
+			w.sync()
+			if w.fileState() != w.state {
+				debounce.Reset(w.opts.Debounce)
+			}
+		case <-debounce.C:
+			w.reload()
+		}
+	}
+}
+
+func (w *dirWatch) reload() {
+	w.sync()
+	w.state = w.fileState()
+	err := w.source.Reload(w.opts.Now())
+	w.sync() // the bundle may now name other files
+	if err == nil {
+		w.lastErr = ""
+		return
+	}
+	if err.Error() == w.lastErr {
+		return
+	}
+	w.lastErr = err.Error()
+	var validity *ValidityError
+	if errors.As(err, &validity) {
+		w.source.logger.Error(err.Error(), slog.String("file", validity.File))
+		return
+	}
+	w.source.logger.Error("certificate reload failed: "+err.Error(), slog.String("dir", w.source.dir))
+}
+
+// matters reports whether a change to path can affect the bundle.
+func (w *dirWatch) matters(path string) bool {
+	if names, ok := w.targets[filepath.Clean(path)]; ok && names == nil {
+		return true // the directory itself was removed or renamed
+	}
+	names, ok := w.targets[filepath.Dir(path)]
+	return ok && (names == nil || names[filepath.Base(path)])
+}
+
+// wanted computes what to watch: the cert directory, its parent for the
+// directory's own name (a re-pointed symlink), and the folders of the
+// bundle's files and of their symlink targets for those files' names.
+func (w *dirWatch) wanted() map[string]map[string]bool {
+	want := map[string]map[string]bool{}
+	addAll := func(dir string) { want[dir] = nil }
+	addName := func(dir, name string) {
+		names, ok := want[dir]
+		if ok && names == nil {
+			return
+		}
+		if !ok {
+			names = map[string]bool{}
+			want[dir] = names
+		}
+		names[name] = true
+	}
+	dir := absDir(w.source.dir)
+	addAll(dir)
+	if parent := filepath.Dir(dir); parent != dir {
+		addName(parent, filepath.Base(dir))
+	}
+	b := w.source.Current()
+	for _, f := range []string{b.CAFile, b.CertFile, b.KeyFile} {
+		addName(filepath.Dir(f), filepath.Base(f))
+		if real, err := filepath.EvalSymlinks(f); err == nil && real != f {
+			addName(filepath.Dir(real), filepath.Base(real))
+		}
+	}
+	return want
+}
+
+// sync makes the watch list match wanted(), re-adding a directory whose path
+// now resolves elsewhere.
+func (w *dirWatch) sync() {
+	w.targets = w.wanted()
+	if w.fsw == nil {
+		return
+	}
+	for dir := range w.resolved {
+		if _, ok := w.targets[dir]; !ok {
+			_ = w.fsw.Remove(dir)
+			delete(w.resolved, dir)
+		}
+	}
+	watching := map[string]bool{}
+	for _, d := range w.fsw.WatchList() {
+		watching[d] = true
+	}
+	for dir := range w.targets {
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			if watching[dir] {
+				_ = w.fsw.Remove(dir)
+			}
+			delete(w.resolved, dir)
+			continue // appears later: the poll or a parent event re-syncs
+		}
+		if watching[dir] && w.resolved[dir] == real {
+			continue
+		}
+		if watching[dir] {
+			_ = w.fsw.Remove(dir)
+		}
+		if err := w.fsw.Add(dir); err == nil {
+			w.resolved[dir] = real
+		} else {
+			delete(w.resolved, dir)
+		}
+	}
+}
+
+// fileState summarises the bundle files as seen through all symlinks.
+func (w *dirWatch) fileState() string {
+	b := w.source.Current()
+	real, _ := filepath.EvalSymlinks(w.source.dir)
+	state := real
+	for _, f := range []string{b.CAFile, b.CertFile, b.KeyFile} {
+		st, err := os.Stat(f)
+		if err != nil {
+			state += "|" + err.Error()
+			continue
+		}
+		state += fmt.Sprintf("|%d %d %s", st.ModTime().UnixNano(), st.Size(), fileIdentity(st))
+	}
+	return state
+}
