@@ -1,0 +1,226 @@
+package aht20
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgepub/edgepub/sensors"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+	periphaht20 "periph.io/x/devices/v3/aht20"
+)
+
+// Replies computed by hand from the datasheet's conversion formulas
+// (RH = S_RH/2²⁰·100 %, T = S_T/2²⁰·200 - 50 °C) and its CRC-8 (polynomial
+// 0x31, initial 0xFF), not by periph: status 0x1C (calibrated, idle),
+// S_RH = 0x80000 → 50 %, S_T = 0x60000 → 25 °C, CRC 0x4E.
+var (
+	statusCalibrated = i2ctest.IO{Addr: 0x38, W: []byte{0x71}, R: []byte{0x1C}}
+	trigger          = i2ctest.IO{Addr: 0x38, W: []byte{0xAC, 0x33, 0x00}}
+	reply25C50pct    = []byte{0x1C, 0x80, 0x00, 0x06, 0x00, 0x00, 0x4E}
+)
+
+func readReply(r []byte) i2ctest.IO { return i2ctest.IO{Addr: 0x38, R: r} }
+
+// failingBus replays its ops and then fails every further transaction with
+// err, like a sensor that stopped acknowledging.
+type failingBus struct {
+	i2ctest.Playback
+	err error
+}
+
+func (b *failingBus) Tx(addr uint16, w, r []byte) error {
+	b.Lock()
+	exhausted := b.Count >= len(b.Ops)
+	b.Unlock()
+	if exhausted {
+		return b.err
+	}
+	return b.Playback.Tx(addr, w, r)
+}
+
+// busyBus is a sensor that accepts every command and always answers busy.
+type busyBus struct{ i2ctest.Playback }
+
+func (b *busyBus) Tx(addr uint16, w, r []byte) error {
+	if len(r) == 7 {
+		// Status 0x9C (busy, calibrated) with its CRC 0xA2.
+		copy(r, []byte{0x9C, 0x80, 0x00, 0x06, 0x00, 0x00, 0xA2})
+		return nil
+	}
+	return b.Playback.Tx(addr, w, r)
+}
+
+func closeBus(t *testing.T, bus *i2ctest.Playback) {
+	t.Helper()
+	if err := bus.Close(); err != nil {
+		t.Errorf("not every recorded transaction was used: %v", err)
+	}
+}
+
+func TestSenseDecodesDatasheetFormulas(t *testing.T) {
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated, trigger, readReply(reply25C50pct)}, DontPanic: true}
+	d, err := NewI2C(bus, DefaultAddr, nil)
+	if err != nil {
+		t.Fatalf("NewI2C: %v", err)
+	}
+	v, err := d.Sense(context.Background())
+	if err != nil {
+		t.Fatalf("Sense: %v", err)
+	}
+	if len(v) != 2 || math.Abs(v["temperature_c"]-25) > 1e-6 || math.Abs(v["humidity_pct"]-50) > 1e-6 {
+		t.Errorf("Sense() = %v, want temperature_c 25 and humidity_pct 50", v)
+	}
+	closeBus(t, bus)
+}
+
+func TestNewI2CCalibratesUncalibratedSensor(t *testing.T) {
+	// Status 0x10 lacks the calibration bit (0x08): the driver sends the
+	// initialisation command 0xBE 0x08 0x00.
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{
+		{Addr: 0x38, W: []byte{0x71}, R: []byte{0x10}},
+		{Addr: 0x38, W: []byte{0xBE, 0x08, 0x00}},
+	}, DontPanic: true}
+	if _, err := NewI2C(bus, DefaultAddr, nil); err != nil {
+		t.Fatalf("NewI2C: %v", err)
+	}
+	closeBus(t, bus)
+}
+
+func TestSensePollsWhileBusy(t *testing.T) {
+	busy := []byte{0x9C, 0x80, 0x00, 0x06, 0x00, 0x00, 0xA2}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated, trigger, readReply(busy), readReply(reply25C50pct)}, DontPanic: true}
+	d, err := NewI2C(bus, DefaultAddr, nil)
+	if err != nil {
+		t.Fatalf("NewI2C: %v", err)
+	}
+	if _, err := d.Sense(context.Background()); err != nil {
+		t.Fatalf("Sense: %v", err)
+	}
+	closeBus(t, bus)
+}
+
+func TestSenseRejects(t *testing.T) {
+	var corrupt *periphaht20.DataCorruptionError
+	for _, tc := range []struct {
+		name  string
+		reply []byte
+		check func(error) bool
+		text  string
+	}{
+		{"CRC", []byte{0x1C, 0x80, 0x00, 0x06, 0x00, 0x01, 0x4E}, func(err error) bool { return errors.As(err, &corrupt) }, "CRC"},
+		// A bus with nothing on it reads all 0xFF or all 0x00; neither
+		// carries a valid CRC.
+		{"all 0xFF", bytes.Repeat([]byte{0xFF}, 7), func(err error) bool { return errors.As(err, &corrupt) }, "CRC"},
+		{"all 0x00", make([]byte, 7), func(err error) bool { return errors.As(err, &corrupt) }, "CRC"},
+		// S_T = 0xF0000 → 137.5 °C and S_T = 0x01000 → -49.22 °C, valid CRCs.
+		{"too hot", []byte{0x1C, 0x80, 0x00, 0x0F, 0x00, 0x00, 0x5A}, func(err error) bool { return errors.Is(err, sensors.ErrImplausible) }, "137.50 °C"},
+		{"too cold", []byte{0x1C, 0x80, 0x00, 0x00, 0x10, 0x00, 0x85}, func(err error) bool { return errors.Is(err, sensors.ErrImplausible) }, "-49.22 °C"},
+		// Status 0x14 lacks the calibration bit.
+		{"lost calibration", []byte{0x14, 0x80, 0x00, 0x06, 0x00, 0x00, 0x94}, func(err error) bool {
+			var e *periphaht20.NotInitializedError
+			return errors.As(err, &e)
+		}, "not initialized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := &i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated, trigger, readReply(tc.reply)}, DontPanic: true}
+			d, err := NewI2C(bus, DefaultAddr, nil)
+			if err != nil {
+				t.Fatalf("NewI2C: %v", err)
+			}
+			v, err := d.Sense(context.Background())
+			if err == nil || !tc.check(err) {
+				t.Fatalf("Sense() = %v, %v; want a %s error", v, err, tc.name)
+			}
+			if !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "aht20 at 0x38 on playback: ") {
+				t.Errorf("error %q should name the device and contain %q", err, tc.text)
+			}
+			closeBus(t, bus)
+		})
+	}
+}
+
+func TestSenseTimesOutOnStuckSensor(t *testing.T) {
+	bus := &busyBus{i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated, trigger}, DontPanic: true}}
+	d, err := NewI2C(bus, DefaultAddr, &Opts{ReadTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("NewI2C: %v", err)
+	}
+	var timeout *periphaht20.ReadTimeoutError
+	if _, err := d.Sense(context.Background()); !errors.As(err, &timeout) {
+		t.Fatalf("Sense error = %v, want a read timeout", err)
+	}
+	closeBus(t, &bus.Playback)
+}
+
+func TestSenseReportsBusErrors(t *testing.T) {
+	errNACK := errors.New("remote I/O error")
+	t.Run("NACK on trigger", func(t *testing.T) {
+		bus := &failingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated}, DontPanic: true}, err: errNACK}
+		d, err := NewI2C(bus, DefaultAddr, nil)
+		if err != nil {
+			t.Fatalf("NewI2C: %v", err)
+		}
+		if _, err := d.Sense(context.Background()); !errors.Is(err, errNACK) {
+			t.Fatalf("Sense error = %v, want the NACK", err)
+		}
+		closeBus(t, &bus.Playback)
+	})
+	t.Run("short read", func(t *testing.T) {
+		// The recording holds 4 of the 7 bytes, so the playback refuses it.
+		bus := &i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated, trigger, readReply(reply25C50pct[:4])}, DontPanic: true}
+		d, err := NewI2C(bus, DefaultAddr, nil)
+		if err != nil {
+			t.Fatalf("NewI2C: %v", err)
+		}
+		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "read: ") {
+			t.Fatalf("Sense error = %v, want a read failure", err)
+		}
+		if bus.Count != len(bus.Ops)-1 {
+			t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
+		}
+	})
+}
+
+func TestSenseHonoursCancelledContext(t *testing.T) {
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated}, DontPanic: true}
+	d, err := NewI2C(bus, DefaultAddr, nil)
+	if err != nil {
+		t.Fatalf("NewI2C: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sense error = %v, want context.Canceled", err)
+	}
+	closeBus(t, bus) // no measurement was triggered
+}
+
+func TestNewI2CRejects(t *testing.T) {
+	t.Run("wrong address", func(t *testing.T) {
+		bus := &i2ctest.Playback{DontPanic: true}
+		if _, err := NewI2C(bus, 0x39, nil); err == nil || !strings.Contains(err.Error(), "fixed at 0x38") {
+			t.Fatalf("NewI2C error = %v, want the fixed address named", err)
+		}
+		closeBus(t, bus)
+	})
+	t.Run("zero timeout", func(t *testing.T) {
+		bus := &i2ctest.Playback{DontPanic: true}
+		if _, err := NewI2C(bus, DefaultAddr, &Opts{}); err == nil {
+			t.Fatal("NewI2C accepted a zero read timeout")
+		}
+		closeBus(t, bus)
+	})
+	t.Run("no device", func(t *testing.T) {
+		errNACK := errors.New("remote I/O error")
+		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
+		_, err := NewI2C(bus, DefaultAddr, nil)
+		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an AHT20 connected") {
+			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
+		}
+	})
+}
