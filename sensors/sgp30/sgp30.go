@@ -1,0 +1,156 @@
+package sgp30
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/edgepub/edgepub/sensors"
+	"periph.io/x/conn/v3/i2c"
+)
+
+// Names of the values the sensor reports.
+const (
+	FieldTVOC = "tvoc_ppb"
+	FieldECO2 = "eco2_ppm"
+)
+
+// Addr is the only address an SGP30 answers at.
+const Addr uint16 = 0x58
+
+// Commands and their maximum durations, datasheet table "Measurement
+// commands".
+const (
+	cmdIAQInit            = 0x2003
+	cmdMeasureIAQ         = 0x2008
+	cmdGetFeatureSet      = 0x202f
+	initDuration          = 10 * time.Millisecond
+	measureDuration       = 12 * time.Millisecond
+	featureSetDuration    = 10 * time.Millisecond
+	warmUp                = 15 * time.Second
+	warmUpECO2, warmUpVOC = 400, 0
+	maxOutput             = 60000
+)
+
+// Opts configures the sensor. The zero Opts is DefaultOpts.
+type Opts struct {
+	// Now tells the time, to know when the 15 s warm-up ends. Nil means
+	// time.Now.
+	Now func() time.Time
+	// Sleep waits for a command to execute. Nil means a timer that returns
+	// ctx.Err() as soon as ctx is done; tests inject one that returns at once.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// DefaultOpts returns the options used for a nil *Opts: the system clock and
+// real waits.
+func DefaultOpts() Opts { return Opts{Now: time.Now, Sleep: sleep} }
+
+// Dev is one SGP30 running its air quality algorithm.
+type Dev struct {
+	dev     i2c.Dev
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
+	started time.Time
+	version byte
+	mu      sync.Mutex
+}
+
+var _ sensors.Sensor = (*Dev)(nil)
+
+// NewI2C checks that the chip at addr is an SGP30 and starts its air quality
+// algorithm.
+func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
+	o := DefaultOpts()
+	if opts != nil {
+		if opts.Now != nil {
+			o.Now = opts.Now
+		}
+		if opts.Sleep != nil {
+			o.Sleep = opts.Sleep
+		}
+	}
+	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, now: o.Now, sleep: o.Sleep}
+	fs, err := d.command(ctx, cmdGetFeatureSet, featureSetDuration, 1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: no answer reading the feature set: %w", d, err)
+	}
+	if product := fs[0] >> 12; product != 0 {
+		return nil, fmt.Errorf("%s: product type %d is not an SGP30 (0): check the address", d, product)
+	}
+	d.version = byte(fs[0])
+	if _, err := d.command(ctx, cmdIAQInit, initDuration, 0); err != nil {
+		return nil, fmt.Errorf("%s: starting the air quality algorithm: %w", d, err)
+	}
+	d.started = d.now()
+	return d, nil
+}
+
+// String names the sensor and its bus.
+func (d *Dev) String() string {
+	return fmt.Sprintf("sgp30 at %#02x on %s", d.dev.Addr, d.dev.Bus)
+}
+
+// Version returns the sensor's feature set version.
+func (d *Dev) Version() byte { return d.version }
+
+// Sense measures tvoc_ppb and eco2_ppm.
+func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w, err := d.command(ctx, cmdMeasureIAQ, measureDuration, 2)
+	if err != nil {
+		return nil, fmt.Errorf("%s: measuring: %w", d, err)
+	}
+	eco2, tvoc := w[0], w[1]
+	if eco2 == warmUpECO2 && tvoc == warmUpVOC && d.now().Sub(d.started) < warmUp {
+		return nil, fmt.Errorf("%s: warming up, the sensor gives fixed values for %v after start: %w", d, warmUp, sensors.ErrImplausible)
+	}
+	if eco2 < warmUpECO2 || eco2 > maxOutput || tvoc > maxOutput {
+		return nil, fmt.Errorf("%s: %d ppm eCO2, %d ppb TVOC is outside the output range: %w", d, eco2, tvoc, sensors.ErrImplausible)
+	}
+	return sensors.Values{FieldECO2: float64(eco2), FieldTVOC: float64(tvoc)}, nil
+}
+
+// command sends cmd, waits its duration and reads n words, checking each
+// word's CRC.
+func (d *Dev) command(ctx context.Context, cmd uint16, dur time.Duration, n int) ([]uint16, error) {
+	if err := d.dev.Tx([]byte{byte(cmd >> 8), byte(cmd)}, nil); err != nil {
+		return nil, err
+	}
+	if err := d.sleep(ctx, dur); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	b := make([]byte, 3*n)
+	if err := d.dev.Tx(nil, b); err != nil {
+		return nil, err
+	}
+	words := make([]uint16, n)
+	for i := range words {
+		chunk := b[3*i : 3*i+3]
+		if crc8(chunk[:2]) != chunk[2] {
+			return nil, fmt.Errorf("crc mismatch in word %d (% x): check the wiring and the bus speed", i, chunk)
+		}
+		words[i] = uint16(chunk[0])<<8 | uint16(chunk[1])
+	}
+	return words, nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

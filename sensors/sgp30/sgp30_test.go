@@ -1,0 +1,153 @@
+package sgp30
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgepub/edgepub/sensors"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
+)
+
+type errBus struct{ err error }
+
+func (b errBus) String() string                  { return "broken" }
+func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
+func (b errBus) SetSpeed(physic.Frequency) error { return nil }
+
+func words(ws ...uint16) []byte {
+	var b []byte
+	for _, w := range ws {
+		p := []byte{byte(w >> 8), byte(w)}
+		b = append(append(b, p...), crc8(p))
+	}
+	return b
+}
+
+// initOps is NewI2C talking to an SGP30 with feature set 0x0022.
+func initOps() []i2ctest.IO {
+	return []i2ctest.IO{
+		{Addr: Addr, W: []byte{0x20, 0x2f}},
+		{Addr: Addr, R: words(0x0022)},
+		{Addr: Addr, W: []byte{0x20, 0x03}},
+	}
+}
+
+func measureOps(eco2, tvoc uint16) []i2ctest.IO {
+	return []i2ctest.IO{{Addr: Addr, W: []byte{0x20, 0x08}}, {Addr: Addr, R: words(eco2, tvoc)}}
+}
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+func closePlayback(t *testing.T, bus *i2ctest.Playback) {
+	t.Helper()
+	if err := bus.Close(); err != nil {
+		t.Errorf("not every recorded transfer happened: %v", err)
+	}
+}
+
+func open(t *testing.T, ops []i2ctest.IO) (*Dev, *i2ctest.Playback, *fakeClock, *[]time.Duration) {
+	t.Helper()
+	bus := &i2ctest.Playback{DontPanic: true, Ops: append(initOps(), ops...)}
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	var sleeps []time.Duration
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{
+		Now: clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			sleeps = append(sleeps, d)
+			return ctx.Err()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, bus, clock, &sleeps
+}
+
+func TestWarmUpThenMeasurements(t *testing.T) {
+	ops := append(measureOps(400, 0), measureOps(400, 0)...)
+	ops = append(ops, measureOps(452, 13)...)
+	d, bus, clock, sleeps := open(t, ops)
+	if d.Version() != 0x22 {
+		t.Errorf("version %#x", d.Version())
+	}
+	clock.t = clock.t.Add(time.Second)
+	if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrImplausible) || !strings.Contains(err.Error(), "warming up") {
+		t.Errorf("during warm-up: %v, want ErrImplausible", err)
+	}
+	clock.t = clock.t.Add(15 * time.Second)
+	v, err := d.Sense(context.Background())
+	if err != nil || v[FieldECO2] != 400 || v[FieldTVOC] != 0 {
+		t.Errorf("clean air after warm-up: %v, %v", v, err)
+	}
+	v, err = d.Sense(context.Background())
+	if err != nil || v[FieldECO2] != 452 || v[FieldTVOC] != 13 || len(v) != 2 {
+		t.Errorf("got %v, %v; want 452 ppm, 13 ppb", v, err)
+	}
+	want := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 12 * time.Millisecond, 12 * time.Millisecond, 12 * time.Millisecond}
+	if !slices.Equal(*sleeps, want) {
+		t.Errorf("waited %v, want %v", *sleeps, want)
+	}
+	closePlayback(t, bus)
+}
+
+func TestOutOfRangeIsImplausible(t *testing.T) {
+	for _, c := range [][2]uint16{{399, 0}, {60001, 5}, {500, 60001}} {
+		d, bus, clock, _ := open(t, measureOps(c[0], c[1]))
+		clock.t = clock.t.Add(time.Minute)
+		if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrImplausible) {
+			t.Errorf("%v: %v, want ErrImplausible", c, err)
+		}
+		closePlayback(t, bus)
+	}
+}
+
+func TestCRCError(t *testing.T) {
+	m := measureOps(452, 13)
+	m[1].R[2] ^= 0xff
+	d, bus, _, _ := open(t, m)
+	_, err := d.Sense(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "crc mismatch in word 0") || errors.Is(err, sensors.ErrImplausible) {
+		t.Errorf("Sense = %v, want a crc error", err)
+	}
+	closePlayback(t, bus)
+}
+
+func TestNotAnSGP30(t *testing.T) {
+	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+		{Addr: Addr, W: []byte{0x20, 0x2f}},
+		{Addr: Addr, R: words(0x1006)}, // an SGPC3
+	}}
+	_, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err == nil || !strings.Contains(err.Error(), "product type 1") {
+		t.Errorf("NewI2C = %v", err)
+	}
+	nack := errors.New("i2c: remote i/o error")
+	_, err = NewI2C(context.Background(), errBus{nack}, Addr, nil)
+	if !errors.Is(err, nack) || !strings.Contains(err.Error(), "sgp30 at 0x58 on broken") {
+		t.Errorf("silent bus: %v", err)
+	}
+}
+
+func TestContext(t *testing.T) {
+	d, bus, _, _ := open(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("done context: %v", err)
+	}
+	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("sleep with a done context: %v", err)
+	}
+	if _, err := NewI2C(ctx, &i2ctest.Playback{DontPanic: true, Ops: initOps()}, Addr, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("NewI2C with a done context: %v", err)
+	}
+	closePlayback(t, bus)
+}
