@@ -1,0 +1,112 @@
+package hdc302x
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/edgepub/edgepub/sensors"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+	periphhdc302x "periph.io/x/devices/v3/hdc302x"
+)
+
+// DefaultAddr is the address with both address pins low; the ADDR and ADDR1
+// pins select 0x44 to 0x47.
+const DefaultAddr uint16 = 0x44
+
+// Measurable range of the device (datasheet, operating range).
+const (
+	minCelsius = -40.0
+	maxCelsius = 125.0
+)
+
+// SampleRate is how often the sensor measures on its own. It is periph's
+// type, named here so callers need not import periph.
+type SampleRate = periphhdc302x.SampleRate
+
+// Sample rates. Faster rates warm the sensor more (self-heating).
+const (
+	RateHalfHertz = periphhdc302x.RateHalfHertz
+	RateHertz     = periphhdc302x.RateHertz
+	RateTwoHertz  = periphhdc302x.RateTwoHertz
+	RateFourHertz = periphhdc302x.RateFourHertz
+	Rate10Hertz   = periphhdc302x.Rate10Hertz
+)
+
+// Opts configures a Dev.
+type Opts struct {
+	// SampleRate is the sensor's own measurement rate. NewI2C waits one
+	// sample period (2 s at RateHalfHertz, 100 ms at Rate10Hertz).
+	SampleRate SampleRate
+}
+
+// DefaultOpts measures once a second: fresh enough for any reading interval
+// of a few seconds, slow enough that self-heating stays negligible.
+var DefaultOpts = Opts{SampleRate: RateHertz}
+
+// Dev is an HDC302x on an I²C bus. It is safe for concurrent use.
+type Dev struct {
+	dev  *periphhdc302x.Dev
+	addr uint16
+	bus  string
+}
+
+var _ sensors.Sensor = (*Dev)(nil)
+
+// NewI2C returns the HDC302x at addr (0x44 to 0x47) on b and starts its
+// continuous measurements; it blocks for one sample period. A nil opts means
+// DefaultOpts.
+func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
+	d := &Dev{addr: addr, bus: b.String()}
+	if addr < 0x44 || addr > 0x47 {
+		return nil, fmt.Errorf("%s: address must be 0x44 to 0x47 (set by the ADDR pins)", d)
+	}
+	if opts == nil {
+		opts = &DefaultOpts
+	}
+	if opts.SampleRate > Rate10Hertz {
+		return nil, fmt.Errorf("%s: unknown sample rate %d: use one of the Rate constants", d, opts.SampleRate)
+	}
+	dev, err := periphhdc302x.NewI2C(b, addr, opts.SampleRate)
+	if err != nil {
+		return nil, fmt.Errorf("%s: start measurements (is an HDC302x connected there?): %w", d, err)
+	}
+	d.dev = dev
+	return d, nil
+}
+
+// String names the device and where it is, for error messages and logs.
+func (d *Dev) String() string {
+	return fmt.Sprintf("hdc302x at %#x on %s", d.addr, d.bus)
+}
+
+// Sense reads the latest measurement and returns "temperature_c" and
+// "humidity_pct". A corrupted reply fails with an "invalid crc" error; a
+// temperature outside -40..125 °C is reported as sensors.ErrImplausible.
+// ctx is checked before the bus is touched; the restart wait after Halt
+// cannot be interrupted.
+func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var env physic.Env
+	if err := d.dev.Sense(&env); err != nil {
+		return nil, fmt.Errorf("%s: read: %w", d, err)
+	}
+	celsius := float64(env.Temperature-physic.ZeroCelsius) / float64(physic.Celsius)
+	if celsius < minCelsius || celsius > maxCelsius {
+		return nil, fmt.Errorf("%s: temperature %.2f °C outside the sensor's range %g..%g °C: %w", d, celsius, minCelsius, maxCelsius, sensors.ErrImplausible)
+	}
+	// The conversion formula cannot leave 0..100 %.
+	humidity := float64(env.Humidity) / float64(physic.PercentRH)
+	return sensors.Values{"temperature_c": celsius, "humidity_pct": humidity}, nil
+}
+
+// Halt stops the continuous measurements, which saves power. The next Sense
+// starts them again and waits one sample period.
+func (d *Dev) Halt() error {
+	if err := d.dev.Halt(); err != nil {
+		return fmt.Errorf("%s: stop measurements: %w", d, err)
+	}
+	return nil
+}
