@@ -11,12 +11,26 @@
 //     handshake.
 //   - use_identity_as_username true: the client certificate's common name is
 //     the MQTT username; a username or password the client sends is ignored.
-//   - acl pattern readwrite %u/#: a client may publish and subscribe only to
-//     its own topic tree, "<CN>" and "<CN>/…". A publish outside it is
-//     dropped but, as Mosquitto does for MQTT 3.1.1, still acknowledged, so
-//     the client is not disconnected; an MQTT 5 client gets the reason code
-//     "not authorized". A subscription outside it is refused in the SUBACK,
-//     and a will outside it refuses the connection.
+//   - acl pattern readwrite %u/#: a client may publish to and receive from
+//     its own topic tree only, "<CN>" and "<CN>/…".
+//
+// Where the rules bite, the broker does what Mosquitto 2.0.11 (Debian 12)
+// was seen to do with the seed's configuration:
+//
+//   - A publish outside the tree is dropped but acknowledged, so an MQTT
+//     3.1.1 client stays connected and never learns of it; an MQTT 5 client
+//     gets PUBACK "not authorized" (0x87).
+//   - A subscription with a wildcard, even "#", is granted, and only topics
+//     inside the tree are delivered on it. One difference remains: a
+//     wildcard-free filter outside the tree, such as "Bob/x", is refused
+//     in the SUBACK (0x80) where Mosquitto grants it and delivers nothing.
+//   - A will outside the tree does not stop the client from connecting;
+//     it is never delivered.
+//   - A client certificate without a common name is refused with CONNACK
+//     "bad user name or password".
+//
+// Every refusal and drop is logged at warning level, because a demo is
+// where people learn why their messages do not arrive.
 //
 // It listens on loopback addresses only: the demo's throwaway certificates
 // must never protect anything reachable from the network.

@@ -41,7 +41,8 @@ func (h *seedRules) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	cn, err := commonName(cl)
 	if err != nil {
 		log.Warn("demo broker refused a client", "reason", err)
-		return h.turnAway(cl)
+		// Mosquitto 2.0 answers "bad user name or password" here.
+		return h.turnAway(cl, packets.ErrMalformedUsernameOrPassword, packets.ErrBadUsernameOrPassword)
 	}
 	if sent := cl.Properties.Username; len(sent) > 0 && !bytes.Equal(sent, []byte(cn)) {
 		log.Info("demo broker ignores the username the client sent, as use_identity_as_username does",
@@ -49,27 +50,27 @@ func (h *seedRules) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	cl.Properties.Username = []byte(cn)
 
-	switch {
-	case cl.ID == mqtt.InlineClientId:
+	if cl.ID == mqtt.InlineClientId {
 		// Taking over this id would cut off the demo's own observer.
 		log.Warn("demo broker refused a client", "reason", "client id "+mqtt.InlineClientId+" is reserved")
-		return h.turnAway(cl)
-	case pk.Connect.WillFlag && !mayAccess(cn, pk.Connect.WillTopic):
-		// Mochi sends wills without asking the ACL, so a will outside the
-		// tree would escape it.
-		log.Warn("demo broker refused a client whose will lies outside its topic tree",
-			"username", cn, "will_topic", pk.Connect.WillTopic)
-		return h.turnAway(cl)
+		return h.turnAway(cl, packets.Err3NotAuthorized, packets.ErrNotAuthorized)
+	}
+	if will := cl.Properties.Will; will.Flag == 1 && !mayAccess(cn, will.TopicName) {
+		// Mosquitto accepts the client and drops such a will when it falls
+		// due. Mochi sends wills without asking the ACL, so drop it now.
+		log.Warn("demo broker will not deliver the client's will: its topic lies outside the client's topic tree",
+			"username", cn, "will_topic", will.TopicName, "allowed", cn+"/#")
+		cl.Properties.Will = mqtt.Will{}
 	}
 	return nil
 }
 
-// turnAway sends "not authorized" in the code the client's protocol version
-// knows and ends the connection.
-func (h *seedRules) turnAway(cl *mqtt.Client) error {
-	reason := packets.ErrNotAuthorized
+// turnAway sends a refusing CONNACK, with the code for the client's protocol
+// version, and ends the connection.
+func (h *seedRules) turnAway(cl *mqtt.Client, v3, v5 packets.Code) error {
+	reason := v5
 	if cl.Properties.ProtocolVersion < 5 {
-		reason = packets.ErrBadUsernameOrPassword // sent as 3.1.1's 0x05 "not authorized"
+		reason = v3
 	}
 	if err := h.refuse(cl, reason, false, nil); err != nil {
 		return errors.Join(errRefused, err)
@@ -82,11 +83,22 @@ func (h *seedRules) turnAway(cl *mqtt.Client) error {
 // use_identity_as_username asks for no password.
 func (h *seedRules) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
 
-// OnACLCheck decides subscriptions and deliveries. Publishes are allowed
-// here and judged in OnPublish, because mochi disconnects a 3.1.1 client
-// whose publish the ACL denies, where Mosquitto acknowledges and drops it.
+// OnACLCheck decides subscriptions and deliveries, as Mosquitto 2.0 does
+// with this ACL: it grants wildcard subscriptions such as "#" and delivers
+// only the topics inside the client's tree. Mochi asks here with the filter
+// when subscribing and with the topic when delivering; a filter with a
+// wildcard is therefore a subscription. A wildcard-free filter outside the
+// tree cannot be told from a delivery and is refused in the SUBACK, where
+// Mosquitto grants it and then delivers nothing on it.
+//
+// Publishes are allowed here and judged in OnPublish, because mochi
+// disconnects a 3.1.1 client whose publish the ACL denies, where Mosquitto
+// acknowledges and drops it.
 func (h *seedRules) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	return write || mayAccess(string(cl.Properties.Username), topic)
+	if write || strings.ContainsAny(topic, "+#") {
+		return true
+	}
+	return mayAccess(string(cl.Properties.Username), topic)
 }
 
 // OnPublish drops a publish outside the client's topic tree the way
