@@ -21,7 +21,7 @@ type testCA struct {
 	pool *x509.CertPool
 }
 
-func newTestCA(t *testing.T, cn string) *testCA {
+func newTestCA(t testing.TB, cn string) *testCA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -47,7 +47,7 @@ func newTestCA(t *testing.T, cn string) *testCA {
 }
 
 // serverCert issues the broker's certificate for 127.0.0.1.
-func (ca *testCA) serverCert(t *testing.T) tls.Certificate {
+func (ca *testCA) serverCert(t testing.TB) tls.Certificate {
 	return ca.issue(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "127.0.0.1"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
@@ -57,11 +57,11 @@ func (ca *testCA) serverCert(t *testing.T) tls.Certificate {
 
 // clientCert issues a device certificate with common name cn and, like the
 // seed's openssl commands, no extensions: no SAN and no extended key usage.
-func (ca *testCA) clientCert(t *testing.T, cn string) tls.Certificate {
+func (ca *testCA) clientCert(t testing.TB, cn string) tls.Certificate {
 	return ca.issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}})
 }
 
-func (ca *testCA) issue(t *testing.T, tmpl *x509.Certificate) tls.Certificate {
+func (ca *testCA) issue(t testing.TB, tmpl *x509.Certificate) tls.Certificate {
 	t.Helper()
 	key := newKey(t)
 	tmpl.SerialNumber = serial(t)
@@ -81,7 +81,7 @@ func (ca *testCA) issue(t *testing.T, tmpl *x509.Certificate) tls.Certificate {
 
 // serverTLSConfig is what the demo's caller builds: the seed's
 // require_certificate true.
-func (ca *testCA) serverTLSConfig(t *testing.T) *tls.Config {
+func (ca *testCA) serverTLSConfig(t testing.TB) *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{ca.serverCert(t)},
 		ClientCAs:    ca.pool,
@@ -89,7 +89,7 @@ func (ca *testCA) serverTLSConfig(t *testing.T) *tls.Config {
 	}
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -98,7 +98,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return key
 }
 
-func serial(t *testing.T) *big.Int {
+func serial(t testing.TB) *big.Int {
 	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	if err != nil {
