@@ -127,9 +127,10 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 
 	chain, ok := signaturePath(leaf, certs[1:], b.CA)
 	if !ok {
-		hint := "the certificate and the CA file come from different CAs: copy the broker's ca.crt, or reissue the client certificate with that CA"
-		if last := chain[len(chain)-1]; !isSelfSigned(last) && !hasIssuer(last, certs, b.CA) {
-			hint = fmt.Sprintf("the issuer %s is in neither file: if it is an intermediate CA, append it to %s or to %s", issuerCN(last), n.Cert, n.CA)
+		last := chain[len(chain)-1]
+		hint := fmt.Sprintf("the certificate and ca.crt come from different CAs; copy the broker's ca.crt, or reissue the certificate with the broker's CA (if %s is an intermediate CA, append its certificate to %s)", issuerCN(last), n.Cert)
+		if hasIssuer(last, b.CA) {
+			hint = fmt.Sprintf("%s names %s, but that CA's key did not sign it: the CA was made anew (the openssl commands were run again); copy the current ca.crt from the broker and reissue the client certificate with it", n.CA, issuerCN(last))
 		}
 		return nil, newProblem(ErrNotSignedByCA, "client certificate %s (%s, issued by %s) is not signed by %s (%s): %s", n.Cert, subjectCN(leaf), issuerCN(leaf), n.CA, caNames(b.CA), hint)
 	}
@@ -249,6 +250,8 @@ func hasIssuer(c *x509.Certificate, lists ...[]*x509.Certificate) bool {
 	return false
 }
 
+// isSelfSigned reports whether c names itself as issuer and its own key
+// signed it.
 func isSelfSigned(c *x509.Certificate) bool {
 	return string(c.RawSubject) == string(c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }

@@ -92,7 +92,6 @@ func NewCA(name string, keyType KeyType, now time.Time) (*CA, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		MaxPathLenZero:        true,
 		SubjectKeyId:          keyID(key.Public()),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
@@ -282,4 +281,37 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 		return nil, fmt.Errorf("encode private key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: pemPKCS8, Bytes: der}), nil
+}
+
+// IssueIntermediate makes a subordinate CA signed by ca, valid for
+// CALifetime from now, for setups (and tests) with a chain.
+func (ca *CA) IssueIntermediate(name string, now time.Time) (*CA, error) {
+	key, err := GenerateKey(ca.KeyType)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              now.Add(CALifetime),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+		SubjectKeyId:          keyID(key.Public()),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("create intermediate CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse new intermediate CA certificate: %w", err)
+	}
+	return &CA{Cert: cert, KeyType: ca.KeyType, key: key}, nil
 }
