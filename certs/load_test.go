@@ -222,7 +222,7 @@ func TestLoadIntermediateChain(t *testing.T) {
 // badBundle describes one broken device folder.
 type badBundle struct {
 	name  string
-	break_ func(t *testing.T, dir string, f fixture)
+	spoil func(t *testing.T, dir string, f fixture)
 	names certs.Names
 	now   time.Time
 	kind  error
@@ -233,10 +233,10 @@ type badBundle struct {
 
 // fixture is a good device folder's ingredients.
 type fixture struct {
-	ca, other          *certs.CA
-	caPEM              []byte
-	certPEM, keyPEM    []byte
-	otherCert, otherKy []byte
+	ca, other           *certs.CA
+	caPEM               []byte
+	certPEM, keyPEM     []byte
+	otherCert, otherKey []byte
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -245,7 +245,7 @@ func TestLoadErrors(t *testing.T) {
 	other := newCA(t, "Other-CA", certs.KeyECDSAP256)
 	certPEM, keyPEM := issueClient(t, ca, "Kai")
 	otherCert, otherKey := issueClient(t, other, "Kai")
-	fx := fixture{ca: ca, other: other, caPEM: ca.CertPEM(), certPEM: certPEM, keyPEM: keyPEM, otherCert: otherCert, otherKy: otherKey}
+	fx := fixture{ca: ca, other: other, caPEM: ca.CertPEM(), certPEM: certPEM, keyPEM: keyPEM, otherCert: otherCert, otherKey: otherKey}
 	caKey, err := ca.KeyPEM()
 	if err != nil {
 		t.Fatal(err)
@@ -268,49 +268,49 @@ func TestLoadErrors(t *testing.T) {
 	}
 
 	cases := []badBundle{
-		{name: "missing ca.crt", break_: remove("ca.crt"), kind: fs.ErrNotExist, words: []string{"ca.crt", "does not exist", "certs.ca"}},
-		{name: "missing key", break_: remove("Kai.key"), names: certs.Names{Cert: "Kai.crt"}, kind: fs.ErrNotExist, words: []string{"Kai.key", "does not exist", "certs.key"}},
-		{name: "missing cert", break_: remove("Kai.crt"), names: certs.Names{Cert: "Kai.crt", Key: "Kai.key"}, kind: fs.ErrNotExist, words: []string{"Kai.crt", "does not exist"}},
-		{name: "empty cert", break_: put("Kai.crt", nil), kind: certs.ErrNotPEM, words: []string{"Kai.crt", "empty"}},
-		{name: "cert is not PEM", break_: put("Kai.crt", []byte("hello\n")), kind: certs.ErrNotPEM, words: []string{"Kai.crt", "not a PEM certificate"}},
-		{name: "cert is DER", break_: put("Kai.crt", der(certPEM)), kind: certs.ErrNotPEM, words: []string{"Kai.crt", "DER", "openssl x509 -inform der"}},
-		{name: "key where ca.crt belongs", break_: put("ca.crt", keyPEM), kind: certs.ErrWrongPEMType, words: []string{"ca.crt", "private key", "mixed up"}},
-		{name: "cert where key belongs", break_: put("Kai.key", certPEM), kind: certs.ErrWrongPEMType, words: []string{"Kai.key", "holds a certificate", "mixed up"}},
-		{name: "csr where cert belongs", break_: put("Kai.crt", csr), kind: certs.ErrWrongPEMType, words: []string{"Kai.crt", "certificate request"}},
-		{name: "client cert as ca.crt", break_: put("ca.crt", certPEM), kind: certs.ErrWrongPEMType, words: []string{"ca.crt", "CN=Kai", "not a CA certificate"}},
-		{name: "ca cert as client cert", break_: put("Kai.crt", fx.caPEM), kind: certs.ErrWrongPEMType, words: []string{"Kai.crt", "CA certificate", "mixed up"}},
-		{name: "key does not match", break_: put("Kai.key", otherKey), kind: certs.ErrKeyMismatch, words: []string{"Kai.key", "does not match", "Kai.crt"}},
-		{name: "CA key as client key", break_: put("Kai.key", caKey), kind: certs.ErrKeyMismatch, words: []string{"Kai.key", "CA's private key", "mixed up"}},
-		{name: "signed by another CA", break_: func(t *testing.T, dir string, f fixture) {
+		{name: "missing ca.crt", spoil: remove("ca.crt"), kind: fs.ErrNotExist, words: []string{"ca.crt", "does not exist", "certs.ca"}},
+		{name: "missing key", spoil: remove("Kai.key"), names: certs.Names{Cert: "Kai.crt"}, kind: fs.ErrNotExist, words: []string{"Kai.key", "does not exist", "certs.key"}},
+		{name: "missing cert", spoil: remove("Kai.crt"), names: certs.Names{Cert: "Kai.crt", Key: "Kai.key"}, kind: fs.ErrNotExist, words: []string{"Kai.crt", "does not exist"}},
+		{name: "empty cert", spoil: put("Kai.crt", nil), kind: certs.ErrNotPEM, words: []string{"Kai.crt", "empty"}},
+		{name: "cert is not PEM", spoil: put("Kai.crt", []byte("hello\n")), kind: certs.ErrNotPEM, words: []string{"Kai.crt", "not a PEM certificate"}},
+		{name: "cert is DER", spoil: put("Kai.crt", der(certPEM)), kind: certs.ErrNotPEM, words: []string{"Kai.crt", "DER", "openssl x509 -inform der"}},
+		{name: "key where ca.crt belongs", spoil: put("ca.crt", keyPEM), kind: certs.ErrWrongPEMType, words: []string{"ca.crt", "private key", "mixed up"}},
+		{name: "cert where key belongs", spoil: put("Kai.key", certPEM), kind: certs.ErrWrongPEMType, words: []string{"Kai.key", "holds a certificate", "mixed up"}},
+		{name: "csr where cert belongs", spoil: put("Kai.crt", csr), kind: certs.ErrWrongPEMType, words: []string{"Kai.crt", "certificate request"}},
+		{name: "client cert as ca.crt", spoil: put("ca.crt", certPEM), kind: certs.ErrWrongPEMType, words: []string{"ca.crt", "CN=Kai", "not a CA certificate"}},
+		{name: "ca cert as client cert", spoil: put("Kai.crt", fx.caPEM), kind: certs.ErrWrongPEMType, words: []string{"Kai.crt", "CA certificate", "mixed up"}},
+		{name: "key does not match", spoil: put("Kai.key", otherKey), kind: certs.ErrKeyMismatch, words: []string{"Kai.key", "does not match", "Kai.crt"}},
+		{name: "CA key as client key", spoil: put("Kai.key", caKey), kind: certs.ErrKeyMismatch, words: []string{"Kai.key", "CA's private key", "mixed up"}},
+		{name: "signed by another CA", spoil: func(t *testing.T, dir string, f fixture) {
 			writeFile(t, filepath.Join(dir, "Kai.crt"), f.otherCert, 0o644)
-			writeFile(t, filepath.Join(dir, "Kai.key"), f.otherKy, 0o600)
+			writeFile(t, filepath.Join(dir, "Kai.key"), f.otherKey, 0o600)
 		}, kind: certs.ErrNotSignedByCA, words: []string{"Kai.crt", "not signed by", "ca.crt", "CN=Other-CA", "CN=MQTT-CA"}},
-		{name: "CA made anew with the same name", break_: put("ca.crt", newCA(t, "MQTT-CA", certs.KeyECDSAP256).CertPEM()),
+		{name: "CA made anew with the same name", spoil: put("ca.crt", newCA(t, "MQTT-CA", certs.KeyECDSAP256).CertPEM()),
 			kind: certs.ErrNotSignedByCA, words: []string{"Kai.crt", "not signed by", "made anew", "reissue"}},
-		{name: "server cert as client cert", break_: func(t *testing.T, dir string, _ fixture) {
+		{name: "server cert as client cert", spoil: func(t *testing.T, dir string, _ fixture) {
 			writeFile(t, filepath.Join(dir, "Kai.crt"), serverPEM, 0o644)
 			writeFile(t, filepath.Join(dir, "Kai.key"), serverKey, 0o600)
 		}, kind: certs.ErrUnusable, words: []string{"Kai.crt", "not allowed for client authentication", "serverAuth"}},
 		{name: "not yet valid", now: t0.Add(-48 * time.Hour), kind: certs.ErrNotYetValid, usable: true, words: []string{"Kai.crt", "not valid before", "clock", "NTP"}},
 		{name: "expired", now: t0.Add(900 * 24 * time.Hour), kind: certs.ErrExpired, usable: true, words: []string{"Kai.crt", "expired on", "days ago"}},
-		{name: "directory missing", break_: func(t *testing.T, dir string, _ fixture) {
+		{name: "directory missing", spoil: func(t *testing.T, dir string, _ fixture) {
 			if err := os.RemoveAll(dir); err != nil {
 				t.Fatal(err)
 			}
 		}, kind: fs.ErrNotExist, words: []string{"certificate directory", "does not exist"}},
-		{name: "cert path is a directory", break_: func(t *testing.T, dir string, _ fixture) {
+		{name: "cert path is a directory", spoil: func(t *testing.T, dir string, _ fixture) {
 			if err := os.Mkdir(filepath.Join(dir, "sub.crt"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}, names: certs.Names{Cert: "sub.crt", Key: "Kai.key"}, kind: certs.ErrWrongPEMType, words: []string{"sub.crt", "is a directory"}},
-		{name: "OpenSSH key", break_: put("Kai.key", pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: []byte("x")})), kind: certs.ErrWrongPEMType, words: []string{"Kai.key", "OpenSSH"}},
+		{name: "OpenSSH key", spoil: put("Kai.key", pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: []byte("x")})), kind: certs.ErrWrongPEMType, words: []string{"Kai.key", "OpenSSH"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := deviceDir(t, fx.caPEM, "Kai", fx.certPEM, fx.keyPEM)
-			if tc.break_ != nil {
-				tc.break_(t, dir, fx)
+			if tc.spoil != nil {
+				tc.spoil(t, dir, fx)
 			}
 			now := tc.now
 			if now.IsZero() {
