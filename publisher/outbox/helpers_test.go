@@ -194,3 +194,5 @@ func fileSize(t *testing.T, path string) int64 {
 	}
 	return fi.Size()
 }
+
+var errTestDisk = fmt.Errorf("test disk failure: %w", os.ErrPermission)

@@ -57,7 +57,7 @@ func (o *Outbox) recoverLocked() error {
 
 	var total segmentDamage
 	damagedSegments := 0
-	var prev, lastRecord uint64
+	var prev, lastRecord, skippedSeq uint64
 	segs := make([]*segment, 0, len(bases))
 	for i, base := range bases {
 		var limit uint64
@@ -69,6 +69,7 @@ func (o *Outbox) recoverLocked() error {
 		if err != nil {
 			return fmt.Errorf("read outbox segment %s: %w", filepath.Base(s.path), err)
 		}
+		skippedSeq = max(skippedSeq, d.maxSeq)
 		if d.any() {
 			damagedSegments++
 			total.corruptRegions += d.corruptRegions
@@ -91,14 +92,19 @@ func (o *Outbox) recoverLocked() error {
 	}
 
 	// The newest name tells the last seq even when its segment is empty.
-	recovered := lastRecord
+	recovered := max(lastRecord, skippedSeq)
 	if n := len(bases); n > 0 && bases[n-1]-1 > recovered {
 		recovered = bases[n-1] - 1
 	}
 	next := recovered + 1
 	switch {
-	case !leaseFound && len(segs) == 0:
+	case !leaseFound && !leaseDamaged && len(segs) == 0:
 		next = max(o.next, 1)
+	case !leaseFound:
+		// The ceiling is lost with the lease. Every lease write reserved
+		// at most leaseStep ahead, so skipping that far is the best guess.
+		next = recovered + 1 + leaseStep
+		o.logJump(recovered, next, "the lease file is missing or damaged, so the seq ceiling is unknown")
 	case leaseFound && lease.bootID != "" && lease.bootID == o.want.bootID && lease.exactResume && len(segs) > 0 && damagedSegments == 0:
 		// Same boot and no damage: the page cache survived, so the
 		// segments hold every seq handed out. Damage means something
@@ -106,12 +112,7 @@ func (o *Outbox) recoverLocked() error {
 		// not be handed out again.
 	default:
 		next = max(next, lease.ceiling)
-		if next > recovered+1 {
-			o.log.Warn("outbox seq jumped: the readings of the skipped seqs were never stored or were lost with the page cache",
-				logging.MessageID(logging.MsgSeqJumped), slog.String("dir", o.dir),
-				slog.Uint64("from", recovered+1), slog.Uint64("to", next), slog.Uint64("by", next-recovered-1),
-				slog.String("reason", jumpReason(lease, o.want.bootID, len(segs) > 0, damagedSegments > 0)))
-		}
+		o.logJump(recovered, next, jumpReason(lease, o.want.bootID, len(segs) > 0, damagedSegments > 0))
 	}
 
 	o.segs = segs
@@ -138,6 +139,17 @@ func (o *Outbox) recoverLocked() error {
 		SkippedBytes: total.skippedBytes, TornTailBytes: total.tornBytes, ForeignFiles: len(garbage), LeaseDamaged: leaseDamaged,
 	}
 	return nil
+}
+
+// logJump reports that seq continues at next instead of recovered+1.
+func (o *Outbox) logJump(recovered, next uint64, reason string) {
+	if next <= recovered+1 {
+		return
+	}
+	o.log.Warn("outbox seq jumped: the skipped seqs may have been handed out before the page cache was lost, so they are not used again",
+		logging.MessageID(logging.MsgSeqJumped), slog.String("dir", o.dir),
+		slog.Uint64("from", recovered+1), slog.Uint64("to", next), slog.Uint64("by", next-recovered-1),
+		slog.String("reason", reason))
 }
 
 func jumpReason(lease leaseState, bootID string, haveSegments, damaged bool) string {

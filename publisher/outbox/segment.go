@@ -140,6 +140,8 @@ type segmentDamage struct {
 	lostRecords    uint64
 	skippedBytes   int64
 	tornBytes      int64
+	// maxSeq is the highest seq of an intact record that was skipped.
+	maxSeq uint64
 }
 
 func (d segmentDamage) any() bool { return d.corruptRegions > 0 || d.tornBytes > 0 }
@@ -194,7 +196,7 @@ func scanSegment(s *segment, prev, limit uint64) (segmentDamage, error) {
 		if len(buf)-pos < recordHeaderSize {
 			break
 		}
-		if seq, n, ok := peekHeader(buf[pos:]); ok && seq >= s.base && seq > lastGood && (limit == 0 || seq < limit) {
+		if seq, n, ok := peekHeader(buf[pos:]); ok && seq >= s.base && seq > lastGood {
 			need := recordHeaderSize + n
 			if len(buf)-pos < need && !eof {
 				if err := fill(max(need, scanChunk)); err != nil {
@@ -202,7 +204,14 @@ func scanSegment(s *segment, prev, limit uint64) (segmentDamage, error) {
 				}
 				continue
 			}
-			if rec, size, err := decodeRecord(buf[pos:]); err == nil {
+			rec, size, err := decodeRecord(buf[pos:])
+			if err == nil && limit != 0 && rec.Seq >= limit {
+				// Intact but in the next segment's range: its seq was
+				// handed out, yet its place in the order is unknown.
+				d.maxSeq = max(d.maxSeq, rec.Seq)
+				err = errBadLength
+			}
+			if err == nil {
 				off := bufOff + int64(pos)
 				if badStart >= 0 {
 					d.corruptRegions++
