@@ -57,6 +57,7 @@ var measureCommands = [...]measureCommand{
 	Low:    {code: 0xE0, wait: 2 * time.Millisecond},
 }
 
+// String names the precision for logs and test names.
 func (p Precision) String() string {
 	switch p {
 	case High:

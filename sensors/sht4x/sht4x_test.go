@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,22 +296,34 @@ func TestSenseHonoursContext(t *testing.T) {
 }
 
 func TestConcurrentSensesDoNotInterleave(t *testing.T) {
-	// Each measurement is a write then a read; if two goroutines interleaved
-	// them the playback would see write, write and fail.
+	// Each measurement is a write then a read. The first Sense is held in
+	// its conversion wait while a second one starts; without the lock the
+	// second command would reach the bus between the first's write and
+	// read, and the playback would refuse it.
 	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct), measureOps(reply25C69pct)), DontPanic: true}
-	d, _ := newDev(t, bus, DefaultOpts)
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for range 2 {
-		wg.Go(func() {
-			_, err := d.Sense(context.Background())
-			errs <- err
-		})
+	d, sleeps := newDev(t, bus, DefaultOpts)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	sleeps.before = func() {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
+	errs := make(chan error, 2)
+	sense := func() {
+		_, err := d.Sense(context.Background())
+		errs <- err
+	}
+	go sense()
+	<-entered
+	go sense()
+	// Give the second Sense time to reach the bus if nothing stops it. A
+	// slow scheduler can only make this test pass wrongly, never fail.
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
 			t.Errorf("Sense: %v", err)
 		}
 	}
