@@ -1,0 +1,76 @@
+# edgepub build and packaging.
+#
+#   make build          dist/edgepub for this machine
+#   make deb            dist/edgepub_<version>-<revision>_<arch>.deb for amd64,
+#                       arm64, armhf (ARMv6, all Raspberry Pis) and armel (ARMv5)
+#   make packages       only the .deb step, from binaries already in dist/<arch>/
+#   make test-packaging packaging checks (systemd-analyze, lintian, contents,
+#                       ARM binaries under qemu): packaging/test/ci.sh
+#   make test-nspawn    the package in a booted Debian 12 container:
+#                       packaging/test/nspawn.sh (root, ~2-4 minutes)
+#
+# VERSION is derived from git (packaging/version.sh); override it, REVISION
+# (the Debian revision) and MAINTAINER on the command line when needed.
+
+GO         ?= go
+VERSION    ?= $(shell packaging/version.sh)
+REVISION   ?= 1
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null)
+MAINTAINER ?= edgepub maintainers <maintainers@edgepub.invalid>
+DEB_ARCHES ?= amd64 arm64 armhf armel
+
+# Set at link time; see internal/buildinfo. -s -w: no symbol table or DWARF
+# in the shipped binary (Debian expects stripped binaries).
+BUILDINFO  := github.com/edgepub/edgepub/internal/buildinfo
+LDFLAGS    := -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
+GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+# Debian architecture -> Go target.
+goenv_amd64 := GOOS=linux GOARCH=amd64
+goenv_arm64 := GOOS=linux GOARCH=arm64
+goenv_armhf := GOOS=linux GOARCH=arm GOARM=6
+goenv_armel := GOOS=linux GOARCH=arm GOARM=5
+
+# Keep dates in the package reproducible: the commit's, not the build's.
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+
+.PHONY: build binaries deb packages test-packaging test-nspawn clean FORCE
+
+build:
+	$(GOBUILD) -o dist/edgepub ./cmd/edgepub
+
+binaries: $(DEB_ARCHES:%=dist/%/edgepub)
+
+# FORCE: go build decides itself whether anything changed.
+dist/%/edgepub: FORCE
+	@test -n "$(goenv_$*)" || { echo "unknown Debian architecture $*"; exit 1; }
+	@mkdir -p $(@D)
+	$(goenv_$*) $(GOBUILD) -o $@ ./cmd/edgepub
+
+deb: binaries
+	$(MAKE) packages
+
+packages: dist/changelog.Debian.gz dist/edgepub.1.gz
+	@for arch in $(DEB_ARCHES); do \
+		rm -f dist/edgepub_*_$$arch.deb; \
+		echo "nfpm: edgepub $(VERSION)-$(REVISION) $$arch"; \
+		DEB_ARCH=$$arch VERSION='$(VERSION)' REVISION='$(REVISION)' MAINTAINER='$(MAINTAINER)' \
+			$(GO) tool nfpm package -p deb -f packaging/nfpm.yaml -t dist/ || exit 1; \
+	done
+
+dist/changelog.Debian.gz: FORCE
+	@mkdir -p dist
+	packaging/changelog.sh '$(VERSION)-$(REVISION)' '$(COMMIT)' '$(MAINTAINER)' | gzip -9n > $@
+
+dist/edgepub.1.gz: packaging/edgepub.1
+	@mkdir -p dist
+	gzip -9n < $< > $@
+
+test-packaging:
+	packaging/test/ci.sh
+
+test-nspawn:
+	packaging/test/nspawn.sh
+
+clean:
+	rm -rf dist
