@@ -53,6 +53,9 @@ type Certs struct {
 	CA   string `yaml:"ca"`
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// Prefix is put before every file name looked up in Dir: systemd's
+	// LoadCredential=certs:DIR names the copies certs_ca.crt, certs_<name>.crt….
+	Prefix string `yaml:"prefix"`
 	// WarnDays and ErrorDays set when an approaching expiry is logged as a
 	// warning and as an error.
 	WarnDays  int `yaml:"warn_days"`

@@ -74,3 +74,13 @@ const (
 	DefaultSensorInterval = 10 * time.Second
 	DefaultSensorTimeout  = 2 * time.Second
 )
+
+// SimulatedSensors replaces real sensors for `edgepub run --simulate`: a
+// BME280-like environment sensor and an SoC thermometer, read every
+// interval.
+func SimulatedSensors(interval time.Duration) []Sensor {
+	return []Sensor{
+		{Name: "environment", Type: "sim-bme280", Interval: Duration(interval), Timeout: Duration(min(DefaultSensorTimeout, interval/2)), Samples: 1},
+		{Name: "soc", Type: "sim-soc", Interval: Duration(interval), Timeout: Duration(min(DefaultSensorTimeout, interval/2)), Samples: 1},
+	}
+}

@@ -35,8 +35,8 @@ var (
 	ErrSensorName       = errors.New("sensor name must be 1-64 characters of letters, digits, '-' and '_' (it becomes a topic level)")
 	ErrDuplicateSensor  = errors.New("sensor name is used twice: each sensor needs its own name")
 	ErrSensorType       = errors.New("sensor type is missing")
-	ErrSensorInterval   = errors.New("interval must be between 100ms and 24h")
-	ErrSensorTimeout    = errors.New("timeout must be between 10ms and 1m, and shorter than the interval")
+	ErrSensorInterval   = errors.New("interval must be between 10ms and 24h")
+	ErrSensorTimeout    = errors.New("timeout must be between 5ms and 1m, and shorter than the interval")
 	ErrSensorSamples    = errors.New("samples must be between 1 and 100")
 	ErrSensorHeartbeat  = errors.New("heartbeat needs a deadband, and must be at least the interval")
 	ErrSensorField      = errors.New("field names are lower_snake_case with a unit suffix, such as temperature_c")
@@ -190,9 +190,9 @@ func (s Sensor) validate(key string) error {
 		return bad(key+".name", ErrSensorName)
 	case strings.TrimSpace(s.Type) == "":
 		return bad(key+".type", ErrSensorType)
-	case !between(s.Interval, 100*time.Millisecond, 24*time.Hour):
+	case !between(s.Interval, 10*time.Millisecond, 24*time.Hour):
 		return bad(key+".interval", ErrSensorInterval)
-	case !between(s.Timeout, 10*time.Millisecond, time.Minute) || s.Timeout >= s.Interval:
+	case !between(s.Timeout, 5*time.Millisecond, time.Minute) || s.Timeout >= s.Interval:
 		return bad(key+".timeout", ErrSensorTimeout)
 	case s.Samples < 1 || s.Samples > 100:
 		return bad(key+".samples", ErrSensorSamples)

@@ -1,0 +1,229 @@
+// Package daemon wires edgepub together: certificates, sensors, the
+// durable outbox and the publisher, plus the device status that systemd,
+// the logs and the health messages show. Data flows one way: sensor →
+// reading → outbox (on disk) → MQTT → PUBACK → removed from the outbox.
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/config"
+	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/publisher/outbox"
+	"github.com/edgepub/edgepub/sensors"
+)
+
+// Notifier tells the service manager about the daemon's state; a no-op
+// outside systemd.
+type Notifier interface {
+	Ready()
+	Reloading()
+	Status(string)
+	Stopping()
+	RunWatchdog(ctx context.Context, progress func() bool)
+}
+
+// SensorOpener opens one configured sensor (sensors/catalog in production).
+type SensorOpener func(ctx context.Context, spec config.Sensor) (sensors.Sensor, error)
+
+// Opts are what Run needs besides the config.
+type Opts struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Notifier may be nil.
+	Notifier Notifier
+	// OpenSensor opens the configured sensors.
+	OpenSensor SensorOpener
+	// Reload receives a value for every SIGHUP: certificates are reloaded.
+	Reload <-chan struct{}
+	// Version goes into the health message.
+	Version string
+	// StallAfter, if set, stops the main loop's progress after that time so
+	// that a test can watch the systemd watchdog restart the service.
+	StallAfter time.Duration
+	// Now is the clock.
+	Now func() time.Time
+	// Ready, if set, is called once the daemon has loaded everything and is
+	// running (READY=1 time); tests use it.
+	Ready func(*Daemon)
+}
+
+// Daemon is a running edgepub.
+type Daemon struct {
+	opts    Opts
+	log     *slog.Logger
+	device  string
+	started time.Time
+
+	certs     *certs.Source
+	expiry    *certs.ExpiryWatcher
+	outbox    *outbox.Outbox
+	runner    *sensors.Runner
+	publisher *publisher.Publisher
+
+	progress  progressMeter
+	socTemp   atomicFloat
+	discovery discoveryState
+}
+
+// Run loads certificates, the outbox and the sensors, reports READY, and
+// publishes until ctx is done. It never waits for the broker. The error is
+// one line a person can act on.
+func Run(ctx context.Context, o Opts) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Notifier == nil {
+		o.Notifier = nopNotifier{}
+	}
+	d := &Daemon{opts: o, started: o.Now()}
+	cfg := o.Config
+
+	names := certs.Names{CA: cfg.Certs.CA, Cert: cfg.Certs.Cert, Key: cfg.Certs.Key}
+	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
+	var validity *certs.ValidityError
+	switch {
+	case errors.As(err, &validity) && bundle != nil:
+		// An expired or not yet valid certificate is no reason to stop
+		// taking readings: they queue until a renewed certificate arrives
+		// or the clock is set.
+		o.Logger.Error("client certificate cannot be used now; readings are kept until it is replaced", "error", err)
+	case err != nil:
+		return err
+	}
+	d.device = bundle.Identity
+	d.log = o.Logger.With("device", d.device)
+	bundle.LogWarnings(ctx, d.log)
+	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
+	d.expiry = certs.NewExpiryWatcher(d.certs, certs.ExpiryOpts{
+		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: o.Now, Logger: d.log,
+	})
+
+	d.outbox, err = outbox.Open(filepath.Join(cfg.StateDir, "outbox"), &outbox.Opts{
+		MaxBytes:    int64(cfg.Outbox.MaxBytes),
+		MaxAge:      cfg.Outbox.MaxAge.Std(),
+		SyncWindow:  cfg.Outbox.SyncWindow.Std(),
+		MemoryLimit: cfg.Outbox.MemoryLimit,
+		Now:         o.Now,
+		Logger:      d.log,
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	defer d.outbox.Close()
+
+	sources, err := d.openSensors(ctx)
+	if err != nil {
+		return err
+	}
+	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Now: o.Now})
+	d.publisher = publisher.New(d.outbox, d.publisherOpts())
+
+	d.log.Info("edgepub started", "version", o.Version, "broker", cfg.Broker.URLs, "sensors", len(sources),
+		"backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStarted))
+	o.Notifier.Ready()
+	if o.Ready != nil {
+		o.Ready(d)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { d.outbox.Run(ctx) })
+	wg.Go(func() { d.certs.Watch(ctx, o.Now) })
+	wg.Go(func() { d.expiry.Run(ctx) })
+	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
+	wg.Go(func() { d.publisher.Run(ctx) })
+	wg.Go(func() { o.Notifier.RunWatchdog(ctx, d.progress.madeProgress) })
+	wg.Go(func() { d.superviseLoop(ctx) })
+	if cfg.Presence.HealthInterval > 0 {
+		wg.Go(func() { d.healthLoop(ctx) })
+	}
+
+	<-ctx.Done()
+	o.Notifier.Stopping()
+	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
+	wg.Wait()
+	return nil
+}
+
+// accept turns a reading into a message and makes it durable. It runs on
+// the sensors' goroutines.
+func (d *Daemon) accept(r sensors.Reading) {
+	if t, ok := r.Values["soc_temperature_c"]; ok {
+		d.socTemp.store(t)
+	}
+	d.discovery.see(d, r)
+	topic := publisher.ReadingTopic(d.device, r.Sensor)
+	_, err := d.outbox.Append(r.Time, func(seq uint64) ([]byte, error) {
+		payload, err := publisher.EncodeReading(d.device, seq, r)
+		if err != nil {
+			return nil, err
+		}
+		return publisher.MarshalEntry(topic, payload), nil
+	})
+	if err != nil {
+		d.log.Error("reading not accepted", "sensor", r.Sensor, "error", err)
+	}
+}
+
+func (d *Daemon) publisherOpts() publisher.Opts {
+	b := d.opts.Config.Broker
+	urls := make([]string, len(b.URLs))
+	for i, u := range b.URLs {
+		urls[i], _, _ = config.ParseBrokerURL(u) // validated with the config
+	}
+	return publisher.Opts{
+		URLs:     urls,
+		ClientID: d.device,
+		TLSConfig: func(host string) *tls.Config {
+			return certs.ClientTLSConfig(d.certs, certs.TLSOpts{
+				Host:               host,
+				Now:                d.opts.Now,
+				OnServerCert:       d.expiry.SetBrokerCert,
+				OnLegacyServerCert: func(c *x509.Certificate) { d.warnLegacyServerCert(host, c) },
+			})
+		},
+		KeepAlive:      b.KeepAlive.Std(),
+		ConnectTimeout: b.ConnectTimeout.Std(),
+		BackoffMin:     b.BackoffMin.Std(),
+		BackoffMax:     b.BackoffMax.Std(),
+		StartJitter:    b.StartJitter.Std(),
+		InFlight:       b.InFlight,
+		StatusTopic:    d.device + "/status",
+		OnConnect:      d.onConnect,
+		Backlog: func() (int, time.Time) {
+			st := d.outbox.Stats()
+			return st.Backlog, st.Oldest
+		},
+		Logger: d.log,
+		Now:    d.opts.Now,
+	}
+}
+
+func (d *Daemon) warnLegacyServerCert(host string, c *x509.Certificate) {
+	d.log.Warn("the broker's certificate has no subjectAltName; accepted because it is signed by ca.crt and its CN matches the host. Reissue it with a SAN so that every client accepts it",
+		"host", host, "cert_cn", c.Subject.CommonName, "fix", certs.LegacyReissueHint(host),
+		logging.MessageID(logging.MsgLegacyServerCert))
+}
+
+type nopNotifier struct{}
+
+func (nopNotifier) Ready()                                    {}
+func (nopNotifier) Reloading()                                {}
+func (nopNotifier) Status(string)                             {}
+func (nopNotifier) Stopping()                                 {}
+func (nopNotifier) RunWatchdog(context.Context, func() bool) {}

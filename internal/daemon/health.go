@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/sensors"
+)
+
+// Health is the retained message on <device>/health: everything an
+// operator needs to judge a device from MQTT alone.
+type Health struct {
+	Device          string                 `json:"device"`
+	Version         string                 `json:"version"`
+	Time            string                 `json:"time"`
+	UptimeS         int64                  `json:"uptime_s"`
+	Broker          string                 `json:"broker"`
+	Connected       bool                   `json:"connected"`
+	Reconnects      uint64                 `json:"reconnects"`
+	Delivered       uint64                 `json:"delivered"`
+	Backlog         int                    `json:"backlog"`
+	OldestAgeS      float64                `json:"oldest_age_s"`
+	Dropped         uint64                 `json:"dropped"`
+	DiskError       string                 `json:"disk_error,omitempty"`
+	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
+	Certs           []certs.CertStatus     `json:"certs,omitempty"`
+	SoCTemperatureC *float64               `json:"soc_temperature_c,omitempty"`
+	Sensors         []sensors.SensorStatus `json:"sensors"`
+}
+
+// Health returns the device's current health.
+func (d *Daemon) Health() Health {
+	now := d.opts.Now()
+	ps := d.publisher.Status()
+	ob := d.outbox.Stats()
+	h := Health{
+		Device:     d.device,
+		Version:    d.opts.Version,
+		Time:       now.UTC().Format(publisher.TimeLayout),
+		UptimeS:    int64(now.Sub(d.started).Seconds()),
+		Broker:     ps.Broker,
+		Connected:  ps.Connected,
+		Reconnects: ps.Reconnects,
+		Delivered:  ps.Delivered,
+		Backlog:    ob.Backlog,
+		Dropped:    ob.Dropped,
+		Certs:      d.expiry.Statuses(),
+		Sensors:    d.runner.Status(),
+	}
+	if !ob.Oldest.IsZero() {
+		h.OldestAgeS = math.Round(now.Sub(ob.Oldest).Seconds()*10) / 10
+	}
+	if ob.DiskErr != nil {
+		h.DiskError = ob.DiskErr.Error()
+	}
+	if days, ok := d.expiry.DaysLeft(); ok {
+		h.CertDaysLeft = &days
+	}
+	if t, ok := d.socTemp.get(); ok {
+		h.SoCTemperatureC = &t
+	}
+	return h
+}
+
+// healthLoop publishes Health every interval while connected.
+func (d *Daemon) healthLoop(ctx context.Context) {
+	tick := time.NewTicker(d.opts.Config.Presence.HealthInterval.Std())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			d.publishHealth(ctx)
+		}
+	}
+}
+
+func (d *Daemon) publishHealth(ctx context.Context) {
+	payload, err := json.Marshal(d.Health())
+	if err != nil {
+		d.log.Error("cannot encode health", "error", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.publisher.Publish(ctx, d.device+"/health", payload, true); err != nil && err != publisher.ErrNotConnected {
+		d.log.Debug("health not published", "error", err)
+	}
+}
+
+// onConnect refreshes the retained state on every new connection.
+func (d *Daemon) onConnect() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if d.opts.Config.Presence.HealthInterval > 0 {
+		d.publishHealth(ctx)
+	}
+	if d.opts.Config.Presence.HomeAssistant {
+		d.publishDiscovery(ctx)
+	}
+}
+
+// atomicFloat holds the last value of one field, e.g. the SoC temperature.
+type atomicFloat struct {
+	bits atomic.Uint64
+	set  atomic.Bool
+}
+
+func (a *atomicFloat) store(v float64) { a.bits.Store(math.Float64bits(v)); a.set.Store(true) }
+
+func (a *atomicFloat) get() (float64, bool) {
+	return math.Float64frombits(a.bits.Load()), a.set.Load()
+}
