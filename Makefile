@@ -18,6 +18,8 @@ REVISION   ?= 1
 COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null)
 MAINTAINER ?= edgepub maintainers <maintainers@edgepub.invalid>
 DEB_ARCHES ?= amd64 arm64 armhf armel
+# Where the .debs go (binaries and generated docs stay in dist/).
+PKGDIR     ?= dist
 
 # Set at link time; see internal/buildinfo. -s -w: no symbol table or DWARF
 # in the shipped binary (Debian expects stripped binaries).
@@ -52,10 +54,10 @@ deb: binaries
 
 packages: dist/changelog.Debian.gz dist/edgepub.1.gz
 	@for arch in $(DEB_ARCHES); do \
-		rm -f dist/edgepub_*_$$arch.deb; \
+		mkdir -p '$(PKGDIR)'; rm -f '$(PKGDIR)'/edgepub_*_$$arch.deb; \
 		echo "nfpm: edgepub $(VERSION)-$(REVISION) $$arch"; \
 		DEB_ARCH=$$arch VERSION='$(VERSION)' REVISION='$(REVISION)' MAINTAINER='$(MAINTAINER)' \
-			$(GO) tool nfpm package -p deb -f packaging/nfpm.yaml -t dist/ || exit 1; \
+			$(GO) tool nfpm package -p deb -f packaging/nfpm.yaml -t '$(PKGDIR)/' || exit 1; \
 	done
 
 dist/changelog.Debian.gz: FORCE

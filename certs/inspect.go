@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -325,64 +324,66 @@ func colonHex(b []byte) string {
 	return out.String()
 }
 
-// WriteText writes the report for a person, one block per file with
-// aligned labels.
+// WriteText writes the report for a person: the bundle verdict, then one
+// block per file with labels in one column.
 func (r *Report) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
-	p("Certificate folder %s (checked %s)\n\n", r.Dir, r.CheckedAt.UTC().Format("2006-01-02 15:04 MST"))
+	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "  %-12s %s\n", label, fmt.Sprintf(format, args...))
+	}
+	fmt.Fprintf(&b, "Certificate folder %s (checked %s)\n", r.Dir, r.CheckedAt.UTC().Format("2006-01-02 15:04 MST"))
 	switch {
 	case r.Bundle.OK:
-		p("Bundle:\tOK, identity %q (certificate %s, key %s, CA %s)\n", r.Bundle.Identity, filepath.Base(r.Bundle.CertFile), filepath.Base(r.Bundle.KeyFile), filepath.Base(r.Bundle.CAFile))
+		line("bundle", "OK, identity %q (certificate %s, key %s, CA %s)", r.Bundle.Identity, filepath.Base(r.Bundle.CertFile), filepath.Base(r.Bundle.KeyFile), filepath.Base(r.Bundle.CAFile))
 	case r.Bundle.Identity != "":
-		p("Bundle:\tUSABLE BUT NOT VALID NOW, identity %q: %s\n", r.Bundle.Identity, r.Bundle.Error)
+		line("bundle", "USABLE BUT NOT VALID NOW, identity %q: %s", r.Bundle.Identity, r.Bundle.Error)
 	default:
-		p("Bundle:\tNOT USABLE: %s\n", r.Bundle.Error)
+		line("bundle", "NOT USABLE: %s", r.Bundle.Error)
 	}
 	for _, warn := range r.Bundle.Warnings {
-		p("Warning:\t%s\n", warn.Message)
+		line("WARNING", "%s", warn.Message)
 	}
 	for _, f := range r.Files {
-		p("\n")
 		link := ""
 		if f.SymlinkTarget != "" {
 			link = " -> " + f.SymlinkTarget
 		}
-		p("%s%s\t%s %s:%s, %d bytes, %s\n", f.Name, link, f.Mode, f.Owner, f.Group, f.Size, strings.ReplaceAll(f.Kind, "_", " "))
+		fmt.Fprintf(&b, "\n%s%s (%s, mode %s, owner %s:%s, %d bytes)\n", f.Name, link, strings.ReplaceAll(f.Kind, "_", " "), f.Mode, f.Owner, f.Group, f.Size)
 		if f.Error != "" {
-			p("  problem\t%s\n", f.Error)
+			line("problem", "%s", f.Error)
 		}
 		for i, c := range f.Certificates {
 			if len(f.Certificates) > 1 {
-				p("  certificate %d\n", i+1)
+				fmt.Fprintf(&b, "  certificate %d of %d\n", i+1, len(f.Certificates))
 			}
-			p("  subject\t%s\n", c.Subject)
-			p("  issuer\t%s\n", c.Issuer)
-			p("  serial\t%s (X.509 v%d)\n", c.Serial, c.Version)
-			p("  valid\t%s to %s (%d days left, %s)\n", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), c.DaysLeft, c.Status)
-			p("  names\t%s\n", certNames(c))
-			p("  usage\tCA=%t, extended key usage %s\n", c.IsCA, c.ExtKeyUsage)
-			p("  public key\t%s\n", keyText(c.KeyType, c.KeyBits))
-			p("  chain\t%s\n", c.Chain)
+			line("subject", "%s", c.Subject)
+			line("issuer", "%s", c.Issuer)
+			line("serial", "%s (X.509 v%d)", c.Serial, c.Version)
+			line("valid", "%s to %s (%d days left, %s)", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), c.DaysLeft, c.Status)
+			line("names", "%s", certNames(c))
+			line("usage", "CA=%t, extended key usage %s", c.IsCA, c.ExtKeyUsage)
+			line("public key", "%s", keyText(c.KeyType, c.KeyBits))
+			line("chain", "%s", c.Chain)
 			if len(c.MatchingKeys) > 0 {
-				p("  private key\t%s\n", strings.Join(c.MatchingKeys, ", "))
+				line("private key", "%s", strings.Join(c.MatchingKeys, ", "))
 			}
-			p("  sha256\t%s\n", c.SHA256)
+			line("sha256", "%s", c.SHA256)
 		}
 		if k := f.Key; k != nil {
+			if k.Encrypted {
+				line("key", "encrypted with a passphrase")
+				continue
+			}
 			matches := "no certificate in this folder"
 			if len(k.Matches) > 0 {
 				matches = strings.Join(k.Matches, ", ")
 			}
-			if k.Encrypted {
-				p("  key\tencrypted with a passphrase\n")
-			} else {
-				p("  key\t%s, %s\n", keyText(k.Type, k.Bits), k.Encoding)
-				p("  belongs to\t%s\n", matches)
-			}
+			line("key", "%s, %s", keyText(k.Type, k.Bits), k.Encoding)
+			line("belongs to", "%s", matches)
 		}
 	}
-	return tw.Flush()
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func certNames(c CertReport) string {

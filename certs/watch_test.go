@@ -67,7 +67,7 @@ func TestWatchCertThenKey(t *testing.T) {
 			startWatch(t, r.src)
 			c, k := issueClient(t, r.ca, "Kai")
 			writeFile(t, r.file("Kai.crt"), c, 0o644) // written in place
-			time.Sleep(gap)                          // longer than the debounce: one failed reload first
+			time.Sleep(gap)                           // longer than the debounce: one failed reload first
 			writeFile(t, r.file("Kai.key"), k, 0o600)
 			waitForSerial(t, r.src, c)
 		})

@@ -222,8 +222,8 @@ func (d *Daemon) warnLegacyServerCert(host string, c *x509.Certificate) {
 
 type nopNotifier struct{}
 
-func (nopNotifier) Ready()                                    {}
-func (nopNotifier) Reloading()                                {}
-func (nopNotifier) Status(string)                             {}
-func (nopNotifier) Stopping()                                 {}
+func (nopNotifier) Ready()                                   {}
+func (nopNotifier) Reloading()                               {}
+func (nopNotifier) Status(string)                            {}
+func (nopNotifier) Stopping()                                {}
 func (nopNotifier) RunWatchdog(context.Context, func() bool) {}
