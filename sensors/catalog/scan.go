@@ -1,0 +1,292 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/edgepub/edgepub/sensors/ds18b20"
+	"periph.io/x/conn/v3/i2c"
+)
+
+// Found is a device that answered during a scan.
+type Found struct {
+	// Addr is the device's I²C address; 0 for a 1-Wire probe.
+	Addr uint16
+	// ROM is a 1-Wire probe's id; empty for an I²C device.
+	ROM string
+	// Types are the catalog types that fit, the most likely first. Empty if
+	// edgepub has no driver for what answered.
+	Types []string
+	// Chip names the chip when the scan identified it, such as "BME280".
+	Chip string
+	// Note explains an ambiguity or what to do with the device.
+	Note string
+}
+
+// Scan looks for devices at every address from 0x03 to 0x77 on bus and names
+// what it finds. Stop anything else that uses the bus first: a sensor that a
+// running edgepub keeps busy may not answer.
+//
+// The method, like i2cdetect's: every address gets a one-byte read, which
+// changes no register (unlike the SMBus quick write i2cdetect uses by
+// default, which corrupts some EEPROMs; a read can hang write-only clock
+// chips at 0x69, which a Raspberry Pi does not have). Sensirion sensors and
+// the HDC302x do not acknowledge a read when they hold no result, so where
+// one of them can sit and the read went unanswered, Scan sends the chip's
+// read-serial-number command, which changes no setting; an AM2320 sleeps and
+// is woken first. Where a chip has an identification register (the Bosch
+// chip id, the MCP9808's manufacturer id) Scan reads it; at 0x48..0x4b it
+// reads the configuration register to tell a TMP102 from an ADS1x15, which
+// remains a guess.
+func Scan(ctx context.Context, bus i2c.Bus) ([]Found, error) {
+	var found []Found
+	for addr := uint16(0x03); addr <= 0x77; addr++ {
+		if err := ctx.Err(); err != nil {
+			return found, err
+		}
+		var b [1]byte
+		if bus.Tx(addr, nil, b[:]) == nil {
+			found = append(found, identify(bus, addr))
+			continue
+		}
+		f, ok, err := identifyQuiet(ctx, bus, addr)
+		if err != nil {
+			return found, err
+		}
+		if ok {
+			found = append(found, f)
+		}
+	}
+	return found, nil
+}
+
+// identify names a device that acknowledged a read.
+func identify(bus i2c.Bus, addr uint16) Found {
+	f := Found{Addr: addr, Types: typesAt(addr)}
+	switch {
+	case addr == 0x76 || addr == 0x77:
+		identifyBosch(bus, &f)
+	case addr >= 0x18 && addr <= 0x1f:
+		identifyMCP9808OrBridge(bus, &f)
+	case addr >= 0x48 && addr <= 0x4b:
+		identifyTMP102OrADC(bus, &f)
+	case addr >= 0x44 && addr <= 0x47:
+		f.Types = preferFirst(f.Types, "ina219")
+		f.Note = "acknowledged a plain read, as an INA219 does and an SHT4x or HDC302x does not"
+	case addr == 0x5c:
+		f.Types = preferFirst(f.Types, "bh1750")
+		f.Note = "acknowledged a plain read, as a BH1750 does and a sleeping AM2320 does not"
+	case addr == 0x5a || addr == 0x5b:
+		f.Chip, f.Note = "CCS811?", "probably a CCS811 air quality sensor, which edgepub does not support (it needs I²C clock stretching, which the Raspberry Pi gets wrong); an SGP30 is a good replacement"
+	case len(f.Types) == 0:
+		f.Note = "no driver in edgepub knows this address"
+	case len(f.Types) > 1:
+		f.Note = "several chips use this address: check the board"
+	}
+	return f
+}
+
+// identifyBosch reads the chip id register of a BMP180/BMP280/BME280.
+func identifyBosch(bus i2c.Bus, f *Found) {
+	var id [1]byte
+	if err := bus.Tx(f.Addr, []byte{0xd0}, id[:]); err != nil {
+		f.Note = fmt.Sprintf("reading the chip id failed: %v", err)
+		return
+	}
+	switch id[0] {
+	case 0x60:
+		f.Chip, f.Types = "BME280", []string{"bme280"}
+	case 0x56, 0x57, 0x58:
+		f.Chip, f.Types = "BMP280", []string{"bmp280"}
+	case 0x55:
+		f.Chip, f.Types = "BMP180", []string{"bmp180"}
+	default:
+		f.Types, f.Note = nil, fmt.Sprintf("chip id %#02x is not a Bosch BMP180, BMP280 or BME280", id[0])
+	}
+}
+
+// identifyMCP9808OrBridge tells an MCP9808 by its manufacturer id; at
+// 0x18..0x1b anything else is taken for a DS2482 1-Wire bridge.
+func identifyMCP9808OrBridge(bus i2c.Bus, f *Found) {
+	var id [2]byte
+	if bus.Tx(f.Addr, []byte{0x06}, id[:]) == nil && id[0] == 0x00 && id[1] == 0x54 {
+		f.Chip, f.Types = "MCP9808", []string{"mcp9808"}
+		return
+	}
+	if f.Addr <= 0x1b {
+		f.Chip, f.Types = "DS2482?", []string{"ds18b20"}
+		f.Note = "probably a DS2482 1-Wire bridge: configure each probe behind it as type ds18b20 with bridge ds2482, this bus and address, and the probe's rom"
+		return
+	}
+	f.Types, f.Note = nil, "not an MCP9808 (wrong manufacturer id) and no other driver knows this address"
+}
+
+// identifyTMP102OrADC guesses from the configuration register (pointer 1):
+// a TMP102's low four bits are always 0, an ADS1x15's comparator queue bits
+// read 11 as long as the comparator is off, as at power-on and with
+// edgepub's driver.
+func identifyTMP102OrADC(bus i2c.Bus, f *Found) {
+	var r [2]byte
+	if err := bus.Tx(f.Addr, []byte{0x01}, r[:]); err != nil {
+		f.Note = fmt.Sprintf("reading the configuration register failed (%v): a TMP102, an ADS1115/ADS1015 or an INA219; check the board", err)
+		return
+	}
+	cfg := uint16(r[0])<<8 | uint16(r[1])
+	switch {
+	case cfg&0x000f == 0x0003:
+		f.Chip, f.Types = "ADS1x15?", []string{"ads1115", "ads1015"}
+		f.Note = fmt.Sprintf("an ADS1115 or ADS1015 going by its configuration register (%#04x); a read cannot tell the two apart: check the board", cfg)
+	case cfg&0x600f == 0x6000:
+		f.Chip, f.Types = "TMP102?", []string{"tmp102"}
+		f.Note = fmt.Sprintf("a TMP102 going by its configuration register (%#04x); an INA219 can use this address too", cfg)
+	default:
+		f.Note = fmt.Sprintf("configuration register %#04x fits neither a TMP102 nor an ADS1x15 at rest: maybe an INA219; check the board", cfg)
+	}
+}
+
+// identifyQuiet asks the chips that do not acknowledge a plain read for
+// their serial number, at the addresses where they can sit.
+func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, error) {
+	f := Found{Addr: addr}
+	switch {
+	case addr >= 0x44 && addr <= 0x47:
+		if w, err := commandWords(ctx, bus, addr, []byte{0x37, 0x81}, 0, 1); err == nil && w[0] == 0x3000 {
+			f.Chip, f.Types = "HDC302x", []string{"hdc302x"}
+			return f, true, nil
+		} else if isContextErr(err) {
+			return f, false, err
+		}
+		if addr <= 0x46 {
+			if _, err := commandWords(ctx, bus, addr, []byte{0x89}, 10*time.Millisecond, 2); err == nil {
+				f.Chip, f.Types = "SHT4x", []string{"sht4x"}
+				return f, true, nil
+			} else if isContextErr(err) {
+				return f, false, err
+			}
+		}
+	case addr == 0x58 || addr == 0x62:
+		if _, err := commandWords(ctx, bus, addr, []byte{0x36, 0x82}, time.Millisecond, 3); err == nil {
+			if addr == 0x58 {
+				f.Chip, f.Types = "SGP30", []string{"sgp30"}
+			} else {
+				f.Chip, f.Types = "SCD4x", []string{"scd4x"}
+			}
+			return f, true, nil
+		} else if isContextErr(err) {
+			return f, false, err
+		}
+	case addr == 0x5c:
+		// The AM2320 sleeps until its address wakes it, which it does
+		// not acknowledge; awake, it answers a read of its registers.
+		_ = bus.Tx(addr, []byte{0x00}, nil)
+		if err := sleep(ctx, time.Millisecond); err != nil {
+			return f, false, err
+		}
+		if bus.Tx(addr, []byte{0x03, 0x00, 0x04}, nil) == nil {
+			if err := sleep(ctx, 2*time.Millisecond); err != nil {
+				return f, false, err
+			}
+			var r [8]byte
+			_ = bus.Tx(addr, nil, r[:])
+			f.Chip, f.Types = "AM2320", []string{"am2320"}
+			return f, true, nil
+		}
+	}
+	return f, false, nil
+}
+
+// commandWords sends a Sensirion-style command, waits, and reads n words
+// with their CRCs.
+func commandWords(ctx context.Context, bus i2c.Bus, addr uint16, cmd []byte, wait time.Duration, n int) ([]uint16, error) {
+	if err := bus.Tx(addr, cmd, nil); err != nil {
+		return nil, err
+	}
+	if err := sleep(ctx, wait); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 3*n)
+	if err := bus.Tx(addr, nil, b); err != nil {
+		return nil, err
+	}
+	words := make([]uint16, n)
+	for i := range words {
+		if crc8(b[3*i:3*i+2]) != b[3*i+2] {
+			return nil, errors.New("crc mismatch")
+		}
+		words[i] = uint16(b[3*i])<<8 | uint16(b[3*i+1])
+	}
+	return words, nil
+}
+
+// preferFirst moves name to the front of types.
+func preferFirst(types []string, name string) []string {
+	out := []string{name}
+	for _, t := range types {
+		if t != name {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// typesAt lists the catalog types that can sit at addr.
+func typesAt(addr uint16) []string {
+	var names []string
+	for _, ti := range Types() {
+		if slices.Contains(ti.Addresses, addr) {
+			names = append(names, ti.Name)
+		}
+	}
+	return names
+}
+
+// ListOneWire lists the thermometers on the kernel's 1-Wire bus under
+// sysfsRoot (empty means /sys/bus/w1/devices), for Snippet.
+func ListOneWire(sysfsRoot string) ([]Found, error) {
+	roms, err := ds18b20.DiscoverSysfs(sysfsRoot)
+	if err != nil {
+		return nil, err
+	}
+	var found []Found
+	for _, rom := range roms {
+		found = append(found, Found{ROM: rom, Types: []string{"ds18b20"}})
+	}
+	return found, nil
+}
+
+// isContextErr reports whether err means the scan was stopped.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// crc8 is Sensirion's (and TI's HDC302x's) word checksum: polynomial 0x31,
+// initial value 0xff.
+func crc8(b []byte) byte {
+	crc := byte(0xff)
+	for _, x := range b {
+		crc ^= x
+		for range 8 {
+			if crc&0x80 != 0 {
+				crc = crc<<1 ^ 0x31
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
