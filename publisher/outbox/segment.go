@@ -152,13 +152,17 @@ func (d segmentDamage) any() bool { return d.corruptRegions > 0 || d.tornBytes >
 // the rest; after a bad spot the scan moves on byte by byte until the next
 // record that passes. Nothing in the file is changed.
 func scanSegment(s *segment, prev, limit uint64) (segmentDamage, error) {
-	var d segmentDamage
 	f, err := os.Open(s.path)
 	if err != nil {
-		return d, err
+		return segmentDamage{}, err
 	}
 	defer f.Close()
+	return scanRecords(f, s, prev, limit)
+}
 
+// scanRecords is scanSegment on any reader.
+func scanRecords(f io.Reader, s *segment, prev, limit uint64) (segmentDamage, error) {
+	var d segmentDamage
 	buf := make([]byte, 0, scanChunk)
 	var bufOff int64 // file offset of buf[0]
 	pos := 0
