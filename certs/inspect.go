@@ -51,6 +51,8 @@ type FileReport struct {
 	Error        string       `json:"error,omitempty"`
 	Certificates []CertReport `json:"certificates,omitempty"`
 	Key          *KeyReport   `json:"key,omitempty"`
+	// Warnings are hygiene problems: a key others can read, the CA's key.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // CertReport describes one certificate.
@@ -128,8 +130,8 @@ func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
 	}
 
 	type keyed struct {
-		report *FileReport
-		key    parsedKey
+		file int // index into r.Files, which still grows
+		key  parsedKey
 	}
 	var keys []keyed
 	for _, e := range entries {
@@ -156,23 +158,29 @@ func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
 			fr.Owner, fr.Group = userName(uid), groupName(gid)
 		}
 		key, hasKey := describeFile(&fr, path, cas, now)
+		if fr.Kind == "private_key" && st.Mode().Perm()&0o077 != 0 {
+			fr.Warnings = append(fr.Warnings, fmt.Sprintf("readable by group or others: run `chmod 600 %s`", path))
+		}
 		r.Files = append(r.Files, fr)
 		if hasKey {
-			keys = append(keys, keyed{report: &r.Files[len(r.Files)-1], key: key})
+			keys = append(keys, keyed{file: len(r.Files) - 1, key: key})
 		}
 	}
 	// Pair keys with certificates once all files are read.
-	for i := range keys {
-		k := keys[i]
+	for _, k := range keys {
+		keyFile := &r.Files[k.file]
 		for fi := range r.Files {
 			f := &r.Files[fi]
 			for ci := range f.Certificates {
 				c := &f.Certificates[ci]
 				if c.pub != nil && samePublicKey(c.pub, k.key.signer.Public()) {
-					c.MatchingKeys = append(c.MatchingKeys, k.report.Name)
-					k.report.Key.Matches = appendOnce(k.report.Key.Matches, f.Name)
+					c.MatchingKeys = append(c.MatchingKeys, keyFile.Name)
+					keyFile.Key.Matches = appendOnce(keyFile.Key.Matches, f.Name)
 				}
 			}
+		}
+		if keyFile.Name == caKeyFileName || contains(keyFile.Key.Matches, filepath.Base(caFile)) {
+			keyFile.Warnings = append(keyFile.Warnings, "this is the CA's private key: move it to an offline place and delete it here")
 		}
 	}
 	return r, nil
@@ -351,6 +359,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\n%s%s (%s, mode %s, owner %s:%s, %d bytes)\n", f.Name, link, strings.ReplaceAll(f.Kind, "_", " "), f.Mode, f.Owner, f.Group, f.Size)
 		if f.Error != "" {
 			line("problem", "%s", f.Error)
+		}
+		for _, warn := range f.Warnings {
+			line("WARNING", "%s", warn)
 		}
 		for i, c := range f.Certificates {
 			if len(f.Certificates) > 1 {

@@ -1,0 +1,188 @@
+package certs_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/internal/logging"
+)
+
+func TestDaysLeftBoundaries(t *testing.T) {
+	t.Parallel()
+	c := &x509.Certificate{NotBefore: t0.Add(-365 * 24 * time.Hour), NotAfter: t0}
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		left time.Duration // NotAfter − now
+		want int
+	}{
+		{30 * day, 30},
+		{day + time.Nanosecond, 1},
+		{day, 1},
+		{day - time.Nanosecond, 0},
+		{0, 0},
+		{-time.Nanosecond, -1},
+		{-day, -1},
+		{-day - time.Nanosecond, -2},
+	} {
+		if got := certs.DaysLeft(c, t0.Add(-tc.left)); got != tc.want {
+			t.Errorf("%v before expiry: DaysLeft = %d, want %d", tc.left, got, tc.want)
+		}
+	}
+}
+
+func TestGradeBoundaries(t *testing.T) {
+	t.Parallel()
+	c := &x509.Certificate{NotBefore: t0.Add(-365 * 24 * time.Hour), NotAfter: t0}
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		left time.Duration
+		want certs.Level
+	}{
+		{31 * day, certs.LevelOK},
+		{30*day + time.Nanosecond, certs.LevelOK},
+		{30 * day, certs.LevelWarning},
+		{7*day + time.Nanosecond, certs.LevelWarning},
+		{7 * day, certs.LevelError},
+		{0, certs.LevelError}, // NotAfter itself is still valid
+		{-time.Nanosecond, certs.LevelExpired},
+		{366 * day, certs.LevelNotYetValid},
+	} {
+		if got := certs.Grade(c, t0.Add(-tc.left), 30, 7); got != tc.want {
+			t.Errorf("%v before expiry: %s, want %s", tc.left, got, tc.want)
+		}
+	}
+}
+
+// expiryFixture is a Source whose client certificate expires at clientEnd
+// and whose CA is fresh.
+func expiryFixture(t *testing.T, clientEnd time.Time) (*certs.Source, *certs.CA) {
+	t.Helper()
+	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	c, k, err := ca.Issue(certs.IssueRequest{CommonName: "Kai", NotBefore: t0.Add(-400 * 24 * time.Hour), NotAfter: clientEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := deviceDir(t, ca.CertPEM(), "Kai", c, k)
+	b, err := certs.Load(dir, certs.Names{}, t0)
+	if b == nil {
+		t.Fatal(err)
+	}
+	return certs.NewSource(dir, certs.Names{}, b, nil), ca
+}
+
+type logRecord map[string]any
+
+func records(t *testing.T, buf *syncBuffer) []logRecord {
+	t.Helper()
+	var out []logRecord
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r logRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestExpiryWatcherLevels(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name      string
+		left      time.Duration
+		wantLevel string
+		wantID    string
+		wantDays  float64
+	}{
+		{"fine", 100 * day, "", "", 100},
+		{"warn", 20*day + time.Hour, "WARN", logging.MsgCertExpiring, 20},
+		{"error", 5 * day, "ERROR", logging.MsgCertExpiring, 5},
+		{"expired", -3 * day, "ERROR", logging.MsgCertExpired, -3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src, _ := expiryFixture(t, t0.Add(tc.left))
+			buf := &syncBuffer{}
+			w := certs.NewExpiryWatcher(src, certs.ExpiryOpts{Now: func() time.Time { return t0 }, Logger: jsonLogger(buf)})
+			statuses := w.Check(context.Background())
+			if len(statuses) != 2 || statuses[0].Which != "client" || statuses[1].Which != "ca" {
+				t.Fatalf("statuses %+v", statuses)
+			}
+			recs := records(t, buf)
+			if tc.wantLevel == "" {
+				if len(recs) != 0 {
+					t.Errorf("records for a fine certificate: %v", recs)
+				}
+				return
+			}
+			if len(recs) != 1 {
+				t.Fatalf("want one record, got %v", recs)
+			}
+			r := recs[0]
+			if r["level"] != tc.wantLevel || r[logging.MessageIDKey] != tc.wantID || r["cert"] != "client" ||
+				r["file"] != src.Current().CertFile || r["cert_days_left"] != tc.wantDays || r["not_after"] == nil {
+				t.Errorf("record %v", r)
+			}
+			if days, ok := w.DaysLeftOf("client"); !ok || days != int(tc.wantDays) {
+				t.Errorf("DaysLeftOf(client) = %d, %v", days, ok)
+			}
+		})
+	}
+}
+
+func TestExpiryWatcherBrokerAndMinimum(t *testing.T) {
+	t.Parallel()
+	src, ca := expiryFixture(t, t0.Add(200*24*time.Hour))
+	buf := &syncBuffer{}
+	w := certs.NewExpiryWatcher(src, certs.ExpiryOpts{Now: func() time.Time { return t0 }, Logger: jsonLogger(buf)})
+	if _, ok := w.DaysLeftOf("broker"); ok {
+		t.Error("broker days known before any connection")
+	}
+	if days, ok := w.DaysLeft(); !ok || days != 200 {
+		t.Errorf("DaysLeft = %d, %v; want the client's 200", days, ok)
+	}
+	srvPEM, _, err := ca.Issue(certs.IssueRequest{CommonName: "broker", Server: true, Hosts: []string{"broker"}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(10 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := parseCertPEM(t, srvPEM)
+	w.SetBrokerCert(broker)
+	w.SetBrokerCert(broker) // the same certificate again: no second record
+	recs := records(t, buf)
+	if len(recs) != 1 || recs[0]["cert"] != "broker" || recs[0]["cert_days_left"] != float64(10) || recs[0][logging.MessageIDKey] != logging.MsgCertExpiring {
+		t.Errorf("records %v", recs)
+	}
+	if days, ok := w.DaysLeft(); !ok || days != 10 {
+		t.Errorf("DaysLeft = %d, %v; want the broker's 10", days, ok)
+	}
+}
+
+func TestExpiryWatcherRunChecksAtStart(t *testing.T) {
+	t.Parallel()
+	src, _ := expiryFixture(t, t0.Add(-time.Hour))
+	buf := &syncBuffer{}
+	w := certs.NewExpiryWatcher(src, certs.ExpiryOpts{Now: func() time.Time { return t0 }, Logger: jsonLogger(buf), Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(buf.String(), logging.MsgCertExpired) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), logging.MsgCertExpired) {
+		t.Errorf("no expired record at start: %s", buf.String())
+	}
+}
