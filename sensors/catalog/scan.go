@@ -116,9 +116,14 @@ func identifyMCP9808OrBridge(bus i2c.Bus, f *Found) {
 		f.Chip, f.Types = "MCP9808", []string{"mcp9808"}
 		return
 	}
-	if f.Addr <= 0x1b {
+	switch {
+	case f.Addr <= 0x19:
 		f.Chip, f.Types = "DS2482?", []string{"ds18b20"}
 		f.Note = "probably a DS2482 1-Wire bridge: configure each probe behind it as type ds18b20 with bridge ds2482, this bus and address, and the probe's rom"
+		return
+	case f.Addr <= 0x1b:
+		f.Chip, f.Types = "DS2482?", nil
+		f.Note = "probably a DS2482 1-Wire bridge, at an address periph's ds248x driver refuses: wire AD1 low to move it to 0x18 or 0x19"
 		return
 	}
 	f.Types, f.Note = nil, "not an MCP9808 (wrong manufacturer id) and no other driver knows this address"

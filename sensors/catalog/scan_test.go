@@ -205,3 +205,14 @@ func TestSnippetNamesAreUniqueAndBusesQuoted(t *testing.T) {
 		t.Errorf("empty snippet %q", got)
 	}
 }
+
+func TestScanBridgeAtAnAddressPeriphRefuses(t *testing.T) {
+	bus := &deviceBus{devices: map[uint16]chip{0x1a: registers(map[byte]uint16{})}}
+	found, err := Scan(context.Background(), bus)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("Scan = %+v, %v", found, err)
+	}
+	if len(found[0].Types) != 0 || !strings.Contains(found[0].Note, "0x18 or 0x19") {
+		t.Errorf("0x1a: %+v, want no type and a note on moving the bridge", found[0])
+	}
+}

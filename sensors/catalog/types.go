@@ -15,7 +15,9 @@ type TypeInfo struct {
 	// or "none".
 	Bus string
 	// Addresses are the I²C addresses it can have, the default first; a
-	// configuration that gives no address gets the default.
+	// configuration that gives no address gets the default. For ds18b20
+	// they are the DS2482 bridge's: periph's ds248x takes only 0x18 and 0x19
+	// of the four a DS2482-100 can have.
 	Addresses []uint16
 	// Fields are the names of the values it reports.
 	Fields []string
@@ -39,7 +41,7 @@ func Types() []TypeInfo {
 		{"mcp9808", "Microchip MCP9808 temperature", "i2c", addrRange(0x18, 0x1f), []string{t}},
 		{"tmp102", "TI TMP102 temperature", "i2c", addrRange(0x48, 0x4b), []string{t}},
 		{"ds18b20", "Maxim DS18B20 1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
-			"1-wire", addrRange(0x18, 0x1b), []string{t}},
+			"1-wire", []uint16{0x18, 0x19}, []string{t}},
 		{"scd4x", "Sensirion SCD40/41 CO₂, temperature and humidity", "i2c", []uint16{0x62}, []string{"co2_ppm", t, rh}},
 		{"sgp30", "Sensirion SGP30 TVOC and CO₂ equivalent (read it every 1s)", "i2c", []uint16{0x58}, []string{"tvoc_ppb", "eco2_ppm"}},
 		{"bh1750", "ROHM BH1750 ambient light", "i2c", []uint16{0x23, 0x5c}, []string{"illuminance_lux"}},
