@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,3 +123,5 @@ func wantErr(t testing.TB, err error, words ...string) {
 		t.Errorf("error spans several lines: %q", err)
 	}
 }
+
+func bigOne() *big.Int { return big.NewInt(1) }

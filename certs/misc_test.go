@@ -1,5 +1,0 @@
-package certs_test
-
-import "math/big"
-
-func bigOne() *big.Int { return big.NewInt(1) }
