@@ -87,7 +87,7 @@ type Presence struct {
 
 // Default returns the configuration used when no file is given.
 func Default() Config {
-	return Config{
+	cfg := Config{
 		Broker: Broker{
 			URLs:           []string{DefaultBroker},
 			KeepAlive:      Duration(30 * time.Second),
@@ -118,4 +118,6 @@ func Default() Config {
 		// configured still says something useful.
 		Sensors: []Sensor{{Name: "soc", Type: "soc"}},
 	}
+	cfg.applySensorDefaults()
+	return cfg
 }

@@ -22,12 +22,13 @@ func (d *Daemon) openSensors(ctx context.Context) ([]sensors.Source, error) {
 			d.log.Warn("sensor cannot be opened; trying again at every read", "sensor", spec.Name, "type", spec.Type, "error", err)
 			s = sensors.Lazy(func(ctx context.Context) (sensors.Sensor, error) { return d.opts.OpenSensor(ctx, spec) })
 		}
-		out = append(out, source(spec, s))
+		out = append(out, SensorSource(spec, s))
 	}
 	return out, nil
 }
 
-func source(spec config.Sensor, s sensors.Sensor) sensors.Source {
+// SensorSource schedules an opened sensor as its config says.
+func SensorSource(spec config.Sensor, s sensors.Sensor) sensors.Source {
 	src := sensors.Source{
 		Name:      spec.Name,
 		Sensor:    s,

@@ -1,6 +1,7 @@
 package mosquittotest
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -27,6 +28,10 @@ type Opts struct {
 	Extra []string
 	// Port to listen on; 0 picks a free one.
 	Port int
+	// ClientCAFile, if set, replaces the listener's cafile: the broker then
+	// trusts clients of another CA than the one that signed its own
+	// certificate.
+	ClientCAFile string
 }
 
 // Broker is a running (or stopped) Mosquitto listening on 127.0.0.1.
@@ -77,7 +82,7 @@ func Start(t testing.TB, o Opts) *Broker {
 		"",
 		// The seed's listener block, verbatim but for the port and address.
 		fmt.Sprintf("listener %d 127.0.0.1", b.port),
-		"cafile " + o.PKI.File("ca.crt"),
+		"cafile " + cmp.Or(o.ClientCAFile, o.PKI.File("ca.crt")),
 		"certfile " + o.PKI.File("server.crt"),
 		"keyfile " + o.PKI.File("server.key"),
 		"require_certificate true",
