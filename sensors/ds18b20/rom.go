@@ -8,18 +8,15 @@ import (
 	"periph.io/x/conn/v3/onewire"
 )
 
-// thermometerFamilies are the 1-Wire family codes whose scratchpad holds the
-// temperature as a signed 1/16 °C count, the format this package decodes.
-var thermometerFamilies = map[byte]string{
-	0x28: "DS18B20",
-	0x22: "DS1822",
-	0x3b: "DS1825",
-}
-
-// isThermometer reports whether family is a thermometer this package reads.
+// isThermometer reports whether family is one whose scratchpad holds the
+// temperature as a signed 1/16 °C count, the format this package decodes:
+// the DS18B20 (and MAX31820), the DS1822 and the DS1825.
 func isThermometer(family byte) bool {
-	_, ok := thermometerFamilies[family]
-	return ok
+	switch family {
+	case 0x28, 0x22, 0x3b:
+		return true
+	}
+	return false
 }
 
 // ParseROM turns a ROM id as the kernel names it, "28-0316a2799bff", into
