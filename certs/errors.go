@@ -32,7 +32,10 @@ type problem struct {
 	causes []error
 }
 
-func (p *problem) Error() string   { return p.msg }
+// Error returns the message for the person.
+func (p *problem) Error() string { return p.msg }
+
+// Unwrap returns the causes, for errors.Is and errors.As.
 func (p *problem) Unwrap() []error { return p.causes }
 
 func newProblem(kind error, format string, args ...any) error {
@@ -61,6 +64,7 @@ type ValidityError struct {
 // (rather than after its NotAfter).
 func (e *ValidityError) NotYetValid() bool { return e.Now.Before(e.Cert.NotBefore) }
 
+// Error says which certificate, when, and what to do.
 func (e *ValidityError) Error() string {
 	what := describeWhich(e.Which)
 	if e.NotYetValid() {

@@ -23,15 +23,20 @@ type Warning struct {
 	MessageID string `json:"message_id,omitempty"`
 }
 
-// LogWarnings logs each warning at warning level, with its file and message
-// id, so that the lead's journald handler can carry MESSAGE_ID.
+// LogWarnings logs each warning with its file and message id (journald's
+// MESSAGE_ID). A CA key on the device is logged at error level: it endangers
+// the whole fleet, not just this device.
 func (b *Bundle) LogWarnings(ctx context.Context, logger *slog.Logger) {
 	for _, w := range b.Warnings {
+		level := slog.LevelWarn
 		attrs := []slog.Attr{slog.String("file", w.File)}
 		if w.MessageID != "" {
 			attrs = append(attrs, logging.MessageID(w.MessageID))
 		}
-		logger.LogAttrs(ctx, slog.LevelWarn, w.Message, attrs...)
+		if w.MessageID == logging.MsgCAKeyOnDevice {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(ctx, level, w.Message, attrs...)
 	}
 }
 

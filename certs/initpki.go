@@ -35,8 +35,9 @@ type InitOpts struct {
 
 // InitResult says what InitPKI wrote.
 type InitResult struct {
-	// Dir and CAKeyFile are absolute paths.
-	Dir       string `json:"dir"`
+	// Dir is the certificate folder, absolute.
+	Dir string `json:"dir"`
+	// CAKeyFile is where ca.key was written or found, absolute.
 	CAKeyFile string `json:"ca_key_file"`
 	// Written lists every file written, absolute.
 	Written []string `json:"written"`

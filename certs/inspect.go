@@ -17,62 +17,87 @@ import (
 // Report describes a certificate directory for `edgepub certs inspect`. Its
 // JSON field names are stable.
 type Report struct {
-	Dir       string       `json:"dir"`
-	CheckedAt time.Time    `json:"checked_at"`
-	Bundle    BundleReport `json:"bundle"`
-	Files     []FileReport `json:"files"`
+	// Dir is the directory, absolute.
+	Dir string `json:"dir"`
+	// CheckedAt is the time validity was judged at.
+	CheckedAt time.Time `json:"checked_at"`
+	// Bundle is the outcome of loading the directory as the daemon would.
+	Bundle BundleReport `json:"bundle"`
+	// Files describes every file except dot files, in name order.
+	Files []FileReport `json:"files"`
 }
 
 // BundleReport is the outcome of Load on the directory.
 type BundleReport struct {
 	// OK is true when Load succeeded (an expired certificate is not OK).
-	OK       bool      `json:"ok"`
-	Identity string    `json:"identity,omitempty"`
-	CAFile   string    `json:"ca_file,omitempty"`
-	CertFile string    `json:"cert_file,omitempty"`
-	KeyFile  string    `json:"key_file,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	OK bool `json:"ok"`
+	// Identity is the client certificate's CN, when the bundle loaded.
+	Identity string `json:"identity,omitempty"`
+	// CAFile, CertFile and KeyFile are the files used or discovered.
+	CAFile   string `json:"ca_file,omitempty"`
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+	// Error is Load's error message, if any.
+	Error string `json:"error,omitempty"`
+	// Warnings are Load's hygiene warnings.
 	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // FileReport describes one file of the directory.
 type FileReport struct {
+	// Name is the file name; Path the absolute path.
 	Name string `json:"name"`
 	Path string `json:"path"`
 	// SymlinkTarget is where a symlink points, empty for plain files.
 	SymlinkTarget string `json:"symlink_target,omitempty"`
-	Mode          string `json:"mode"`
-	Owner         string `json:"owner"`
-	Group         string `json:"group"`
-	Size          int64  `json:"size"`
+	// Mode is the permission bits in octal, e.g. "0600".
+	Mode string `json:"mode"`
+	// Owner and Group are names where known, else numbers.
+	Owner string `json:"owner"`
+	Group string `json:"group"`
+	// Size is in bytes.
+	Size int64 `json:"size"`
 	// Kind is certificate, private_key, certificate_request, other or
 	// unreadable.
-	Kind         string       `json:"kind"`
-	Error        string       `json:"error,omitempty"`
+	Kind string `json:"kind"`
+	// Error says why the content could not be understood.
+	Error string `json:"error,omitempty"`
+	// Certificates are those of a certificate file, in file order.
 	Certificates []CertReport `json:"certificates,omitempty"`
-	Key          *KeyReport   `json:"key,omitempty"`
+	// Key describes a private key file.
+	Key *KeyReport `json:"key,omitempty"`
 	// Warnings are hygiene problems: a key others can read, the CA's key.
 	Warnings []string `json:"warnings,omitempty"`
 }
 
 // CertReport describes one certificate.
 type CertReport struct {
-	Subject     string    `json:"subject"`
-	CommonName  string    `json:"common_name"`
-	Issuer      string    `json:"issuer"`
-	Serial      string    `json:"serial"`
-	Version     int       `json:"version"`
-	NotBefore   time.Time `json:"not_before"`
-	NotAfter    time.Time `json:"not_after"`
-	DaysLeft    int       `json:"days_left"`
-	Status      Level     `json:"status"`
-	DNSNames    []string  `json:"dns_names,omitempty"`
-	IPAddresses []string  `json:"ip_addresses,omitempty"`
-	IsCA        bool      `json:"is_ca"`
-	ExtKeyUsage string    `json:"ext_key_usage"`
-	KeyType     string    `json:"key_type"`
-	KeyBits     int       `json:"key_bits"`
-	SHA256      string    `json:"sha256"`
+	// Subject and Issuer are distinguished names; CommonName the subject CN.
+	Subject    string `json:"subject"`
+	CommonName string `json:"common_name"`
+	Issuer     string `json:"issuer"`
+	// Serial is hex with colons, as openssl prints it.
+	Serial string `json:"serial"`
+	// Version is the X.509 version: 1 for the seed's openssl x509 -req.
+	Version int `json:"version"`
+	// NotBefore and NotAfter bound the validity.
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	// DaysLeft is as DaysLeft; Status grades it with the default thresholds.
+	DaysLeft int   `json:"days_left"`
+	Status   Level `json:"status"`
+	// DNSNames and IPAddresses are the subjectAltNames.
+	DNSNames    []string `json:"dns_names,omitempty"`
+	IPAddresses []string `json:"ip_addresses,omitempty"`
+	// IsCA is the basic constraint.
+	IsCA bool `json:"is_ca"`
+	// ExtKeyUsage lists the extended key usages, "none" if unrestricted.
+	ExtKeyUsage string `json:"ext_key_usage"`
+	// KeyType ("RSA", "ECDSA P-256", "Ed25519") and KeyBits of the public key.
+	KeyType string `json:"key_type"`
+	KeyBits int    `json:"key_bits"`
+	// SHA256 is the certificate's fingerprint, hex with colons.
+	SHA256 string `json:"sha256"`
 	// ChainOK is true when the certificate is, or chains to, one of the CA file.
 	ChainOK bool `json:"chain_ok"`
 	// Chain says how it relates to the CA file, in words.
@@ -85,10 +110,13 @@ type CertReport struct {
 
 // KeyReport describes one private key.
 type KeyReport struct {
-	Type      string `json:"type"`
-	Bits      int    `json:"bits"`
-	Encoding  string `json:"encoding,omitempty"`
-	Encrypted bool   `json:"encrypted"`
+	// Type is as CertReport.KeyType; Bits its size.
+	Type string `json:"type"`
+	Bits int    `json:"bits"`
+	// Encoding is PKCS#1, PKCS#8 or SEC1.
+	Encoding string `json:"encoding,omitempty"`
+	// Encrypted is true for a passphrase-protected key, which edgepub cannot use.
+	Encrypted bool `json:"encrypted"`
 	// Matches names the certificate files of the directory this key belongs to.
 	Matches []string `json:"matches,omitempty"`
 }
