@@ -297,3 +297,46 @@ func TestLegacyReissueHintWorks(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokerChainWithIntermediate: the broker sends leaf and intermediate,
+// the device's ca.crt holds only the root.
+func TestBrokerChainWithIntermediate(t *testing.T) {
+	t.Parallel()
+	root := newCA(t, "Root-CA", certs.KeyECDSAP256)
+	inter, err := root.IssueIntermediate("Issuing-CA", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, k := issueClient(t, root, "Kai")
+	b, err := certs.Load(deviceDir(t, root.CertPEM(), "Kai", c, k), certs.Names{}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCert, srvKey, err := inter.IssueServer("broker.example", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(root.Cert)
+	for _, tc := range []struct {
+		name      string
+		chain     []byte
+		wantError bool
+	}{
+		{"with intermediate", append(append([]byte{}, srvCert...), inter.CertPEM()...), false},
+		{"intermediate missing", srvCert, true},
+	} {
+		pair, err := tls.X509KeyPair(tc.chain, srvKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srvConf := &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs, Time: func() time.Time { return t0 }}
+		cliConf := certs.ClientTLSConfig(certs.NewSource(b.Dir, certs.Names{}, b, nil), certs.TLSOpts{Host: "broker.example", Now: func() time.Time { return t0 }})
+		res := handshake(t, srvConf, cliConf)
+		if tc.wantError {
+			wantErr(t, res.clientErr, "issued by CN=Issuing-CA", "not signed by")
+		} else if res.clientErr != nil || res.serverErr != nil {
+			t.Errorf("%s: client %v, server %v", tc.name, res.clientErr, res.serverErr)
+		}
+	}
+}
