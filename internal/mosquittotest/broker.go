@@ -28,6 +28,13 @@ type Opts struct {
 	Extra []string
 	// Port to listen on; 0 picks a free one.
 	Port int
+	// Netns runs the broker (and the harness's clients) inside this network
+	// namespace, which the test created; the listener then binds every
+	// address of the namespace and clients dial Host.
+	Netns string
+	// Host is the address clients dial; default 127.0.0.1. With Netns it
+	// is the namespace's own address, the one the server certificate names.
+	Host string
 	// ClientCAFile, if set, replaces the listener's cafile: the broker then
 	// trusts clients of another CA than the one that signed its own
 	// certificate.
@@ -40,10 +47,13 @@ type Broker struct {
 	dir    string
 	port   int
 	pkiRef *PKI
+	netns  string
+	host   string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	starts int
 }
 
 // Start writes the seed's listener block and starts Mosquitto. The test
@@ -55,7 +65,7 @@ func Start(t testing.TB, o Opts) *Broker {
 			t.Fatalf("mosquitto is not installed (apt-get install -y mosquitto mosquitto-clients): %v", err)
 		}
 	}
-	b := &Broker{t: t, dir: t.TempDir(), port: o.Port, pkiRef: o.PKI}
+	b := &Broker{t: t, dir: t.TempDir(), port: o.Port, pkiRef: o.PKI, netns: o.Netns, host: cmp.Or(o.Host, "127.0.0.1")}
 	if b.port == 0 {
 		b.port = FreePort(t)
 	}
@@ -81,7 +91,7 @@ func Start(t testing.TB, o Opts) *Broker {
 		"acl_file " + filepath.Join(b.dir, "acl"),
 		"",
 		// The seed's listener block, verbatim but for the port and address.
-		fmt.Sprintf("listener %d 127.0.0.1", b.port),
+		b.listenerLine(),
 		"cafile " + cmp.Or(o.ClientCAFile, o.PKI.File("ca.crt")),
 		"certfile " + o.PKI.File("server.crt"),
 		"keyfile " + o.PKI.File("server.key"),
@@ -100,6 +110,21 @@ func Start(t testing.TB, o Opts) *Broker {
 	return b
 }
 
+func (b *Broker) listenerLine() string {
+	if b.netns != "" {
+		return fmt.Sprintf("listener %d", b.port)
+	}
+	return fmt.Sprintf("listener %d 127.0.0.1", b.port)
+}
+
+// command runs name inside the broker's namespace, if it has one.
+func (b *Broker) command(name string, args ...string) *exec.Cmd {
+	if b.netns == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("ip", append([]string{"netns", "exec", b.netns, name}, args...)...)
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
@@ -112,7 +137,7 @@ func FreePort(t testing.TB) int {
 }
 
 // URL is the broker's address as edgepub takes it.
-func (b *Broker) URL() string { return "ssl://127.0.0.1:" + strconv.Itoa(b.port) }
+func (b *Broker) URL() string { return "ssl://" + net.JoinHostPort(b.host, strconv.Itoa(b.port)) }
 
 // Port is the TCP port.
 func (b *Broker) Port() int { return b.port }
@@ -130,8 +155,7 @@ func (b *Broker) Start() {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	cmd := exec.Command("mosquitto", "-c", filepath.Join(b.dir, "mosquitto.conf"))
-	cmd.Path = lookMosquitto()
+	cmd := b.command(lookMosquitto(), "-c", filepath.Join(b.dir, "mosquitto.conf"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -140,11 +164,10 @@ func (b *Broker) Start() {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
 	b.cmd, b.done = cmd, done
+	b.starts++
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", b.port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
+		if b.listening() {
 			return
 		}
 		select {
@@ -158,6 +181,19 @@ func (b *Broker) Start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listening reports whether the broker accepts connections: a dial where
+// the test can reach it, else its own log line (inside a namespace).
+func (b *Broker) listening() bool {
+	if b.netns != "" {
+		return strings.Count(b.Log(), " running") > b.starts-1
+	}
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(b.host, strconv.Itoa(b.port)), 200*time.Millisecond)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
 
 func lookMosquitto() string {

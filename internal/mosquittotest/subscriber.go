@@ -49,7 +49,7 @@ func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
 	}
 	pki := b.pki()
 	args := []string{
-		"-h", "127.0.0.1", "-p", strconv.Itoa(b.port),
+		"-h", b.host, "-p", strconv.Itoa(b.port),
 		"--cafile", pki.File("ca.crt"), "--cert", pki.File("monitor.crt"), "--key", pki.File("monitor.key"),
 		"-q", "1", "-i", id, "-t", filter, "-t", "monitor/ready",
 		"-F", "%r %t %p",
@@ -57,7 +57,7 @@ func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
 	if o.Persistent {
 		args = append(args, "-c")
 	}
-	cmd := exec.Command("mosquitto_sub", args...)
+	cmd := b.command("mosquitto_sub", args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -103,11 +103,11 @@ func (b *Broker) Publish(t testing.TB, identity, topic, payload string, extra ..
 	t.Helper()
 	pki := b.pki()
 	args := append([]string{
-		"-h", "127.0.0.1", "-p", strconv.Itoa(b.port),
+		"-h", b.host, "-p", strconv.Itoa(b.port),
 		"--cafile", pki.File("ca.crt"), "--cert", pki.File(identity + ".crt"), "--key", pki.File(identity + ".key"),
 		"-q", "1", "-t", topic, "-m", payload,
 	}, extra...)
-	out, err := exec.Command("mosquitto_pub", args...).CombinedOutput()
+	out, err := b.command("mosquitto_pub", args...).CombinedOutput()
 	return string(out), err
 }
 
