@@ -1,0 +1,374 @@
+#!/bin/sh
+# Installs the amd64 package into a booted Debian 12 container (systemd 252,
+# systemd-nspawn) and checks it the way a Raspberry Pi runs it:
+#
+#   - install with the postinst: system user "edgepub" in i2c/gpio/spi,
+#     units enabled and started, catalog compiled;
+#   - the service reaches active (running) through READY=1 as the edgepub
+#     user, `systemctl status` shows its STATUS= line, and the certificates
+#     from a 0700 /home/kai/mqtt-certs arrive through LoadCredential=;
+#   - journald holds native records with structured fields (MESSAGE_ID,
+#     DEVICE, PRIORITY) and `journalctl -x` shows the catalog text;
+#   - readings reach a Mosquitto broker on the container's loopback
+#     (TLS listener as in the seed: require_certificate,
+#     use_identity_as_username, ACL %u/#) with simulated sensors;
+#   - `systemctl reload` keeps the process, renewed certificates restart it
+#     (edgepub-certs.path), a stalled main loop (--debug-stall-after) is
+#     killed by the watchdog and restarted;
+#   - an upgrade to a higher version restarts the service and keeps the
+#     outbox in /var/lib/edgepub and the edited conffile;
+#   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
+#
+# Usage (root):  packaging/test/nspawn.sh [edgepub_<version>_amd64.deb]
+#   Without an argument it runs `make deb DEB_ARCHES=amd64` first.
+#   CACHE=/var/cache/edgepub-test   where the Debian 12 root is kept; the
+#                                   first run debootstraps it (~45 s, needs
+#                                   the Debian mirror), later runs copy it.
+#   KEEP=1                          leave the container running at the end.
+#   SKIP_PUBLISH_CHECK=1            skip the broker check (for a stand-in
+#                                   binary that does not publish).
+# Needs: debootstrap systemd-container (systemd-nspawn) util-linux (nsenter)
+# openssl make go. The container has a private network with loopback only.
+set -eu
+
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+CACHE=${CACHE:-/var/cache/edgepub-test}
+base=$CACHE/bookworm
+# Packages the cached root must contain; changing the list rebuilds it.
+include=systemd,systemd-sysv,dbus,adduser,mosquitto,mosquitto-clients,openssl,procps
+started=$(date +%s)
+failures=0
+
+say() { printf '[%3ds] %s\n' $(($(date +%s) - started)) "$*"; }
+fail() {
+	printf '[%3ds] FAIL: %s\n' $(($(date +%s) - started)) "$*" >&2
+	failures=$((failures + 1))
+}
+die() {
+	fail "$*"
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, systemd-nspawn, nsenter)"
+for tool in debootstrap systemd-nspawn nsenter openssl; do
+	command -v $tool >/dev/null || die "$tool is missing: apt-get install debootstrap systemd-container util-linux openssl"
+done
+
+work=$(mktemp -d /var/tmp/edgepub-nspawn.XXXXXX)
+root=$work/root
+nspawn_pid=
+cleanup() {
+	if [ -n "$nspawn_pid" ] && [ "${KEEP:-}" = 1 ]; then
+		say "container left running: nsenter -t $PID1 -a bash   (stop: kill $nspawn_pid; rm -rf $work)"
+		return
+	fi
+	if [ -n "$nspawn_pid" ]; then
+		kill -TERM "$nspawn_pid" 2>/dev/null || true
+		# SIGTERM makes nspawn halt the container; give it time to shut down.
+		for _ in $(seq 30); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 1; done
+		kill -KILL "$nspawn_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# ---- packages: the one under test and the same with a higher revision ----
+if [ $# -ge 1 ]; then
+	deb1=$(realpath "$1")
+else
+	say "building the amd64 package"
+	make -s deb DEB_ARCHES=amd64 PKGDIR="$work/pkg" >/dev/null
+	deb1=$(ls "$work"/pkg/edgepub_*_amd64.deb)
+fi
+version=$(dpkg-deb --field "$deb1" Version)
+bumped=${version%-*}-$((${version##*-} + 1))
+# The upgrade: identical contents under a higher Debian revision.
+dpkg-deb --raw-extract "$deb1" "$work/repack"
+sed -i "s/^Version: .*/Version: $bumped/" "$work/repack/DEBIAN/control"
+dpkg-deb --root-owner-group --build "$work/repack" "$work/edgepub-2.deb" >/dev/null
+deb2=$work/edgepub-2.deb
+say "testing $(basename "$deb1"), upgrade to $bumped"
+
+# ---- Debian 12 root, debootstrapped once and copied per run ----
+if [ "$(cat "$base/.edgepub-include" 2>/dev/null)" != "$include" ]; then
+	say "debootstrap bookworm into $base (once)"
+	rm -rf "$base" "$base.tmp"
+	mkdir -p "$CACHE"
+	debootstrap --variant=minbase --include="$include" bookworm "$base.tmp" http://deb.debian.org/debian >"$CACHE/debootstrap.log" 2>&1 ||
+		die "debootstrap failed, see $CACHE/debootstrap.log"
+	echo "$include" >"$base.tmp/.edgepub-include"
+	mv "$base.tmp" "$base"
+fi
+cp -a --reflink=auto "$base" "$root"
+cp "$deb1" "$root/root/edgepub-1.deb"
+cp "$deb2" "$root/root/edgepub-2.deb"
+echo edgepub-test >"$root/etc/hostname"
+
+# ---- PKI as in the seed tutorial (openssl, X.509 v1, CN only, no SAN) ----
+pki=$work/pki
+mkdir -p "$pki"
+(
+	cd "$pki"
+	openssl genrsa -out ca.key 2048
+	openssl req -x509 -new -key ca.key -sha256 -days 1825 -out ca.crt -subj "/CN=MQTT-CA"
+	for cn in server:127.0.0.1 Kai:Kai monitor:monitor; do
+		name=${cn%%:*}
+		openssl genrsa -out "$name.key" 2048
+		openssl req -new -key "$name.key" -out "$name.csr" -subj "/CN=${cn#*:}"
+		openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$name.crt" -days 825 -sha256
+	done
+) >"$work/pki.log" 2>&1 || die "openssl failed: $(cat "$work/pki.log")"
+
+mkdir -p "$root/etc/mosquitto/certs" "$root/root/monitor"
+cp "$pki/ca.crt" "$pki/server.crt" "$pki/server.key" "$root/etc/mosquitto/certs/"
+cp "$pki/ca.crt" "$pki/monitor.crt" "$pki/monitor.key" "$root/root/monitor/"
+
+# The site's configuration exists before the package, as after a
+# provisioning step: the service never sees the default broker address.
+mkdir -p "$root/etc/edgepub"
+cat >"$root/etc/edgepub/config.yaml" <<'EOF'
+broker:
+  urls: [ssl://127.0.0.1:8883]
+  start_jitter: 0s
+certs:
+  dir: /home/kai/mqtt-certs
+EOF
+
+# Simulated sensors: the packaged ExecStart plus --simulate.
+execstart=$(sed -n 's/^ExecStart=//p' packaging/edgepub.service)
+mkdir -p "$root/etc/systemd/system/edgepub.service.d"
+printf '[Service]\nExecStart=\nExecStart=%s --simulate\n' "$execstart" \
+	>"$root/etc/systemd/system/edgepub.service.d/10-simulate.conf"
+
+# ---- boot ----
+say "booting the container"
+systemd-nspawn -D "$root" --boot --register=no --keep-unit -q --console=read-only \
+	--private-network >"$work/console.log" 2>&1 &
+nspawn_pid=$!
+# The container's init is the nspawn process's child once it runs systemd
+# (before that, the child is nspawn's own helper).
+PID1=
+for _ in $(seq 100); do
+	for child in $(ps -o pid= --ppid "$nspawn_pid" 2>/dev/null); do
+		[ "$(cat "/proc/$child/comm" 2>/dev/null)" = systemd ] && PID1=$child
+	done
+	[ -n "$PID1" ] && break
+	sleep 0.2
+done
+[ -n "$PID1" ] || die "container did not start: $(cat "$work/console.log")"
+
+# ct runs a command inside the container with a clean environment.
+ct() { nsenter -t "$PID1" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb "$@"; }
+# wait_for SECONDS CMD...: retry CMD (inside the container) until it succeeds.
+wait_for() {
+	limit=$1
+	shift
+	i=0
+	while [ "$i" -lt "$limit" ]; do
+		ct "$@" >/dev/null 2>&1 && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	return 1
+}
+show() { ct systemctl show -p "$1" --value "$2"; }
+diagnose() {
+	ct systemctl status --no-pager -l edgepub.service edgepub-certs.path >&2 || true
+	ct journalctl -b --no-pager -n 60 -u edgepub.service -u edgepub-certs.service >&2 || true
+}
+
+wait_for 60 sh -c 'state=$(systemctl is-system-running); [ "$state" = running ] || [ "$state" = degraded ]' ||
+	die "container did not finish booting: $(ct systemctl is-system-running)"
+say "booted: $(ct systemctl --version | head -n1)"
+
+# The broker: a TLS listener on the container's loopback set up as in the
+# seed tutorial (written now, not before boot: the key must first belong to
+# the mosquitto user).
+cat >"$root/etc/mosquitto/conf.d/test-broker.conf" <<EOF
+listener 8883 127.0.0.1
+cafile /etc/mosquitto/certs/ca.crt
+certfile /etc/mosquitto/certs/server.crt
+keyfile /etc/mosquitto/certs/server.key
+require_certificate true
+use_identity_as_username true
+acl_file /etc/mosquitto/test-broker.acl
+EOF
+printf 'pattern readwrite %%u/#\nuser monitor\ntopic read #\n' >"$root/etc/mosquitto/test-broker.acl"
+# As on Raspberry Pi OS: sensor groups, and the user kai whose home is
+# private but holds the client certificates.
+ct sh -ec '
+	for g in i2c gpio spi; do groupadd --system "$g"; done
+	useradd --create-home --shell /bin/bash kai
+	chmod 0700 /home/kai
+	install -d -o kai -g kai -m 0700 /home/kai/mqtt-certs
+	chown mosquitto:mosquitto /etc/mosquitto/certs/server.key
+	chmod 0600 /etc/mosquitto/certs/server.key
+	systemctl restart mosquitto'
+for f in ca.crt Kai.crt Kai.key; do
+	install -m 0600 "$pki/$f" "$root/home/kai/mqtt-certs/$f"
+done
+ct chown -R kai:kai /home/kai/mqtt-certs
+wait_for 20 systemctl is-active mosquitto || die "mosquitto did not start: $(ct journalctl -u mosquitto --no-pager -n 20)"
+
+# ---- install ----
+say "apt-get install $(basename "$deb1")"
+ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confold /root/edgepub-1.deb' \
+	>"$work/install.log" 2>&1 || die "install failed: $(cat "$work/install.log")"
+conf_sum=$(ct md5sum /etc/edgepub/config.yaml)
+
+if wait_for 60 systemctl is-active edgepub.service; then
+	say "edgepub.service active (running)"
+else
+	diagnose
+	die "edgepub.service did not become active"
+fi
+[ "$(show Type edgepub.service)" = notify ] || fail "Type is not notify"
+[ "$(show SubState edgepub.service)" = running ] || fail "SubState is $(show SubState edgepub.service), want running"
+status_text=$(show StatusText edgepub.service)
+[ -n "$status_text" ] || fail "no STATUS= text"
+ct systemctl status --no-pager edgepub.service | grep -q "Status: \"" ||
+	fail "systemctl status shows no Status line"
+say "status: $status_text"
+
+main_pid=$(show MainPID edgepub.service)
+[ "$(ct ps -o user= -p "$main_pid")" = edgepub ] || fail "the daemon runs as $(ct ps -o user= -p "$main_pid"), want edgepub"
+uid=$(ct id -u edgepub)
+[ "$uid" -lt 1000 ] || fail "edgepub is no system user (uid $uid)"
+groups=$(ct id -nG edgepub)
+for g in i2c gpio spi; do
+	case " $groups " in *" $g "*) ;; *) fail "edgepub is not in group $g ($groups)" ;; esac
+done
+# systemd gives the process the user's groups (initgroups), no
+# SupplementaryGroups= needed.
+proc_groups=" $(ct sed -n 's/^Groups:[[:space:]]*//p' "/proc/$main_pid/status") "
+for g in i2c gpio spi; do
+	gid=$(ct getent group "$g" | cut -d: -f3)
+	case $proc_groups in *" $gid "*) ;; *) fail "the daemon process lacks group $g ($gid): groups$proc_groups" ;; esac
+done
+ct ls /run/credentials/edgepub.service/certs_ca.crt /run/credentials/edgepub.service/certs_Kai.crt \
+	/run/credentials/edgepub.service/certs_Kai.key >/dev/null || fail "credentials certs_* missing"
+[ "$(show ActiveState edgepub-certs.path)" = active ] || fail "edgepub-certs.path is not active"
+ct test -d /var/lib/edgepub || fail "no /var/lib/edgepub"
+[ "$(ct stat -c %U:%a /var/lib/edgepub)" = edgepub:700 ] || fail "/var/lib/edgepub is $(ct stat -c %U:%a /var/lib/edgepub), want edgepub:700"
+say "security inside systemd 252: $(ct systemd-analyze security edgepub.service 2>/dev/null | sed -n 's/.*Overall exposure level for edgepub.service: //p')"
+
+# ---- journal ----
+started_id=$(sed -n 's/^[[:space:]]*MsgStarted[[:space:]]*=[[:space:]]*"\([0-9a-f]*\)".*/\1/p' internal/logging/msgid.go)
+record=$(ct journalctl -b -o json --no-pager _SYSTEMD_UNIT=edgepub.service MESSAGE_ID="$started_id" | tail -n1)
+if [ -z "$record" ]; then
+	fail "no journal record with MESSAGE_ID=$started_id (MsgStarted) from edgepub.service"
+else
+	for field in '"MESSAGE_ID":"'"$started_id"'"' '"DEVICE":"' '"PRIORITY":"6"' '"SYSLOG_IDENTIFIER":"edgepub"'; do
+		printf '%s' "$record" | grep -qF "$field" || fail "started record lacks $field: $record"
+	done
+	printf '%s' "$record" | grep -qF '"_TRANSPORT":"journal"' || fail "record did not arrive over the native protocol: $record"
+	say "journal: native record with MESSAGE_ID, DEVICE, PRIORITY"
+fi
+subject=$(sed -n "/^-- $started_id/,/^Subject:/s/^Subject: //p" packaging/edgepub.catalog)
+explained=$(ct journalctl -b -x --no-pager MESSAGE_ID="$started_id")
+printf '%s' "$explained" | grep -qF "Subject: $subject" && printf '%s' "$explained" | grep -qF "Defined-By: edgepub" ||
+	fail "journalctl -x does not explain MsgStarted with the catalog entry: $explained"
+
+# ---- publishing to the broker ----
+if [ "${SKIP_PUBLISH_CHECK:-}" != 1 ]; then
+	got=$(ct mosquitto_sub -h 127.0.0.1 -p 8883 --cafile /root/monitor/ca.crt --cert /root/monitor/monitor.crt \
+		--key /root/monitor/monitor.key -t 'Kai/#' -C 1 -W 60 -v 2>&1) || true
+	case $got in
+	Kai/*"{"*) say "broker received: $(printf '%s' "$got" | cut -c1-120)" ;;
+	*) fail "no reading under Kai/# within 60 s: $got" ;;
+	esac
+fi
+
+# ---- reload keeps the process ----
+ct systemctl reload edgepub.service || fail "systemctl reload failed"
+sleep 2
+[ "$(show MainPID edgepub.service)" = "$main_pid" ] || fail "reload replaced the process"
+ct systemctl is-active -q edgepub.service || fail "not active after reload"
+
+# ---- renewed certificates restart the service ----
+invocation=$(show InvocationID edgepub.service)
+ct su kai -c 'cd /home/kai/mqtt-certs && cp Kai.crt Kai.crt.new && mv Kai.crt.new Kai.crt'
+if wait_for 40 sh -c "[ \"\$(systemctl show -p InvocationID --value edgepub.service)\" != $invocation ] && systemctl is-active -q edgepub.service"; then
+	say "certificate change restarted edgepub"
+else
+	diagnose
+	fail "changing /home/kai/mqtt-certs/Kai.crt did not restart edgepub"
+fi
+
+# ---- the watchdog restarts a stalled daemon ----
+printf '[Service]\nExecStart=\nExecStart=%s --simulate --debug-stall-after 3s\nWatchdogSec=5s\n' "$execstart" \
+	>"$root/etc/systemd/system/edgepub.service.d/20-stall.conf"
+ct systemctl daemon-reload
+# Every start counts against StartLimitBurst=; the test starts more often
+# than a device would.
+ct systemctl reset-failed edgepub.service
+ct systemctl restart edgepub.service || fail "restart with the stall drop-in failed"
+restarts=$(show NRestarts edgepub.service)
+since=$(ct date +%s)
+if wait_for 60 sh -c "[ \$(systemctl show -p NRestarts --value edgepub.service) -gt $restarts ]"; then
+	ct journalctl --no-pager -u edgepub.service --since "@$since" | grep -q 'Watchdog timeout' ||
+		fail "the restart was not caused by the watchdog"
+	say "stalled daemon killed by the watchdog and restarted"
+else
+	diagnose
+	fail "a stalled daemon was not restarted within 60 s"
+fi
+rm "$root/etc/systemd/system/edgepub.service.d/20-stall.conf"
+ct systemctl daemon-reload
+ct systemctl reset-failed edgepub.service 2>/dev/null || true
+ct systemctl restart edgepub.service || fail "restart without the stall drop-in failed"
+wait_for 30 systemctl is-active edgepub.service || fail "edgepub not active again after the watchdog test"
+
+# ---- upgrade keeps the outbox and the configuration ----
+ct systemctl reset-failed edgepub.service
+ct sh -c 'echo queued-before-upgrade > /var/lib/edgepub/upgrade-marker && chown edgepub: /var/lib/edgepub/upgrade-marker'
+state_before=$(ct ls -A /var/lib/edgepub | sort)
+main_pid=$(show MainPID edgepub.service)
+say "upgrade to $bumped"
+ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confold /root/edgepub-2.deb' \
+	>"$work/upgrade.log" 2>&1 || fail "upgrade failed: $(cat "$work/upgrade.log")"
+[ "$(ct dpkg-query -W -f '${Version}' edgepub)" = "$bumped" ] || fail "installed version is not $bumped"
+wait_for 30 systemctl is-active edgepub.service || fail "edgepub not active after the upgrade"
+[ "$(show MainPID edgepub.service)" != "$main_pid" ] || fail "the upgrade did not restart edgepub"
+[ "$(ct cat /var/lib/edgepub/upgrade-marker 2>/dev/null)" = queued-before-upgrade ] ||
+	fail "the upgrade lost /var/lib/edgepub/upgrade-marker"
+for f in $state_before; do
+	ct test -e "/var/lib/edgepub/$f" || fail "the upgrade lost /var/lib/edgepub/$f"
+done
+[ "$(ct md5sum /etc/edgepub/config.yaml)" = "$conf_sum" ] || fail "the upgrade changed /etc/edgepub/config.yaml"
+
+# ---- remove keeps state, purge leaves nothing ----
+rm -r "$root/etc/systemd/system/edgepub.service.d" # the test's own drop-ins
+ct systemctl daemon-reload
+ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q edgepub' >"$work/remove.log" 2>&1 ||
+	fail "remove failed: $(cat "$work/remove.log")"
+ct systemctl is-active -q edgepub.service && fail "edgepub still runs after remove"
+ct getent passwd edgepub >/dev/null || fail "remove deleted the user"
+ct test -e /var/lib/edgepub/upgrade-marker || fail "remove deleted /var/lib/edgepub"
+ct test -e /etc/edgepub/config.yaml || fail "remove deleted the configuration"
+ct test -e /usr/bin/edgepub && fail "remove left /usr/bin/edgepub"
+
+say "apt-get purge edgepub"
+ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q edgepub' >"$work/purge.log" 2>&1 ||
+	fail "purge failed: $(cat "$work/purge.log")"
+ct getent passwd edgepub >/dev/null && fail "purge left the user edgepub"
+ct getent group edgepub >/dev/null && fail "purge left the group edgepub"
+ct grep -l edgepub /etc/passwd /etc/group /etc/shadow /etc/gshadow && fail "purge left edgepub in the user databases"
+for path in /var/lib/edgepub /etc/edgepub /run/credentials/edgepub.service; do
+	ct test -e "$path" && fail "purge left $path"
+done
+leftovers=$(ct find /etc /usr /var/lib -name '*edgepub*' 2>/dev/null || true)
+[ -z "$leftovers" ] || fail "purge left: $leftovers"
+[ -z "$(ct dpkg-query -W -f '${Status}' edgepub 2>/dev/null)" ] || fail "dpkg still knows edgepub: $(ct dpkg-query -W -f '${Status}' edgepub)"
+[ "$(ct systemctl list-unit-files --no-legend 'edgepub*' | wc -l)" = 0 ] || fail "systemd still has edgepub unit files"
+ct journalctl --list-catalog | grep -q "^$started_id" && fail "the catalog still lists edgepub's ids"
+ct getent group i2c >/dev/null || fail "purge removed the group i2c, which it did not create"
+
+took=$(($(date +%s) - started))
+if [ "$failures" -ne 0 ]; then
+	printf '\n%d nspawn check(s) failed (%d s)\n' "$failures" "$took" >&2
+	exit 1
+fi
+printf '\nnspawn: all checks passed for %s (%d s)\n' "$(basename "$deb1")" "$took"
