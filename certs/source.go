@@ -21,6 +21,7 @@ type Source struct {
 
 	reloadMu sync.Mutex // one Reload at a time
 	current  atomic.Pointer[Bundle]
+	legacy   legacySightings
 }
 
 // NewSource returns a Source that starts with b (from Load, also when Load

@@ -22,7 +22,8 @@ type TLSOpts struct {
 	Now func() time.Time
 	// OnLegacyServerCert is called once per distinct broker certificate that
 	// has no subjectAltName and was accepted by its common name. Log one
-	// warning with LegacyReissueHint(host) there.
+	// warning with LegacyReissueHint(host) there. "Once" holds per Source,
+	// so a config made anew for every connection attempt does not repeat it.
 	OnLegacyServerCert func(*x509.Certificate)
 	// OnServerCert is called with every verified broker certificate, e.g.
 	// ExpiryWatcher.SetBrokerCert.
@@ -44,7 +45,7 @@ const maxRememberedLegacyCerts = 64
 // with the serverAuth usage at opts.Now, then the subjectAltName if the
 // certificate has any, else its common name equal to opts.Host.
 func ClientTLSConfig(src *Source, opts TLSOpts) *tls.Config {
-	v := &brokerVerifier{src: src, opts: opts, legacySeen: map[[sha256.Size]byte]bool{}}
+	v := &brokerVerifier{src: src, opts: opts}
 	if v.opts.Now == nil {
 		v.opts.Now = time.Now
 	}
@@ -63,9 +64,6 @@ func ClientTLSConfig(src *Source, opts TLSOpts) *tls.Config {
 type brokerVerifier struct {
 	src  *Source
 	opts TLSOpts
-
-	mu         sync.Mutex
-	legacySeen map[[sha256.Size]byte]bool
 }
 
 func (v *brokerVerifier) verify(cs tls.ConnectionState) error {
@@ -88,7 +86,7 @@ func (v *brokerVerifier) verify(cs tls.ConnectionState) error {
 	if err != nil {
 		return err
 	}
-	if legacy && v.firstLegacySighting(leaf) && v.opts.OnLegacyServerCert != nil {
+	if legacy && v.opts.OnLegacyServerCert != nil && v.src.firstLegacySighting(leaf) {
 		v.opts.OnLegacyServerCert(leaf)
 	}
 	if v.opts.OnServerCert != nil {
@@ -97,17 +95,25 @@ func (v *brokerVerifier) verify(cs tls.ConnectionState) error {
 	return nil
 }
 
-func (v *brokerVerifier) firstLegacySighting(c *x509.Certificate) bool {
+// legacySightings remembers the broker certificates already reported as
+// legacy, so each is reported once however many connections are made.
+type legacySightings struct {
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]bool
+}
+
+func (s *Source) firstLegacySighting(c *x509.Certificate) bool {
 	sum := sha256.Sum256(c.Raw)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.legacySeen[sum] {
+	l := &s.legacy
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen[sum] {
 		return false
 	}
-	if len(v.legacySeen) >= maxRememberedLegacyCerts {
-		clear(v.legacySeen)
+	if l.seen == nil || len(l.seen) >= maxRememberedLegacyCerts {
+		l.seen = map[[sha256.Size]byte]bool{}
 	}
-	v.legacySeen[sum] = true
+	l.seen[sum] = true
 	return true
 }
 

@@ -84,16 +84,20 @@ func TestSeedLegacyServerCert(t *testing.T) {
 			if clock.IsZero() {
 				clock = now
 			}
+			// Each case has its own Source: legacy certificates are reported
+			// once per Source.
+			src := certs.NewSource(sb.deviceDir, certs.Names{}, sb.src.Current(), nil)
 			var legacy, seen atomic.Int32
-			cliConf := certs.ClientTLSConfig(sb.src, certs.TLSOpts{
+			opts := certs.TLSOpts{
 				Host:               tc.host,
 				Now:                func() time.Time { return clock },
 				OnLegacyServerCert: func(*x509.Certificate) { legacy.Add(1) },
 				OnServerCert:       func(*x509.Certificate) { seen.Add(1) },
-			})
+			}
 			srvConf := sb.serverConfig(t, tc.server)
 			for range 2 {
-				res := handshake(t, srvConf, cliConf)
+				// A new config per connection, as the publisher makes them.
+				res := handshake(t, srvConf, certs.ClientTLSConfig(src, opts))
 				if !tc.wantOK {
 					t.Log(res.clientErr)
 					wantErr(t, res.clientErr, tc.wantErr...)
