@@ -108,7 +108,7 @@ func NewCA(name string, keyType KeyType, now time.Time) (*CA, error) {
 // LoadCA reads a CA certificate and its private key, e.g. ca.crt and the
 // ca.key kept off the device, to issue more certificates.
 func LoadCA(certFile, keyFile string) (*CA, error) {
-	certData, err := readFile(certFile, "CA certificate", "--ca")
+	certData, err := readFile(certFile, "CA certificate", "")
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func LoadCA(certFile, keyFile string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyData, err := readFile(keyFile, "CA key", "--ca-key")
+	keyData, err := readFile(keyFile, "CA key", "")
 	if err != nil {
 		return nil, err
 	}

@@ -15,14 +15,19 @@ import (
 const maxFileSize = 1 << 20
 
 // readFile reads one of the bundle's files. what names its role ("client
-// key") for the error, and configKey the config setting that points to it.
+// key") for the error, and configKey the config setting that points to it
+// (empty when no setting does).
 func readFile(path, what, configKey string) ([]byte, error) {
+	fix := "name the file itself"
+	if configKey != "" {
+		fix = "set " + configKey + " in the config to the file itself"
+	}
 	st, err := os.Stat(path)
 	if err == nil && st.IsDir() {
-		return nil, newProblem(ErrWrongPEMType, "%s %s is a directory, not a file: set %s in the config to the file itself", what, path, configKey)
+		return nil, newProblem(ErrWrongPEMType, "%s %s is a directory, not a file: %s", what, path, fix)
 	}
 	if err == nil && st.Size() > maxFileSize {
-		return nil, newProblem(ErrNotPEM, "%s %s is %d bytes, far too large for a certificate or key: set %s in the config to the right file", what, path, st.Size(), configKey)
+		return nil, newProblem(ErrNotPEM, "%s %s is %d bytes, far too large for a certificate or key: %s", what, path, st.Size(), fix)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -37,6 +42,8 @@ func readFile(path, what, configKey string) ([]byte, error) {
 // readError turns an os error into one line that says what to do.
 func readError(path, what, configKey string, err error) error {
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && configKey == "":
+		return &problem{msg: fmt.Sprintf("%s %s does not exist", what, path), causes: []error{err}}
 	case errors.Is(err, fs.ErrNotExist):
 		return &problem{
 			msg:    fmt.Sprintf("%s %s does not exist: copy it there or set %s in the config", what, path, configKey),

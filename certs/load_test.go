@@ -302,7 +302,7 @@ func TestLoadErrors(t *testing.T) {
 			if err := os.Mkdir(filepath.Join(dir, "sub.crt"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-		}, names: certs.Names{Cert: "sub.crt", Key: "Kai.key"}, kind: certs.ErrWrongPEMType, words: []string{"sub.crt", "is a directory"}},
+		}, names: certs.Names{Cert: "sub.crt", Key: "Kai.key"}, kind: certs.ErrWrongPEMType, words: []string{"sub.crt", "is a directory", "certs.cert"}},
 		{name: "OpenSSH key", spoil: put("Kai.key", pem.EncodeToMemory(&pem.Block{Type: "OPENSSH PRIVATE KEY", Bytes: []byte("x")})), kind: certs.ErrWrongPEMType, words: []string{"Kai.key", "OpenSSH"}},
 	}
 	for _, tc := range cases {
