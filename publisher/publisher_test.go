@@ -253,3 +253,18 @@ func TestBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+// The worst case of paho's ping logic, as pingEvery's comment derives it,
+// stays within 1.5 × keepalive.
+func TestPingEveryBoundsDetection(t *testing.T) {
+	for _, k := range []time.Duration{5 * time.Second, 7 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 20 * time.Minute} {
+		p := pingEvery(k)
+		check := p / 4
+		if p > 10*time.Second {
+			check = 5 * time.Second
+		}
+		if worst := p + check + k/2 + check; worst > k*3/2 {
+			t.Errorf("keepalive %v: paho keepalive %v, worst detection %v > 1.5×", k, p, worst)
+		}
+	}
+}

@@ -78,7 +78,9 @@ func (o *Outbox) appendDiskLocked(seq uint64, t time.Time, payload []byte, now t
 	}
 	seg.recs = append(seg.recs, entry{seq: seq, off: off, unixNano: timeToNanos(t), size: uint32(len(payload))})
 	seg.pending++
-	o.unsynced = append(o.unsynced, syncMark{seq: seq, at: now.UnixNano()})
+	if n := len(o.unsynced); n == 0 || time.Duration(now.UnixNano()-o.unsynced[n-1].at) >= o.tickEvery/markEvery {
+		o.unsynced = append(o.unsynced, syncMark{seq: seq, at: now.UnixNano()})
+	}
 	return nil
 }
 

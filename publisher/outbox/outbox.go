@@ -23,6 +23,9 @@ const (
 	// kernel writes dirty pages back (30 s by default) cancels that
 	// writeback, so a healthy link keeps readings off the SD card.
 	rotateAfter = 5 * time.Second
+	// markEvery is how often a new sync mark starts: a quarter of the
+	// tick, so a record is synced at most that much early.
+	markEvery = 4
 	// retryEvery is how often a failed disk is tried again.
 	retryEvery = 5 * time.Second
 )
@@ -64,8 +67,11 @@ type Outbox struct {
 	// it is above every seq in segs.
 	mem        []memRecord
 	memPending int
-	// unsynced lists, in seq order, records written since the last fsync
-	// with the time they were appended.
+	// unsynced marks where the records written since the last fsync start:
+	// mark i covers the seqs from its seq up to the next mark's (the last
+	// one up to next), and at is when its first record was appended. A new
+	// mark starts every markEvery, so there are a few per second at any
+	// rate, and the deadline they give errs towards syncing early.
 	unsynced []syncMark
 	scratch  []byte
 

@@ -20,7 +20,7 @@ func (o *Outbox) Pending(after uint64, limit int) ([]Record, error) {
 	if o.closed {
 		return nil, ErrClosed
 	}
-	var out []Record
+	out := make([]Record, 0, min(limit, o.backlog))
 	for si := o.segmentIndexLocked(after + 1); si < len(o.segs) && len(out) < limit; si++ {
 		s := o.segs[si]
 		var want []int
@@ -134,20 +134,6 @@ func (o *Outbox) Ack(seq uint64) {
 	if i := s.find(seq); i >= 0 && s.mark(i, entryAcked) {
 		o.backlog--
 	}
-}
-
-// isPendingLocked tells whether seq is still waiting for an ack.
-func (o *Outbox) isPendingLocked(seq uint64) bool {
-	if len(o.mem) > 0 && seq >= o.mem[0].seq {
-		i := sort.Search(len(o.mem), func(i int) bool { return o.mem[i].seq >= seq })
-		return i < len(o.mem) && o.mem[i].seq == seq && o.mem[i].state == entryPending
-	}
-	if len(o.segs) == 0 {
-		return false
-	}
-	s := o.segs[o.segmentIndexLocked(seq)]
-	i := s.find(seq)
-	return i >= 0 && s.recs[i].state == entryPending
 }
 
 // firstPendingLocked returns the oldest pending record on disk.

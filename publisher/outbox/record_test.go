@@ -103,7 +103,7 @@ func FuzzScanSegment(f *testing.F) {
 	f.Add(append([]byte("junk"), seg...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := &segment{base: 5}
-		d, err := scanRecords(bytes.NewReader(b), s, 0, 100)
+		d, _, err := scanRecords(bytes.NewReader(b), s, 0, 100, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

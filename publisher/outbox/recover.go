@@ -59,13 +59,15 @@ func (o *Outbox) recoverLocked() error {
 	damagedSegments := 0
 	var prev, lastRecord, skippedSeq uint64
 	segs := make([]*segment, 0, len(bases))
+	var buf []byte
 	for i, base := range bases {
 		var limit uint64
 		if i+1 < len(bases) {
 			limit = bases[i+1]
 		}
 		s := &segment{base: base, path: filepath.Join(o.dir, segmentName(base)), created: o.opts.Now()}
-		d, err := scanSegment(s, prev, limit)
+		d, b, err := scanSegment(s, prev, limit, buf)
+		buf = b
 		if err != nil {
 			return fmt.Errorf("read outbox segment %s: %w", filepath.Base(s.path), err)
 		}

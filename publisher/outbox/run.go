@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
@@ -79,7 +80,7 @@ func (o *Outbox) syncIfDue() {
 		o.mu.Unlock()
 		return
 	}
-	for len(o.unsynced) > 0 && !o.isPendingLocked(o.unsynced[0].seq) {
+	for len(o.unsynced) > 0 && !o.anyPendingLocked(o.unsynced[0].seq, o.markEndLocked(0)) {
 		o.unsynced = o.unsynced[1:]
 	}
 	if len(o.unsynced) == 0 {
@@ -155,9 +156,41 @@ func (o *Outbox) syncIfDue() {
 	if len(jobs) > 0 {
 		o.syncs++
 	}
-	for len(o.unsynced) > 0 && o.unsynced[0].seq <= covered {
-		o.unsynced = o.unsynced[1:]
+	// Records appended during the fsync keep their mark.
+	for len(o.unsynced) > 0 {
+		if o.markEndLocked(0) <= covered+1 {
+			o.unsynced = o.unsynced[1:]
+			continue
+		}
+		o.unsynced[0].seq = max(o.unsynced[0].seq, covered+1)
+		break
 	}
+}
+
+// markEndLocked is the seq after the range of sync mark i.
+func (o *Outbox) markEndLocked(i int) uint64 {
+	if i+1 < len(o.unsynced) {
+		return o.unsynced[i+1].seq
+	}
+	return o.next
+}
+
+// anyPendingLocked tells whether a record with a seq in [lo, hi) is on disk
+// and pending.
+func (o *Outbox) anyPendingLocked(lo, hi uint64) bool {
+	for si := o.segmentIndexLocked(lo); si < len(o.segs) && o.segs[si].base < hi; si++ {
+		s := o.segs[si]
+		i := s.first
+		if lo > 0 {
+			i = max(i, s.after(lo-1))
+		}
+		for ; i < len(s.recs) && s.recs[i].seq < hi; i++ {
+			if s.recs[i].state == entryPending {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dropExpiredLocked drops pending readings older than MaxAge, oldest first.
@@ -229,17 +262,8 @@ func (o *Outbox) rotateIfDeliveredLocked(now time.Time) {
 // recentlyAppendedLocked tells whether seq is unsynced and was appended
 // less than SyncWindow ago.
 func (o *Outbox) recentlyAppendedLocked(seq uint64, now time.Time) bool {
-	lo, hi := 0, len(o.unsynced)
-	for lo < hi {
-		m := (lo + hi) / 2
-		if o.unsynced[m].seq < seq {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo < len(o.unsynced) && o.unsynced[lo].seq == seq &&
-		time.Duration(now.UnixNano()-o.unsynced[lo].at) < o.opts.SyncWindow
+	i := sort.Search(len(o.unsynced), func(i int) bool { return o.unsynced[i].seq > seq }) - 1
+	return i >= 0 && time.Duration(now.UnixNano()-o.unsynced[i].at) < o.opts.SyncWindow
 }
 
 // reclaimLocked deletes segments without pending records. The newest

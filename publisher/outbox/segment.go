@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,19 +152,28 @@ func (d segmentDamage) any() bool { return d.corruptRegions > 0 || d.tornBytes >
 // above prev, so a damaged length or a stale record cannot shift or reorder
 // the rest; after a bad spot the scan moves on byte by byte until the next
 // record that passes. Nothing in the file is changed.
-func scanSegment(s *segment, prev, limit uint64) (segmentDamage, error) {
+// buf is a reusable read buffer; the one used is returned for the next call.
+func scanSegment(s *segment, prev, limit uint64, buf []byte) (segmentDamage, []byte, error) {
 	f, err := os.Open(s.path)
 	if err != nil {
-		return segmentDamage{}, err
+		return segmentDamage{}, buf, err
 	}
 	defer f.Close()
-	return scanRecords(f, s, prev, limit)
+	if fi, err := f.Stat(); err == nil {
+		// Index capacity for typical readings, so a large backlog is not
+		// indexed through repeated slice doubling.
+		s.recs = make([]entry, 0, fi.Size()/(recordHeaderSize+160)+1)
+	}
+	return scanRecords(f, s, prev, limit, buf)
 }
 
 // scanRecords is scanSegment on any reader.
-func scanRecords(f io.Reader, s *segment, prev, limit uint64) (segmentDamage, error) {
+func scanRecords(f io.Reader, s *segment, prev, limit uint64, buf []byte) (segmentDamage, []byte, error) {
 	var d segmentDamage
-	buf := make([]byte, 0, scanChunk)
+	if cap(buf) < scanChunk {
+		buf = make([]byte, 0, scanChunk)
+	}
+	buf = buf[:0]
 	var bufOff int64 // file offset of buf[0]
 	pos := 0
 	eof := false
@@ -193,7 +203,7 @@ func scanRecords(f io.Reader, s *segment, prev, limit uint64) (segmentDamage, er
 	for {
 		if len(buf)-pos < recordHeaderSize && !eof {
 			if err := fill(max(recordHeaderSize, scanChunk)); err != nil {
-				return d, err
+				return d, buf, err
 			}
 			continue
 		}
@@ -204,7 +214,7 @@ func scanRecords(f io.Reader, s *segment, prev, limit uint64) (segmentDamage, er
 			need := recordHeaderSize + n
 			if len(buf)-pos < need && !eof {
 				if err := fill(max(need, scanChunk)); err != nil {
-					return d, err
+					return d, buf, err
 				}
 				continue
 			}
@@ -245,5 +255,8 @@ func scanRecords(f io.Reader, s *segment, prev, limit uint64) (segmentDamage, er
 	s.synced = end
 	s.dirSynced = true
 	s.pending = len(s.recs)
-	return d, nil
+	if cap(s.recs)-len(s.recs) > len(s.recs)/8 {
+		s.recs = slices.Clone(s.recs)
+	}
+	return d, buf, nil
 }

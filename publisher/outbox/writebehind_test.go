@@ -91,3 +91,43 @@ func TestOutageKeepsOneGrowingSegment(t *testing.T) {
 		t.Fatalf("Stats = %+v, want one sync per window", st)
 	}
 }
+
+func TestOneUnackedReadingAmongAckedOnesIsSynced(t *testing.T) {
+	e := newEnv(t)
+	o := e.open(nil)
+	for _, seq := range e.appendN(o, 10) {
+		if seq != 5 {
+			o.Ack(seq)
+		}
+	}
+	e.clock.Advance(o.opts.SyncWindow)
+	o.tick()
+	if st := o.Stats(); st.Syncs != 1 {
+		t.Fatalf("Syncs = %d, want 1 for the one unacked reading", st.Syncs)
+	}
+}
+
+func TestSyncMarksStayFewAtHighRates(t *testing.T) {
+	e := newEnv(t)
+	o := e.open(nil)
+	for range 10000 {
+		e.appendN(o, 1)
+		e.clock.Advance(time.Millisecond)
+	}
+	o.mu.Lock()
+	n := len(o.unsynced)
+	o.mu.Unlock()
+	if limit := int(10*time.Second/(o.tickEvery/markEvery)) + 1; n > limit {
+		t.Fatalf("%d sync marks for 10 s of readings, want at most %d", n, limit)
+	}
+	o.tick()
+	if st := o.Stats(); st.Syncs != 1 {
+		t.Fatalf("Syncs = %d, want 1", st.Syncs)
+	}
+	o.mu.Lock()
+	n = len(o.unsynced)
+	o.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d sync marks left after a sync that covered everything", n)
+	}
+}
