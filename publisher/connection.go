@@ -74,7 +74,7 @@ func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, er
 // half ours, the worst case is k/2 + k/2 + two checks ≤ 1.5 k for any k of
 // 5 s or more. The broker, told the shorter keepalive, just sees more pings.
 func pingEvery(keepalive time.Duration) time.Duration {
-	return max(time.Second, (keepalive/2).Truncate(time.Second))
+	return max(time.Second, (keepalive / 2).Truncate(time.Second))
 }
 
 // explainConnectError adds what to check to the errors a user can act on.
