@@ -22,6 +22,10 @@ type Names struct {
 	Cert string
 	// Key is the client's private key.
 	Key string
+	// Prefix goes before every relative name, and discovery only looks at
+	// files that carry it: systemd's LoadCredential=certs:DIR hands the
+	// service the files of DIR as certs_ca.crt, certs_<name>.crt, ….
+	Prefix string
 }
 
 // Discover resolves names to absolute paths. CA defaults to ca.crt. When only
@@ -38,9 +42,9 @@ func Discover(dir string, names Names) (Names, error) {
 		if filepath.IsAbs(name) {
 			return filepath.Clean(name)
 		}
-		return filepath.Join(dir, name)
+		return filepath.Join(dir, names.Prefix+name)
 	}
-	out := Names{CA: names.CA}
+	out := Names{CA: names.CA, Prefix: names.Prefix}
 	if out.CA == "" {
 		out.CA = DefaultCAFile
 	}
@@ -69,8 +73,8 @@ func Discover(dir string, names Names) (Names, error) {
 	present := map[string]bool{}
 	var found []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			continue // editor backups, k8s ..data links
+		if strings.HasPrefix(e.Name(), ".") || !strings.HasPrefix(e.Name(), names.Prefix) {
+			continue // editor backups, k8s ..data links, other credentials
 		}
 		present[e.Name()] = true
 		found = append(found, e.Name())

@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Opts) error {
 	d := &Daemon{opts: o, started: o.Now()}
 	cfg := o.Config
 
-	names := certs.Names{CA: cfg.Certs.CA, Cert: cfg.Certs.Cert, Key: cfg.Certs.Key}
+	names := CertNames(cfg.Certs)
 	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
 	var validity *certs.ValidityError
 	switch {
@@ -158,6 +158,11 @@ func Run(ctx context.Context, o Opts) error {
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
 	return nil
+}
+
+// CertNames selects the certificate files as the config says.
+func CertNames(c config.Certs) certs.Names {
+	return certs.Names{CA: c.CA, Cert: c.Cert, Key: c.Key, Prefix: c.Prefix}
 }
 
 // accept turns a reading into a message and makes it durable. It runs on

@@ -58,7 +58,7 @@ func (d *Daemon) superviseLoop(ctx context.Context) {
 func (d *Daemon) reload() {
 	d.opts.Notifier.Reloading()
 	if err := d.certs.Reload(d.opts.Now()); err != nil {
-		d.log.Error("reload: the new certificate files are not usable; still using the previous pair", "error", err)
+		d.log.Error("reload: the new certificate files are not usable", "error", err)
 	} else {
 		d.log.Info("reload: certificates checked and loaded")
 	}

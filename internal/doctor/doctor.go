@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
+	"github.com/edgepub/edgepub/internal/daemon"
 )
 
 // Step is the outcome of one check.
@@ -83,7 +84,7 @@ type checker struct {
 
 func (c *checker) bundle(context.Context) Step {
 	s := Step{Name: "certificates"}
-	names := certs.Names{CA: c.cfg.Certs.CA, Cert: c.cfg.Certs.Cert, Key: c.cfg.Certs.Key}
+	names := daemon.CertNames(c.cfg.Certs)
 	b, err := certs.Load(c.cfg.Certs.Dir, names, c.opts.Now())
 	if err != nil {
 		s.Detail, s.Fix = err.Error(), "fix the file named above; `edgepub certs inspect "+c.cfg.Certs.Dir+"` shows the whole folder"
