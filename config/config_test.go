@@ -104,6 +104,7 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"in flight", "broker:\n  in_flight: 70000\n", []string{"line 2", "broker.in_flight"}, ErrInFlight},
 		{"cert dir", "certs:\n  dir: ''\n", []string{"certs.dir"}, ErrCertDir},
 		{"cert without key", "certs:\n  cert: a.crt\n", []string{"line 2", "certs.cert"}, ErrCertPair},
+		{"cert prefix", "certs:\n  prefix: a/b\n", []string{"line 2", "certs.prefix"}, ErrCertPrefix},
 		{"expiry days", "certs:\n  warn_days: 3\n  error_days: 7\n", []string{"certs.warn_days"}, ErrExpiryDays},
 		{"state dir", "state_dir: ''\n", []string{"line 1", "state_dir"}, ErrStateDir},
 		{"outbox size", "outbox:\n  max_bytes: 1KiB\n", []string{"outbox.max_bytes"}, ErrOutboxSize},

@@ -22,6 +22,7 @@ var (
 	ErrInFlight         = errors.New("in_flight must be between 1 and 65535 (MQTT message ids are 16-bit)")
 	ErrCertDir          = errors.New("certs.dir must name the directory holding ca.crt and the client's .crt/.key")
 	ErrCertPair         = errors.New("certs.cert and certs.key must be set together")
+	ErrCertPrefix       = errors.New("certs.prefix is a file name prefix such as certs_, without '/'")
 	ErrExpiryDays       = errors.New("warn_days must be at least error_days, and both at least 0")
 	ErrStateDir         = errors.New("state_dir must name a directory edgepub can write, e.g. /var/lib/edgepub")
 	ErrOutboxSize       = errors.New("max_bytes must be at least 64KiB")
@@ -120,6 +121,8 @@ func (c *Config) validateCerts() error {
 		return bad("certs.dir", ErrCertDir)
 	case (k.Cert == "") != (k.Key == ""):
 		return bad("certs.cert", ErrCertPair)
+	case strings.ContainsRune(k.Prefix, '/'):
+		return bad("certs.prefix", ErrCertPrefix)
 	case k.ErrorDays < 0 || k.WarnDays < k.ErrorDays:
 		return bad("certs.warn_days", ErrExpiryDays)
 	}

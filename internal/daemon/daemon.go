@@ -157,7 +157,20 @@ func Run(ctx context.Context, o Opts) error {
 	o.Notifier.Stopping()
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
+	haltSensors(sources, d.log)
 	return nil
+}
+
+// haltSensors puts devices that measure on their own (e.g. an SCD4x in
+// periodic mode) back to idle, so they do not keep heating up between runs.
+func haltSensors(sources []sensors.Source, log *slog.Logger) {
+	for _, src := range sources {
+		if h, ok := src.Sensor.(interface{ Halt() error }); ok {
+			if err := h.Halt(); err != nil {
+				log.Warn("sensor did not halt", "sensor", src.Name, "error", err)
+			}
+		}
+	}
 }
 
 // CertNames selects the certificate files as the config says.
