@@ -25,6 +25,16 @@ func TestParseEmptyGivesDefaults(t *testing.T) {
 	}
 }
 
+func TestDefaultTimeoutFitsTheInterval(t *testing.T) {
+	cfg, err := Parse(strings.NewReader("sensors:\n  - {name: air, type: sgp30, interval: 1s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Sensors[0].Timeout.Std(); got != 500*time.Millisecond {
+		t.Errorf("timeout = %v, want 500ms", got)
+	}
+}
+
 func TestParseFullConfig(t *testing.T) {
 	cfg, err := Parse(strings.NewReader(`
 broker:

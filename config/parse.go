@@ -232,7 +232,8 @@ func (c *Config) applySensorDefaults() {
 			s.Interval = Duration(DefaultSensorInterval)
 		}
 		if s.Timeout == 0 {
-			s.Timeout = Duration(DefaultSensorTimeout)
+			// A fast sensor gets a timeout that fits its interval.
+			s.Timeout = Duration(min(DefaultSensorTimeout, s.Interval.Std()/2))
 		}
 		if s.Samples == 0 {
 			s.Samples = 1

@@ -70,6 +70,7 @@ type ADCChannel struct {
 }
 
 // Sensor defaults, applied by Parse to every entry that leaves them unset.
+// The timeout is at most half the interval.
 const (
 	DefaultSensorInterval = 10 * time.Second
 	DefaultSensorTimeout  = 2 * time.Second
