@@ -10,6 +10,7 @@
 #   - journald holds native records with structured fields (MESSAGE_ID,
 #     DEVICE, PRIORITY) and `journalctl -x` shows the catalog text;
 #   - readings reach a Mosquitto broker on the container's loopback
+#     (Kai/sensors/<sensor>, JSON with "seq")
 #     (TLS listener as in the seed: require_certificate,
 #     use_identity_as_username, ACL %u/#) with simulated sensors;
 #   - `systemctl reload` keeps the process, renewed certificates restart it
@@ -226,8 +227,9 @@ else
 fi
 [ "$(show Type edgepub.service)" = notify ] || fail "Type is not notify"
 [ "$(show SubState edgepub.service)" = running ] || fail "SubState is $(show SubState edgepub.service), want running"
+# STATUS= may follow READY=1 by a moment (e.g. once connected).
+wait_for 30 sh -c '[ -n "$(systemctl show -p StatusText --value edgepub.service)" ]' || fail "no STATUS= text"
 status_text=$(show StatusText edgepub.service)
-[ -n "$status_text" ] || fail "no STATUS= text"
 ct systemctl status --no-pager edgepub.service | grep -q "Status: \"" ||
 	fail "systemctl status shows no Status line"
 say "status: $status_text"
@@ -274,10 +276,10 @@ printf '%s' "$explained" | grep -qF "Subject: $subject" && printf '%s' "$explain
 # ---- publishing to the broker ----
 if [ "${SKIP_PUBLISH_CHECK:-}" != 1 ]; then
 	got=$(ct mosquitto_sub -h 127.0.0.1 -p 8883 --cafile /root/monitor/ca.crt --cert /root/monitor/monitor.crt \
-		--key /root/monitor/monitor.key -t 'Kai/#' -C 1 -W 60 -v 2>&1) || true
+		--key /root/monitor/monitor.key -t 'Kai/sensors/#' -C 1 -W 60 -v 2>&1) || true
 	case $got in
-	Kai/*"{"*) say "broker received: $(printf '%s' "$got" | cut -c1-120)" ;;
-	*) fail "no reading under Kai/# within 60 s: $got" ;;
+	Kai/sensors/*'"seq":'*) say "broker received: $(printf '%s' "$got" | cut -c1-120)" ;;
+	*) fail "no reading under Kai/sensors/# within 60 s: $got" ;;
 	esac
 fi
 
