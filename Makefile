@@ -7,7 +7,7 @@
 #   make test-packaging packaging checks (systemd-analyze, lintian, contents,
 #                       ARM binaries under qemu): packaging/test/ci.sh
 #   make test-nspawn    the package in a booted Debian 12 container:
-#                       packaging/test/nspawn.sh (root, ~2-4 minutes)
+#                       packaging/test/nspawn.sh (root, about 70 s)
 #
 # VERSION is derived from git (packaging/version.sh); override it, REVISION
 # (the Debian revision) and MAINTAINER on the command line when needed.
