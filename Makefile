@@ -1,5 +1,6 @@
 # edgepub build and packaging.
 #
+#   make test           gofmt, go vet, go test -race, then the packaging checks
 #   make build          dist/edgepub for this machine
 #   make deb            dist/edgepub_<version>-<revision>_<arch>.deb for amd64,
 #                       arm64, armhf (ARMv6, all Raspberry Pis) and armel (ARMv5)
@@ -36,7 +37,16 @@ goenv_armel := GOOS=linux GOARCH=arm GOARM=5
 # Keep dates in the package reproducible: the commit's, not the build's.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: build binaries deb packages test-packaging test-nspawn clean FORCE
+.PHONY: test vet build binaries deb packages test-packaging test-nspawn clean FORCE
+
+test: vet
+	$(GO) test -race ./...
+	$(MAKE) test-packaging
+
+vet:
+	@files=$$(gofmt -l $$(git ls-files '*.go')); \
+		if [ -n "$$files" ]; then echo "not gofmt-ed:"; echo "$$files"; exit 1; fi
+	$(GO) vet ./...
 
 build:
 	$(GOBUILD) -o dist/edgepub ./cmd/edgepub
