@@ -89,6 +89,10 @@ func explainConnectError(err error) error {
 		"remote error: tls: certificate required", "remote error: tls: expired certificate",
 		"remote error: tls: certificate expired", "remote error: tls: error decrypting message"):
 		return fmt.Errorf("%w: the broker refused this device's certificate: it must be signed by the CA in the broker's cafile and be valid now", err)
+	case containsAny(msg, "connection reset by peer", "broken pipe", "EOF"):
+		// With TLS 1.3 the broker checks our certificate after we think the
+		// handshake is done; its refusal often arrives as a reset.
+		return fmt.Errorf("%w: the broker closed the connection while connecting: most often it refused this device's certificate (not signed by the CA in its cafile, or expired); `edgepub check` tells", err)
 	case strings.Contains(msg, "connection refused"):
 		return fmt.Errorf("%w: nothing listens there: is the broker running, and is the port (usually 8883) right?", err)
 	case containsAny(msg, "i/o timeout", "network is unreachable", "no route to host"):

@@ -216,6 +216,8 @@ func TestForeignClientCertIsRefused(t *testing.T) {
 	defer stop()
 	waitFor(t, "a failed attempt", func() bool { return p.Status().LastError != "" })
 	st := p.Status()
+	// The refusal arrives as a TLS alert or, with TLS 1.3, often as a
+	// reset; both must say what to check.
 	if st.Connected || !strings.Contains(st.LastError, "refused this device's certificate") {
 		t.Errorf("status = %+v", st)
 	}

@@ -1,0 +1,277 @@
+package publisher_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/sensors"
+)
+
+// BenchmarkDelivery compares, against one real Mosquitto with the seed's
+// mTLS listener and in one run, how fast a subscriber receives QoS 1
+// messages from
+//
+//   - paho: a bare paho loop with a sliding window (publish until W are in
+//     flight, then wait on the oldest token);
+//   - edgepub-drain: publisher.Run over a real outbox that holds all the
+//     readings before it starts (a backlog);
+//   - edgepub-live: publisher.Run while the readings are appended to the
+//     outbox as fast as possible (sensors and delivery at once);
+//   - mosquitto_pub: `mosquitto_pub -l -q 1 -M W` fed the same payloads,
+//     60,000 lines (it stops silently once its 16-bit message ids wrap).
+//
+// Each publisher is its own process (bench/publish, or mosquitto_pub), so
+// its CPU time per message is measured too: on a shared 2-core machine that
+// is steadier than the rate. Rates are counted at one paho subscriber (the
+// monitor identity) from its first to its last message, which leaves
+// connects and handshakes out for all alike. Every round runs each variant
+// once, in rotating order; the metrics are medians over b.N rounds:
+//
+//	go test -run '^$' -bench BenchmarkDelivery -benchtime 5x -timeout 20m ./publisher
+//
+// With EDGEPUB_BENCH_PROFILE=dir the edgepub and paho runs write CPU
+// profiles of their publishing span there (go tool pprof dir/edgepub-drain-w64-r0.pprof).
+func BenchmarkDelivery(b *testing.B) {
+	env := newDeliveryEnv(b)
+	for _, window := range []int{64, 256} {
+		b.Run("window="+strconv.Itoa(window), func(b *testing.B) {
+			variants := []string{"paho", "edgepub-drain", "edgepub-live", "mosquitto_pub"}
+			rates := map[string][]float64{}
+			cpu := map[string][]float64{}
+			for round := range b.N {
+				for i := range variants {
+					name := variants[(i+round)%len(variants)]
+					topic := fmt.Sprintf("%s/bench/w%d-r%d/%s", deviceID, window, round, name)
+					var r deliveryRun
+					if name == "mosquitto_pub" {
+						r = env.mosquittoPub(b, topic, window)
+					} else {
+						r = env.worker(b, name, topic, window, round)
+					}
+					rates[name] = append(rates[name], r.rate)
+					cpu[name] = append(cpu[name], r.cpuMicrosPerMsg)
+				}
+			}
+			paho := median(rates["paho"])
+			for _, name := range variants {
+				m := median(rates[name])
+				b.ReportMetric(m, name+"-msg/s")
+				b.ReportMetric(median(cpu[name]), name+"-cpu-µs/msg")
+				if name != "paho" {
+					b.ReportMetric(m/paho, name+"/paho")
+				}
+				b.Logf("window %d %-14s msg/s %v  cpu µs/msg %v", window, name, roundAll(rates[name]), roundAll(cpu[name]))
+			}
+		})
+	}
+}
+
+const (
+	// deliveryMessages is the size of one paho or edgepub run.
+	deliveryMessages = 100_000
+	// mosquittoPubLines stays below the point (about 34k of 100k lines) at
+	// which mosquitto_pub 2.0.11 stops sending once its message ids wrap.
+	mosquittoPubLines = 60_000
+	deviceID          = "Kai"
+	// subscriberQoS is 0 so that the broker's outgoing window to the
+	// subscriber (max_inflight_messages 20 by default) does not bound the
+	// rates being compared; every message is still counted, and a missing
+	// one fails the run.
+	subscriberQoS = 0
+)
+
+// deliveryEnv is one broker, the device's cert dir, the bench/publish
+// program and a subscriber that counts what arrives under Kai/bench/#.
+type deliveryEnv struct {
+	pki        *mosquittotest.PKI
+	broker     *mosquittotest.Broker
+	deviceDir  string
+	workerPath string
+	sub        *countingSubscriber
+}
+
+func newDeliveryEnv(b *testing.B) *deliveryEnv {
+	pki := mosquittotest.NewSeedPKI(b, "127.0.0.1", deviceID)
+	broker := mosquittotest.Start(b, mosquittotest.Opts{PKI: pki})
+	env := &deliveryEnv{pki: pki, broker: broker, deviceDir: pki.DeviceDir(b, deviceID)}
+	env.workerPath = filepath.Join(b.TempDir(), "publish")
+	if out, err := exec.Command("go", "build", "-o", env.workerPath, "github.com/edgepub/edgepub/bench/publish").CombinedOutput(); err != nil {
+		b.Fatalf("go build bench/publish: %v\n%s", err, out)
+	}
+	env.sub = subscribe(b, broker.URL(), loadCerts(b, pki.DeviceDir(b, "monitor")), deviceID+"/bench/#")
+	return env
+}
+
+func loadCerts(b *testing.B, dir string) *certs.Source {
+	bundle, err := certs.Load(dir, certs.Names{}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return certs.NewSource(dir, certs.Names{}, bundle, nil)
+}
+
+// deliveryRun is one variant's result.
+type deliveryRun struct {
+	rate            float64 // msg/s at the subscriber
+	cpuMicrosPerMsg float64 // of the publishing process
+}
+
+// worker runs bench/publish for one variant.
+func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, round int) deliveryRun {
+	arr := env.sub.expect(topic, deliveryMessages)
+	args := []string{"-variant", variant, "-broker", env.broker.URL(), "-certs", env.deviceDir, "-topic", topic,
+		"-n", strconv.Itoa(deliveryMessages), "-window", strconv.Itoa(window), "-dir", b.TempDir()}
+	if dir := os.Getenv("EDGEPUB_BENCH_PROFILE"); dir != "" {
+		args = append(args, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("%s-w%d-r%d.pprof", variant, window, round)))
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(env.workerPath, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s: %v\n%s", variant, err, stderr.String())
+	}
+	var res struct {
+		CPUSeconds float64 `json:"cpu_seconds"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		b.Fatalf("%s printed %q: %v", variant, stdout.String(), err)
+	}
+	return deliveryRun{
+		rate:            env.sub.wait(b, arr, variant, time.Minute),
+		cpuMicrosPerMsg: res.CPUSeconds / deliveryMessages * 1e6,
+	}
+}
+
+// mosquittoPub sends the payloads with `mosquitto_pub -l`.
+func (env *deliveryEnv) mosquittoPub(b *testing.B, topic string, window int) deliveryRun {
+	var in bytes.Buffer
+	at := time.Now()
+	for i := range mosquittoPubLines {
+		p, err := publisher.EncodeReading(deviceID, uint64(i+1), sensors.Reading{Sensor: "environment",
+			Time: at.Add(time.Duration(i) * time.Millisecond), Values: sensors.Values{
+				"temperature_c": 21.53 + float64(i%100)/100, "humidity_pct": 40.1, "pressure_hpa": 1013.2}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		in.Write(p)
+		in.WriteByte('\n')
+	}
+	arr := env.sub.expect(topic, mosquittoPubLines)
+	cmd := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(env.broker.Port()),
+		"--cafile", env.pki.File("ca.crt"), "--cert", env.pki.File(deviceID+".crt"), "--key", env.pki.File(deviceID+".key"),
+		"-i", deviceID, "-q", "1", "-M", strconv.Itoa(window), "-t", topic, "-l")
+	cmd.Stdin = &in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return deliveryRun{
+		rate:            env.sub.wait(b, arr, "mosquitto_pub", time.Minute),
+		cpuMicrosPerMsg: float64(cpu.Microseconds()) / mosquittoPubLines,
+	}
+}
+
+// countingSubscriber counts messages per topic and remembers when the first
+// and the latest arrived.
+type countingSubscriber struct {
+	client mqtt.Client
+
+	mu     sync.Mutex
+	topics map[string]*arrivals
+}
+
+type arrivals struct {
+	n, want     int
+	first, last time.Time
+	done        chan struct{}
+}
+
+func subscribe(b *testing.B, url string, src *certs.Source, filter string) *countingSubscriber {
+	s := &countingSubscriber{topics: map[string]*arrivals{}}
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID("monitor-bench").
+		SetTLSConfig(certs.ClientTLSConfig(src, certs.TLSOpts{Host: "127.0.0.1"})).
+		SetCleanSession(true).SetAutoReconnect(false)
+	s.client = mqtt.NewClient(o)
+	if tok := s.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	if tok := s.client.Subscribe(filter, subscriberQoS, s.receive); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatalf("subscribe %s: %v", filter, tok.Error())
+	}
+	b.Cleanup(func() { s.client.Disconnect(100) })
+	return s
+}
+
+func (s *countingSubscriber) receive(_ mqtt.Client, m mqtt.Message) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.topics[m.Topic()]
+	if a == nil {
+		return
+	}
+	if a.n == 0 {
+		a.first = now
+	}
+	a.n++
+	a.last = now
+	if a.n == a.want {
+		close(a.done)
+	}
+}
+
+// expect registers topic before anything is sent to it.
+func (s *countingSubscriber) expect(topic string, n int) *arrivals {
+	a := &arrivals{want: n, done: make(chan struct{})}
+	s.mu.Lock()
+	s.topics[topic] = a
+	s.mu.Unlock()
+	return a
+}
+
+// wait returns the rate from the first to the last of the messages, or
+// fails the benchmark if they do not all arrive within timeout.
+func (s *countingSubscriber) wait(b *testing.B, a *arrivals, what string, timeout time.Duration) float64 {
+	select {
+	case <-a.done:
+	case <-time.After(timeout):
+		s.mu.Lock()
+		n := a.n
+		s.mu.Unlock()
+		b.Fatalf("%s: subscriber got %d of %d messages within %v", what, n, a.want, timeout)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return float64(a.n-1) / a.last.Sub(a.first).Seconds()
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func roundAll(xs []float64) []int {
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}
