@@ -39,9 +39,12 @@ export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
 .PHONY: test vet build binaries deb packages test-packaging test-nspawn clean FORCE
 
+# The whole suite, as CI runs it (.ci/run): the integration, partition and
+# packaging tests need root and the Debian packages .ci/run installs.
 test: vet
-	$(GO) test -race ./...
+	$(GO) test -race -count=1 ./...
 	$(MAKE) test-packaging
+	$(MAKE) test-nspawn
 
 vet:
 	@files=$$(gofmt -l $$(git ls-files '*.go')); \
