@@ -140,6 +140,14 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 	for _, c := range certs {
 		b.Client.Certificate = append(b.Client.Certificate, c.Raw)
 	}
+	// Intermediates that only the CA file holds are sent too, as OpenSSL
+	// clients (mosquitto_pub) send them: a broker whose cafile has only the
+	// root cannot verify the leaf without them.
+	for _, c := range intermediatesAbove(chain[len(chain)-1], b.CA) {
+		if !containsCert(certs, c) {
+			b.Client.Certificate = append(b.Client.Certificate, c.Raw)
+		}
+	}
 	b.fingerprint = fingerprint(certs, b.CA)
 
 	validity := b.Validity(now)
@@ -237,6 +245,31 @@ func signaturePath(leaf *x509.Certificate, intermediates, roots []*x509.Certific
 		cur = next
 	}
 	return path, false
+}
+
+// intermediatesAbove returns from and the certificates of cas above it up to
+// a self-signed root, roots excluded.
+func intermediatesAbove(from *x509.Certificate, cas []*x509.Certificate) []*x509.Certificate {
+	var path []*x509.Certificate
+	cur := from
+	for range 8 {
+		if isSelfSigned(cur) {
+			return path
+		}
+		path = append(path, cur)
+		var next *x509.Certificate
+		for _, c := range cas {
+			if !containsCert(path, c) && cur.CheckSignatureFrom(c) == nil {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			return path
+		}
+		cur = next
+	}
+	return path
 }
 
 func hasIssuer(c *x509.Certificate, lists ...[]*x509.Certificate) bool {
