@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -119,7 +120,7 @@ func newDev(bus i2c.Bus, addr uint16, c chip, opts *Opts) (*Dev, error) {
 		o.DataRate, o.Sleep = opts.DataRate, opts.Sleep
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = pause.For
 	}
 	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, chip: c, sleep: o.Sleep}
 	if addr < 0x48 || addr > 0x4b {
@@ -262,16 +263,4 @@ func (d *Dev) readRegister(reg byte) (uint16, error) {
 		return 0, err
 	}
 	return binary.BigEndian.Uint16(b[:]), nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

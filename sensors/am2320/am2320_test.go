@@ -247,10 +247,15 @@ func TestSenseHonoursContext(t *testing.T) {
 		closeBus(t, &bus.Playback) // the reply was never read
 	})
 	t.Run("real timer stops early", func(t *testing.T) {
+		// nil opts: the driver's own timer, which must give up at once.
+		d, err := NewI2C(&i2ctest.Playback{DontPanic: true}, DefaultAddr, nil)
+		if err != nil {
+			t.Fatalf("NewI2C: %v", err)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := wait(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-			t.Fatalf("wait = %v, want context.Canceled", err)
+		if err := d.opts.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+			t.Fatalf("default Sleep = %v, want context.Canceled", err)
 		}
 	})
 }

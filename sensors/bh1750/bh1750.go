@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -87,7 +88,7 @@ func NewI2C(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		o = *opts
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = pause.For
 	}
 	m, ok := modeFor(o.Resolution)
 	if !ok {
@@ -126,16 +127,4 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 		return nil, fmt.Errorf("%s: reading the measurement: %w", d, err)
 	}
 	return sensors.Values{Field: float64(binary.BigEndian.Uint16(b[:])) / d.mode.divisor}, nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

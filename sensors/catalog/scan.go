@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors/ds18b20"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -187,11 +188,11 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 		// The AM2320 sleeps until its address wakes it, which it does
 		// not acknowledge; awake, it answers a read of its registers.
 		_ = bus.Tx(addr, []byte{0x00}, nil)
-		if err := sleep(ctx, time.Millisecond); err != nil {
+		if err := pause.For(ctx, time.Millisecond); err != nil {
 			return f, false, err
 		}
 		if bus.Tx(addr, []byte{0x03, 0x00, 0x04}, nil) == nil {
-			if err := sleep(ctx, 2*time.Millisecond); err != nil {
+			if err := pause.For(ctx, 2*time.Millisecond); err != nil {
 				return f, false, err
 			}
 			var r [8]byte
@@ -209,7 +210,7 @@ func commandWords(ctx context.Context, bus i2c.Bus, addr uint16, cmd []byte, wai
 	if err := bus.Tx(addr, cmd, nil); err != nil {
 		return nil, err
 	}
-	if err := sleep(ctx, wait); err != nil {
+	if err := pause.For(ctx, wait); err != nil {
 		return nil, err
 	}
 	b := make([]byte, 3*n)
@@ -265,18 +266,6 @@ func ListOneWire(sysfsRoot string) ([]Found, error) {
 // isContextErr reports whether err means the scan was stopped.
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // crc8 is Sensirion's (and TI's HDC302x's) word checksum: polynomial 0x31,

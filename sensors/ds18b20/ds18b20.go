@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 )
 
 // Field is the name of the value a probe reports.
@@ -37,7 +38,7 @@ func DefaultOpts() Opts {
 // withDefaults fills the zero fields of o from DefaultOpts.
 func (o *Opts) withDefaults() Opts {
 	d := DefaultOpts()
-	d.Sleep = sleep
+	d.Sleep = pause.For
 	if o == nil {
 		return d
 	}
@@ -95,16 +96,4 @@ func checkPlausible(c float64) error {
 		return fmt.Errorf("read %.3f °C, outside the rated -55..125 °C: %w", c, sensors.ErrImplausible)
 	}
 	return nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

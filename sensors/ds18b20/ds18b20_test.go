@@ -70,8 +70,9 @@ func TestDecodeCelsiusDatasheetTable(t *testing.T) {
 func TestSleepStopsWhenContextIsDone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
+	sleep := (*Opts)(nil).withDefaults().Sleep
 	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Fatalf("sleep = %v, want context.Canceled", err)
+		t.Fatalf("default Sleep = %v, want context.Canceled", err)
 	}
 }
 

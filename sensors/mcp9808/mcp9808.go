@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 	periphmcp9808 "periph.io/x/devices/v3/mcp9808"
@@ -101,7 +102,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	d.opts = *opts
 	if d.opts.Sleep == nil {
-		d.opts.Sleep = wait
+		d.opts.Sleep = pause.For
 	}
 	if err := d.checkIdentity(); err != nil {
 		return nil, err

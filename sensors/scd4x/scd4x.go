@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -82,7 +83,7 @@ func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, er
 		}
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = pause.For
 	}
 	if o.AltitudeM < 0 || o.AltitudeM > 3000 {
 		return nil, fmt.Errorf("scd4x at %#02x on %s: altitude %d m is outside the sensor's 0..3000 m", addr, bus, o.AltitudeM)
@@ -219,16 +220,4 @@ func word(cmd uint16) []byte { return []byte{byte(cmd >> 8), byte(cmd)} }
 func wordWithArg(cmd, arg uint16) []byte {
 	a := []byte{byte(arg >> 8), byte(arg)}
 	return append(append(word(cmd), a...), crc8(a))
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -45,7 +46,7 @@ type Opts struct {
 
 // DefaultOpts returns the options used for a nil *Opts: the system clock and
 // real waits.
-func DefaultOpts() Opts { return Opts{Now: time.Now, Sleep: sleep} }
+func DefaultOpts() Opts { return Opts{Now: time.Now, Sleep: pause.For} }
 
 // Dev is one SGP30 running its air quality algorithm.
 type Dev struct {
@@ -141,16 +142,4 @@ func (d *Dev) command(ctx context.Context, cmd uint16, dur time.Duration, n int)
 		words[i] = uint16(chunk[0])<<8 | uint16(chunk[1])
 	}
 	return words, nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

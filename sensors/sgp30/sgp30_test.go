@@ -143,8 +143,8 @@ func TestContext(t *testing.T) {
 	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("done context: %v", err)
 	}
-	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleep with a done context: %v", err)
+	if err := DefaultOpts().Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("default Sleep with a done context: %v", err)
 	}
 	if _, err := NewI2C(ctx, &i2ctest.Playback{DontPanic: true, Ops: initOps()}, Addr, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("NewI2C with a done context: %v", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -112,7 +113,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	d := &Dev{d: i2c.Dev{Bus: b, Addr: addr}, opts: *opts}
 	if d.opts.Sleep == nil {
-		d.opts.Sleep = wait
+		d.opts.Sleep = pause.For
 	}
 	var reply [6]byte
 	// The constructor has no caller context; the wait is 10 ms.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 	periphtmp102 "periph.io/x/devices/v3/tmp102"
@@ -87,7 +88,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	d.opts = *opts
 	if d.opts.Sleep == nil {
-		d.opts.Sleep = wait
+		d.opts.Sleep = pause.For
 	}
 	// periph keeps the pointer and may change the options it points to.
 	dev, err := periphtmp102.NewI2C(b, addr, &periphtmp102.Opts{SampleRate: d.opts.SampleRate, AlertSetting: periphtmp102.ModeComparator})
