@@ -16,7 +16,8 @@ const maxScratch = 64 << 10
 // and writes the record before returning: write(2) puts it in the page
 // cache, which survives the death of the process. The fsync follows within
 // SyncWindow unless the broker acknowledges the reading first. When encode
-// fails the seq is not used up.
+// fails the seq is not used up. encode runs under the outbox's lock, so it
+// must not call the Outbox.
 func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (uint64, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

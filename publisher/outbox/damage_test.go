@@ -160,6 +160,14 @@ func TestGarbageSegmentAndLease(t *testing.T) {
 	if seq := e.appendN(o, 1)[0]; seq <= 5 {
 		t.Fatalf("seq %d reused after damage", seq)
 	}
+	for _, seq := range pendingSeqs(t, o) {
+		o.Ack(seq)
+	}
+	e.clock.Advance(rotateAfter)
+	o.tick()
+	if got := fileSize(t, filepath.Join(e.dir, segmentName(3))); got != int64(len(garbage)) {
+		t.Fatalf("segment of pure garbage is %d bytes after reclaim, want it kept with %d", got, len(garbage))
+	}
 }
 
 func TestPendingDropsRecordDamagedAfterOpen(t *testing.T) {

@@ -82,10 +82,13 @@
 // below the next segment's, ascending). After a bad spot it moves on byte by
 // byte to the next record that passes. Torn tails, corrupt records in the
 // middle, foreign files and a damaged lease are logged once with counts
-// (message id logging.MsgOutboxDamaged), reported in Stats.OpenDamage, and
-// left as they are. With damage, a missing lease, a new boot id, or a
-// previous run that kept readings in memory, seq continues after the lease
-// ceiling rather than after the last intact record.
+// (message id logging.MsgOutboxDamaged) and reported in Stats.OpenDamage.
+// Nothing is repaired or truncated. A damaged segment is deleted like any
+// other once its intact records are acknowledged. Foreign files, and segment
+// files without a single intact record, are left for a person to inspect;
+// only the MaxBytes cap removes the latter. With damage, a missing lease, a
+// new boot id, or a previous run that kept readings in memory, seq continues
+// after the lease ceiling rather than after the last intact record.
 //
 // # Gentle on SD cards
 //

@@ -267,10 +267,12 @@ func (o *Outbox) recentlyAppendedLocked(seq uint64, now time.Time) bool {
 }
 
 // reclaimLocked deletes segments without pending records. The newest
-// segment stays: its name tells the last seq after a crash.
+// segment stays: its name tells the last seq after a crash. So does a
+// segment file holding no intact record at all: that is damage for a person
+// to look at, and only the MaxBytes cap removes it.
 func (o *Outbox) reclaimLocked() {
 	for i := 0; i < len(o.segs)-1; {
-		if s := o.segs[i]; s.pending == 0 && s != o.active {
+		if s := o.segs[i]; s.pending == 0 && s != o.active && (len(s.recs) > 0 || s.size == 0) {
 			o.removeSegmentLocked(i)
 			continue
 		}
