@@ -72,8 +72,8 @@
 // CRC-32C. The two slots are written alternately in place and fdatasynced,
 // so a torn write spoils only the slot being written. Overwriting blocks that
 // are already allocated also works on a full disk. The ceiling is reserved
-// 10,000 seqs ahead, so there is one fsync per 10,000 readings. Run extends
-// it early, so Append rarely waits for that fsync.
+// 10,000 seqs ahead. Run moves it on when half of that is used, so there is
+// one lease fsync per 5,000 readings and Append rarely waits for one.
 //
 // # Opening and damage
 //

@@ -23,6 +23,12 @@ func TestAppendPendingAck(t *testing.T) {
 	o.Ack(1)
 	o.Ack(2)
 	wantSeqs(t, pendingSeqs(t, o), seqRange(3, 10))
+	if recs, err := o.Pending(0, 0); err != nil || len(recs) != 0 {
+		t.Fatalf("Pending(0, 0) = %v, %v", recs, err)
+	}
+	if recs, err := o.Pending(0, -1); err != nil || len(recs) != 0 {
+		t.Fatalf("Pending(0, -1) = %v, %v", recs, err)
+	}
 	recs, _ = o.Pending(7, 100)
 	if len(recs) != 3 || recs[0].Seq != 8 {
 		t.Fatalf("Pending(7, 100) returned %d records starting at %d", len(recs), recs[0].Seq)

@@ -20,6 +20,9 @@ func (o *Outbox) Pending(after uint64, limit int) ([]Record, error) {
 	if o.closed {
 		return nil, ErrClosed
 	}
+	if limit <= 0 {
+		return nil, nil
+	}
 	out := make([]Record, 0, min(limit, o.backlog))
 	for si := o.segmentIndexLocked(after + 1); si < len(o.segs) && len(out) < limit; si++ {
 		s := o.segs[si]
