@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -29,7 +30,7 @@ func words(ws ...uint16) []byte {
 	var b []byte
 	for _, w := range ws {
 		p := []byte{byte(w >> 8), byte(w)}
-		b = append(append(b, p...), crc8(p))
+		b = append(append(b, p...), sensirion.CRC8(p))
 	}
 	return b
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/onewire"
 	"periph.io/x/conn/v3/physic"
@@ -119,9 +120,9 @@ func registers(regs map[byte]uint16) chip {
 	}
 }
 
-// sensirion is a chip that NACKs reads unless a known command is pending,
+// sensirionChip is a chip that NACKs reads unless a known command is pending,
 // then answers that command's words with CRCs.
-func sensirion(replies map[string][]uint16) chip {
+func sensirionChip(replies map[string][]uint16) chip {
 	var pending []uint16
 	return func(w, r []byte) error {
 		if len(w) > 0 {
@@ -137,7 +138,7 @@ func sensirion(replies map[string][]uint16) chip {
 		}
 		for i, word := range pending {
 			r[3*i], r[3*i+1] = byte(word>>8), byte(word)
-			r[3*i+2] = crc8(r[3*i : 3*i+2])
+			r[3*i+2] = sensirion.CRC8(r[3*i : 3*i+2])
 		}
 		pending = nil
 		return nil

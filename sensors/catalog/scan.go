@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgepub/edgepub/sensors/ds18b20"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -204,27 +205,10 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 	return f, false, nil
 }
 
-// commandWords sends a Sensirion-style command, waits, and reads n words
-// with their CRCs.
+// commandWords sends a Sensirion-style command to addr, waits, and reads n
+// words with their CRCs.
 func commandWords(ctx context.Context, bus i2c.Bus, addr uint16, cmd []byte, wait time.Duration, n int) ([]uint16, error) {
-	if err := bus.Tx(addr, cmd, nil); err != nil {
-		return nil, err
-	}
-	if err := pause.For(ctx, wait); err != nil {
-		return nil, err
-	}
-	b := make([]byte, 3*n)
-	if err := bus.Tx(addr, nil, b); err != nil {
-		return nil, err
-	}
-	words := make([]uint16, n)
-	for i := range words {
-		if crc8(b[3*i:3*i+2]) != b[3*i+2] {
-			return nil, errors.New("crc mismatch")
-		}
-		words[i] = uint16(b[3*i])<<8 | uint16(b[3*i+1])
-	}
-	return words, nil
+	return sensirion.ReadWords(ctx, &i2c.Dev{Bus: bus, Addr: addr}, pause.For, cmd, wait, n)
 }
 
 // preferFirst moves name to the front of types.
@@ -266,21 +250,4 @@ func ListOneWire(sysfsRoot string) ([]Found, error) {
 // isContextErr reports whether err means the scan was stopped.
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// crc8 is Sensirion's (and TI's HDC302x's) word checksum: polynomial 0x31,
-// initial value 0xff.
-func crc8(b []byte) byte {
-	crc := byte(0xff)
-	for _, x := range b {
-		crc ^= x
-		for range 8 {
-			if crc&0x80 != 0 {
-				crc = crc<<1 ^ 0x31
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
 }

@@ -20,17 +20,17 @@ func testBench() *deviceBus {
 		0x23: registers(nil),                                         // BH1750
 		0x38: registers(nil),                                         // AHT20
 		0x40: registers(map[byte]uint16{0x00: 0x399f}),               // INA219
-		0x44: sensirion(map[string][]uint16{"\x89": {0x1234, 0x5678}}),
-		0x45: sensirion(map[string][]uint16{"\x37\x81": {0x3000}}),  // HDC302x
-		0x48: registers(map[byte]uint16{0x01: 0x60a0}),              // TMP102
-		0x49: registers(map[byte]uint16{0x01: 0x8583}),              // ADS1x15
-		0x50: registers(nil),                                        // an EEPROM
-		0x58: sensirion(map[string][]uint16{"\x36\x82": {1, 2, 3}}), // SGP30
-		0x5a: registers(nil),                                        // CCS811
+		0x44: sensirionChip(map[string][]uint16{"\x89": {0x1234, 0x5678}}),
+		0x45: sensirionChip(map[string][]uint16{"\x37\x81": {0x3000}}),  // HDC302x
+		0x48: registers(map[byte]uint16{0x01: 0x60a0}),                  // TMP102
+		0x49: registers(map[byte]uint16{0x01: 0x8583}),                  // ADS1x15
+		0x50: registers(nil),                                            // an EEPROM
+		0x58: sensirionChip(map[string][]uint16{"\x36\x82": {1, 2, 3}}), // SGP30
+		0x5a: registers(nil),                                            // CCS811
 		0x5c: sleepyAM2320(),
-		0x62: sensirion(map[string][]uint16{"\x36\x82": {4, 5, 6}}), // SCD4x
-		0x76: registers(map[byte]uint16{0xd0: 0x60}),                // BME280
-		0x77: registers(map[byte]uint16{0xd0: 0x55}),                // BMP180
+		0x62: sensirionChip(map[string][]uint16{"\x36\x82": {4, 5, 6}}), // SCD4x
+		0x76: registers(map[byte]uint16{0xd0: 0x60}),                    // BME280
+		0x77: registers(map[byte]uint16{0xd0: 0x55}),                    // BMP180
 	}}
 }
 

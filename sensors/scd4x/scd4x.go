@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -189,28 +190,9 @@ func (d *Dev) waitReady(ctx context.Context) error {
 }
 
 // read sends a command, waits its execution time and reads n words, checking
-// each word's CRC. The sensor needs the pause between the write and the read,
-// so the two are separate transfers rather than a repeated start.
+// each word's CRC.
 func (d *Dev) read(ctx context.Context, cmd uint16, n int) ([]uint16, error) {
-	if err := d.dev.Tx(word(cmd), nil); err != nil {
-		return nil, err
-	}
-	if err := d.sleep(ctx, commandDuration); err != nil {
-		return nil, err
-	}
-	b := make([]byte, 3*n)
-	if err := d.dev.Tx(nil, b); err != nil {
-		return nil, err
-	}
-	words := make([]uint16, n)
-	for i := range words {
-		chunk := b[3*i : 3*i+3]
-		if crc8(chunk[:2]) != chunk[2] {
-			return nil, fmt.Errorf("crc mismatch in word %d (% x): check the wiring and the bus speed", i, chunk)
-		}
-		words[i] = uint16(chunk[0])<<8 | uint16(chunk[1])
-	}
-	return words, nil
+	return sensirion.ReadWords(ctx, &d.dev, d.sleep, word(cmd), commandDuration, n)
 }
 
 // word encodes a command.
@@ -218,6 +200,5 @@ func word(cmd uint16) []byte { return []byte{byte(cmd >> 8), byte(cmd)} }
 
 // wordWithArg encodes a command with one argument word and its CRC.
 func wordWithArg(cmd, arg uint16) []byte {
-	a := []byte{byte(arg >> 8), byte(arg)}
-	return append(append(word(cmd), a...), crc8(a))
+	return append(word(cmd), sensirion.EncodeWords(arg)...)
 }

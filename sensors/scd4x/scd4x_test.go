@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 )
@@ -27,45 +28,29 @@ func recordSleeps(into *[]time.Duration) func(context.Context, time.Duration) er
 	}
 }
 
-// words encodes 16-bit words as the sensor sends them, each with its CRC.
-func words(ws ...uint16) []byte {
-	var b []byte
-	for _, w := range ws {
-		p := []byte{byte(w >> 8), byte(w)}
-		b = append(append(b, p...), crc8(p))
-	}
-	return b
-}
-
 // initOps is what NewI2C sends to a sensor with the datasheet's example
 // serial number.
 func initOps() []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: Addr, W: []byte{0x3f, 0x86}},
 		{Addr: Addr, W: []byte{0x36, 0x82}},
-		{Addr: Addr, R: words(0xf896, 0x9f07, 0x3bb4)},
+		{Addr: Addr, R: sensirion.EncodeWords(0xf896, 0x9f07, 0x3bb4)},
 		{Addr: Addr, W: []byte{0x21, 0xb1}},
 	}
 }
 
 func readyOps(status uint16) []i2ctest.IO {
-	return []i2ctest.IO{{Addr: Addr, W: []byte{0xe4, 0xb8}}, {Addr: Addr, R: words(status)}}
+	return []i2ctest.IO{{Addr: Addr, W: []byte{0xe4, 0xb8}}, {Addr: Addr, R: sensirion.EncodeWords(status)}}
 }
 
 func measurementOps(co2, t, rh uint16) []i2ctest.IO {
-	return []i2ctest.IO{{Addr: Addr, W: []byte{0xec, 0x05}}, {Addr: Addr, R: words(co2, t, rh)}}
+	return []i2ctest.IO{{Addr: Addr, W: []byte{0xec, 0x05}}, {Addr: Addr, R: sensirion.EncodeWords(co2, t, rh)}}
 }
 
 func closePlayback(t *testing.T, bus *i2ctest.Playback) {
 	t.Helper()
 	if err := bus.Close(); err != nil {
 		t.Errorf("not every recorded transfer happened: %v", err)
-	}
-}
-
-func TestCRCDatasheetExample(t *testing.T) {
-	if got := crc8([]byte{0xbe, 0xef}); got != 0x92 {
-		t.Errorf("crc8(0xbeef) = %#x, want 0x92", got)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -120,26 +121,5 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 // command sends cmd, waits its duration and reads n words, checking each
 // word's CRC.
 func (d *Dev) command(ctx context.Context, cmd uint16, dur time.Duration, n int) ([]uint16, error) {
-	if err := d.dev.Tx([]byte{byte(cmd >> 8), byte(cmd)}, nil); err != nil {
-		return nil, err
-	}
-	if err := d.sleep(ctx, dur); err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	b := make([]byte, 3*n)
-	if err := d.dev.Tx(nil, b); err != nil {
-		return nil, err
-	}
-	words := make([]uint16, n)
-	for i := range words {
-		chunk := b[3*i : 3*i+3]
-		if crc8(chunk[:2]) != chunk[2] {
-			return nil, fmt.Errorf("crc mismatch in word %d (% x): check the wiring and the bus speed", i, chunk)
-		}
-		words[i] = uint16(chunk[0])<<8 | uint16(chunk[1])
-	}
-	return words, nil
+	return sensirion.ReadWords(ctx, &d.dev, d.sleep, []byte{byte(cmd >> 8), byte(cmd)}, dur, n)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 )
@@ -19,26 +20,17 @@ func (b errBus) String() string                  { return "broken" }
 func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
 func (b errBus) SetSpeed(physic.Frequency) error { return nil }
 
-func words(ws ...uint16) []byte {
-	var b []byte
-	for _, w := range ws {
-		p := []byte{byte(w >> 8), byte(w)}
-		b = append(append(b, p...), crc8(p))
-	}
-	return b
-}
-
 // initOps is NewI2C talking to an SGP30 with feature set 0x0022.
 func initOps() []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: Addr, W: []byte{0x20, 0x2f}},
-		{Addr: Addr, R: words(0x0022)},
+		{Addr: Addr, R: sensirion.EncodeWords(0x0022)},
 		{Addr: Addr, W: []byte{0x20, 0x03}},
 	}
 }
 
 func measureOps(eco2, tvoc uint16) []i2ctest.IO {
-	return []i2ctest.IO{{Addr: Addr, W: []byte{0x20, 0x08}}, {Addr: Addr, R: words(eco2, tvoc)}}
+	return []i2ctest.IO{{Addr: Addr, W: []byte{0x20, 0x08}}, {Addr: Addr, R: sensirion.EncodeWords(eco2, tvoc)}}
 }
 
 // fakeClock is a clock the test moves by hand.
@@ -123,7 +115,7 @@ func TestCRCError(t *testing.T) {
 func TestNotAnSGP30(t *testing.T) {
 	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
 		{Addr: Addr, W: []byte{0x20, 0x2f}},
-		{Addr: Addr, R: words(0x1006)}, // an SGPC3
+		{Addr: Addr, R: sensirion.EncodeWords(0x1006)}, // an SGPC3
 	}}
 	_, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: func(context.Context, time.Duration) error { return nil }})
 	if err == nil || !strings.Contains(err.Error(), "product type 1") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -210,7 +211,7 @@ func (d *Dev) command(ctx context.Context, code byte, wait time.Duration, r []by
 
 // word checks and decodes one big-endian word followed by its CRC.
 func word(b []byte) (uint16, error) {
-	if got, want := b[2], crc8(b[:2]); got != want {
+	if got, want := b[2], sensirion.CRC8(b[:2]); got != want {
 		return 0, fmt.Errorf("%w: word %#02x%02x has CRC %#02x, want %#02x (noise on the bus: check cable length and pull-ups)", ErrCRC, b[0], b[1], got, want)
 	}
 	return binary.BigEndian.Uint16(b), nil

@@ -99,13 +99,6 @@ func closeBus(t *testing.T, bus *i2ctest.Playback) {
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
-func TestCRC8DatasheetExample(t *testing.T) {
-	// The datasheet's checksum example: the CRC of 0xBEEF is 0x92.
-	if got := crc8([]byte{0xBE, 0xEF}); got != 0x92 {
-		t.Fatalf("crc8(0xBEEF) = %#02x, want 0x92", got)
-	}
-}
-
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)), DontPanic: true}
 	d, sleeps := newDev(t, bus, DefaultOpts)
