@@ -10,29 +10,9 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
-	"periph.io/x/conn/v3/physic"
 )
-
-type errBus struct{ err error }
-
-func (b errBus) String() string                  { return "broken" }
-func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
-func (b errBus) SetSpeed(physic.Frequency) error { return nil }
-
-func recordSleeps(into *[]time.Duration) func(context.Context, time.Duration) error {
-	return func(ctx context.Context, d time.Duration) error {
-		*into = append(*into, d)
-		return ctx.Err()
-	}
-}
-
-func closePlayback(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transfer happened: %v", err)
-	}
-}
 
 const addr = 0x48
 
@@ -57,8 +37,8 @@ func TestADS1115Defaults(t *testing.T) {
 	// AIN0 against GND, ±4.096 V, single shot, 128 SPS, comparator off: 0xc383.
 	ops := append([]i2ctest.IO{probeOp}, conversionOps(0xc383, 0x4000, true)...)
 	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-	var sleeps []time.Duration
-	d, err := NewADS1115(bus, addr, &Opts{Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewADS1115(bus, addr, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +51,10 @@ func TestADS1115Defaults(t *testing.T) {
 	}
 	// 1/128 s plus 10 % plus 50 µs, then a tenth of that for the late poll.
 	want := []time.Duration{8643750 * time.Nanosecond, 864375 * time.Nanosecond}
-	if !slices.Equal(sleeps, want) {
-		t.Errorf("waited %v, want %v", sleeps, want)
+	if !slices.Equal(sleeps.Waits(), want) {
+		t.Errorf("waited %v, want %v", sleeps.Waits(), want)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestADS1015ChannelsMapVoltsToQuantities(t *testing.T) {
@@ -89,7 +69,7 @@ func TestADS1015ChannelsMapVoltsToQuantities(t *testing.T) {
 			{Input: 0, Field: "humidity_pct", Gain: 2, Scale: 100 / 3.3},
 			{Input: 3, Field: "battery_v", Gain: 0.667, Scale: 2, Offset: 0.1},
 		},
-		Sleep: recordSleeps(new([]time.Duration)),
+		Sleep: (&bustest.Sleeps{}).Sleep,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +81,7 @@ func TestADS1015ChannelsMapVoltsToQuantities(t *testing.T) {
 	if math.Abs(v["humidity_pct"]-30.303) > 0.001 || math.Abs(v["battery_v"]-2.5) > 1e-9 || len(v) != 2 {
 		t.Errorf("got %v, want humidity_pct 30.303 (1 V) and battery_v 2.5 (1.2 V ×2 + 0.1)", v)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestClippedInputIsImplausible(t *testing.T) {
@@ -111,13 +91,13 @@ func TestClippedInputIsImplausible(t *testing.T) {
 		code uint16
 	}{
 		{func(b *i2ctest.Playback) (*Dev, error) {
-			return NewADS1115(b, addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+			return NewADS1115(b, addr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		}, 0xc383, 0x7fff},
 		{func(b *i2ctest.Playback) (*Dev, error) {
-			return NewADS1115(b, addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+			return NewADS1115(b, addr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		}, 0xc383, 0x8000},
 		{func(b *i2ctest.Playback) (*Dev, error) {
-			return NewADS1015(b, addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+			return NewADS1015(b, addr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		}, 0xc383, 0x7ff0}, // 1600 SPS has the same DR bits as the ADS1115's 128,
 	} {
 		bus := &i2ctest.Playback{DontPanic: true, Ops: append([]i2ctest.IO{probeOp}, conversionOps(c.cfg, c.code)...)}
@@ -129,7 +109,7 @@ func TestClippedInputIsImplausible(t *testing.T) {
 		if !errors.Is(err, sensors.ErrImplausible) || !strings.Contains(err.Error(), "AIN0") || !strings.Contains(err.Error(), "lower the gain") {
 			t.Errorf("code %#04x: %v, want ErrImplausible for AIN0", c.code, err)
 		}
-		closePlayback(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
@@ -141,17 +121,17 @@ func TestOptionErrors(t *testing.T) {
 		{Channels: []Channel{{Gain: 3}}},
 		{DataRate: 100},
 	} {
-		if _, err := NewADS1115(errBus{nack}, addr, &o); err == nil || errors.Is(err, nack) {
+		if _, err := NewADS1115(bustest.BrokenBus{Err: nack}, addr, &o); err == nil || errors.Is(err, nack) {
 			t.Errorf("%+v: %v, want an option error before any transfer", o, err)
 		}
 	}
-	if _, err := NewADS1015(errBus{nack}, addr, &Opts{DataRate: 860}); err == nil || !strings.Contains(err.Error(), "3300") {
+	if _, err := NewADS1015(bustest.BrokenBus{Err: nack}, addr, &Opts{DataRate: 860}); err == nil || !strings.Contains(err.Error(), "3300") {
 		t.Errorf("ADS1015 at 860 SPS: %v", err)
 	}
-	if _, err := NewADS1115(errBus{nack}, 0x4c, nil); err == nil || !strings.Contains(err.Error(), "0x48..0x4b") {
+	if _, err := NewADS1115(bustest.BrokenBus{Err: nack}, 0x4c, nil); err == nil || !strings.Contains(err.Error(), "0x48..0x4b") {
 		t.Errorf("address 0x4c: %v", err)
 	}
-	if _, err := NewADS1115(errBus{nack}, addr, nil); !errors.Is(err, nack) || !strings.Contains(err.Error(), "ads1115 at 0x48 on broken") {
+	if _, err := NewADS1115(bustest.BrokenBus{Err: nack}, addr, nil); !errors.Is(err, nack) || !strings.Contains(err.Error(), "ads1115 at 0x48 on broken") {
 		t.Errorf("silent bus: %v", err)
 	}
 }
@@ -164,14 +144,14 @@ func TestConversionThatNeverEnds(t *testing.T) {
 	ops := append([]i2ctest.IO{probeOp}, conversionOps(0xc383, 0, busy...)...)
 	ops = ops[:len(ops)-2] // the chip never reports done, so nothing is read
 	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-	d, err := NewADS1115(bus, addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+	d, err := NewADS1115(bus, addr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "never finished") {
 		t.Errorf("Sense = %v", err)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestContext(t *testing.T) {
@@ -189,20 +169,9 @@ func TestContext(t *testing.T) {
 	// The context ends once the conversion has started: the real timer must
 	// give up rather than wait.
 	ctx, cancel = context.WithCancel(context.Background())
-	d.dev.Bus = cancelAfterTx{bus, cancel}
+	d.dev.Bus = bustest.CancelAfterTx{Playback: bus, Cancel: cancel}
 	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "waiting for the conversion") {
 		t.Errorf("cancelled during the conversion: %v", err)
 	}
-	closePlayback(t, bus)
-}
-
-// cancelAfterTx cancels a context after every transfer.
-type cancelAfterTx struct {
-	*i2ctest.Playback
-	cancel context.CancelFunc
-}
-
-func (b cancelAfterTx) Tx(addr uint16, w, r []byte) error {
-	defer b.cancel()
-	return b.Playback.Tx(addr, w, r)
+	bustest.AllUsed(t, bus)
 }

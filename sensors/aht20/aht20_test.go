@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	periphaht20 "periph.io/x/devices/v3/aht20"
 )
@@ -26,23 +27,6 @@ var (
 
 func readReply(r []byte) i2ctest.IO { return i2ctest.IO{Addr: 0x38, R: r} }
 
-// failingBus replays its ops and then fails every further transaction with
-// err, like a sensor that stopped acknowledging.
-type failingBus struct {
-	i2ctest.Playback
-	err error
-}
-
-func (b *failingBus) Tx(addr uint16, w, r []byte) error {
-	b.Lock()
-	exhausted := b.Count >= len(b.Ops)
-	b.Unlock()
-	if exhausted {
-		return b.err
-	}
-	return b.Playback.Tx(addr, w, r)
-}
-
 // busyBus is a sensor that accepts every command and always answers busy.
 type busyBus struct{ i2ctest.Playback }
 
@@ -53,13 +37,6 @@ func (b *busyBus) Tx(addr uint16, w, r []byte) error {
 		return nil
 	}
 	return b.Playback.Tx(addr, w, r)
-}
-
-func closeBus(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transaction was used: %v", err)
-	}
 }
 
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
@@ -75,7 +52,7 @@ func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 	if len(v) != 2 || math.Abs(v["temperature_c"]-25) > 1e-6 || math.Abs(v["humidity_pct"]-50) > 1e-6 {
 		t.Errorf("Sense() = %v, want temperature_c 25 and humidity_pct 50", v)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNewI2CCalibratesUncalibratedSensor(t *testing.T) {
@@ -88,7 +65,7 @@ func TestNewI2CCalibratesUncalibratedSensor(t *testing.T) {
 	if _, err := NewI2C(bus, DefaultAddr, nil); err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSensePollsWhileBusy(t *testing.T) {
@@ -101,7 +78,7 @@ func TestSensePollsWhileBusy(t *testing.T) {
 	if _, err := d.Sense(context.Background()); err != nil {
 		t.Fatalf("Sense: %v", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseRejects(t *testing.T) {
@@ -139,7 +116,7 @@ func TestSenseRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "aht20 at 0x38 on playback: ") {
 				t.Errorf("error %q should name the device and contain %q", err, tc.text)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -154,13 +131,13 @@ func TestSenseTimesOutOnStuckSensor(t *testing.T) {
 	if _, err := d.Sense(context.Background()); !errors.As(err, &timeout) {
 		t.Fatalf("Sense error = %v, want a read timeout", err)
 	}
-	closeBus(t, &bus.Playback)
+	bustest.AllUsed(t, &bus.Playback)
 }
 
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK on trigger", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated}, DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{statusCalibrated}, DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, DefaultAddr, nil)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -168,7 +145,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if _, err := d.Sense(context.Background()); !errors.Is(err, errNACK) {
 			t.Fatalf("Sense error = %v, want the NACK", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
 		// The recording holds 4 of the 7 bytes, so the playback refuses it.
@@ -197,7 +174,7 @@ func TestSenseHonoursCancelledContext(t *testing.T) {
 	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sense error = %v, want context.Canceled", err)
 	}
-	closeBus(t, bus) // no measurement was triggered
+	bustest.AllUsed(t, bus) // no measurement was triggered
 }
 
 func TestNewI2CRejects(t *testing.T) {
@@ -206,18 +183,18 @@ func TestNewI2CRejects(t *testing.T) {
 		if _, err := NewI2C(bus, 0x39, nil); err == nil || !strings.Contains(err.Error(), "fixed at 0x38") {
 			t.Fatalf("NewI2C error = %v, want the fixed address named", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("zero timeout", func(t *testing.T) {
 		bus := &i2ctest.Playback{DontPanic: true}
 		if _, err := NewI2C(bus, DefaultAddr, &Opts{}); err == nil {
 			t.Fatal("NewI2C accepted a zero read timeout")
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("no device", func(t *testing.T) {
 		errNACK := errors.New("remote I/O error")
-		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 		_, err := NewI2C(bus, DefaultAddr, nil)
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an AHT20 connected") {
 			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)

@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 )
 
@@ -43,23 +44,6 @@ func (b *sleepingSensorBus) Tx(addr uint16, w, r []byte) error {
 	return b.Playback.Tx(addr, w, r)
 }
 
-type recordedSleeps struct {
-	mu     sync.Mutex
-	waits  []time.Duration
-	before func()
-}
-
-func (r *recordedSleeps) sleep(ctx context.Context, d time.Duration) error {
-	r.mu.Lock()
-	r.waits = append(r.waits, d)
-	before := r.before
-	r.mu.Unlock()
-	if before != nil {
-		before()
-	}
-	return ctx.Err()
-}
-
 func readOps(reply []byte) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: 0x5C, W: []byte{0x03, 0x00, 0x04}},
@@ -67,22 +51,15 @@ func readOps(reply []byte) []i2ctest.IO {
 	}
 }
 
-func newDev(t *testing.T, ops []i2ctest.IO) (*Dev, *sleepingSensorBus, *recordedSleeps) {
+func newDev(t *testing.T, ops []i2ctest.IO) (*Dev, *sleepingSensorBus, *bustest.Sleeps) {
 	t.Helper()
 	bus := &sleepingSensorBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}}
-	sleeps := &recordedSleeps{}
-	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.sleep})
+	sleeps := &bustest.Sleeps{}
+	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
 	return d, bus, sleeps
-}
-
-func closeBus(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transaction was used: %v", err)
-	}
 }
 
 func TestCRC16DatasheetExamples(t *testing.T) {
@@ -113,23 +90,23 @@ func TestSenseDecodesDatasheetExample(t *testing.T) {
 		t.Errorf("sent %d wake-ups, want 1", bus.wakes)
 	}
 	want := []time.Duration{time.Millisecond, 2 * time.Millisecond}
-	if len(sleeps.waits) != 2 || sleeps.waits[0] != want[0] || sleeps.waits[1] != want[1] {
-		t.Errorf("waits = %v, want %v (wake-up, reply)", sleeps.waits, want)
+	if !slices.Equal(sleeps.Waits(), want) {
+		t.Errorf("waits = %v, want %v (wake-up, reply)", sleeps.Waits(), want)
 	}
-	closeBus(t, &bus.Playback)
+	bustest.AllUsed(t, &bus.Playback)
 }
 
 func TestSenseWorksWhenSensorIsAlreadyAwake(t *testing.T) {
 	// An awake sensor acknowledges the wake-up byte; the read goes on.
 	bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{{Addr: 0x5C, W: []byte{0x00}}}, readOps(datasheetReply)...), DontPanic: true}
-	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&recordedSleeps{}).sleep})
+	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
 	if _, err := d.Sense(context.Background()); err != nil {
 		t.Fatalf("Sense: %v", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseDecodesNegativeTemperature(t *testing.T) {
@@ -142,7 +119,7 @@ func TestSenseDecodesNegativeTemperature(t *testing.T) {
 	if math.Abs(v["temperature_c"]-(-10.1)) > 1e-9 || math.Abs(v["humidity_pct"]-50) > 1e-9 {
 		t.Errorf("Sense() = %v, want temperature_c -10.1 and humidity_pct 50", v)
 	}
-	closeBus(t, &bus.Playback)
+	bustest.AllUsed(t, &bus.Playback)
 }
 
 func TestSenseRejects(t *testing.T) {
@@ -171,7 +148,7 @@ func TestSenseRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "am2320 at 0x5c on playback: ") {
 				t.Errorf("error %q should name the device and contain %q", err, tc.text)
 			}
-			closeBus(t, &bus.Playback)
+			bustest.AllUsed(t, &bus.Playback)
 		})
 	}
 	t.Run("refused command", func(t *testing.T) {
@@ -182,7 +159,7 @@ func TestSenseRejects(t *testing.T) {
 		if err == nil || errors.Is(err, ErrCRC) || !strings.Contains(err.Error(), "want 03 04") {
 			t.Fatalf("Sense error = %v, want a refused-command error", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 }
 
@@ -193,7 +170,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an AM2320 connected") {
 			t.Fatalf("Sense error = %v, want the NACK with a hint", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("NACK on read", func(t *testing.T) {
 		d, bus, _ := newDev(t, readOps(datasheetReply)[:1])
@@ -201,13 +178,13 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read reply") {
 			t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
 		// The recording has 4 of the 8 bytes the driver asks for, so the
 		// playback refuses the transaction; it stays unused.
 		bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{{Addr: 0x5C, W: []byte{0x00}}}, readOps(datasheetReply[:4])...), DontPanic: true}
-		d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
 		}
@@ -236,7 +213,7 @@ func TestSenseHonoursContext(t *testing.T) {
 		d, bus, sleeps := newDev(t, readOps(datasheetReply)[:1])
 		ctx, cancel := context.WithCancel(context.Background())
 		calls := 0
-		sleeps.before = func() {
+		sleeps.Before = func() {
 			if calls++; calls == 2 {
 				cancel()
 			}
@@ -244,7 +221,7 @@ func TestSenseHonoursContext(t *testing.T) {
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Sense error = %v, want context.Canceled", err)
 		}
-		closeBus(t, &bus.Playback) // the reply was never read
+		bustest.AllUsed(t, &bus.Playback) // the reply was never read
 	})
 	t.Run("real timer stops early", func(t *testing.T) {
 		// nil opts: the driver's own timer, which must give up at once.
@@ -275,5 +252,5 @@ func TestNewI2CRejectsOtherAddresses(t *testing.T) {
 	if _, err := NewI2C(bus, 0xB8, nil); err == nil || !strings.Contains(err.Error(), "fixed at 0x5c") {
 		t.Fatalf("NewI2C(0xB8) error = %v, want the fixed address named", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }

@@ -9,30 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
-	"periph.io/x/conn/v3/physic"
 )
-
-// errBus fails every transfer, as a bus whose device does not acknowledge.
-type errBus struct{ err error }
-
-func (b errBus) String() string                  { return "broken" }
-func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
-func (b errBus) SetSpeed(physic.Frequency) error { return nil }
-
-func recordSleeps(into *[]time.Duration) func(context.Context, time.Duration) error {
-	return func(ctx context.Context, d time.Duration) error {
-		*into = append(*into, d)
-		return ctx.Err()
-	}
-}
-
-func closePlayback(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transfer happened: %v", err)
-	}
-}
 
 func TestSenseDatasheetExample(t *testing.T) {
 	// Datasheet "Measurement sequence example": high byte 1000_0011, low byte
@@ -42,8 +21,8 @@ func TestSenseDatasheetExample(t *testing.T) {
 		{Addr: 0x23, W: []byte{0x20}},
 		{Addr: 0x23, R: []byte{0x83, 0x90}},
 	}}
-	var sleeps []time.Duration
-	d, err := NewI2C(bus, AddrLow, &Opts{Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewI2C(bus, AddrLow, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,10 +33,10 @@ func TestSenseDatasheetExample(t *testing.T) {
 	if got := v[Field]; math.Abs(got-28066.67) > 0.01 {
 		t.Errorf("got %v lx, want 28066.67", got)
 	}
-	if !slices.Equal(sleeps, []time.Duration{180 * time.Millisecond}) {
-		t.Errorf("waited %v, want 180ms", sleeps)
+	if !slices.Equal(sleeps.Waits(), []time.Duration{180 * time.Millisecond}) {
+		t.Errorf("waited %v, want 180ms", sleeps.Waits())
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestResolutions(t *testing.T) {
@@ -75,8 +54,8 @@ func TestResolutions(t *testing.T) {
 			{Addr: 0x5c, W: []byte{c.opcode}},
 			{Addr: 0x5c, R: []byte{0x04, 0xb0}}, // 1200 counts
 		}}
-		var sleeps []time.Duration
-		d, err := NewI2C(bus, AddrHigh, &Opts{Resolution: c.res, Sleep: recordSleeps(&sleeps)})
+		var sleeps bustest.Sleeps
+		d, err := NewI2C(bus, AddrHigh, &Opts{Resolution: c.res, Sleep: sleeps.Sleep})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,23 +63,23 @@ func TestResolutions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v[Field] != c.want || !slices.Equal(sleeps, []time.Duration{c.wait}) {
-			t.Errorf("resolution %d: %v lx after %v, want %v after %v", c.res, v[Field], sleeps, c.want, c.wait)
+		if v[Field] != c.want || !slices.Equal(sleeps.Waits(), []time.Duration{c.wait}) {
+			t.Errorf("resolution %d: %v lx after %v, want %v after %v", c.res, v[Field], sleeps.Waits(), c.want, c.wait)
 		}
-		closePlayback(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
 func TestErrors(t *testing.T) {
 	nack := errors.New("i2c: remote i/o error")
-	_, err := NewI2C(errBus{nack}, AddrLow, nil)
+	_, err := NewI2C(bustest.BrokenBus{Err: nack}, AddrLow, nil)
 	if !errors.Is(err, nack) || !strings.Contains(err.Error(), "bh1750 at 0x23 on broken") {
 		t.Errorf("NewI2C on a silent bus = %v", err)
 	}
-	if _, err := NewI2C(errBus{nack}, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x23") {
+	if _, err := NewI2C(bustest.BrokenBus{Err: nack}, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x23") {
 		t.Errorf("NewI2C at 0x40 = %v", err)
 	}
-	if _, err := NewI2C(errBus{nack}, AddrLow, &Opts{Resolution: 9}); err == nil {
+	if _, err := NewI2C(bustest.BrokenBus{Err: nack}, AddrLow, &Opts{Resolution: 9}); err == nil {
 		t.Error("accepted an unknown resolution")
 	}
 
@@ -110,8 +89,8 @@ func TestErrors(t *testing.T) {
 		{Addr: 0x23, W: []byte{0x20}},
 		{Addr: 0x23, R: []byte{0x83}},
 	}}
-	var sleeps []time.Duration
-	d, err := NewI2C(bus, AddrLow, &Opts{Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewI2C(bus, AddrLow, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,20 +116,9 @@ func TestContext(t *testing.T) {
 	// The context ends once the measurement has started: the real timer must
 	// give up rather than wait 180 ms.
 	ctx, cancel = context.WithCancel(context.Background())
-	d.dev.Bus = cancelAfterTx{bus, cancel}
+	d.dev.Bus = bustest.CancelAfterTx{Playback: bus, Cancel: cancel}
 	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "waiting for the measurement") {
 		t.Errorf("cancelled during the wait: %v", err)
 	}
-	closePlayback(t, bus)
-}
-
-// cancelAfterTx cancels a context after every transfer.
-type cancelAfterTx struct {
-	*i2ctest.Playback
-	cancel context.CancelFunc
-}
-
-func (b cancelAfterTx) Tx(addr uint16, w, r []byte) error {
-	defer b.cancel()
-	return b.Playback.Tx(addr, w, r)
+	bustest.AllUsed(t, bus)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/spi/spitest"
@@ -51,30 +52,6 @@ func bmp280Ops(adc []byte) []i2ctest.IO {
 	}
 }
 
-// failingBus replays its ops and then fails every further transaction with
-// err, like a sensor that stopped acknowledging.
-type failingBus struct {
-	i2ctest.Playback
-	err error
-}
-
-func (b *failingBus) Tx(addr uint16, w, r []byte) error {
-	b.Lock()
-	exhausted := b.Count >= len(b.Ops)
-	b.Unlock()
-	if exhausted {
-		return b.err
-	}
-	return b.Playback.Tx(addr, w, r)
-}
-
-func closeBus(t *testing.T, bus interface{ Close() error }) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transaction was used: %v", err)
-	}
-}
-
 func near(got, want, tolerance float64) bool { return math.Abs(got-want) <= tolerance }
 
 func TestSenseBMP280DatasheetExample(t *testing.T) {
@@ -95,7 +72,7 @@ func TestSenseBMP280DatasheetExample(t *testing.T) {
 	if len(v) != 2 || !near(v["temperature_c"], 25.08, 1e-9) || !near(v["pressure_hpa"], 1006.5327, 0.001) {
 		t.Errorf("Sense() = %v, want temperature_c 25.08, pressure_hpa 1006.5327 and no humidity", v)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseBMP280OverSPI(t *testing.T) {
@@ -127,7 +104,7 @@ func TestSenseBMP280OverSPI(t *testing.T) {
 	if d.String() != "bmp280 on playback" {
 		t.Errorf("String() = %q", d.String())
 	}
-	closeBus(t, port)
+	bustest.AllUsed(t, port)
 }
 
 func TestSenseBME280RecordedTraffic(t *testing.T) {
@@ -158,7 +135,7 @@ func TestSenseBME280RecordedTraffic(t *testing.T) {
 	if len(v) != 3 || !near(v["temperature_c"], 23.72, 1e-9) || !near(v["pressure_hpa"], 1009.426953125, 1e-9) || !near(v["humidity_pct"], 65.3056, 1e-9) {
 		t.Errorf("Sense() = %v, want temperature_c 23.72, pressure_hpa 1009.426953125, humidity_pct 65.3056", v)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseBMP180DatasheetExample(t *testing.T) {
@@ -188,7 +165,7 @@ func TestSenseBMP180DatasheetExample(t *testing.T) {
 	if d.Model() != "BMP180" || len(v) != 2 || !near(v["temperature_c"], 15.0, 1e-9) || !near(v["pressure_hpa"], 699.64, 1e-9) {
 		t.Errorf("%s: Sense() = %v, want temperature_c 15.0 and pressure_hpa 699.64", d.Model(), v)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestPressureOffLeavesItOut(t *testing.T) {
@@ -208,7 +185,7 @@ func TestPressureOffLeavesItOut(t *testing.T) {
 	if _, ok := v["pressure_hpa"]; ok || len(v) != 1 {
 		t.Errorf("Sense() = %v, want only temperature_c", v)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseRejectsImplausibleValues(t *testing.T) {
@@ -235,7 +212,7 @@ func TestSenseRejectsImplausibleValues(t *testing.T) {
 			if !errors.Is(err, sensors.ErrImplausible) || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("Sense() = %v, %v; want ErrImplausible mentioning %q", v, err, tc.text)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -243,7 +220,7 @@ func TestSenseRejectsImplausibleValues(t *testing.T) {
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK while waiting for the conversion", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: bmp280Ops(nil)[:4], DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: bmp280Ops(nil)[:4], DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, 0x76, nil)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -253,7 +230,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "bmp280 at 0x76 on playback: read: ") || !strings.Contains(err.Error(), errNACK.Error()) {
 			t.Fatalf("Sense error = %v, want a read failure naming the device and the NACK", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
 		// The recording has 3 of the 6 measurement bytes, so the playback
@@ -283,7 +260,7 @@ func TestSenseHonoursCancelledContext(t *testing.T) {
 	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sense error = %v, want context.Canceled", err)
 	}
-	closeBus(t, bus) // nothing sent after construction
+	bustest.AllUsed(t, bus) // nothing sent after construction
 }
 
 func TestNewRejects(t *testing.T) {
@@ -293,10 +270,10 @@ func TestNewRejects(t *testing.T) {
 		if _, err := NewI2C(bus, 0x44, nil); err == nil || !strings.Contains(err.Error(), "0x76 or 0x77") {
 			t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("no device", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 		_, err := NewI2C(bus, 0x77, nil)
 		if err == nil || !strings.HasPrefix(err.Error(), "bmxx80 at 0x77 on playback: ") || !strings.Contains(err.Error(), "is a BMP180, BMP280 or BME280 connected") {
 			t.Fatalf("NewI2C error = %v, want the address and a hint", err)
@@ -307,13 +284,13 @@ func TestNewRejects(t *testing.T) {
 		if _, err := NewI2C(bus, 0x76, nil); err == nil || !strings.Contains(err.Error(), "chip id 61") {
 			t.Fatalf("NewI2C error = %v, want the unexpected chip id", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("temperature off on a BMx280", func(t *testing.T) {
 		bus := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x76, W: []byte{0xD0}, R: []byte{0x60}}}, DontPanic: true}
 		if _, err := NewI2C(bus, 0x76, &Opts{Pressure: O1x}); err == nil {
 			t.Fatal("NewI2C accepted Temperature: Off")
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 }

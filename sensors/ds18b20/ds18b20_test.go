@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/onewire"
 	"periph.io/x/conn/v3/onewire/onewiretest"
 )
@@ -241,29 +242,14 @@ func matchROM(cmd ...byte) []byte {
 	return append([]byte{0x55, 0x28, 0xac, 0x41, 0x0e, 0x07, 0x00, 0x00, 0x74}, cmd...)
 }
 
-// recordSleeps returns a Sleep that records what it was asked to wait.
-func recordSleeps(into *[]time.Duration) func(context.Context, time.Duration) error {
-	return func(ctx context.Context, d time.Duration) error {
-		*into = append(*into, d)
-		return ctx.Err()
-	}
-}
-
-func closePlayback(t *testing.T, bus *onewiretest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded operation happened: %v", err)
-	}
-}
-
 func TestOneWireSense(t *testing.T) {
 	bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
 		{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)}, // New: already 12 bits
 		{W: matchROM(0x44), Pull: onewire.StrongPullup},  // convert
 		{W: matchROM(0xbe), R: scratchpad(0x0191, 0x7f)}, // 25.0625 °C
 	}}
-	var sleeps []time.Duration
-	d, err := NewOneWire(bus, realROM, &Opts{Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewOneWire(bus, realROM, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,10 +260,10 @@ func TestOneWireSense(t *testing.T) {
 	if v[Field] != 25.0625 {
 		t.Errorf("got %v, want 25.0625", v)
 	}
-	if !slices.Equal(sleeps, []time.Duration{752 * time.Millisecond}) {
-		t.Errorf("waited %v, want one 752ms conversion", sleeps)
+	if !slices.Equal(sleeps.Waits(), []time.Duration{752 * time.Millisecond}) {
+		t.Errorf("waited %v, want one 752ms conversion", sleeps.Waits())
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestOneWireSetsResolutionKeepingAlarmBytes(t *testing.T) {
@@ -288,8 +274,8 @@ func TestOneWireSetsResolutionKeepingAlarmBytes(t *testing.T) {
 		{W: matchROM(0x44), Pull: onewire.StrongPullup},
 		{W: matchROM(0xbe), R: scratchpad(0x00a2, 0x3f)},
 	}}
-	var sleeps []time.Duration
-	d, err := NewOneWire(bus, realROM, &Opts{Resolution: 10, Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewOneWire(bus, realROM, &Opts{Resolution: 10, Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,10 +286,10 @@ func TestOneWireSetsResolutionKeepingAlarmBytes(t *testing.T) {
 	if v[Field] != 10 { // 10.125 with the undefined lowest 10-bit bit cleared
 		t.Errorf("got %v, want 10", v)
 	}
-	if !slices.Equal(sleeps, []time.Duration{10 * time.Millisecond, 188 * time.Millisecond}) {
-		t.Errorf("waited %v, want the EEPROM write then a 188ms conversion", sleeps)
+	if !slices.Equal(sleeps.Waits(), []time.Duration{10 * time.Millisecond, 188 * time.Millisecond}) {
+		t.Errorf("waited %v, want the EEPROM write then a 188ms conversion", sleeps.Waits())
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestOneWireErrors(t *testing.T) {
@@ -327,8 +313,8 @@ func TestOneWireErrors(t *testing.T) {
 				{W: matchROM(0x44), Pull: onewire.StrongPullup},
 				{W: matchROM(0xbe), R: c.read},
 			}}
-			var sleeps []time.Duration
-			d, err := NewOneWire(bus, realROM, &Opts{Sleep: recordSleeps(&sleeps)})
+			var sleeps bustest.Sleeps
+			d, err := NewOneWire(bus, realROM, &Opts{Sleep: sleeps.Sleep})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -342,7 +328,7 @@ func TestOneWireErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), c.wantInErr) || !strings.Contains(err.Error(), realROM) {
 				t.Errorf("error %q lacks %q or the rom id", err, c.wantInErr)
 			}
-			closePlayback(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -368,7 +354,7 @@ func TestOneWireConversionWaitHonoursContext(t *testing.T) {
 	if _, err := d.Sense(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Sense = %v, want DeadlineExceeded", err)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNewOneWireRejectsBadOptions(t *testing.T) {
@@ -401,5 +387,5 @@ func TestDiscoverSearchesTheBus(t *testing.T) {
 	if want := []string{realROM, rom1}; !slices.Equal(got, want) {
 		t.Errorf("Discover = %v, want %v", got, want)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }

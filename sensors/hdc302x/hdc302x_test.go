@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 )
 
@@ -26,30 +27,6 @@ func read(r []byte) i2ctest.IO { return i2ctest.IO{Addr: 0x44, W: []byte{0xE0, 0
 // fastOpts keeps each test's start-up wait at 100 ms.
 var fastOpts = &Opts{SampleRate: Rate10Hertz}
 
-// failingBus replays its ops and then fails every further transaction with
-// err, like a sensor that stopped acknowledging.
-type failingBus struct {
-	i2ctest.Playback
-	err error
-}
-
-func (b *failingBus) Tx(addr uint16, w, r []byte) error {
-	b.Lock()
-	exhausted := b.Count >= len(b.Ops)
-	b.Unlock()
-	if exhausted {
-		return b.err
-	}
-	return b.Playback.Tx(addr, w, r)
-}
-
-func closeBus(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transaction was used: %v", err)
-	}
-}
-
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 	bus := &i2ctest.Playback{Ops: []i2ctest.IO{start10Hz, read(reply25C60pct)}, DontPanic: true}
 	d, err := NewI2C(bus, DefaultAddr, fastOpts)
@@ -63,7 +40,7 @@ func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 	if len(v) != 2 || math.Abs(v["temperature_c"]-25) > 1e-6 || math.Abs(v["humidity_pct"]-60) > 1e-6 {
 		t.Errorf("Sense() = %v, want temperature_c 25 and humidity_pct 60", v)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNilOptsStartsAtOneHertz(t *testing.T) {
@@ -73,7 +50,7 @@ func TestNilOptsStartsAtOneHertz(t *testing.T) {
 	if _, err := NewI2C(bus, 0x45, nil); err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestHaltStopsAndSenseRestarts(t *testing.T) {
@@ -93,7 +70,7 @@ func TestHaltStopsAndSenseRestarts(t *testing.T) {
 	if _, err := d.Sense(context.Background()); err != nil {
 		t.Fatalf("Sense after Halt: %v", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseRejects(t *testing.T) {
@@ -125,7 +102,7 @@ func TestSenseRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "hdc302x at 0x44 on playback: ") {
 				t.Errorf("error %q should name the device and contain %q", err, tc.text)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -133,7 +110,7 @@ func TestSenseRejects(t *testing.T) {
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{start10Hz}, DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{start10Hz}, DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -141,7 +118,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if _, err := d.Sense(context.Background()); !errors.Is(err, errNACK) {
 			t.Fatalf("Sense error = %v, want the NACK", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
 		bus := &i2ctest.Playback{Ops: []i2ctest.IO{start10Hz, read(reply25C60pct[:3])}, DontPanic: true}
@@ -157,7 +134,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		}
 	})
 	t.Run("NACK on halt", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{start10Hz}, DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{start10Hz}, DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -179,7 +156,7 @@ func TestSenseHonoursCancelledContext(t *testing.T) {
 	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sense error = %v, want context.Canceled", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNewI2CRejects(t *testing.T) {
@@ -189,17 +166,17 @@ func TestNewI2CRejects(t *testing.T) {
 		if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x44 to 0x47") {
 			t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("unknown sample rate", func(t *testing.T) {
 		bus := &i2ctest.Playback{DontPanic: true}
 		if _, err := NewI2C(bus, DefaultAddr, &Opts{SampleRate: 9}); err == nil {
 			t.Fatal("NewI2C accepted sample rate 9")
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("no device", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 		_, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an HDC302x connected") {
 			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)

@@ -8,15 +8,9 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
-	"periph.io/x/conn/v3/physic"
 )
-
-type errBus struct{ err error }
-
-func (b errBus) String() string                  { return "broken" }
-func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
-func (b errBus) SetSpeed(physic.Frequency) error { return nil }
 
 // configOps is NewI2C writing cfg and reading it back.
 func configOps(addr uint16, cfg uint16) []i2ctest.IO {
@@ -31,13 +25,6 @@ func readOps(addr uint16, shunt, bus uint16) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: addr, W: []byte{0x01}, R: []byte{byte(shunt >> 8), byte(shunt)}},
 		{Addr: addr, W: []byte{0x02}, R: []byte{byte(bus >> 8), byte(bus)}},
-	}
-}
-
-func closePlayback(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transfer happened: %v", err)
 	}
 }
 
@@ -60,7 +47,7 @@ func TestDefaultsAreThePowerOnConfiguration(t *testing.T) {
 	if !near(v[FieldVoltage], 12) || !near(v[FieldCurrent], 0.1) || !near(v[FieldPower], 1.2) || len(v) != 3 {
 		t.Errorf("got %v, want 12 V, 0.1 A, 1.2 W", v)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestRangeAndAveragingFollowOpts(t *testing.T) {
@@ -76,7 +63,7 @@ func TestRangeAndAveragingFollowOpts(t *testing.T) {
 		if _, err := NewI2C(bus, 0x45, &c.opts); err != nil {
 			t.Errorf("%+v: %v", c.opts, err)
 		}
-		closePlayback(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
@@ -96,7 +83,7 @@ func TestReverseCurrent(t *testing.T) {
 	if !near(v[FieldCurrent], -1) || !near(v[FieldPower], -5) || !near(v[FieldVoltage], 5) {
 		t.Errorf("got %v, want 5 V, -1 A, -5 W", v)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestClippedShuntIsImplausible(t *testing.T) {
@@ -111,23 +98,23 @@ func TestClippedShuntIsImplausible(t *testing.T) {
 		if !errors.Is(err, sensors.ErrImplausible) || !strings.Contains(err.Error(), "±40 mV") {
 			t.Errorf("shunt %#04x: %v, want ErrImplausible naming the range", shunt, err)
 		}
-		closePlayback(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
 func TestErrors(t *testing.T) {
 	nack := errors.New("i2c: remote i/o error")
-	if _, err := NewI2C(errBus{nack}, 0x40, nil); !errors.Is(err, nack) || !strings.Contains(err.Error(), "ina219 at 0x40 on broken") {
+	if _, err := NewI2C(bustest.BrokenBus{Err: nack}, 0x40, nil); !errors.Is(err, nack) || !strings.Contains(err.Error(), "ina219 at 0x40 on broken") {
 		t.Errorf("silent bus: %v", err)
 	}
 	for _, o := range []Opts{
 		{ShuntOhms: -1}, {MaxCurrentA: -2}, {Averaging: 3}, {ShuntOhms: 1, MaxCurrentA: 1},
 	} {
-		if _, err := NewI2C(errBus{nack}, 0x40, &o); err == nil || errors.Is(err, nack) {
+		if _, err := NewI2C(bustest.BrokenBus{Err: nack}, 0x40, &o); err == nil || errors.Is(err, nack) {
 			t.Errorf("%+v: %v, want an option error before any transfer", o, err)
 		}
 	}
-	if _, err := NewI2C(errBus{nack}, 0x50, nil); err == nil || !strings.Contains(err.Error(), "0x40..0x4f") {
+	if _, err := NewI2C(bustest.BrokenBus{Err: nack}, 0x50, nil); err == nil || !strings.Contains(err.Error(), "0x40..0x4f") {
 		t.Errorf("address 0x50: %v", err)
 	}
 	// A different chip at the address does not keep the configuration.

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 )
 
@@ -30,63 +31,14 @@ func readTemperature(upper, lower byte) i2ctest.IO {
 	return i2ctest.IO{Addr: 0x18, W: []byte{0x05}, R: []byte{upper, lower}}
 }
 
-type recordedSleeps struct {
-	mu     sync.Mutex
-	waits  []time.Duration
-	before func()
-}
-
-func (r *recordedSleeps) sleep(ctx context.Context, d time.Duration) error {
-	r.mu.Lock()
-	r.waits = append(r.waits, d)
-	before := r.before
-	r.mu.Unlock()
-	if before != nil {
-		before()
-	}
-	return ctx.Err()
-}
-
-// failingBus replays its ops and then fails every further transaction with
-// err, like a sensor that stopped acknowledging.
-type failingBus struct {
-	i2ctest.Playback
-	err error
-}
-
-func (b *failingBus) Tx(addr uint16, w, r []byte) error {
-	b.Lock()
-	exhausted := b.Count >= len(b.Ops)
-	b.Unlock()
-	if exhausted {
-		return b.err
-	}
-	return b.Playback.Tx(addr, w, r)
-}
-
-func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
-	var all []i2ctest.IO
-	for _, p := range parts {
-		all = append(all, p...)
-	}
-	return all
-}
-
-func newDev(t *testing.T, bus *i2ctest.Playback) (*Dev, *recordedSleeps) {
+func newDev(t *testing.T, bus *i2ctest.Playback) (*Dev, *bustest.Sleeps) {
 	t.Helper()
-	sleeps := &recordedSleeps{}
-	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.sleep})
+	sleeps := &bustest.Sleeps{}
+	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
 	return d, sleeps
-}
-
-func closeBus(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transaction was used: %v", err)
-	}
 }
 
 func TestSenseDecodesDatasheetConversion(t *testing.T) {
@@ -103,7 +55,7 @@ func TestSenseDecodesDatasheetConversion(t *testing.T) {
 		{"finest step", 0x00, 0x01, 0.0625},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readTemperature(tc.upper, tc.lower)}), DontPanic: true}
+			bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(tc.upper, tc.lower)}), DontPanic: true}
 			d, _ := newDev(t, bus)
 			v, err := d.Sense(context.Background())
 			if err != nil {
@@ -112,23 +64,23 @@ func TestSenseDecodesDatasheetConversion(t *testing.T) {
 			if len(v) != 1 || math.Abs(v["temperature_c"]-tc.want) > 1e-9 {
 				t.Errorf("Sense() = %v, want temperature_c %v", v, tc.want)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
 
 func TestFirstSenseWaitsOneConversion(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readTemperature(0x01, 0x94), readTemperature(0x01, 0x95)}), DontPanic: true}
+	bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0x01, 0x94), readTemperature(0x01, 0x95)}), DontPanic: true}
 	d, sleeps := newDev(t, bus)
 	for range 2 {
 		if _, err := d.Sense(context.Background()); err != nil {
 			t.Fatalf("Sense: %v", err)
 		}
 	}
-	if len(sleeps.waits) != 1 || sleeps.waits[0] != 250*time.Millisecond {
-		t.Errorf("waits = %v, want a single 250ms wait before the first read", sleeps.waits)
+	if !slices.Equal(sleeps.Waits(), []time.Duration{250 * time.Millisecond}) {
+		t.Errorf("waits = %v, want a single 250ms wait before the first read", sleeps.Waits())
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestResolutionSetsRegisterAndWait(t *testing.T) {
@@ -142,26 +94,26 @@ func TestResolutionSetsRegisterAndWait(t *testing.T) {
 		{QuarterDegree, 0x01, 65 * time.Millisecond},
 		{HalfDegree, 0x00, 30 * time.Millisecond},
 	} {
-		setup := ops(initOps)
+		setup := slices.Clone(initOps)
 		setup[2] = i2ctest.IO{Addr: 0x18, W: []byte{0x08, tc.reg}}
-		bus := &i2ctest.Playback{Ops: ops(setup, []i2ctest.IO{readTemperature(0x01, 0x90)}), DontPanic: true}
-		sleeps := &recordedSleeps{}
-		d, err := NewI2C(bus, DefaultAddr, &Opts{Resolution: tc.res, Sleep: sleeps.sleep})
+		bus := &i2ctest.Playback{Ops: slices.Concat(setup, []i2ctest.IO{readTemperature(0x01, 0x90)}), DontPanic: true}
+		sleeps := &bustest.Sleeps{}
+		d, err := NewI2C(bus, DefaultAddr, &Opts{Resolution: tc.res, Sleep: sleeps.Sleep})
 		if err != nil {
 			t.Fatalf("NewI2C(resolution %d): %v", tc.res, err)
 		}
 		if _, err := d.Sense(context.Background()); err != nil {
 			t.Fatalf("Sense: %v", err)
 		}
-		if len(sleeps.waits) != 1 || sleeps.waits[0] != tc.wait {
-			t.Errorf("resolution %d: waits = %v, want %v", tc.res, sleeps.waits, tc.wait)
+		if !slices.Equal(sleeps.Waits(), []time.Duration{tc.wait}) {
+			t.Errorf("resolution %d: waits = %v, want %v", tc.res, sleeps.Waits(), tc.wait)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
 func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{
+	bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{
 		readTemperature(0x01, 0x94),
 		{Addr: 0x18, W: []byte{0x01, 0x01, 0x00}}, // shutdown bit
 		{Addr: 0x18, W: []byte{0x01, 0x00, 0x00}}, // awake again
@@ -181,10 +133,10 @@ func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
 	if v["temperature_c"] != 25.5 {
 		t.Errorf("temperature_c = %v, want 25.5", v["temperature_c"])
 	}
-	if len(sleeps.waits) != 2 {
-		t.Errorf("waits = %v, want one after NewI2C and one after the wake-up", sleeps.waits)
+	if len(sleeps.Waits()) != 2 {
+		t.Errorf("waits = %v, want one after NewI2C and one after the wake-up", sleeps.Waits())
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseRejectsImplausible(t *testing.T) {
@@ -197,13 +149,13 @@ func TestSenseRejectsImplausible(t *testing.T) {
 		{"too hot", 0x09, 0x60, "150.0000 °C"},  // 0x960/16
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readTemperature(tc.upper, tc.lower)}), DontPanic: true}
+			bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(tc.upper, tc.lower)}), DontPanic: true}
 			d, _ := newDev(t, bus)
 			v, err := d.Sense(context.Background())
 			if !errors.Is(err, sensors.ErrImplausible) || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("Sense() = %v, %v; want ErrImplausible mentioning %q", v, err, tc.text)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -211,8 +163,8 @@ func TestSenseRejectsImplausible(t *testing.T) {
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, err: errNACK}
-		d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, Err: errNACK}
+		d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
 		}
@@ -221,11 +173,11 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if _, err := d.Sense(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "mcp9808 at 0x18 on playback: read: failed to read") {
 			t.Fatalf("Sense error = %v, want a read failure naming the device", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
 		short := i2ctest.IO{Addr: 0x18, W: []byte{0x05}, R: []byte{0x01}}
-		bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{short}), DontPanic: true}
+		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{short}), DontPanic: true}
 		d, _ := newDev(t, bus)
 		if _, err := d.Sense(context.Background()); err == nil {
 			t.Fatal("Sense accepted a one-byte read")
@@ -235,8 +187,8 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		}
 	})
 	t.Run("NACK on halt", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, err: errNACK}
-		d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, Err: errNACK}
+		d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
 		}
@@ -255,28 +207,28 @@ func TestSenseHonoursContext(t *testing.T) {
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Sense error = %v, want context.Canceled", err)
 		}
-		if len(sleeps.waits) != 0 {
-			t.Errorf("waited %v before noticing the cancelled context", sleeps.waits)
+		if len(sleeps.Waits()) != 0 {
+			t.Errorf("waited %v before noticing the cancelled context", sleeps.Waits())
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("cancelled during the first conversion", func(t *testing.T) {
-		bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readTemperature(0x01, 0x94)}), DontPanic: true}
+		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0x01, 0x94)}), DontPanic: true}
 		d, sleeps := newDev(t, bus)
 		ctx, cancel := context.WithCancel(context.Background())
-		sleeps.before = cancel
+		sleeps.Before = cancel
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Sense error = %v, want context.Canceled", err)
 		}
 		// The next read must still wait: the conversion was never awaited.
-		sleeps.before = nil
+		sleeps.Before = nil
 		if _, err := d.Sense(context.Background()); err != nil {
 			t.Fatalf("Sense: %v", err)
 		}
-		if len(sleeps.waits) != 2 {
-			t.Errorf("waits = %v, want the interrupted wait and a full one", sleeps.waits)
+		if len(sleeps.Waits()) != 2 {
+			t.Errorf("waits = %v, want the interrupted wait and a full one", sleeps.Waits())
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("real timer stops early", func(t *testing.T) {
 		// nil opts: the driver's own timer, which must give up at once.
@@ -314,21 +266,21 @@ func TestNewI2CRejects(t *testing.T) {
 			if _, err := NewI2C(bus, tc.addr, tc.opts); err == nil || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("NewI2C error = %v, want it to contain %q", err, tc.text)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 	t.Run("no device", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 		_, err := NewI2C(bus, 0x1A, nil)
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "mcp9808 at 0x1a on playback: read manufacturer id (is an MCP9808 connected there?)") {
 			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
 		}
 	})
 	t.Run("NACK while configuring", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: initOps[:2], DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps[:2], DontPanic: true}, Err: errNACK}
 		if _, err := NewI2C(bus, DefaultAddr, nil); err == nil || !strings.Contains(err.Error(), "set resolution and start") {
 			t.Fatalf("NewI2C error = %v, want a configuration failure", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 }

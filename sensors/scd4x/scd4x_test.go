@@ -10,23 +10,10 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c/i2ctest"
-	"periph.io/x/conn/v3/physic"
 )
-
-type errBus struct{ err error }
-
-func (b errBus) String() string                  { return "broken" }
-func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
-func (b errBus) SetSpeed(physic.Frequency) error { return nil }
-
-func recordSleeps(into *[]time.Duration) func(context.Context, time.Duration) error {
-	return func(ctx context.Context, d time.Duration) error {
-		*into = append(*into, d)
-		return ctx.Err()
-	}
-}
 
 // initOps is what NewI2C sends to a sensor with the datasheet's example
 // serial number.
@@ -47,13 +34,6 @@ func measurementOps(co2, t, rh uint16) []i2ctest.IO {
 	return []i2ctest.IO{{Addr: Addr, W: []byte{0xec, 0x05}}, {Addr: Addr, R: sensirion.EncodeWords(co2, t, rh)}}
 }
 
-func closePlayback(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transfer happened: %v", err)
-	}
-}
-
 func TestSenseDatasheetExample(t *testing.T) {
 	ops := initOps()
 	ops = append(ops, readyOps(0x8000)...) // not ready yet
@@ -61,8 +41,8 @@ func TestSenseDatasheetExample(t *testing.T) {
 	// Datasheet read_measurement example: 500 ppm, 25 °C, 37 %RH.
 	ops = append(ops, measurementOps(0x01f4, 0x6667, 0x5eb9)...)
 	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-	var sleeps []time.Duration
-	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +61,10 @@ func TestSenseDatasheetExample(t *testing.T) {
 		time.Millisecond, 250 * time.Millisecond, // not ready, poll again
 		time.Millisecond, time.Millisecond, // ready, measurement
 	}
-	if !slices.Equal(sleeps, want) {
-		t.Errorf("waited %v, want %v", sleeps, want)
+	if !slices.Equal(sleeps.Waits(), want) {
+		t.Errorf("waited %v, want %v", sleeps.Waits(), want)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestLowPowerAndAltitude(t *testing.T) {
@@ -92,15 +72,15 @@ func TestLowPowerAndAltitude(t *testing.T) {
 	ops[3] = i2ctest.IO{Addr: Addr, W: []byte{0x24, 0x27, 0x01, 0xf4, 0x33}} // 500 m
 	ops = append(ops, i2ctest.IO{Addr: Addr, W: []byte{0x21, 0xac}}, i2ctest.IO{Addr: Addr, W: []byte{0x3f, 0x86}})
 	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-	var sleeps []time.Duration
-	d, err := NewI2C(context.Background(), bus, Addr, &Opts{LowPower: true, AltitudeM: 500, Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{LowPower: true, AltitudeM: 500, Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Halt(); err != nil {
 		t.Fatal(err)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 	if _, err := NewI2C(context.Background(), bus, Addr, &Opts{AltitudeM: 4000}); err == nil {
 		t.Error("accepted 4000 m")
 	}
@@ -111,15 +91,15 @@ func TestImplausibleCO2(t *testing.T) {
 		ops := append(initOps(), readyOps(0x0001)...)
 		ops = append(ops, measurementOps(co2, 0x6667, 0x5eb9)...)
 		bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-		var sleeps []time.Duration
-		d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: recordSleeps(&sleeps)})
+		var sleeps bustest.Sleeps
+		d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: sleeps.Sleep})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrImplausible) {
 			t.Errorf("co2 %d: %v, want ErrImplausible", co2, err)
 		}
-		closePlayback(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
@@ -129,8 +109,8 @@ func TestCRCErrorIsReported(t *testing.T) {
 	m[1].R[5] ^= 0x01 // corrupt the temperature word's CRC
 	ops = append(ops, m...)
 	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-	var sleeps []time.Duration
-	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: recordSleeps(&sleeps)})
+	var sleeps bustest.Sleeps
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,14 +125,14 @@ func TestCRCErrorIsReported(t *testing.T) {
 
 func TestNoAnswer(t *testing.T) {
 	nack := errors.New("i2c: remote i/o error")
-	_, err := NewI2C(context.Background(), errBus{nack}, Addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+	_, err := NewI2C(context.Background(), bustest.BrokenBus{Err: nack}, Addr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 	if !errors.Is(err, nack) || !strings.Contains(err.Error(), "scd4x at 0x62 on broken: no answer") {
 		t.Errorf("NewI2C = %v", err)
 	}
 	// A short read during init: the serial number has 6 bytes, not 9.
 	ops := initOps()
 	ops[2].R = ops[2].R[:6]
-	_, err = NewI2C(context.Background(), &i2ctest.Playback{DontPanic: true, Ops: ops}, Addr, &Opts{Sleep: recordSleeps(new([]time.Duration))})
+	_, err = NewI2C(context.Background(), &i2ctest.Playback{DontPanic: true, Ops: ops}, Addr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 	if err == nil || !strings.Contains(err.Error(), "serial number") {
 		t.Errorf("short read: %v", err)
 	}
@@ -177,7 +157,7 @@ func TestWaitForMeasurementHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "every 5s") {
 		t.Errorf("Sense = %v, want DeadlineExceeded with the measurement period", err)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

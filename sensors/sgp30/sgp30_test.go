@@ -9,16 +9,10 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c/i2ctest"
-	"periph.io/x/conn/v3/physic"
 )
-
-type errBus struct{ err error }
-
-func (b errBus) String() string                  { return "broken" }
-func (b errBus) Tx(uint16, []byte, []byte) error { return b.err }
-func (b errBus) SetSpeed(physic.Frequency) error { return nil }
 
 // initOps is NewI2C talking to an SGP30 with feature set 0x0022.
 func initOps() []i2ctest.IO {
@@ -38,29 +32,16 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.t }
 
-func closePlayback(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transfer happened: %v", err)
-	}
-}
-
-func open(t *testing.T, ops []i2ctest.IO) (*Dev, *i2ctest.Playback, *fakeClock, *[]time.Duration) {
+func open(t *testing.T, ops []i2ctest.IO) (*Dev, *i2ctest.Playback, *fakeClock, *bustest.Sleeps) {
 	t.Helper()
 	bus := &i2ctest.Playback{DontPanic: true, Ops: append(initOps(), ops...)}
 	clock := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	var sleeps []time.Duration
-	d, err := NewI2C(context.Background(), bus, Addr, &Opts{
-		Now: clock.Now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			sleeps = append(sleeps, d)
-			return ctx.Err()
-		},
-	})
+	sleeps := &bustest.Sleeps{}
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Now: clock.Now, Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, bus, clock, &sleeps
+	return d, bus, clock, sleeps
 }
 
 func TestWarmUpThenMeasurements(t *testing.T) {
@@ -84,10 +65,10 @@ func TestWarmUpThenMeasurements(t *testing.T) {
 		t.Errorf("got %v, %v; want 452 ppm, 13 ppb", v, err)
 	}
 	want := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 12 * time.Millisecond, 12 * time.Millisecond, 12 * time.Millisecond}
-	if !slices.Equal(*sleeps, want) {
-		t.Errorf("waited %v, want %v", *sleeps, want)
+	if !slices.Equal(sleeps.Waits(), want) {
+		t.Errorf("waited %v, want %v", sleeps.Waits(), want)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestOutOfRangeIsImplausible(t *testing.T) {
@@ -97,7 +78,7 @@ func TestOutOfRangeIsImplausible(t *testing.T) {
 		if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrImplausible) {
 			t.Errorf("%v: %v, want ErrImplausible", c, err)
 		}
-		closePlayback(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
@@ -109,7 +90,7 @@ func TestCRCError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "crc mismatch in word 0") || errors.Is(err, sensors.ErrImplausible) {
 		t.Errorf("Sense = %v, want a crc error", err)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNotAnSGP30(t *testing.T) {
@@ -122,7 +103,7 @@ func TestNotAnSGP30(t *testing.T) {
 		t.Errorf("NewI2C = %v", err)
 	}
 	nack := errors.New("i2c: remote i/o error")
-	_, err = NewI2C(context.Background(), errBus{nack}, Addr, nil)
+	_, err = NewI2C(context.Background(), bustest.BrokenBus{Err: nack}, Addr, nil)
 	if !errors.Is(err, nack) || !strings.Contains(err.Error(), "sgp30 at 0x58 on broken") {
 		t.Errorf("silent bus: %v", err)
 	}
@@ -141,5 +122,5 @@ func TestContext(t *testing.T) {
 	if _, err := NewI2C(ctx, &i2ctest.Playback{DontPanic: true, Ops: initOps()}, Addr, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("NewI2C with a done context: %v", err)
 	}
-	closePlayback(t, bus)
+	bustest.AllUsed(t, bus)
 }

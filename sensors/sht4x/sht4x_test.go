@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 )
 
@@ -28,42 +29,6 @@ var (
 	reply25C69pct = []byte{0x66, 0x66, 0x93, 0x99, 0x99, 0xBE}
 )
 
-// recordedSleeps replaces real waits so the tests run instantly and can check
-// how long the driver would have waited.
-type recordedSleeps struct {
-	mu     sync.Mutex
-	waits  []time.Duration
-	before func() // runs inside Sleep, e.g. to cancel the caller's context
-}
-
-func (r *recordedSleeps) sleep(ctx context.Context, d time.Duration) error {
-	r.mu.Lock()
-	r.waits = append(r.waits, d)
-	before := r.before
-	r.mu.Unlock()
-	if before != nil {
-		before()
-	}
-	return ctx.Err()
-}
-
-// failingBus replays its ops and then fails every further transaction with
-// err, like a sensor that stopped acknowledging.
-type failingBus struct {
-	i2ctest.Playback
-	err error
-}
-
-func (b *failingBus) Tx(addr uint16, w, r []byte) error {
-	b.Lock()
-	exhausted := b.Count >= len(b.Ops)
-	b.Unlock()
-	if exhausted {
-		return b.err
-	}
-	return b.Playback.Tx(addr, w, r)
-}
-
 func measureOps(reply []byte) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: 0x44, W: []byte{0xFD}},
@@ -71,18 +36,10 @@ func measureOps(reply []byte) []i2ctest.IO {
 	}
 }
 
-func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
-	var all []i2ctest.IO
-	for _, p := range parts {
-		all = append(all, p...)
-	}
-	return all
-}
-
-func newDev(t *testing.T, bus *i2ctest.Playback, opts Opts) (*Dev, *recordedSleeps) {
+func newDev(t *testing.T, bus *i2ctest.Playback, opts Opts) (*Dev, *bustest.Sleeps) {
 	t.Helper()
-	sleeps := &recordedSleeps{}
-	opts.Sleep = sleeps.sleep
+	sleeps := &bustest.Sleeps{}
+	opts.Sleep = sleeps.Sleep
 	d, err := NewI2C(bus, 0x44, &opts)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
@@ -90,17 +47,10 @@ func newDev(t *testing.T, bus *i2ctest.Playback, opts Opts) (*Dev, *recordedSlee
 	return d, sleeps
 }
 
-func closeBus(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transaction was used: %v", err)
-	}
-}
-
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)), DontPanic: true}
+	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
 	d, sleeps := newDev(t, bus, DefaultOpts)
 	if got := d.SerialNumber(); got != 0x12345678 {
 		t.Errorf("SerialNumber() = %#x, want 0x12345678", got)
@@ -113,16 +63,16 @@ func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 		t.Errorf("Sense() = %v, want temperature_c 25 and humidity_pct 69", v)
 	}
 	want := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
-	if len(sleeps.waits) != 2 || sleeps.waits[0] != want[0] || sleeps.waits[1] != want[1] {
-		t.Errorf("waits = %v, want %v (serial number, high precision measurement)", sleeps.waits, want)
+	if !slices.Equal(sleeps.Waits(), want) {
+		t.Errorf("waits = %v, want %v (serial number, high precision measurement)", sleeps.Waits(), want)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNilOptsMeansDefaults(t *testing.T) {
 	// Only the command byte matters here: nil opts must measure at high
 	// precision (0xFD). The real 10 ms timer runs twice.
-	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)), DontPanic: true}
+	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
 	d, err := NewI2C(bus, DefaultAddr, nil)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
@@ -130,7 +80,7 @@ func TestNilOptsMeansDefaults(t *testing.T) {
 	if _, err := d.Sense(context.Background()); err != nil {
 		t.Fatalf("Sense: %v", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestPrecisionSelectsCommandAndWait(t *testing.T) {
@@ -144,7 +94,7 @@ func TestPrecisionSelectsCommandAndWait(t *testing.T) {
 		{Low, 0xE0, 2 * time.Millisecond},
 	} {
 		t.Run(tc.p.String(), func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: ops(serialOps, []i2ctest.IO{
+			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{
 				{Addr: 0x44, W: []byte{tc.code}},
 				{Addr: 0x44, R: reply25C69pct},
 			}), DontPanic: true}
@@ -152,10 +102,10 @@ func TestPrecisionSelectsCommandAndWait(t *testing.T) {
 			if _, err := d.Sense(context.Background()); err != nil {
 				t.Fatalf("Sense: %v", err)
 			}
-			if got := sleeps.waits[len(sleeps.waits)-1]; got != tc.wait {
-				t.Errorf("conversion wait = %v, want %v", got, tc.wait)
+			if waits := sleeps.Waits(); waits[len(waits)-1] != tc.wait {
+				t.Errorf("conversion wait = %v, want %v", waits[len(waits)-1], tc.wait)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -171,7 +121,7 @@ func TestHumidityIsClampedToPercentRange(t *testing.T) {
 		{"below 0", []byte{0x66, 0x66, 0x93, 0x00, 0x00, 0x81}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(tc.reply)), DontPanic: true}
+			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
 			d, _ := newDev(t, bus, DefaultOpts)
 			v, err := d.Sense(context.Background())
 			if err != nil {
@@ -180,7 +130,7 @@ func TestHumidityIsClampedToPercentRange(t *testing.T) {
 			if v["humidity_pct"] != tc.want {
 				t.Errorf("humidity_pct = %v, want %v", v["humidity_pct"], tc.want)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -202,7 +152,7 @@ func TestSenseRejects(t *testing.T) {
 		{"too cold", []byte{0x00, 0x00, 0x81, 0x99, 0x99, 0xBE}, sensors.ErrImplausible, "-45.00 °C"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(tc.reply)), DontPanic: true}
+			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
 			d, _ := newDev(t, bus, DefaultOpts)
 			v, err := d.Sense(context.Background())
 			if !errors.Is(err, tc.target) {
@@ -211,7 +161,7 @@ func TestSenseRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.text) || !strings.Contains(err.Error(), "sht4x at 0x44 on playback") {
 				t.Errorf("error %q should name the device and contain %q", err, tc.text)
 			}
-			closeBus(t, bus)
+			bustest.AllUsed(t, bus)
 		})
 	}
 }
@@ -219,8 +169,8 @@ func TestSenseRejects(t *testing.T) {
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK on command", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: serialOps, DontPanic: true}, err: errNACK}
-		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: serialOps, DontPanic: true}, Err: errNACK}
+		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
 		}
@@ -228,11 +178,11 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "write command 0xfd") {
 			t.Fatalf("Sense error = %v, want the NACK wrapped with the command", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("NACK on read", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}, err: errNACK}
-		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}, Err: errNACK}
+		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
 		}
@@ -240,12 +190,12 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read reply") {
 			t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
 		// The recording holds only 3 of the 6 bytes the driver asks for, so
 		// the playback bus refuses the transaction.
-		bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct[:3])), DontPanic: true}
+		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct[:3])), DontPanic: true}
 		d, _ := newDev(t, bus, DefaultOpts)
 		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "read reply") {
 			t.Fatalf("Sense error = %v, want a read failure", err)
@@ -265,19 +215,19 @@ func TestSenseHonoursContext(t *testing.T) {
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Sense error = %v, want context.Canceled", err)
 		}
-		closeBus(t, bus) // no measurement traffic
+		bustest.AllUsed(t, bus) // no measurement traffic
 	})
 	t.Run("cancelled during conversion", func(t *testing.T) {
 		// The command goes out, the context ends while waiting, and the
 		// reply is never read.
-		bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}
+		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}
 		d, sleeps := newDev(t, bus, DefaultOpts)
 		ctx, cancel := context.WithCancel(context.Background())
-		sleeps.before = cancel
+		sleeps.Before = cancel
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Sense error = %v, want context.Canceled", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("real timer stops early", func(t *testing.T) {
 		// nil opts: the driver's own timer, which must give up at once.
@@ -298,11 +248,11 @@ func TestConcurrentSensesDoNotInterleave(t *testing.T) {
 	// its conversion wait while a second one starts; without the lock the
 	// second command would reach the bus between the first's write and
 	// read, and the playback would refuse it.
-	bus := &i2ctest.Playback{Ops: ops(serialOps, measureOps(reply25C69pct), measureOps(reply25C69pct)), DontPanic: true}
+	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct), measureOps(reply25C69pct)), DontPanic: true}
 	d, sleeps := newDev(t, bus, DefaultOpts)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int32
-	sleeps.before = func() {
+	sleeps.Before = func() {
 		if calls.Add(1) == 1 {
 			close(entered)
 			<-release
@@ -325,19 +275,19 @@ func TestConcurrentSensesDoNotInterleave(t *testing.T) {
 			t.Errorf("Sense: %v", err)
 		}
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestReset(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: ops(serialOps, []i2ctest.IO{{Addr: 0x44, W: []byte{0x94}}}), DontPanic: true}
+	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{{Addr: 0x44, W: []byte{0x94}}}), DontPanic: true}
 	d, sleeps := newDev(t, bus, DefaultOpts)
 	if err := d.Reset(context.Background()); err != nil {
 		t.Fatalf("Reset: %v", err)
 	}
-	if got := sleeps.waits[len(sleeps.waits)-1]; got != time.Millisecond {
-		t.Errorf("reset wait = %v, want 1ms", got)
+	if waits := sleeps.Waits(); waits[len(waits)-1] != time.Millisecond {
+		t.Errorf("reset wait = %v, want 1ms", waits[len(waits)-1])
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNewI2CRejects(t *testing.T) {
@@ -346,19 +296,19 @@ func TestNewI2CRejects(t *testing.T) {
 		if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x44, 0x45 or 0x46") {
 			t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("unknown precision", func(t *testing.T) {
 		bus := &i2ctest.Playback{DontPanic: true}
 		if _, err := NewI2C(bus, 0x44, &Opts{Precision: 7}); err == nil {
 			t.Fatal("NewI2C accepted precision 7")
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("no device", func(t *testing.T) {
 		errNACK := errors.New("remote I/O error")
-		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
-		_, err := NewI2C(bus, 0x45, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
+		_, err := NewI2C(bus, 0x45, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an SHT4x connected") {
 			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
 		}
@@ -368,10 +318,10 @@ func TestNewI2CRejects(t *testing.T) {
 			{Addr: 0x44, W: []byte{0x89}},
 			{Addr: 0x44, R: []byte{0x12, 0x34, 0x37, 0x56, 0x78, 0x00}},
 		}, DontPanic: true}
-		_, err := NewI2C(bus, 0x44, &Opts{Sleep: (&recordedSleeps{}).sleep})
+		_, err := NewI2C(bus, 0x44, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
 		if !errors.Is(err, ErrCRC) {
 			t.Fatalf("NewI2C error = %v, want ErrCRC", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 }

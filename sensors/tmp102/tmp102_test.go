@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 )
@@ -28,63 +29,14 @@ func readTemperature(msb, lsb byte) i2ctest.IO {
 	return i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{msb, lsb}}
 }
 
-type recordedSleeps struct {
-	mu     sync.Mutex
-	waits  []time.Duration
-	before func()
-}
-
-func (r *recordedSleeps) sleep(ctx context.Context, d time.Duration) error {
-	r.mu.Lock()
-	r.waits = append(r.waits, d)
-	before := r.before
-	r.mu.Unlock()
-	if before != nil {
-		before()
-	}
-	return ctx.Err()
-}
-
-// failingBus replays its ops and then fails every further transaction with
-// err, like a sensor that stopped acknowledging.
-type failingBus struct {
-	i2ctest.Playback
-	err error
-}
-
-func (b *failingBus) Tx(addr uint16, w, r []byte) error {
-	b.Lock()
-	exhausted := b.Count >= len(b.Ops)
-	b.Unlock()
-	if exhausted {
-		return b.err
-	}
-	return b.Playback.Tx(addr, w, r)
-}
-
-func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
-	var all []i2ctest.IO
-	for _, p := range parts {
-		all = append(all, p...)
-	}
-	return all
-}
-
-func newDev(t *testing.T, bus i2c.Bus) (*Dev, *recordedSleeps) {
+func newDev(t *testing.T, bus i2c.Bus) (*Dev, *bustest.Sleeps) {
 	t.Helper()
-	sleeps := &recordedSleeps{}
-	d, err := NewI2C(bus, DefaultAddr, &Opts{SampleRate: RateFourHertz, Sleep: sleeps.sleep})
+	sleeps := &bustest.Sleeps{}
+	d, err := NewI2C(bus, DefaultAddr, &Opts{SampleRate: RateFourHertz, Sleep: sleeps.Sleep})
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
 	return d, sleeps
-}
-
-func closeBus(t *testing.T, bus *i2ctest.Playback) {
-	t.Helper()
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transaction was used: %v", err)
-	}
 }
 
 func TestSenseDecodesDatasheetTable(t *testing.T) {
@@ -101,7 +53,7 @@ func TestSenseDecodesDatasheetTable(t *testing.T) {
 		{0xE7, 0x00, -25},
 		{0xC9, 0x00, -55},
 	} {
-		bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readTemperature(tc.msb, tc.lsb)}), DontPanic: true}
+		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(tc.msb, tc.lsb)}), DontPanic: true}
 		d, _ := newDev(t, bus)
 		v, err := d.Sense(context.Background())
 		if err != nil {
@@ -110,22 +62,22 @@ func TestSenseDecodesDatasheetTable(t *testing.T) {
 		if len(v) != 1 || math.Abs(v["temperature_c"]-tc.want) > 1e-9 {
 			t.Errorf("Sense(%#02x %#02x) = %v, want temperature_c %v", tc.msb, tc.lsb, v, tc.want)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	}
 }
 
 func TestFirstSenseWaitsOneConversion(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readTemperature(0x19, 0x00), readTemperature(0x19, 0x10)}), DontPanic: true}
+	bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0x19, 0x00), readTemperature(0x19, 0x10)}), DontPanic: true}
 	d, sleeps := newDev(t, bus)
 	for range 2 {
 		if _, err := d.Sense(context.Background()); err != nil {
 			t.Fatalf("Sense: %v", err)
 		}
 	}
-	if len(sleeps.waits) != 1 || sleeps.waits[0] != 35*time.Millisecond {
-		t.Errorf("waits = %v, want a single 35ms wait before the first read", sleeps.waits)
+	if !slices.Equal(sleeps.Waits(), []time.Duration{35 * time.Millisecond}) {
+		t.Errorf("waits = %v, want a single 35ms wait before the first read", sleeps.Waits())
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSampleRateIsWritten(t *testing.T) {
@@ -136,7 +88,7 @@ func TestSampleRateIsWritten(t *testing.T) {
 	if _, err := NewI2C(bus, 0x49, &Opts{SampleRate: RateOneHertz}); err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestNilOptsKeepsPowerOnRate(t *testing.T) {
@@ -148,11 +100,11 @@ func TestNilOptsKeepsPowerOnRate(t *testing.T) {
 	if d.opts.Sleep == nil {
 		t.Error("nil opts left Sleep nil")
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{
+	bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{
 		readTemperature(0x19, 0x00),
 		readConfig, // periph's Halt looks and leaves it alone
 		readConfig,
@@ -177,15 +129,15 @@ func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
 	if v["temperature_c"] != 25.5 {
 		t.Errorf("temperature_c = %v, want 25.5", v["temperature_c"])
 	}
-	if len(sleeps.waits) != 2 {
-		t.Errorf("waits = %v, want one after NewI2C and one after the wake-up", sleeps.waits)
+	if len(sleeps.Waits()) != 2 {
+		t.Errorf("waits = %v, want one after NewI2C and one after the wake-up", sleeps.Waits())
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseRejectsImplausible(t *testing.T) {
 	// 0xC80 is -56 °C, one degree below the operating range.
-	bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readTemperature(0xC8, 0x00)}), DontPanic: true}
+	bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0xC8, 0x00)}), DontPanic: true}
 	d, _ := newDev(t, bus)
 	v, err := d.Sense(context.Background())
 	if !errors.Is(err, sensors.ErrImplausible) || !strings.Contains(err.Error(), "-56.0000 °C") {
@@ -194,22 +146,22 @@ func TestSenseRejectsImplausible(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "tmp102 at 0x48 on playback: ") {
 		t.Errorf("error %q should name the device", err)
 	}
-	closeBus(t, bus)
+	bustest.AllUsed(t, bus)
 }
 
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, Err: errNACK}
 		d, _ := newDev(t, bus)
 		if _, err := d.Sense(context.Background()); !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read: ") {
 			t.Fatalf("Sense error = %v, want the NACK as a read failure", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
 		short := i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0x19}}
-		bus := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{short}), DontPanic: true}
+		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{short}), DontPanic: true}
 		d, _ := newDev(t, bus)
 		if _, err := d.Sense(context.Background()); err == nil {
 			t.Fatal("Sense accepted a one-byte read")
@@ -219,17 +171,17 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		}
 	})
 	t.Run("NACK on halt", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{readConfig}), DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readConfig}), DontPanic: true}, Err: errNACK}
 		d, _ := newDev(t, bus)
 		if err := d.Halt(); !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "shut down") {
 			t.Fatalf("Halt error = %v, want the NACK", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("NACK on wake-up", func(t *testing.T) {
-		bus := &failingBus{Playback: i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{
 			readConfig, readConfig, {Addr: 0x48, W: []byte{0x01, 0x61, 0xA0}},
-		}), DontPanic: true}, err: errNACK}
+		}), DontPanic: true}, Err: errNACK}
 		d, _ := newDev(t, bus)
 		if err := d.Halt(); err != nil {
 			t.Fatalf("Halt: %v", err)
@@ -237,7 +189,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		if _, err := d.Sense(context.Background()); !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "wake up") {
 			t.Fatalf("Sense error = %v, want the NACK as a wake-up failure", err)
 		}
-		closeBus(t, &bus.Playback)
+		bustest.AllUsed(t, &bus.Playback)
 	})
 }
 
@@ -250,20 +202,20 @@ func TestSenseHonoursContext(t *testing.T) {
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Sense error = %v, want context.Canceled", err)
 		}
-		if len(sleeps.waits) != 0 {
-			t.Errorf("waited %v before noticing the cancelled context", sleeps.waits)
+		if len(sleeps.Waits()) != 0 {
+			t.Errorf("waited %v before noticing the cancelled context", sleeps.Waits())
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("cancelled during the first conversion", func(t *testing.T) {
 		bus := &i2ctest.Playback{Ops: initOps, DontPanic: true}
 		d, sleeps := newDev(t, bus)
 		ctx, cancel := context.WithCancel(context.Background())
-		sleeps.before = cancel
+		sleeps.Before = cancel
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Sense error = %v, want context.Canceled", err)
 		}
-		closeBus(t, bus) // the temperature was never read
+		bustest.AllUsed(t, bus) // the temperature was never read
 	})
 	t.Run("real timer stops early", func(t *testing.T) {
 		// nil opts: the driver's own timer, which must give up at once.
@@ -285,18 +237,18 @@ func TestNewI2CRejects(t *testing.T) {
 		if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x48 to 0x4B") {
 			t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("unknown sample rate", func(t *testing.T) {
 		bus := &i2ctest.Playback{DontPanic: true}
 		if _, err := NewI2C(bus, DefaultAddr, &Opts{SampleRate: 4}); err == nil {
 			t.Fatal("NewI2C accepted sample rate 4")
 		}
-		closeBus(t, bus)
+		bustest.AllUsed(t, bus)
 	})
 	t.Run("no device", func(t *testing.T) {
 		errNACK := errors.New("remote I/O error")
-		bus := &failingBus{Playback: i2ctest.Playback{DontPanic: true}, err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 		_, err := NewI2C(bus, DefaultAddr, nil)
 		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is a TMP102 connected there") {
 			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
