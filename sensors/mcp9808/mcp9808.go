@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/conversion"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -78,10 +79,10 @@ type Dev struct {
 	opts Opts
 
 	mu sync.Mutex
-	// converting is true until a conversion has finished since power-up or
-	// wake-up, when the temperature register may still hold its reset value.
-	converting bool
-	halted     bool
+	// fresh holds the first read after power-up or wake-up back until a
+	// conversion has finished: the temperature register may still hold its
+	// reset value.
+	fresh conversion.Gate
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -90,7 +91,7 @@ var _ sensors.Sensor = (*Dev)(nil)
 // manufacturer and device ids, sets the resolution and starts continuous
 // conversion. A nil opts means DefaultOpts.
 func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
-	d := &Dev{reg: i2c.Dev{Bus: b, Addr: addr}, converting: true}
+	d := &Dev{reg: i2c.Dev{Bus: b, Addr: addr}}
 	if addr < 0x18 || addr > 0x1F {
 		return nil, fmt.Errorf("%s: address must be 0x18 to 0x1F (set by the A0..A2 pins)", d)
 	}
@@ -104,6 +105,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if d.opts.Sleep == nil {
 		d.opts.Sleep = pause.For
 	}
+	d.fresh = conversion.NewGate(resolutions[d.opts.Resolution].conversion, d.opts.Sleep)
 	if err := d.checkIdentity(); err != nil {
 		return nil, err
 	}
@@ -150,20 +152,8 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.halted {
-		// Writing the configuration without the shutdown bit wakes the
-		// sensor; periph would only wake it in the same breath as reading.
-		if err := d.writeConfig(0); err != nil {
-			return nil, fmt.Errorf("%s: wake up: %w", d, err)
-		}
-		d.halted = false
-		d.converting = true
-	}
-	if d.converting {
-		if err := d.opts.Sleep(ctx, resolutions[d.opts.Resolution].conversion); err != nil {
-			return nil, fmt.Errorf("%s: wait for first conversion: %w", d, err)
-		}
-		d.converting = false
+	if err := d.fresh.Await(ctx, d.wake); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	var env physic.Env
 	if err := d.dev.Sense(&env); err != nil {
@@ -186,9 +176,14 @@ func (d *Dev) Halt() error {
 	if err := d.writeConfig(configShutdown); err != nil {
 		return fmt.Errorf("%s: shut down: %w", d, err)
 	}
-	d.halted = true
+	d.fresh.MarkHalted()
 	return nil
 }
+
+// wake clears the shutdown bit. Waking the sensor here rather than leaving
+// it to periph, which would only wake it in the same breath as reading, lets
+// a conversion finish first.
+func (d *Dev) wake() error { return d.writeConfig(0) }
 
 func (d *Dev) writeConfig(v uint16) error {
 	return d.reg.Tx([]byte{regConfig, byte(v >> 8), byte(v)}, nil)

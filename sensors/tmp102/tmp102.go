@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/conversion"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -65,10 +66,10 @@ type Dev struct {
 	opts Opts
 
 	mu sync.Mutex
-	// converting is true until a conversion has finished since power-up or
-	// wake-up, when the temperature register may hold a stale value.
-	converting bool
-	halted     bool
+	// fresh holds the first read after power-up or wake-up back until a
+	// conversion has finished: the temperature register may hold a stale
+	// value.
+	fresh conversion.Gate
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -76,7 +77,7 @@ var _ sensors.Sensor = (*Dev)(nil)
 // NewI2C returns the TMP102 at addr (0x48 to 0x4B) on b and sets its
 // conversion rate. A nil opts means DefaultOpts.
 func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
-	d := &Dev{reg: i2c.Dev{Bus: b, Addr: addr}, converting: true}
+	d := &Dev{reg: i2c.Dev{Bus: b, Addr: addr}}
 	if addr < 0x48 || addr > 0x4B {
 		return nil, fmt.Errorf("%s: address must be 0x48 to 0x4B (set by the ADD0 pin)", d)
 	}
@@ -90,6 +91,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if d.opts.Sleep == nil {
 		d.opts.Sleep = pause.For
 	}
+	d.fresh = conversion.NewGate(conversionTime, d.opts.Sleep)
 	// periph keeps the pointer and may change the options it points to.
 	dev, err := periphtmp102.NewI2C(b, addr, &periphtmp102.Opts{SampleRate: d.opts.SampleRate, AlertSetting: periphtmp102.ModeComparator})
 	if err != nil {
@@ -117,20 +119,8 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.halted {
-		// Waking the sensor here rather than leaving it to periph, which
-		// wakes and reads in the same breath, lets a conversion finish first.
-		if err := d.setShutdown(false); err != nil {
-			return nil, fmt.Errorf("%s: wake up: %w", d, err)
-		}
-		d.halted = false
-		d.converting = true
-	}
-	if d.converting {
-		if err := d.opts.Sleep(ctx, conversionTime); err != nil {
-			return nil, fmt.Errorf("%s: wait for first conversion: %w", d, err)
-		}
-		d.converting = false
+	if err := d.fresh.Await(ctx, d.wake); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	var env physic.Env
 	if err := d.dev.Sense(&env); err != nil {
@@ -156,9 +146,14 @@ func (d *Dev) Halt() error {
 	if err := d.setShutdown(true); err != nil {
 		return fmt.Errorf("%s: shut down: %w", d, err)
 	}
-	d.halted = true
+	d.fresh.MarkHalted()
 	return nil
 }
+
+// wake clears the shutdown bit. Waking the sensor here rather than leaving
+// it to periph, which wakes and reads in the same breath, lets a conversion
+// finish first.
+func (d *Dev) wake() error { return d.setShutdown(false) }
 
 // setShutdown sets or clears the SD bit, keeping the rest of the
 // configuration.
