@@ -111,7 +111,7 @@ func TestReloadKeepsOldPairOnFailure(t *testing.T) {
 		before := r.serial()
 		writeFile(t, r.file("Kai.crt"), []byte("-----BEGIN CERTIFICATE-----\nnot base64\n"), 0o644)
 		err := r.src.Reload(t0)
-		wantErr(t, err, "still using "+r.file("Kai.crt"), r.file("Kai.crt"))
+		wantErr(t, err, "still using the previously loaded "+r.file("Kai.crt"), r.file("Kai.crt"))
 		if r.serial() != before || clientLeafSerial(t, r.src) != before {
 			t.Error("a broken replacement replaced the pair")
 		}
