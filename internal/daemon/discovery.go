@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
@@ -152,9 +153,13 @@ func (s *discoveryState) see(d *Daemon, r sensors.Reading) {
 	}
 	s.mu.Unlock()
 	if len(fresh) > 0 {
-		// Announce before the first reading goes out; if offline, the next
-		// connect announces everything.
-		go d.publishDiscoveryFor(context.Background(), r.Sensor, fresh)
+		// Announce right away; if offline, the next connect announces
+		// everything. The timeout bounds the goroutine.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			d.publishDiscoveryFor(ctx, r.Sensor, fresh)
+		}()
 	}
 }
 

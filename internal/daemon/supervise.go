@@ -81,7 +81,7 @@ func (d *Daemon) StatusLine() string {
 	}
 	line := fmt.Sprintf("broker unreachable since %s, backlog %s", ps.Since.Local().Format("15:04"), thousands(ob.Backlog))
 	if !ps.RetryAt.IsZero() {
-		line += fmt.Sprintf(", retry in %s", max(0, time.Until(ps.RetryAt)).Round(time.Second))
+		line += fmt.Sprintf(", retry in %s", max(0, ps.RetryAt.Sub(d.opts.Now())).Round(time.Second))
 	}
 	if ob.DiskErr != nil {
 		line += " · DISK ERROR, readings held in memory"
