@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 	periphaht20 "periph.io/x/devices/v3/aht20"
@@ -84,9 +85,9 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := d.dev.Sense(&env); err != nil {
 		return nil, fmt.Errorf("%s: read: %w", d, err)
 	}
-	celsius := float64(env.Temperature-physic.ZeroCelsius) / float64(physic.Celsius)
-	if celsius < minCelsius || celsius > maxCelsius {
-		return nil, fmt.Errorf("%s: temperature %.2f °C outside the sensor's range %g..%g °C: %w", d, celsius, minCelsius, maxCelsius, sensors.ErrImplausible)
+	celsius := env.Temperature.Celsius()
+	if err := plausible.Temperature(celsius, minCelsius, maxCelsius, 2); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	// The conversion formula cannot leave 0..100 %.
 	humidity := float64(env.Humidity) / float64(physic.PercentRH)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
+	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -144,8 +145,8 @@ func decode(reply []byte) (sensors.Values, error) {
 	if rawT&0x8000 != 0 {
 		celsius = -celsius
 	}
-	if celsius < minCelsius || celsius > maxCelsius {
-		return nil, fmt.Errorf("temperature %.1f °C outside the sensor's range %g..%g °C: %w", celsius, minCelsius, maxCelsius, sensors.ErrImplausible)
+	if err := plausible.Temperature(celsius, minCelsius, maxCelsius, 1); err != nil {
+		return nil, err
 	}
 	if humidity > maxHumidity {
 		return nil, fmt.Errorf("humidity %.1f %% above 100 %%: %w", humidity, sensors.ErrImplausible)

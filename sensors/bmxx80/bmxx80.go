@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/edgepub/edgepub/sensors"
+	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
@@ -148,9 +149,9 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	}
 	// physic stores temperature in nanokelvin, pressure in nanopascal and
 	// humidity in units of 0.00001 %RH.
-	celsius := float64(env.Temperature-physic.ZeroCelsius) / float64(physic.Celsius)
-	if celsius < minCelsius || celsius > maxCelsius {
-		return nil, fmt.Errorf("%s: temperature %.2f °C outside the sensor's range %g..%g °C: %w", d, celsius, minCelsius, maxCelsius, sensors.ErrImplausible)
+	celsius := env.Temperature.Celsius()
+	if err := plausible.Temperature(celsius, minCelsius, maxCelsius, 2); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	values := sensors.Values{"temperature_c": celsius}
 	if d.pressure {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
+	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
 )
@@ -170,8 +171,8 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 		return nil, fmt.Errorf("%s: humidity: %w", d, err)
 	}
 	celsius := -45 + 175*float64(rawT)/65535
-	if celsius < minCelsius || celsius > maxCelsius {
-		return nil, fmt.Errorf("%s: temperature %.2f °C outside the sensor's range %g..%g °C: %w", d, celsius, minCelsius, maxCelsius, sensors.ErrImplausible)
+	if err := plausible.Temperature(celsius, minCelsius, maxCelsius, 2); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	humidity := min(max(-6+125*float64(rawRH)/65535, 0), 100)
 	return sensors.Values{"temperature_c": celsius, "humidity_pct": humidity}, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/conversion"
 	"github.com/edgepub/edgepub/sensors/internal/pause"
+	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 	periphtmp102 "periph.io/x/devices/v3/tmp102"
@@ -126,9 +127,9 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := d.dev.Sense(&env); err != nil {
 		return nil, fmt.Errorf("%s: read: %w", d, err)
 	}
-	celsius := float64(env.Temperature-physic.ZeroCelsius) / float64(physic.Celsius)
-	if celsius < minCelsius || celsius > maxCelsius {
-		return nil, fmt.Errorf("%s: temperature %.4f °C outside the sensor's range %g..%g °C: %w", d, celsius, minCelsius, maxCelsius, sensors.ErrImplausible)
+	celsius := env.Temperature.Celsius()
+	if err := plausible.Temperature(celsius, minCelsius, maxCelsius, 4); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	return sensors.Values{"temperature_c": celsius}, nil
 }
