@@ -21,27 +21,21 @@ var errNACK = errors.New("remote I/O error")
 // 27.7 °C, CRC 0xFEE1 sent low byte first.
 var datasheetReply = []byte{0x03, 0x04, 0x03, 0x39, 0x01, 0x15, 0xE1, 0xFE}
 
-// sleepingSensorBus replays ops like i2ctest.Playback but, like a real
-// AM2320 that is asleep, NACKs the one-byte wake-up write without consuming
-// a recorded transaction. After the recorded ops it fails everything with
-// errNACK, like a sensor that stopped answering.
+// sleepingSensorBus replays ops but, like a real AM2320 that is asleep,
+// NACKs the one-byte wake-up write without consuming a recorded transaction.
+// After the recorded ops it fails everything with errNACK, like a sensor
+// that stopped answering.
 type sleepingSensorBus struct {
-	i2ctest.Playback
+	bustest.FailingBus
 	wakes int
 }
 
 func (b *sleepingSensorBus) Tx(addr uint16, w, r []byte) error {
-	b.Lock()
-	exhausted := b.Count >= len(b.Ops)
-	b.Unlock()
 	if bytes.Equal(w, []byte{0x00}) && len(r) == 0 {
 		b.wakes++
 		return errNACK
 	}
-	if exhausted {
-		return errNACK
-	}
-	return b.Playback.Tx(addr, w, r)
+	return b.FailingBus.Tx(addr, w, r)
 }
 
 func readOps(reply []byte) []i2ctest.IO {
@@ -53,7 +47,7 @@ func readOps(reply []byte) []i2ctest.IO {
 
 func newDev(t *testing.T, ops []i2ctest.IO) (*Dev, *sleepingSensorBus, *bustest.Sleeps) {
 	t.Helper()
-	bus := &sleepingSensorBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}}
+	bus := &sleepingSensorBus{FailingBus: bustest.FailingBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, Err: errNACK}}
 	sleeps := &bustest.Sleeps{}
 	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.Sleep})
 	if err != nil {
