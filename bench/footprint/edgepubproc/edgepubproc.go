@@ -1,0 +1,238 @@
+// Package edgepubproc runs the real edgepub binary for the daemon-level
+// benchmarks (bench/footprint, bench/drain) and reads what the kernel
+// counts for it in /proc: resident memory, CPU time and bytes written to
+// storage. It is test support: every function takes the benchmark's
+// testing.TB and fails it on error.
+package edgepubproc
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles cmd/edgepub into a temporary directory as the packages
+// ship it and returns the binary's path.
+func Build(tb testing.TB) string {
+	tb.Helper()
+	return BuildPackage(tb, "github.com/edgepub/edgepub/cmd/edgepub")
+}
+
+// BuildPackage compiles a main package as the Makefile builds edgepub:
+// static (CGO_ENABLED=0), -trimpath, stripped (-s -w). The binary's size
+// and how much of it is mapped count in RSS, so a baseline must be built
+// the same way.
+func BuildPackage(tb testing.TB, pkg string) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// Config is the part of edgepub's config.yaml a benchmark sets; everything
+// else keeps its default.
+type Config struct {
+	Broker   string // ssl://127.0.0.1:PORT
+	CertDir  string
+	StateDir string
+	// Sensors simulated sensors read every Interval, alternating sim-bme280
+	// (three fields) and sim-soc (one field).
+	Sensors  int
+	Interval time.Duration
+	// BackoffMax bounds the reconnect delay; 0 keeps the default (2 min).
+	BackoffMax time.Duration
+	// Extra is appended verbatim (top-level YAML keys).
+	Extra string
+}
+
+// Write writes the config file into a temporary directory.
+func (c Config) Write(tb testing.TB) string {
+	tb.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "broker:\n  urls: [%q]\n  start_jitter: 0s\n", c.Broker)
+	if c.BackoffMax > 0 {
+		fmt.Fprintf(&b, "  backoff_min: %s\n  backoff_max: %s\n", min(time.Second, c.BackoffMax), c.BackoffMax)
+	}
+	fmt.Fprintf(&b, "certs:\n  dir: %q\nstate_dir: %q\nsensors:\n", c.CertDir, c.StateDir)
+	timeout := min(2*time.Second, c.Interval/2)
+	for i := range c.Sensors {
+		typ := "sim-bme280"
+		if i%2 == 1 {
+			typ = "sim-soc"
+		}
+		fmt.Fprintf(&b, "  - {name: sim%02d, type: %s, interval: %s, timeout: %s}\n", i, typ, c.Interval, timeout)
+	}
+	b.WriteString(c.Extra)
+	path := filepath.Join(tb.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// Proc is one running `edgepub run`. Its log goes into memory through a
+// pipe, so that it does not count as storage writes of the process (on a
+// device it goes to journald, a socket).
+type Proc struct {
+	tb   testing.TB
+	cmd  *exec.Cmd
+	done chan struct{}
+
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+// Start runs `bin run --config config` with env (KEY=value, e.g. GOGC=50)
+// added to this process's environment; the benchmark's cleanup kills it.
+func Start(tb testing.TB, bin, config string, env ...string) *Proc {
+	tb.Helper()
+	p := &Proc{tb: tb, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "run", "--config", config)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = (*lockedWriter)(p), (*lockedWriter)(p)
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("start edgepub: %v", err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	tb.Cleanup(func() { p.signal(syscall.SIGKILL) })
+	return p
+}
+
+type lockedWriter Proc
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.log.Write(b)
+}
+
+// PID is the process id.
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
+// Log returns what edgepub logged so far.
+func (p *Proc) Log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// WaitLog waits until the log contains s, failing the benchmark after
+// timeout or if the process exits.
+func (p *Proc) WaitLog(s string, timeout time.Duration) {
+	p.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.Log(), s) {
+		select {
+		case <-p.done:
+			p.tb.Fatalf("edgepub exited before logging %q:\n%s", s, p.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.tb.Fatalf("edgepub did not log %q within %v:\n%s", s, timeout, p.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop sends SIGTERM and waits up to 10 s for the exit.
+func (p *Proc) Stop() { p.signal(syscall.SIGTERM) }
+
+func (p *Proc) signal(sig syscall.Signal) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Sample is what the kernel counts for a process at one moment.
+type Sample struct {
+	At time.Time
+	// RSSKiB and HWMKiB are VmRSS and VmHWM (peak RSS) of /proc/PID/status.
+	RSSKiB, HWMKiB int64
+	// RssAnonKiB is the anonymous part of RSS (heap, stacks, runtime);
+	// RssFileKiB the mapped binary's pages that are resident.
+	RssAnonKiB, RssFileKiB int64
+	// CPU is utime+stime of /proc/PID/stat.
+	CPU time.Duration
+	// WriteBytes and CancelledWriteBytes are from /proc/PID/io: bytes the
+	// process dirtied for storage, and dirty bytes it truncated or deleted
+	// before writeback.
+	WriteBytes, CancelledWriteBytes int64
+}
+
+// NetWrites is what reaches storage: write_bytes − cancelled_write_bytes.
+func (s Sample) NetWrites() int64 { return s.WriteBytes - s.CancelledWriteBytes }
+
+// clockTicks is USER_HZ, which is 100 on every Linux architecture edgepub
+// is built for.
+const clockTicks = 100
+
+// Read samples process pid.
+func Read(tb testing.TB, pid int) Sample {
+	tb.Helper()
+	s := Sample{At: time.Now()}
+	dir := "/proc/" + strconv.Itoa(pid)
+	status, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fields := keyValues(status, ":")
+	s.RSSKiB, s.HWMKiB = kib(fields["VmRSS"]), kib(fields["VmHWM"])
+	s.RssAnonKiB, s.RssFileKiB = kib(fields["RssAnon"]), kib(fields["RssFile"])
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The command name may hold spaces; fields count from after its ')'.
+	rest := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, _ := strconv.ParseInt(rest[11], 10, 64)
+	stime, _ := strconv.ParseInt(rest[12], 10, 64)
+	s.CPU = time.Duration(utime+stime) * time.Second / clockTicks
+	io, err := os.ReadFile(dir + "/io")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ioFields := keyValues(io, ":")
+	s.WriteBytes, _ = strconv.ParseInt(ioFields["write_bytes"], 10, 64)
+	s.CancelledWriteBytes, _ = strconv.ParseInt(ioFields["cancelled_write_bytes"], 10, 64)
+	return s
+}
+
+func keyValues(b []byte, sep string) map[string]string {
+	m := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), sep)
+		if ok {
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// kib parses "1234 kB".
+func kib(v string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+	return n
+}

@@ -1,0 +1,246 @@
+package footprint
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgepub/edgepub/bench/footprint/edgepubproc"
+	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/publisher/outbox"
+)
+
+const (
+	// warmUp lets the runtime's heap and the first segment settle before
+	// the window starts.
+	warmUp = 10 * time.Second
+	// window is how long the steady state is measured.
+	window = 60 * time.Second
+)
+
+// BenchmarkFootprint runs `edgepub run` with 10 simulated sensors read
+// once a second against a local Mosquitto (the seed's mTLS listener) and,
+// in the same run, a bare paho client that only stays connected. Over a
+// 60 s window after a 10 s warm-up it reports edgepub's RSS (peak and
+// mean of 1 s samples) and the idle client's, edgepub's CPU (utime+stime
+// as % of one core), and the bytes it wrote to storage per reading
+// (write_bytes − cancelled_write_bytes of /proc/PID/io) against the mean
+// payload size counted at a subscriber.
+//
+//	go test -run '^$' -bench BenchmarkFootprint -benchtime 1x ./bench/footprint
+func BenchmarkFootprint(b *testing.B) {
+	for range b.N {
+		pki := mosquittotest.NewSeedPKI(b, "127.0.0.1", "Kai", "Idle")
+		broker := mosquittotest.Start(b, mosquittotest.Opts{PKI: pki})
+		sub := subscribe(b, broker.URL(), pki.DeviceDir(b, "monitor"), "Kai/sensors/#")
+		bin := edgepubproc.Build(b)
+		config := edgepubproc.Config{
+			Broker: broker.URL(), CertDir: pki.DeviceDir(b, "Kai"), StateDir: b.TempDir(),
+			Sensors: 10, Interval: time.Second,
+		}.Write(b)
+
+		idle := startIdleClient(b, broker.URL(), pki.DeviceDir(b, "Idle"))
+		p := edgepubproc.Start(b, bin, config)
+		p.WaitLog("connected to broker", 30*time.Second)
+		time.Sleep(warmUp)
+
+		first, firstIdle, seen := edgepubproc.Read(b, p.PID()), edgepubproc.Read(b, idle), sub.mark()
+		var rss, idleRSS []float64
+		for t := time.NewTicker(time.Second); len(rss) < int(window/time.Second); <-t.C {
+			rss = append(rss, float64(edgepubproc.Read(b, p.PID()).RSSKiB)/1024)
+			idleRSS = append(idleRSS, float64(edgepubproc.Read(b, idle).RSSKiB)/1024)
+		}
+		last, lastIdle := edgepubproc.Read(b, p.PID()), edgepubproc.Read(b, idle)
+		readings, payload := sub.since(seen)
+		elapsed := last.At.Sub(first.At)
+		cpuPct := 100 * (last.CPU - first.CPU).Seconds() / elapsed.Seconds()
+		perReading := float64(last.NetWrites()-first.NetWrites()) / float64(readings)
+
+		b.ReportMetric(slices.Max(rss), "rss-peak-MiB")
+		b.ReportMetric(mean(rss), "rss-mean-MiB")
+		b.ReportMetric(slices.Max(idleRSS), "idle-paho-rss-peak-MiB")
+		b.ReportMetric(cpuPct, "cpu-%")
+		b.ReportMetric(perReading, "disk-B/reading")
+		b.ReportMetric(perReading/payload, "disk/payload")
+		b.Logf("edgepub: RSS peak %.1f MiB mean %.1f MiB (at the end %s, VmHWM %.1f MiB); idle paho client: RSS peak %.1f MiB (at the end %s)",
+			slices.Max(rss), mean(rss), split(last), float64(last.HWMKiB)/1024, slices.Max(idleRSS), split(lastIdle))
+		b.Logf("edgepub: CPU %.3f s over %.1f s = %.3f %% of one core (idle paho client: %.3f %%)",
+			(last.CPU - first.CPU).Seconds(), elapsed.Seconds(), cpuPct,
+			100*(lastIdle.CPU-firstIdle.CPU).Seconds()/elapsed.Seconds())
+		b.Logf("edgepub: %d readings at the subscriber (%.1f/s), mean payload %.1f B; storage writes %d − cancelled %d = %d B = %.2f B/reading = %.4f × payload",
+			readings, float64(readings)/elapsed.Seconds(), payload, last.WriteBytes-first.WriteBytes,
+			last.CancelledWriteBytes-first.CancelledWriteBytes, last.NetWrites()-first.NetWrites(), perReading, perReading/payload)
+		p.Stop()
+	}
+}
+
+// BenchmarkOutageWrites runs `edgepub run` with 10 simulated sensors read
+// every 10 ms (1,000 readings a second) and no broker, and reports the bytes
+// it wrote to storage per reading over a 60 s window against the mean
+// payload size of the readings in the outbox, plus its RSS and CPU.
+//
+//	go test -run '^$' -bench BenchmarkOutageWrites -benchtime 1x ./bench/footprint
+func BenchmarkOutageWrites(b *testing.B) {
+	for range b.N {
+		pki := mosquittotest.NewSeedPKI(b, "127.0.0.1", "Kai")
+		// Nothing listens on this port: the broker is away for the whole run.
+		noBroker := "ssl://127.0.0.1:" + strconv.Itoa(mosquittotest.FreePort(b))
+		stateDir := b.TempDir()
+		config := edgepubproc.Config{
+			Broker: noBroker, CertDir: pki.DeviceDir(b, "Kai"), StateDir: stateDir,
+			Sensors: 10, Interval: 10 * time.Millisecond,
+		}.Write(b)
+		p := edgepubproc.Start(b, edgepubproc.Build(b), config)
+		p.WaitLog("edgepub started", 30*time.Second)
+		time.Sleep(warmUp / 2)
+
+		first := edgepubproc.Read(b, p.PID())
+		var rss []float64
+		for t := time.NewTicker(time.Second); len(rss) < int(window/time.Second); <-t.C {
+			rss = append(rss, float64(edgepubproc.Read(b, p.PID()).RSSKiB)/1024)
+		}
+		last := edgepubproc.Read(b, p.PID())
+		p.Stop()
+
+		readings, payload := outboxReadings(b, filepath.Join(stateDir, "outbox"), first.At, last.At)
+		elapsed := last.At.Sub(first.At)
+		perReading := float64(last.NetWrites()-first.NetWrites()) / float64(readings)
+		b.ReportMetric(float64(readings)/elapsed.Seconds(), "readings/s")
+		b.ReportMetric(perReading, "disk-B/reading")
+		b.ReportMetric(perReading/payload, "disk/payload")
+		b.ReportMetric(slices.Max(rss), "rss-peak-MiB")
+		b.ReportMetric(100*(last.CPU-first.CPU).Seconds()/elapsed.Seconds(), "cpu-%")
+		b.Logf("edgepub without broker: %d readings in %.1f s (%.0f/s), mean payload %.1f B; storage writes %d − cancelled %d = %d B = %.1f B/reading = %.3f × payload; RSS peak %.1f MiB; CPU %.1f %% of one core",
+			readings, elapsed.Seconds(), float64(readings)/elapsed.Seconds(), payload,
+			last.WriteBytes-first.WriteBytes, last.CancelledWriteBytes-first.CancelledWriteBytes,
+			last.NetWrites()-first.NetWrites(), perReading, perReading/payload, slices.Max(rss),
+			100*(last.CPU-first.CPU).Seconds()/elapsed.Seconds())
+	}
+}
+
+// outboxReadings opens the stopped daemon's outbox and returns how many
+// readings were taken between from and to and their mean MQTT payload size.
+func outboxReadings(b *testing.B, dir string, from, to time.Time) (int, float64) {
+	ob, err := outbox.Open(dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ob.Close()
+	recs, err := ob.Pending(0, 1<<30)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, size := 0, 0
+	for _, r := range recs {
+		if r.Time.Before(from) || !r.Time.Before(to) {
+			continue
+		}
+		_, payload, err := publisher.UnmarshalEntry(r.Payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+		size += len(payload)
+	}
+	if n == 0 {
+		b.Fatalf("no readings in the outbox between %v and %v", from, to)
+	}
+	return n, float64(size) / float64(n)
+}
+
+func startIdleClient(b *testing.B, brokerURL, certDir string) int {
+	bin := edgepubproc.BuildPackage(b, "github.com/edgepub/edgepub/bench/footprint/idleclient")
+	cmd := exec.Command(bin, "-broker", brokerURL, "-certs", certDir, "-duration", "5m")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line := make([]byte, 64)
+	if n, _ := out.Read(line); !strings.HasPrefix(string(line[:n]), "connected") {
+		b.Fatalf("idleclient did not connect: %q", line[:n])
+	}
+	return cmd.Process.Pid
+}
+
+// readingCounter is a paho subscriber (the monitor identity) that counts
+// readings and their payload bytes.
+type readingCounter struct {
+	mu       sync.Mutex
+	n, bytes int
+}
+
+func subscribe(b *testing.B, brokerURL, certDir, filter string) *readingCounter {
+	bundle, err := certs.Load(certDir, certs.Names{}, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := certs.NewSource(certDir, certs.Names{}, bundle, nil)
+	c := &readingCounter{}
+	o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID("monitor-footprint").
+		SetTLSConfig(certs.ClientTLSConfig(src, certs.TLSOpts{Host: "127.0.0.1"})).SetAutoReconnect(false)
+	client := mqtt.NewClient(o)
+	if tok := client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	b.Cleanup(func() { client.Disconnect(100) })
+	tok := client.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+		var r struct{ Seq uint64 }
+		if json.Unmarshal(m.Payload(), &r) != nil || r.Seq == 0 {
+			return // not a reading
+		}
+		c.mu.Lock()
+		c.n++
+		c.bytes += len(m.Payload())
+		c.mu.Unlock()
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatalf("subscribe: %v", tok.Error())
+	}
+	return c
+}
+
+// mark returns the count so far, for since.
+func (c *readingCounter) mark() [2]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return [2]int{c.n, c.bytes}
+}
+
+// since returns the readings after m and their mean payload size.
+func (c *readingCounter) since(m [2]int) (int, float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n - m[0]
+	if n == 0 {
+		return 0, 0
+	}
+	return n, float64(c.bytes-m[1]) / float64(n)
+}
+
+// split shows what RSS is made of.
+func split(s edgepubproc.Sample) string {
+	return fmt.Sprintf("anon %.1f + file %.1f MiB", float64(s.RssAnonKiB)/1024, float64(s.RssFileKiB)/1024)
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
