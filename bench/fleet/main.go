@@ -1,0 +1,314 @@
+// Command fleet simulates a fleet of edgepub devices against one real
+// Mosquitto and measures what fleet operation costs: how long N devices take
+// to connect, how a broker restart is absorbed (time until all are back and
+// the peak reconnect rate the broker sees), the memory one device takes,
+// and whether any reading is lost through the restart.
+//
+// Every device is the real daemon (internal/daemon.Run) in this process,
+// with its own certificate (issued with the project's certs.NewCA and
+// IssueClient), its own state directory and outbox, and a simulated BME280.
+// The broker is Debian's mosquitto, started here with the seed's TLS
+// listener on 127.0.0.1 (server certificate from IssueServer), the seed's
+// ACL and a read-all monitor; a mosquitto_sub with a persistent QoS 1
+// session counts every device's seqs.
+//
+//	go run ./bench/fleet -n 500
+//	go run ./bench/fleet -n 50 -down 0s -v
+//
+// Everything runs on 127.0.0.1 and ends within -duration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	n            int
+	duration     time.Duration
+	device       deviceOpts
+	settle       time.Duration
+	down         time.Duration
+	settleAfter  time.Duration
+	dir          string
+	keep         bool
+	verbose      bool
+	pollInterval time.Duration
+	bucket       time.Duration
+}
+
+func run(args []string) error {
+	var o options
+	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
+	fs.IntVar(&o.n, "n", 500, "number of simulated devices")
+	fs.DurationVar(&o.duration, "duration", 5*time.Minute, "upper bound for the whole run")
+	fs.DurationVar(&o.device.Interval, "interval", 5*time.Second, "time between readings of each device")
+	fs.DurationVar(&o.device.StartJitter, "start-jitter", 5*time.Second, "broker.start_jitter of each device")
+	fs.DurationVar(&o.device.BackoffMin, "backoff-min", time.Second, "broker.backoff_min of each device")
+	fs.DurationVar(&o.device.BackoffMax, "backoff-max", 2*time.Minute, "broker.backoff_max of each device")
+	fs.DurationVar(&o.device.KeepAlive, "keepalive", 30*time.Second, "broker.keepalive of each device")
+	fs.DurationVar(&o.device.HealthInterval, "health-interval", time.Minute, "presence.health_interval of each device")
+	fs.DurationVar(&o.settle, "settle", 15*time.Second, "time the connected fleet reads before the broker restart")
+	fs.DurationVar(&o.down, "down", 5*time.Second, "time the broker stays down during the restart")
+	fs.DurationVar(&o.settleAfter, "settle-after", 10*time.Second, "time the fleet reads after all are back")
+	fs.DurationVar(&o.pollInterval, "poll", 50*time.Millisecond, "how often the devices' status is polled")
+	fs.DurationVar(&o.bucket, "bucket", 250*time.Millisecond, "bucket width of the devices' reconnect histogram")
+	fs.StringVar(&o.dir, "dir", "", "work directory (default: a new one in $TMPDIR)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	fs.BoolVar(&o.verbose, "v", false, "print every device warning")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.n < 1 {
+		return errors.New("-n must be at least 1")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
+	defer cancel()
+	return runFleet(ctx, o)
+}
+
+// say prints one line of the report.
+func say(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+
+func runFleet(ctx context.Context, o options) error {
+	started := time.Now()
+	nofile, err := raiseFileLimit()
+	if err != nil {
+		return err
+	}
+	bin, err := lookMosquitto()
+	if err != nil {
+		return err
+	}
+	dir := o.dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "edgepub-fleet-"); err != nil {
+			return err
+		}
+	}
+	if !o.keep {
+		defer os.RemoveAll(dir)
+	}
+	say("fleet: %d devices, reading every %v, start_jitter %v, backoff %v..%v, keepalive %v, broker down %v; %d CPUs, GOMAXPROCS %d, open files limit %d, dir %s",
+		o.n, o.device.Interval, o.device.StartJitter, o.device.BackoffMin, o.device.BackoffMax, o.device.KeepAlive, o.down,
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), nofile, dir)
+
+	t := time.Now()
+	pki, ids, err := makePKI(dir, o.n, time.Now())
+	if err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	say("pki: CA, server and %d client certificates (ECDSA P-256) issued in %v", o.n, time.Since(t).Round(time.Millisecond))
+
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir+"/broker", 0o700); err != nil {
+		return err
+	}
+	b, err := newBroker(bin, dir+"/broker", port, pki)
+	if err != nil {
+		return err
+	}
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	defer b.kill()
+	mon, err := startMonitor(ctx, b, pki)
+	if err != nil {
+		return err
+	}
+	defer mon.stop()
+	o.device.BrokerURL = b.url()
+
+	runtime.GC()
+	baseRSS, baseHeap, baseGoroutines := rssOf("/proc/self/status"), heapInUse(), runtime.NumGoroutine()
+
+	// Phase 1: the fleet powers on together.
+	logs := newLogCounter(o.verbose)
+	connectOffset := b.logSize()
+	drops := listenDrops()
+	launched := time.Now()
+	fl, err := startFleet(ids, o.device, logs)
+	if err != nil {
+		return err
+	}
+	defer fl.stop(10 * time.Second)
+	allReady, err := fl.waitFor(ctx, "all devices running", o.pollInterval, func(ready, _, _ int) bool { return ready == o.n })
+	if err != nil {
+		return err
+	}
+	if _, err := fl.waitFor(ctx, "all devices connected", o.pollInterval, func(_, connected, _ int) bool { return connected == o.n }); err != nil {
+		return err
+	}
+	allConnected := time.Since(launched)
+	st, err := b.connects(connectOffset, "dev-")
+	if err != nil {
+		return err
+	}
+	say("start: all %d running after %v, all connected %v after launch (start_jitter %v); broker log: %d connects of %d devices, %s..%s, peak %d/s at %s, %d TLS/socket errors logged (the readiness probe's bare TCP connect can be one); %d connection attempts dropped at a full listen queue",
+		o.n, allReady.Round(time.Millisecond), allConnected.Round(time.Millisecond), o.device.StartJitter,
+		st.Connects, st.Devices, st.First.Format("15:04:05"), st.Last.Format("15:04:05"), st.Peak, st.PeakAt, st.Errors, listenDrops()-drops)
+	fmt.Print("  connections per second (start):\n" + st.histogram(launched))
+
+	if err := sleepCtx(ctx, o.settle); err != nil {
+		return err
+	}
+	runtime.GC()
+	rss, heap, goroutines := rssOf("/proc/self/status"), heapInUse(), runtime.NumGoroutine()
+	say("memory (all connected, after %v of readings): process RSS %s = %s per device (%s over the %s before the fleet); Go heap in use %s, %s per device over the start; %d goroutines = %.1f per device; mosquitto RSS %s = %s per connection",
+		o.settle, mib(rss), kib((rss)/int64(o.n)), kib((rss-baseRSS)/int64(o.n)), mib(baseRSS),
+		mib(heap), kib((heap-baseHeap)/int64(o.n)), goroutines, float64(goroutines-baseGoroutines)/float64(o.n),
+		mib(b.rssBytes()), kib(b.rssBytes()/int64(o.n)))
+	before, _ := mon.received()
+	say("readings at the monitor before the restart: %d", before)
+
+	// Phase 2: the broker restarts (clean stop, persistence kept).
+	restartOffset := b.logSize()
+	drops = listenDrops()
+	stopAt := time.Now()
+	if err := b.stop(); err != nil {
+		return err
+	}
+	stopTook := time.Since(stopAt)
+	allGone, err := fl.waitFor(ctx, "all devices noticing the stop", 10*time.Millisecond, func(_, connected, _ int) bool { return connected == 0 })
+	if err != nil {
+		return err
+	}
+	if err := sleepCtx(ctx, o.down-time.Since(stopAt)); err != nil {
+		return err
+	}
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	upAt := time.Now()
+	back, err := fl.waitAllConnected(ctx, upAt, o.pollInterval)
+	if err != nil {
+		return err
+	}
+	allBack := slices.Max(back)
+	st, err = b.connects(restartOffset, "dev-")
+	if err != nil {
+		return err
+	}
+	say("restart: broker stop took %v, all devices saw it within %v; down %v; all %d back %v after the broker listened again (%v after the stop); broker log: %d connects of %d devices, peak %d/s at %s, %d TLS/socket errors logged (the readiness probe's bare TCP connect can be one); %d connection attempts dropped at a full listen queue",
+		stopTook.Round(time.Millisecond), (stopTook + allGone).Round(time.Millisecond), upAt.Sub(stopAt).Round(time.Millisecond),
+		o.n, allBack.Round(time.Millisecond), upAt.Add(allBack).Sub(stopAt).Round(time.Millisecond), st.Connects, st.Devices, st.Peak, st.PeakAt, st.Errors, listenDrops()-drops)
+	fmt.Print("  connections per second (restart, +0 = the stop):\n" + st.histogram(stopAt))
+	fmt.Printf("  devices first seen connected again, per %v after the broker listened (polled every %v):\n%s", o.bucket, o.pollInterval, spread(back, o.bucket))
+
+	if err := sleepCtx(ctx, o.settleAfter); err != nil {
+		return err
+	}
+
+	// Phase 3: drain, stop, and count.
+	drained, err := fl.waitFor(ctx, "every backlog delivered", o.pollInterval, func(_, _, drained int) bool { return drained == o.n })
+	if err != nil {
+		return err
+	}
+	_, _, _, left, _ := fl.count()
+	if err := fl.stop(30 * time.Second); err != nil {
+		return err
+	}
+	if err := mon.waitQuiet(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	tl := mon.tally(fl.names())
+	say("delivery: all backlogs empty %v after the settle; %d readings left in outboxes at the stop; monitor: %d readings (%d unique, %d duplicates) from %d of %d devices; %d seqs MISSING; %d undecodable",
+		drained.Round(time.Millisecond), left, tl.Readings, tl.Unique, tl.Duplicates, tl.Devices, o.n, tl.Missing, tl.Undecodable)
+	for name, seqs := range tl.MissingBy {
+		say("  missing at %s: %v", name, seqs)
+	}
+	if len(tl.Silent) > 0 {
+		say("  silent devices: %s", strings.Join(tl.Silent, " "))
+	}
+	if s := logs.summary(); len(s) > 0 {
+		say("device warnings and errors:\n  %s", strings.Join(s, "\n  "))
+	}
+	say("total run time %v", time.Since(started).Round(time.Second))
+	if tl.Missing > 0 || len(tl.Silent) > 0 {
+		return fmt.Errorf("%d readings lost, %d devices silent", tl.Missing, len(tl.Silent))
+	}
+	return nil
+}
+
+// raiseFileLimit lifts the soft open-files limit to the hard one: every
+// device holds a TLS socket and outbox files, and mosquitto (which
+// inherits the limit) one socket per device.
+func raiseFileLimit() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("raise the open files limit: %w", err)
+	}
+	return lim.Cur, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func heapInUse() int64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// spread is a histogram of durations in buckets of width w.
+func spread(ds []time.Duration, w time.Duration) string {
+	counts := map[int]int{}
+	top, peak := 0, 0
+	for _, d := range ds {
+		i := int(d / w)
+		counts[i]++
+		top = max(top, i)
+		peak = max(peak, counts[i])
+	}
+	var b strings.Builder
+	for i := 0; i <= top; i++ {
+		if counts[i] > 0 {
+			fmt.Fprintf(&b, "    +%-7v %4d %s\n", time.Duration(i)*w, counts[i], bar(counts[i], peak))
+		}
+	}
+	return b.String()
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+func kib(b int64) string { return fmt.Sprintf("%.0f KiB", float64(b)/(1<<10)) }

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgepub/edgepub/certs"
+)
+
+// identity is one simulated device's name and directories.
+type identity struct {
+	Name     string
+	CertDir  string // ca.crt, <name>.crt, <name>.key as a device gets them
+	StateDir string
+}
+
+// pkiFiles are the broker's and the monitor's files.
+type pkiFiles struct {
+	CA, ServerCert, ServerKey, MonitorCert, MonitorKey string
+}
+
+// makePKI issues, with the project's own CA code, a server certificate for
+// 127.0.0.1, a monitor identity and one client certificate per device, and
+// lays out each device's cert and state directories under root.
+func makePKI(root string, n int, now time.Time) (pkiFiles, []identity, error) {
+	ca, err := certs.NewCA("", certs.KeyECDSAP256, now)
+	if err != nil {
+		return pkiFiles{}, nil, err
+	}
+	dir := filepath.Join(root, "pki")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return pkiFiles{}, nil, err
+	}
+	f := pkiFiles{
+		CA:         filepath.Join(dir, "ca.crt"),
+		ServerCert: filepath.Join(dir, "server.crt"), ServerKey: filepath.Join(dir, "server.key"),
+		MonitorCert: filepath.Join(dir, "monitor.crt"), MonitorKey: filepath.Join(dir, "monitor.key"),
+	}
+	if err := os.WriteFile(f.CA, ca.CertPEM(), 0o600); err != nil {
+		return pkiFiles{}, nil, err
+	}
+	serverCert, serverKey, err := ca.IssueServer("127.0.0.1", now)
+	if err != nil {
+		return pkiFiles{}, nil, err
+	}
+	monitorCert, monitorKey, err := ca.IssueClient("monitor", now)
+	if err != nil {
+		return pkiFiles{}, nil, err
+	}
+	for path, data := range map[string][]byte{f.ServerCert: serverCert, f.ServerKey: serverKey, f.MonitorCert: monitorCert, f.MonitorKey: monitorKey} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return pkiFiles{}, nil, err
+		}
+	}
+
+	ids := make([]identity, n)
+	for i := range ids {
+		name := fmt.Sprintf("dev-%04d", i)
+		id := identity{Name: name, CertDir: filepath.Join(root, "devices", name, "certs"), StateDir: filepath.Join(root, "devices", name, "state")}
+		for _, d := range []string{id.CertDir, id.StateDir} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return pkiFiles{}, nil, err
+			}
+		}
+		cert, key, err := ca.IssueClient(name, now)
+		if err != nil {
+			return pkiFiles{}, nil, err
+		}
+		for file, data := range map[string][]byte{"ca.crt": ca.CertPEM(), name + ".crt": cert, name + ".key": key} {
+			if err := os.WriteFile(filepath.Join(id.CertDir, file), data, 0o600); err != nil {
+				return pkiFiles{}, nil, err
+			}
+		}
+		ids[i] = id
+	}
+	return f, ids, nil
+}
