@@ -68,12 +68,16 @@ func (o *Outbox) appendDiskLocked(seq uint64, t time.Time, payload []byte, now t
 			return err
 		}
 	}
-	o.makeRoomLocked(size)
-	buf := appendRecord(o.scratch[:0], seq, t, payload)
+	buf := o.scratch[:0]
+	if seg.size == 0 {
+		buf = appendSegmentHeader(buf, seg.base)
+	}
+	o.makeRoomLocked(size + int64(len(buf)))
+	off := seg.size + int64(len(buf))
+	buf = appendRecord(buf, seq, t, payload)
 	if cap(buf) <= maxScratch {
 		o.scratch = buf
 	}
-	off := seg.size
 	if err := o.writeLocked(seg, buf); err != nil {
 		return err
 	}

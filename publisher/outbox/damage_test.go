@@ -10,9 +10,9 @@ import (
 )
 
 // recordOffset returns where record i (0-based) of a segment of test
-// readings starts.
+// readings starts, after the segment header.
 func recordOffset(i int, first uint64) int64 {
-	var off int64
+	off := int64(segmentHeaderSize)
 	for j := range i {
 		off += int64(encodedSize(len(payloadFor(first + uint64(j)))))
 	}

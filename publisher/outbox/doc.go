@@ -29,11 +29,17 @@
 //     have lost readings whose seqs the broker already saw, and the segments
 //     cannot tell how far seq got, so Open continues from the fsynced lease
 //     ceiling instead.
-//   - Readings may be delivered twice. Acks are not written to disk as they
-//     arrive (that would cost a write per reading); after a crash the
-//     readings of a segment that was not fully acknowledged are sent again.
-//     Close records how far everything was acked, so a clean stop causes no
-//     duplicates. Consumers deduplicate by (device, seq).
+//   - Readings may be delivered twice. Acks are recorded in the page cache,
+//     not synced: Ack rewrites an acked-through mark in the segment's
+//     header at most every 100 ms (Run catches up on its next tick). After
+//     SIGKILL, panic or OOM within the same boot, a restart resends only the
+//     readings after the mark: those in flight at the broker plus up to
+//     100 ms of acks (about 20 readings at 200 per second). After a power
+//     cut the mark on disk may be older or torn, so more is resent, up to
+//     whole segments; a damaged mark is never trusted, so nothing
+//     unacknowledged is skipped. Close records how far everything was
+//     acked, so a clean stop causes no duplicates. Consumers deduplicate by
+//     (device, seq).
 //   - The order is seq order, also across restarts and disk failures.
 //
 // # On-disk format
@@ -46,9 +52,26 @@
 //	00000000000000004711.seg  segment: records from seq 4711 on
 //
 // A segment file is named after the first seq it may hold, in 20 digits, so
-// that names sort like seqs. It is append-only and holds records back to back
-// with no file header. A later format would use another suffix. Each record
-// is:
+// that names sort like seqs. A later format would use another suffix. It is
+// empty until its first record, which is written together with a 1024-byte
+// header; records follow the header back to back and are only ever
+// appended. The header is two ack slots, one per 512-byte sector:
+//
+//	offset size  field (little endian)
+//	0      4     magic "EPSG"
+//	4      1     version, 1
+//	5      3     zero
+//	8      8     the segment's base seq, as in its name
+//	16     8     acked-through mark: every record of this segment with a
+//	             seq up to it was acknowledged or dropped; 0 = none
+//	24     4     CRC-32C of bytes 0 … 24
+//	28     484   zero
+//
+// A new file has mark 0 in slot 0 and nothing in slot 1. Marks go to the
+// two slots alternately, in place, with pwrite and no fsync; Open uses the
+// highest mark of an intact slot naming this segment, and with none intact
+// (counted in Stats.OpenDamage.AckMarksLost) resends the whole segment. A
+// file shorter than the header is a torn first write. Each record is:
 //
 //	offset size  field (little endian)
 //	0      4     CRC-32C (Castagnoli) of bytes 4 … 24+n
@@ -62,7 +85,7 @@
 // The new file is always created before the old one is deleted, so the
 // newest name tells the last seq handed out even when every record was acked
 // and deleted. A segment is deleted when all its records are acked or
-// dropped, and never rewritten.
+// dropped. Records are never rewritten; only the header's ack slots are.
 //
 // The lease holds the seq ceiling (every seq handed out is below it), the
 // boot id (/proc/sys/kernel/random/boot_id) it was written under, whether the
@@ -100,9 +123,13 @@
 // 30 s by default). Deleting a file with dirty pages cancels their
 // writeback, so with a healthy broker the readings practically never reach
 // the card. The kernel counts this as write_bytes minus cancelled_write_bytes
-// in /proc/self/io, and bench/outbox-io measures it. During an outage every
-// reading is written once (payload plus the 24-byte header) and fsynced once
-// per window.
+// in /proc/self/io, and bench/outbox-io measures it. Ack marks live in the
+// segment's first page, which appending has dirtied anyway and which goes
+// with the segment, so they add no disk write; they are not fsynced. Only a
+// segment that takes longer than the writeback delay to drain after an
+// outage has its header page written back, once per delay. During an outage
+// every reading is written once (payload plus the 24-byte header, and 1 KiB
+// per segment) and fsynced once per window.
 //
 // # Limits and failing disks
 //

@@ -78,6 +78,10 @@ type Outbox struct {
 	bytes   int64
 	backlog int
 	syncs   uint64
+	// lastMarkAt is when Ack last wrote ack marks (Unix nanoseconds);
+	// markWrites counts the slot writes.
+	lastMarkAt int64
+	markWrites uint64
 
 	diskErr       error
 	diskPermanent bool
@@ -86,7 +90,7 @@ type Outbox struct {
 	droppedFull, droppedAge, droppedMemory, damaged uint64
 	openDamage                                      Damage
 	full, aged, overflow                            episode
-	loggedRemoveErr, loggedReadErr                  bool
+	loggedRemoveErr, loggedReadErr, loggedMarkErr   bool
 }
 
 type memRecord struct {
@@ -297,10 +301,8 @@ func (o *Outbox) createSegmentLocked(base uint64) (*segment, error) {
 		o.bytes -= seg.size
 		seg.size, seg.synced = 0, 0
 	}
-	seg.file, seg.writable, seg.dirSynced, seg.created = f, true, false, o.opts.Now()
-	if o.active != nil && o.active != seg {
-		o.active.writable = false
-	}
+	seg.file, seg.readOnly, seg.dirSynced, seg.created = f, false, false, o.opts.Now()
+	seg.marked, seg.markSlot = 0, 1 // the header's slot 0 holds mark 0
 	o.active = seg
 	return seg, nil
 }
@@ -308,6 +310,9 @@ func (o *Outbox) createSegmentLocked(base uint64) (*segment, error) {
 // flushMemLocked moves the readings held in memory into seg, oldest first.
 func (o *Outbox) flushMemLocked(seg *segment) error {
 	var buf []byte
+	if seg.size == 0 {
+		buf = appendSegmentHeader(buf, seg.base)
+	}
 	var recs []entry
 	off := seg.size
 	for _, m := range o.mem {
@@ -317,7 +322,7 @@ func (o *Outbox) flushMemLocked(seg *segment) error {
 		recs = append(recs, entry{seq: m.seq, off: off + int64(len(buf)), unixNano: m.unixNano, size: uint32(len(m.payload))})
 		buf = appendRecord(buf, m.seq, nanosToTime(m.unixNano), m.payload)
 	}
-	if len(buf) == 0 {
+	if len(recs) == 0 {
 		o.mem, o.memPending = nil, 0
 		return nil
 	}
@@ -366,7 +371,7 @@ func (o *Outbox) syncRecoveredLocked(bootID string) {
 		if s == o.active || s.pending == 0 {
 			continue
 		}
-		if err := s.openForRead(); err != nil {
+		if err := s.openFile(); err != nil {
 			continue
 		}
 		if s.file.Sync() == nil {
@@ -385,10 +390,7 @@ func (o *Outbox) enterDiskErrorLocked(err error) {
 	o.diskErr = fmt.Errorf("outbox dir %s: %w; readings are kept in memory (up to %d) until it works again: %s",
 		o.dir, err, o.opts.MemoryLimit, diskFix(err))
 	o.lastRetry = o.opts.Now()
-	if o.active != nil {
-		o.active.writable = false
-		o.active = nil
-	}
+	o.active = nil
 	o.log.Error("outbox cannot write to disk", logging.MessageID(logging.MsgDiskError),
 		slog.String("dir", o.dir), slog.Any("error", o.diskErr))
 	// Readings that exist only in memory leave no trace in the segments,
@@ -462,6 +464,7 @@ func (o *Outbox) Close() error {
 		o.retryDiskLocked(o.opts.Now())
 	}
 	o.closed = true
+	o.writeMarksLocked()
 	var errs []error
 	for _, s := range o.segs {
 		if s.file != nil && s.pending > 0 && s.synced < s.size {

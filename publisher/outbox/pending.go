@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -61,7 +62,7 @@ func (o *Outbox) segmentIndexLocked(seq uint64) int {
 // readLocked reads the records s.recs[want...] and appends them to out.
 // Records close together on disk are read with one pread.
 func (o *Outbox) readLocked(s *segment, want []int, out []Record) []Record {
-	if err := s.openForRead(); err != nil {
+	if err := s.openFile(); err != nil {
 		o.loseLocked(s, want, err)
 		return out
 	}
@@ -136,6 +137,34 @@ func (o *Outbox) Ack(seq uint64) {
 	s := o.segs[o.segmentIndexLocked(seq)]
 	if i := s.find(seq); i >= 0 && s.mark(i, entryAcked) {
 		o.backlog--
+		if now := o.opts.Now().UnixNano(); now-o.lastMarkAt >= int64(markAcksEvery) {
+			o.lastMarkAt = now
+			o.writeMarksLocked()
+		}
+	}
+}
+
+// writeMarksLocked brings the ack mark of every segment up to date, so a
+// restart after SIGKILL does not resend what the broker acknowledged. It
+// adds no disk write of its own: the marks are not synced, and the header
+// page they change goes with its segment.
+func (o *Outbox) writeMarksLocked() {
+	for _, s := range o.segs {
+		mark := s.ackedThrough()
+		if mark <= s.marked {
+			continue
+		}
+		err := s.writeMark(mark)
+		switch {
+		case err == nil:
+			o.markWrites++
+		case errors.Is(err, errMarkReadOnly):
+			// The dir is read-only, which Stats already reports.
+		case !o.loggedMarkErr:
+			o.loggedMarkErr = true
+			o.log.Warn("outbox cannot record acknowledgements in a segment; after a crash its acknowledged readings are sent again",
+				logging.MessageID(logging.MsgDiskError), slog.String("segment", s.path), slog.Any("error", err))
+		}
 	}
 }
 

@@ -56,7 +56,7 @@ func (o *Outbox) recoverLocked() error {
 	slices.Sort(bases)
 
 	var total segmentDamage
-	damagedSegments := 0
+	damagedSegments, marksLost := 0, 0
 	var prev, lastRecord, skippedSeq uint64
 	segs := make([]*segment, 0, len(bases))
 	var buf []byte
@@ -79,8 +79,12 @@ func (o *Outbox) recoverLocked() error {
 			total.skippedBytes += d.skippedBytes
 			total.tornBytes += d.tornBytes
 		}
+		if d.marksLost {
+			marksLost++
+		}
+		acked := max(lease.ackedThrough, s.marked)
 		for j := range s.recs {
-			if s.recs[j].seq <= lease.ackedThrough {
+			if s.recs[j].seq <= acked {
 				s.recs[j].state = entryAcked
 				s.pending--
 			}
@@ -128,17 +132,19 @@ func (o *Outbox) recoverLocked() error {
 		o.bytes += s.size
 		o.backlog += s.pending
 	}
-	if damagedSegments > 0 || len(garbage) > 0 || leaseDamaged {
+	if damagedSegments > 0 || len(garbage) > 0 || leaseDamaged || marksLost > 0 {
 		o.log.Warn("outbox damaged: kept every intact record, skipped the damaged bytes, left all files as they are",
 			logging.MessageID(logging.MsgOutboxDamaged), slog.String("dir", o.dir),
 			slog.Int("damaged_segments", damagedSegments), slog.Int("corrupt_regions", total.corruptRegions),
 			slog.Uint64("lost_records", total.lostRecords), slog.Int64("skipped_bytes", total.skippedBytes),
 			slog.Int64("torn_tail_bytes", total.tornBytes), slog.Int("foreign_files", len(garbage)),
-			slog.Any("foreign_names", garbage), slog.Bool("lease_damaged", leaseDamaged))
+			slog.Any("foreign_names", garbage), slog.Bool("lease_damaged", leaseDamaged),
+			slog.Int("segments_without_ack_marks", marksLost))
 	}
 	o.openDamage = Damage{
 		Segments: damagedSegments, CorruptRegions: total.corruptRegions, LostRecords: total.lostRecords,
 		SkippedBytes: total.skippedBytes, TornTailBytes: total.tornBytes, ForeignFiles: len(garbage), LeaseDamaged: leaseDamaged,
+		AckMarksLost: marksLost,
 	}
 	return nil
 }
@@ -188,4 +194,8 @@ type Damage struct {
 	ForeignFiles int
 	// LeaseDamaged is true when the lease file had no intact slot.
 	LeaseDamaged bool
+	// AckMarksLost counts segments holding records whose header had no
+	// intact ack slot: their acknowledged readings are sent again. No
+	// reading is lost, so this alone does not make seq jump.
+	AckMarksLost int
 }

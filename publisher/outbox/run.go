@@ -42,6 +42,7 @@ func (o *Outbox) tick() {
 	o.dropExpiredLocked(now)
 	o.rotateIfDeliveredLocked(now)
 	o.reclaimLocked()
+	o.writeMarksLocked()
 	o.closeIdleFilesLocked()
 	o.endEpisodesLocked(now)
 	if o.diskErr != nil && !o.diskPermanent && now.Sub(o.lastRetry) >= retryEvery {
@@ -103,7 +104,7 @@ func (o *Outbox) syncIfDue() {
 	var err error
 	for _, s := range o.segs {
 		if s.pending > 0 && s.synced < s.size {
-			if err = s.openForRead(); err != nil {
+			if err = s.openFile(); err != nil {
 				break
 			}
 			jobs = append(jobs, job{seg: s, f: s.file, upto: s.size, dir: !s.dirSynced})

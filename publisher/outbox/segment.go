@@ -58,9 +58,10 @@ type entry struct {
 type segment struct {
 	base uint64
 	path string
-	// file is open while the segment is written, read or awaits a sync.
+	// file is open while the segment is written, read, marked or awaits a
+	// sync; readOnly when it could only be opened for reading.
 	file     *os.File
-	writable bool
+	readOnly bool
 	size     int64
 	// synced is how many bytes are known to be on stable storage.
 	synced    int64
@@ -71,6 +72,10 @@ type segment struct {
 	pending int
 	first   int
 	created time.Time
+	// marked is the acked-through mark in the header, as written or as
+	// read by Open; markSlot is the slot the next mark goes to.
+	marked   uint64
+	markSlot int
 }
 
 // advance moves first past records that are no longer pending.
@@ -116,15 +121,21 @@ func (s *segment) mark(i int, state uint8) bool {
 	return true
 }
 
-func (s *segment) openForRead() error {
+// openFile opens the segment for reading and, where the dir allows it, for
+// writing ack marks.
+func (s *segment) openFile() error {
 	if s.file != nil {
 		return nil
 	}
-	f, err := os.Open(s.path)
+	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	readOnly := false
 	if err != nil {
-		return err
+		if f, err = os.Open(s.path); err != nil {
+			return err
+		}
+		readOnly = true
 	}
-	s.file = f
+	s.file, s.readOnly = f, readOnly
 	return nil
 }
 
@@ -143,15 +154,20 @@ type segmentDamage struct {
 	tornBytes      int64
 	// maxSeq is the highest seq of an intact record that was skipped.
 	maxSeq uint64
+	// marksLost is true when the segment holds records but its header has
+	// no intact ack slot: its acknowledged readings are sent again.
+	marksLost bool
 }
 
 func (d segmentDamage) any() bool { return d.corruptRegions > 0 || d.tornBytes > 0 }
 
-// scanSegment indexes every intact record of the file at path. A record is
-// accepted only if its checksum matches and its seq lies in [s.base, limit)
-// above prev, so a damaged length or a stale record cannot shift or reorder
-// the rest; after a bad spot the scan moves on byte by byte until the next
-// record that passes. Nothing in the file is changed.
+// scanSegment reads the header's ack mark into s.marked and indexes every
+// intact record of the file at path. A record is accepted only if its
+// checksum matches and its seq lies in [s.base, limit) above prev, so a
+// damaged length or a stale record cannot shift or reorder the rest; after a
+// bad spot the scan moves on byte by byte until the next record that passes.
+// A file shorter than the header is a torn first write. Nothing in the file
+// is changed.
 // buf is a reusable read buffer; the one used is returned for the next call.
 func scanSegment(s *segment, prev, limit uint64, buf []byte) (segmentDamage, []byte, error) {
 	f, err := os.Open(s.path)
@@ -199,6 +215,17 @@ func scanRecords(f io.Reader, s *segment, prev, limit uint64, buf []byte) (segme
 			}
 		}
 		return nil
+	}
+	if err := fill(segmentHeaderSize); err != nil {
+		return d, buf, err
+	}
+	if len(buf) >= segmentHeaderSize {
+		mark, slot, found := decodeSegmentHeader(buf[:segmentHeaderSize], s.base)
+		s.marked, s.markSlot = mark, (slot+1)%ackSlots
+		d.marksLost = !found
+		pos = segmentHeaderSize
+	} else {
+		pos = len(buf) // torn: not even the header is whole
 	}
 	for {
 		if len(buf)-pos < recordHeaderSize && !eof {
@@ -251,6 +278,10 @@ func scanRecords(f io.Reader, s *segment, prev, limit uint64, buf []byte) (segme
 	if badStart >= 0 {
 		d.tornBytes = end - badStart
 	}
+	if end < segmentHeaderSize {
+		d.tornBytes = end
+	}
+	d.marksLost = d.marksLost && len(s.recs) > 0
 	s.size = end
 	s.synced = end
 	s.dirSynced = true
