@@ -1,11 +1,13 @@
 // Command outbox-io measures what the outbox costs the storage: net bytes
 // written per reading (write_bytes - cancelled_write_bytes of /proc/self/io)
 // with a healthy broker ("online") and during an outage ("outage"), and the
-// memory a large backlog takes ("rss").
+// memory a large backlog takes ("rss"), and how many acknowledged readings
+// a SIGKILL makes the outbox send again ("kill").
 //
 //	go run ./bench/outbox-io -mode online -duration 60s -rate 10
 //	go run ./bench/outbox-io -mode outage -outage-duration 10s -outage-rate 1000
 //	go run ./bench/outbox-io -mode rss -backlog 100000
+//	go run ./bench/outbox-io -mode kill -kill-rounds 5 -kill-after 3s -kill-rate 200
 //
 // The dir must be on a disk filesystem (ext4 on an SD card on a Pi): tmpfs
 // pages are never written back, so the kernel does not count them.
@@ -45,12 +47,16 @@ type config struct {
 	outageRate     float64
 	backlog        int
 	payloadSize    int
+	killRounds     int
+	killAfter      time.Duration
+	killRate       float64
+	window         int
 }
 
 func run(args []string) error {
 	var c config
 	fs := flag.NewFlagSet("outbox-io", flag.ContinueOnError)
-	fs.StringVar(&c.mode, "mode", "all", "online, outage, rss or all")
+	fs.StringVar(&c.mode, "mode", "all", "online, outage, rss, kill or all")
 	fs.StringVar(&c.dir, "dir", "", "parent dir for the outbox (default: a temp dir in /var/tmp); must not be tmpfs")
 	fs.BoolVar(&c.keep, "keep", false, "keep the outbox dir afterwards")
 	fs.DurationVar(&c.duration, "duration", 60*time.Second, "online: how long to append")
@@ -60,15 +66,26 @@ func run(args []string) error {
 	fs.Float64Var(&c.outageRate, "outage-rate", 1000, "outage: readings per second")
 	fs.IntVar(&c.backlog, "backlog", 100000, "rss: readings in the backlog")
 	fs.IntVar(&c.payloadSize, "rss-payload", 200, "rss: payload bytes per reading")
+	fs.IntVar(&c.killRounds, "kill-rounds", 5, "kill: how many times to SIGKILL the appending process")
+	fs.DurationVar(&c.killAfter, "kill-after", 3*time.Second, "kill: how long each process runs before SIGKILL")
+	fs.Float64Var(&c.killRate, "kill-rate", 200, "kill: readings per second")
+	fs.IntVar(&c.window, "window", 64, "kill: readings in flight at most, as broker.in_flight")
 	rssOpen := fs.String("rss-open", "", "internal: open this outbox and report memory")
+	killChildDir := fs.String("kill-child", "", "internal: append and ack in this outbox until killed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *rssOpen != "" {
 		return reportOpenRSS(*rssOpen)
 	}
-	if c.rate <= 0 || c.outageRate <= 0 {
+	if c.rate <= 0 || c.outageRate <= 0 || c.killRate <= 0 {
 		return fmt.Errorf("rates must be positive")
+	}
+	if c.window <= 0 || c.killRounds <= 0 {
+		return fmt.Errorf("window and kill rounds must be positive")
+	}
+	if *killChildDir != "" {
+		return killChild(c, *killChildDir)
 	}
 	fmt.Printf("kernel: dirty_expire_centisecs=%s dirty_writeback_centisecs=%s\n",
 		readTrim("/proc/sys/vm/dirty_expire_centisecs"), readTrim("/proc/sys/vm/dirty_writeback_centisecs"))
@@ -84,7 +101,7 @@ func run(args []string) error {
 	}
 	modes := []string{c.mode}
 	if c.mode == "all" {
-		modes = []string{"online", "outage", "rss"}
+		modes = []string{"online", "outage", "rss", "kill"}
 	}
 	for _, m := range modes {
 		dir := parent + "/" + m
@@ -97,8 +114,10 @@ func run(args []string) error {
 			err = outage(c, dir)
 		case "rss":
 			err = backlogRSS(c, dir)
+		case "kill":
+			err = killRounds(c, dir)
 		default:
-			err = fmt.Errorf("unknown mode %q: use online, outage, rss or all", m)
+			err = fmt.Errorf("unknown mode %q: use online, outage, rss, kill or all", m)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", m, err)
