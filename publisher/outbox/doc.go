@@ -31,10 +31,11 @@
 //     ceiling instead.
 //   - Readings may be delivered twice. Acks are recorded in the page cache,
 //     not synced: Ack rewrites an acked-through mark in the segment's
-//     header at most every 100 ms (Run catches up on its next tick). After
-//     SIGKILL, panic or OOM within the same boot, a restart resends only the
-//     readings after the mark: those in flight at the broker plus up to
-//     100 ms of acks (about 20 readings at 200 per second). After a power
+//     header at most every 100 ms, and Run catches up on its next tick
+//     (at most SyncWindow/4 later) when acks pause. After SIGKILL, panic or
+//     OOM within the same boot, a restart resends only the readings after
+//     the mark: those in flight at the broker plus the acks of the last
+//     100 ms (about 20 readings at 200 per second). After a power
 //     cut the mark on disk may be older or torn, so more is resent, up to
 //     whole segments; a damaged mark is never trusted, so nothing
 //     unacknowledged is skipped. Close records how far everything was
