@@ -52,7 +52,7 @@ func BenchmarkDrain(b *testing.B) {
 		sub.disconnect()
 		broker.Stop()
 
-		stateDir := b.TempDir()
+		stateDir := edgepubproc.StateDir(b)
 		prefill(b, filepath.Join(stateDir, "outbox"))
 		config := edgepubproc.Config{
 			Broker: broker.URL(), CertDir: pki.DeviceDir(b, device), StateDir: stateDir,

@@ -46,7 +46,7 @@ func BenchmarkFootprint(b *testing.B) {
 		sub := subscribe(b, broker.URL(), pki.DeviceDir(b, "monitor"), "Kai/sensors/#")
 		bin := edgepubproc.Build(b)
 		config := edgepubproc.Config{
-			Broker: broker.URL(), CertDir: pki.DeviceDir(b, "Kai"), StateDir: b.TempDir(),
+			Broker: broker.URL(), CertDir: pki.DeviceDir(b, "Kai"), StateDir: edgepubproc.StateDir(b),
 			Sensors: 10, Interval: time.Second,
 		}.Write(b)
 
@@ -96,7 +96,7 @@ func BenchmarkOutageWrites(b *testing.B) {
 		pki := mosquittotest.NewSeedPKI(b, "127.0.0.1", "Kai")
 		// Nothing listens on this port: the broker is away for the whole run.
 		noBroker := "ssl://127.0.0.1:" + strconv.Itoa(mosquittotest.FreePort(b))
-		stateDir := b.TempDir()
+		stateDir := edgepubproc.StateDir(b)
 		config := edgepubproc.Config{
 			Broker: noBroker, CertDir: pki.DeviceDir(b, "Kai"), StateDir: stateDir,
 			Sensors: 10, Interval: 10 * time.Millisecond,

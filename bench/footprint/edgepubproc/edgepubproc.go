@@ -83,6 +83,27 @@ func (c Config) Write(tb testing.TB) string {
 	return path
 }
 
+// StateDir returns a new directory for the daemon's state (its outbox)
+// under $EDGEPUB_BENCH_DIR, or a test temp dir if that is unset; it is
+// removed after the benchmark. Storage-write numbers need a filesystem of
+// their own: a sync() or syncfs() by any other process (dpkg, a test
+// suite) writes back the outbox's dirty pages early, and they then count
+// as written instead of cancelled. BENCHMARKS.md shows how to mount a
+// small ext4 image for it.
+func StateDir(tb testing.TB) string {
+	tb.Helper()
+	parent := os.Getenv("EDGEPUB_BENCH_DIR")
+	if parent == "" {
+		return tb.TempDir()
+	}
+	dir, err := os.MkdirTemp(parent, "edgepub-state-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // Proc is one running `edgepub run`. Its log goes into memory through a
 // pipe, so that it does not count as storage writes of the process (on a
 // device it goes to journald, a socket).
