@@ -53,8 +53,8 @@ type Opts struct {
 	// OnConnect is called (in its own goroutine) after every connect, e.g.
 	// to publish health and discovery messages.
 	OnConnect func()
-	// Backlog reports the outbox's size and oldest reading for the logs.
-	Backlog func() (n int, oldest time.Time)
+	// Backlog reports what the outbox holds, for the logs.
+	Backlog func() Backlog
 	Logger  *slog.Logger
 	// Rand draws the jitter; tests make it deterministic.
 	Rand *rand.Rand
@@ -89,6 +89,15 @@ type Status struct {
 	Reconnects uint64 `json:"reconnects"`
 	// Delivered counts readings acknowledged by the broker since start.
 	Delivered uint64 `json:"delivered"`
+}
+
+// Backlog is what the outbox holds.
+type Backlog struct {
+	// Readings not yet acknowledged, and when the oldest was taken.
+	Readings int
+	Oldest   time.Time
+	// LastSeq is the newest seq assigned.
+	LastSeq uint64
 }
 
 // ErrNotConnected is returned by Publish while there is no connection.

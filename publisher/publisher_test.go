@@ -246,7 +246,7 @@ func TestWrongBrokerHostIsRefused(t *testing.T) {
 func TestBackoffBounds(t *testing.T) {
 	p := New(newMemQueue(), Opts{BackoffMin: time.Second, BackoffMax: 2 * time.Minute})
 	for n := range 40 {
-		ceiling := min(time.Second<<min(n, 20), 2*time.Minute)
+		ceiling := min(time.Second<<min(n+1, 20), 2*time.Minute)
 		for range 50 {
 			d := p.backoff(n)
 			if d < time.Second || d > ceiling {

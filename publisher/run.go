@@ -55,12 +55,14 @@ func (p *Publisher) Run(ctx context.Context) error {
 }
 
 // backoff draws the delay before attempt n (0-based) uniformly from
-// [BackoffMin, min(BackoffMax, BackoffMin·2ⁿ)]: exponential growth with
+// [BackoffMin, min(BackoffMax, BackoffMin·2ⁿ⁺¹)]: exponential growth with
 // full jitter over the window, never below the minimum, so a fleet that lost
 // its broker together spreads its reconnects out.
 func (p *Publisher) backoff(n int) time.Duration {
+	// Even the first window is [min, 2·min]: a fleet that lost its broker
+	// together must not all come back at the same instant.
 	lo, hi := p.opts.BackoffMin, p.opts.BackoffMin
-	for range min(n, 30) {
+	for range min(n+1, 30) {
 		hi *= 2
 		if hi >= p.opts.BackoffMax {
 			break
@@ -85,10 +87,10 @@ func (p *Publisher) connected(conn *connection) {
 	p.mu.Unlock()
 	attrs := []any{"broker", conn.url, logging.MessageID(logging.MsgConnected)}
 	if p.opts.Backlog != nil {
-		n, oldest := p.opts.Backlog()
-		attrs = append(attrs, "backlog", n)
-		if n > 0 {
-			attrs = append(attrs, "oldest_age", now.Sub(oldest).Round(time.Second).String())
+		b := p.opts.Backlog()
+		attrs = append(attrs, "backlog", b.Readings)
+		if b.Readings > 0 {
+			attrs = append(attrs, "oldest_age", now.Sub(b.Oldest).Round(time.Second).String())
 		}
 	}
 	p.log.Info("connected to broker", attrs...)
@@ -114,8 +116,7 @@ func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duratio
 	})
 	attrs := []any{"broker", brokerURL, "error", reason, "retry_in", delay.Round(10 * time.Millisecond).String()}
 	if p.opts.Backlog != nil {
-		n, _ := p.opts.Backlog()
-		attrs = append(attrs, "backlog", n)
+		attrs = append(attrs, "backlog", p.opts.Backlog().Readings)
 	}
 	if wasConnected {
 		p.log.Warn("disconnected from broker; reconnecting", append(attrs, logging.MessageID(logging.MsgDisconnected))...)

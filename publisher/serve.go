@@ -28,15 +28,18 @@ var errConnectionLost = errors.New("connection lost")
 // reading is duplicated only across a connection loss.
 func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 	var (
-		window   = make([]inflight, 0, p.opts.InFlight)
-		cursor   uint64 // highest seq handed to paho on this connection
-		draining bool
-		drained  int
-		start    = p.opts.Now()
+		window = make([]inflight, 0, p.opts.InFlight)
+		cursor uint64 // highest seq handed to paho on this connection
+		// drainTo is the newest seq queued at connect: once it is acked,
+		// the backlog is delivered, however fast new readings arrive.
+		drainTo uint64
+		drained int
+		start   = p.opts.Now()
 	)
 	if p.opts.Backlog != nil {
-		n, _ := p.opts.Backlog()
-		draining = n > 0
+		if b := p.opts.Backlog(); b.Readings > 0 {
+			drainTo = b.LastSeq
+		}
 	}
 	for {
 		if room := p.opts.InFlight - len(window); room > 0 {
@@ -60,10 +63,6 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			}
 		}
 		if len(window) == 0 {
-			if draining {
-				draining = false
-				p.log.Info("backlog delivered", "readings", drained, "took", p.opts.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
-			}
 			select {
 			case <-p.queue.Notify():
 				continue
@@ -91,10 +90,15 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			if err := window[0].tok.Error(); err != nil {
 				return fmt.Errorf("publish of seq %d failed: %w", window[0].seq, err)
 			}
-			p.queue.Ack(window[0].seq)
+			seq := window[0].seq
+			p.queue.Ack(seq)
 			window = window[1:]
 			drained++
 			p.setStatus(func(s *Status) { s.Delivered++ })
+			if drainTo != 0 && seq >= drainTo {
+				drainTo = 0
+				p.log.Info("backlog delivered", "readings", drained, "took", p.opts.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
+			}
 		}
 	}
 }

@@ -107,6 +107,7 @@ func Run(ctx context.Context, o Opts) error {
 	d.device = bundle.Identity
 	d.log = o.Logger.With("device", d.device)
 	bundle.LogWarnings(ctx, d.log)
+	d.warnUnmatchableDeviceID()
 	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
 	d.expiry = certs.NewExpiryWatcher(d.certs, certs.ExpiryOpts{
 		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: o.Now, Logger: d.log,
@@ -223,9 +224,9 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		InFlight:       b.InFlight,
 		StatusTopic:    d.device + "/status",
 		OnConnect:      d.onConnect,
-		Backlog: func() (int, time.Time) {
+		Backlog: func() publisher.Backlog {
 			st := d.outbox.Stats()
-			return st.Backlog, st.Oldest
+			return publisher.Backlog{Readings: st.Backlog, Oldest: st.Oldest, LastSeq: st.LastSeq}
 		},
 		Logger: d.log,
 		Now:    d.opts.Now,

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -87,6 +88,11 @@ type DiscoveryDevice struct {
 // topic level, hence the device id as Home Assistant's node_id level.
 func DiscoveryACL(prefix string) string { return "pattern readwrite " + prefix + "/sensor/%u/#" }
 
+// DiscoveryTopic is where the config of one object of a device goes.
+func DiscoveryTopic(prefix, device, object string) string {
+	return prefix + "/sensor/" + sanitizeID(device) + "/" + object + "/config"
+}
+
 // Discovery returns the topic and message announcing one field. The topic
 // is <prefix>/sensor/<device>/<sensor>_<field>/config: the device id is
 // Home Assistant's optional node_id level, which DiscoveryACL admits.
@@ -94,7 +100,7 @@ func Discovery(prefix, device, version, sensor, field string) (string, Discovery
 	object := sanitizeID(sensor) + "_" + field
 	id := sanitizeID(device) + "_" + object
 	q := quantityOf(field)
-	return prefix + "/sensor/" + sanitizeID(device) + "/" + object + "/config", DiscoveryConfig{
+	return DiscoveryTopic(prefix, device, object), DiscoveryConfig{
 		Name:                sensor + " " + strings.ReplaceAll(strings.TrimSuffix(field, "_"+unitSuffix(field)), "_", " "),
 		UniqueID:            "edgepub_" + id,
 		StateTopic:          publisher.ReadingTopic(device, sensor),
@@ -184,8 +190,29 @@ func (d *Daemon) publishDiscoveryFor(ctx context.Context, sensor string, fields 
 	for _, field := range fields {
 		topic, cfg := Discovery(prefix, d.device, d.opts.Version, sensor, field)
 		payload, _ := json.Marshal(cfg)
-		if err := d.publisher.Publish(ctx, topic, payload, true); err != nil && err != publisher.ErrNotConnected {
-			d.log.Warn("home assistant discovery not published; is the ACL line for the discovery prefix missing?", "topic", topic, "error", err)
+		err := d.publisher.Publish(ctx, topic, payload, true)
+		if errors.Is(err, publisher.ErrNotConnected) {
+			return // the next connect announces everything
+		}
+		if err != nil {
+			// Mosquitto acknowledges a publish its ACL denies, so a denial
+			// usually goes unseen (edgepub check finds it); some versions
+			// drop the connection instead, which lands here.
+			d.log.Warn("home assistant discovery not published; if this repeats, the broker's acl_file probably lacks the discovery line",
+				"topic", topic, "acl_line", DiscoveryACL(prefix), "error", err)
+			return
 		}
 	}
+}
+
+// warnUnmatchableDeviceID says at start when discovery cannot pass the ACL:
+// Mosquitto puts the CN as it is into %u, but Home Assistant's node_id
+// allows only [a-zA-Z0-9_-].
+func (d *Daemon) warnUnmatchableDeviceID() {
+	if !d.opts.Config.Presence.HomeAssistant || sanitizeID(d.device) == d.device {
+		return
+	}
+	prefix := d.opts.Config.Presence.DiscoveryPrefix
+	d.log.Warn("the device id has characters Home Assistant's discovery topics cannot carry, so the ACL pattern cannot match it; add a rule for this device to the broker's acl_file",
+		"acl_lines", "user "+d.device+" / topic readwrite "+prefix+"/sensor/"+sanitizeID(d.device)+"/#")
 }

@@ -261,7 +261,7 @@ func (c *checker) discoveryACL(ctx context.Context) Step {
 	prefix := c.cfg.Presence.DiscoveryPrefix
 	// An empty config message is Home Assistant's "remove this entity", so
 	// the probe cannot create anything there.
-	topic := prefix + "/sensor/" + c.device + "/edgepub_check/config"
+	topic := daemon.DiscoveryTopic(prefix, c.device, "edgepub_check")
 	if err := c.roundTrip(ctx, topic, nil); err != nil {
 		s.Detail = err.Error()
 		s.Fix = "Home Assistant discovery lies outside " + c.device + "/: add `pattern readwrite " + prefix + "/sensor/%u/#` to the broker's acl_file"

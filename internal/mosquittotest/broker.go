@@ -80,8 +80,10 @@ func Start(t testing.TB, o Opts) *Broker {
 		"persistence true",
 		"persistence_location " + b.dir + "/",
 		// The harness's subscriber must not lose what queued up for it
-		// while the broker restarted.
-		"max_queued_messages 0",
+		// while the broker restarted. Not 0 ("unlimited"): Mosquitto before
+		// 2.0.22 then disconnects a client whose publish the ACL denies
+		// (eclipse-mosquitto/mosquitto#3244).
+		"max_queued_messages 10000000",
 		"log_dest stderr",
 		"log_type error",
 		"log_type warning",
