@@ -3,6 +3,7 @@ package footprint
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -22,67 +23,105 @@ import (
 )
 
 const (
-	// warmUp lets the runtime's heap and the first segment settle before
-	// the window starts.
-	warmUp = 10 * time.Second
+	// warmUp lets the daemon reach its steady state before the window
+	// starts: its RSS climbs for about two minutes after the start (the
+	// heap grows to the GC's 4 MiB minimum goal) and then levels off.
+	warmUp = 2 * time.Minute
+	// outageWarmUp lets the first segments fill before an outage window.
+	outageWarmUp = 5 * time.Second
 	// window is how long the steady state is measured.
 	window = 60 * time.Second
 )
 
 // BenchmarkFootprint runs `edgepub run` with 10 simulated sensors read
 // once a second against a local Mosquitto (the seed's mTLS listener) and,
-// in the same run, a bare paho client that only stays connected. Over a
-// 60 s window after a 10 s warm-up it reports edgepub's RSS (peak and
-// mean of 1 s samples) and the idle client's, edgepub's CPU (utime+stime
-// as % of one core), and the bytes it wrote to storage per reading
-// (write_bytes − cancelled_write_bytes of /proc/PID/io) against the mean
-// payload size counted at a subscriber.
+// in the same run, a second edgepub with GOGC=25 (its own device identity)
+// and a bare paho client that only stays connected. Over a 60 s window
+// after a 2 min warm-up it reports each daemon's RSS (peak and mean of 1 s
+// samples), CPU (utime+stime as % of one core) and bytes written to storage
+// per reading (write_bytes − cancelled_write_bytes of /proc/PID/io) against
+// the mean payload size counted at a subscriber, and the idle client's RSS.
 //
-//	go test -run '^$' -bench BenchmarkFootprint -benchtime 1x ./bench/footprint
+//	EDGEPUB_BENCH_DIR=/mnt/benchfs go test -run '^$' -bench BenchmarkFootprint -benchtime 1x ./bench/footprint
 func BenchmarkFootprint(b *testing.B) {
+	daemons := []struct {
+		name, device string
+		env          []string
+	}{
+		{"edgepub", "Kai", nil},
+		// The Go runtime's minimum heap goal is 4 MiB × GOGC/100; edgepub's
+		// live heap is about 2 MiB, so the default lets it double.
+		{"edgepub-gogc25", "Kai2", []string{"GOGC=25"}},
+	}
 	for range b.N {
-		pki := mosquittotest.NewSeedPKI(b, "127.0.0.1", "Kai", "Idle")
+		devices := []string{"Idle"}
+		for _, d := range daemons {
+			devices = append(devices, d.device)
+		}
+		pki := mosquittotest.NewSeedPKI(b, "127.0.0.1", devices...)
 		broker := mosquittotest.Start(b, mosquittotest.Opts{PKI: pki})
-		sub := subscribe(b, broker.URL(), pki.DeviceDir(b, "monitor"), "Kai/sensors/#")
+		sub := subscribe(b, broker.URL(), pki.DeviceDir(b, "monitor"), "+/sensors/#")
 		bin := edgepubproc.Build(b)
-		config := edgepubproc.Config{
-			Broker: broker.URL(), CertDir: pki.DeviceDir(b, "Kai"), StateDir: edgepubproc.StateDir(b),
-			Sensors: 10, Interval: time.Second,
-		}.Write(b)
-
 		idle := startIdleClient(b, broker.URL(), pki.DeviceDir(b, "Idle"))
-		p := edgepubproc.Start(b, bin, config)
-		p.WaitLog("connected to broker", 30*time.Second)
+		procs := make([]*edgepubproc.Proc, len(daemons))
+		for i, d := range daemons {
+			config := edgepubproc.Config{
+				Broker: broker.URL(), CertDir: pki.DeviceDir(b, d.device), StateDir: edgepubproc.StateDir(b),
+				Sensors: 10, Interval: time.Second,
+			}.Write(b)
+			procs[i] = edgepubproc.Start(b, bin, config, d.env...)
+		}
+		for _, p := range procs {
+			p.WaitLog("connected to broker", 30*time.Second)
+		}
 		time.Sleep(warmUp)
 
-		first, firstIdle, seen := edgepubproc.Read(b, p.PID()), edgepubproc.Read(b, idle), sub.mark()
-		var rss, idleRSS []float64
-		for t := time.NewTicker(time.Second); len(rss) < int(window/time.Second); <-t.C {
-			rss = append(rss, float64(edgepubproc.Read(b, p.PID()).RSSKiB)/1024)
-			idleRSS = append(idleRSS, float64(edgepubproc.Read(b, idle).RSSKiB)/1024)
+		pids := []int{idle}
+		for _, p := range procs {
+			pids = append(pids, p.PID())
 		}
-		last, lastIdle := edgepubproc.Read(b, p.PID()), edgepubproc.Read(b, idle)
-		readings, payload := sub.since(seen)
-		elapsed := last.At.Sub(first.At)
-		cpuPct := 100 * (last.CPU - first.CPU).Seconds() / elapsed.Seconds()
-		perReading := float64(last.NetWrites()-first.NetWrites()) / float64(readings)
+		first, seen := readAll(b, pids), sub.mark()
+		rss := make([][]float64, len(pids))
+		for t := time.NewTicker(time.Second); len(rss[0]) < int(window/time.Second); <-t.C {
+			for i, pid := range pids {
+				rss[i] = append(rss[i], float64(edgepubproc.Read(b, pid).RSSKiB)/1024)
+			}
+		}
+		last := readAll(b, pids)
+		elapsed := last[0].At.Sub(first[0].At)
+		cpuPct := func(i int) float64 { return 100 * (last[i].CPU - first[i].CPU).Seconds() / elapsed.Seconds() }
 
-		b.ReportMetric(slices.Max(rss), "rss-peak-MiB")
-		b.ReportMetric(mean(rss), "rss-mean-MiB")
-		b.ReportMetric(slices.Max(idleRSS), "idle-paho-rss-peak-MiB")
-		b.ReportMetric(cpuPct, "cpu-%")
-		b.ReportMetric(perReading, "disk-B/reading")
-		b.ReportMetric(perReading/payload, "disk/payload")
-		b.Logf("edgepub: RSS peak %.1f MiB mean %.1f MiB (at the end %s, VmHWM %.1f MiB); idle paho client: RSS peak %.1f MiB (at the end %s)",
-			slices.Max(rss), mean(rss), split(last), float64(last.HWMKiB)/1024, slices.Max(idleRSS), split(lastIdle))
-		b.Logf("edgepub: CPU %.3f s over %.1f s = %.3f %% of one core (idle paho client: %.3f %%)",
-			(last.CPU - first.CPU).Seconds(), elapsed.Seconds(), cpuPct,
-			100*(lastIdle.CPU-firstIdle.CPU).Seconds()/elapsed.Seconds())
-		b.Logf("edgepub: %d readings at the subscriber (%.1f/s), mean payload %.1f B; storage writes %d − cancelled %d = %d B = %.2f B/reading = %.4f × payload",
-			readings, float64(readings)/elapsed.Seconds(), payload, last.WriteBytes-first.WriteBytes,
-			last.CancelledWriteBytes-first.CancelledWriteBytes, last.NetWrites()-first.NetWrites(), perReading, perReading/payload)
-		p.Stop()
+		b.ReportMetric(slices.Max(rss[0]), "idle-paho-rss-peak-MiB")
+		b.Logf("idle paho client: RSS peak %.1f MiB (at the end %s), CPU %.3f %%", slices.Max(rss[0]), split(last[0]), cpuPct(0))
+		for j, d := range daemons {
+			i := j + 1
+			readings, payload := sub.since(seen, d.device)
+			perReading := float64(last[i].NetWrites()-first[i].NetWrites()) / float64(readings)
+			b.ReportMetric(slices.Max(rss[i]), d.name+"-rss-peak-MiB")
+			b.ReportMetric(mean(rss[i]), d.name+"-rss-mean-MiB")
+			b.ReportMetric(cpuPct(i), d.name+"-cpu-%")
+			b.ReportMetric(perReading, d.name+"-disk-B/reading")
+			b.ReportMetric(perReading/payload, d.name+"-disk/payload")
+			b.Logf("%s %v: RSS peak %.1f MiB mean %.1f MiB (at the end %s, VmHWM %.1f MiB); CPU %.3f s over %.1f s = %.3f %% of one core",
+				d.name, d.env, slices.Max(rss[i]), mean(rss[i]), split(last[i]), float64(last[i].HWMKiB)/1024,
+				(last[i].CPU - first[i].CPU).Seconds(), elapsed.Seconds(), cpuPct(i))
+			b.Logf("%s: RSS each second (MiB): %v", d.name, oneDecimal(rss[i]))
+			b.Logf("%s: %d readings at the subscriber (%.1f/s), mean payload %.1f B; storage writes %d − cancelled %d = %d B = %.2f B/reading = %.4f × payload",
+				d.name, readings, float64(readings)/elapsed.Seconds(), payload, last[i].WriteBytes-first[i].WriteBytes,
+				last[i].CancelledWriteBytes-first[i].CancelledWriteBytes, last[i].NetWrites()-first[i].NetWrites(), perReading, perReading/payload)
+		}
+		for _, p := range procs {
+			p.Stop()
+		}
 	}
+}
+
+func readAll(b *testing.B, pids []int) []edgepubproc.Sample {
+	out := make([]edgepubproc.Sample, len(pids))
+	for i, pid := range pids {
+		out[i] = edgepubproc.Read(b, pid)
+	}
+	return out
 }
 
 // BenchmarkOutageWrites runs `edgepub run` with 10 simulated sensors read
@@ -103,7 +142,7 @@ func BenchmarkOutageWrites(b *testing.B) {
 		}.Write(b)
 		p := edgepubproc.Start(b, edgepubproc.Build(b), config)
 		p.WaitLog("edgepub started", 30*time.Second)
-		time.Sleep(warmUp / 2)
+		time.Sleep(outageWarmUp)
 
 		first := edgepubproc.Read(b, p.PID())
 		var rss []float64
@@ -178,10 +217,11 @@ func startIdleClient(b *testing.B, brokerURL, certDir string) int {
 }
 
 // readingCounter is a paho subscriber (the monitor identity) that counts
-// readings and their payload bytes.
+// readings and their payload bytes per device (the first topic level).
 type readingCounter struct {
-	mu       sync.Mutex
-	n, bytes int
+	mu    sync.Mutex
+	n     map[string]int
+	bytes map[string]int
 }
 
 func subscribe(b *testing.B, brokerURL, certDir, filter string) *readingCounter {
@@ -190,7 +230,7 @@ func subscribe(b *testing.B, brokerURL, certDir, filter string) *readingCounter 
 		b.Fatal(err)
 	}
 	src := certs.NewSource(certDir, certs.Names{}, bundle, nil)
-	c := &readingCounter{}
+	c := &readingCounter{n: map[string]int{}, bytes: map[string]int{}}
 	o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID("monitor-footprint").
 		SetTLSConfig(certs.ClientTLSConfig(src, certs.TLSOpts{Host: "127.0.0.1"})).SetAutoReconnect(false)
 	client := mqtt.NewClient(o)
@@ -203,9 +243,10 @@ func subscribe(b *testing.B, brokerURL, certDir, filter string) *readingCounter 
 		if json.Unmarshal(m.Payload(), &r) != nil || r.Seq == 0 {
 			return // not a reading
 		}
+		device, _, _ := strings.Cut(m.Topic(), "/")
 		c.mu.Lock()
-		c.n++
-		c.bytes += len(m.Payload())
+		c.n[device]++
+		c.bytes[device] += len(m.Payload())
 		c.mu.Unlock()
 	})
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -214,22 +255,33 @@ func subscribe(b *testing.B, brokerURL, certDir, filter string) *readingCounter 
 	return c
 }
 
-// mark returns the count so far, for since.
-func (c *readingCounter) mark() [2]int {
+// counts is a snapshot of a readingCounter.
+type counts struct{ n, bytes map[string]int }
+
+// mark returns the counts so far, for since.
+func (c *readingCounter) mark() counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return [2]int{c.n, c.bytes}
+	return counts{maps.Clone(c.n), maps.Clone(c.bytes)}
 }
 
-// since returns the readings after m and their mean payload size.
-func (c *readingCounter) since(m [2]int) (int, float64) {
+// since returns the device's readings after m and their mean payload size.
+func (c *readingCounter) since(m counts, device string) (int, float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.n - m[0]
+	n := c.n[device] - m.n[device]
 	if n == 0 {
 		return 0, 0
 	}
-	return n, float64(c.bytes-m[1]) / float64(n)
+	return n, float64(c.bytes[device]-m.bytes[device]) / float64(n)
+}
+
+func oneDecimal(xs []float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(int(x*10+0.5)) / 10
+	}
+	return out
 }
 
 // split shows what RSS is made of.
