@@ -321,7 +321,8 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 	if live {
 		wg.Go(func() { appendErr <- appendAll() })
 	}
-	tick := time.NewTicker(2 * time.Millisecond)
+	// Polled rarely: waking more often would cost CPU charged to edgepub.
+	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for p.Status().Delivered < uint64(c.n) {
 		select {
