@@ -26,7 +26,9 @@ PKGDIR     ?= dist
 # in the shipped binary (Debian expects stripped binaries).
 BUILDINFO  := github.com/edgepub/edgepub/internal/buildinfo
 LDFLAGS    := -s -w -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
-GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+# nodemo: the packaged daemon leaves out the embedded demo broker (1 MiB of
+# RSS in every run, see BENCHMARKS.md); `go run ./cmd/edgepub demo` keeps it.
+GOBUILD    := CGO_ENABLED=0 $(GO) build -tags nodemo -trimpath -ldflags '$(LDFLAGS)'
 
 # Debian architecture -> Go target.
 goenv_amd64 := GOOS=linux GOARCH=amd64

@@ -28,13 +28,13 @@ func Build(tb testing.TB) string {
 }
 
 // BuildPackage compiles a main package as the Makefile builds edgepub:
-// static (CGO_ENABLED=0), -trimpath, stripped (-s -w). The binary's size
+// static (CGO_ENABLED=0), -trimpath, stripped (-s -w), -tags nodemo. The binary's size
 // and how much of it is mapped count in RSS, so a baseline must be built
 // the same way.
 func BuildPackage(tb testing.TB, pkg string) string {
 	tb.Helper()
 	bin := filepath.Join(tb.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+	cmd := exec.Command("go", "build", "-tags", "nodemo", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
