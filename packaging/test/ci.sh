@@ -8,11 +8,14 @@
 #   - each package's contents, architecture, conffile, static ELF binary
 #     of the right machine and GOARM, and that packaging/copyright names
 #     every Go module compiled into it,
-#   - `edgepub version` of every binary, the ARM ones under qemu-user
+#   - `edgepub version` of every binary, the ARM ones under qemu-user, and
+#     a short simulated run of the arm64 and armhf binaries under qemu-user
+#     against a local Mosquitto (packaging/test/qemu-run.sh)
 #     (binfmt_misc need not be mounted: the emulators are called directly).
 #
 # Usage: packaging/test/ci.sh    (from anywhere; SKIP_BUILD=1 reuses dist/)
-# Needs: go, make, git, systemd, lintian, dpkg, binutils, qemu-user-static.
+# Needs: go, make, git, systemd, lintian, dpkg, binutils, qemu-user-static,
+# mosquitto, mosquitto-clients, python3.
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -151,6 +154,10 @@ for arch in $ARCHES; do
 	*) fail "$arch: 'edgepub version' says \"$got\", want version $VERSION and $want" ;;
 	esac
 done
+
+step "a simulated run of the ARM binaries under qemu-user against a local broker"
+packaging/test/qemu-run.sh qemu-aarch64-static "$scratch/x-arm64/usr/bin/edgepub" || fail "arm64 simulated run"
+packaging/test/qemu-run.sh qemu-arm-static "$scratch/x-armhf/usr/bin/edgepub" || fail "armhf simulated run"
 
 step "maintainer scripts"
 for script in packaging/scripts/*; do
