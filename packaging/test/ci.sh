@@ -15,7 +15,7 @@
 #
 # Usage: packaging/test/ci.sh    (from anywhere; SKIP_BUILD=1 reuses dist/)
 # Needs: go, make, git, systemd, lintian, dpkg, binutils, qemu-user-static,
-# mosquitto, mosquitto-clients, python3.
+# mosquitto, mosquitto-clients, iproute2.
 set -eu
 
 cd "$(dirname "$0")/../.."

@@ -20,7 +20,8 @@ cleanup() {
 trap cleanup EXIT
 
 "$emu" "$bin" certs init "$work/pki" --host 127.0.0.1 --client Pi --client monitor >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(shuf -i 20000-60000 -n 1)
+while ss -ltn | grep -q ":$port "; do port=$(shuf -i 20000-60000 -n 1); done
 printf 'pattern readwrite %%u/#\nuser monitor\ntopic read #\n' >"$work/acl"
 cat >"$work/mosquitto.conf" <<CONF
 allow_anonymous false
@@ -73,4 +74,4 @@ if [ "$n" -lt 10 ]; then
 	cat "$work/edgepub.log" "$work/mosquitto.log" >&2
 	exit 1
 fi
-echo "$n readings from $(basename "$(dirname "$bin")") under $emu, e.g. $(head -1 "$work/received" | cut -c1-110)"
+echo "$n readings from $bin under $emu, e.g. $(head -1 "$work/received" | cut -c1-110)"
