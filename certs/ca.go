@@ -76,6 +76,12 @@ func NewCA(name string, keyType KeyType, now time.Time) (*CA, error) {
 	if name == "" {
 		name = DefaultCAName
 	}
+	return newCA(name, keyType, now, nil)
+}
+
+// newCA makes a CA certificate signed by parent, or self-signed when parent
+// is nil. An intermediate may not sign further CAs.
+func newCA(name string, keyType KeyType, now time.Time, parent *CA) (*CA, error) {
 	key, err := GenerateKey(keyType)
 	if err != nil {
 		return nil, err
@@ -92,15 +98,20 @@ func NewCA(name string, keyType KeyType, now time.Time) (*CA, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
+		MaxPathLenZero:        parent != nil,
 		SubjectKeyId:          keyID(key.Public()),
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	issuer, signer, what := tmpl, key, "CA"
+	if parent != nil {
+		issuer, signer, what = parent.Cert, parent.key, "intermediate CA"
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
 	if err != nil {
-		return nil, fmt.Errorf("create CA certificate: %w", err)
+		return nil, fmt.Errorf("create %s certificate: %w", what, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("parse new CA certificate: %w", err)
+		return nil, fmt.Errorf("parse new %s certificate: %w", what, err)
 	}
 	return &CA{Cert: cert, KeyType: keyType, key: key}, nil
 }
@@ -286,32 +297,5 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 // IssueIntermediate makes a subordinate CA signed by ca, valid for
 // CALifetime from now, for setups (and tests) with a chain.
 func (ca *CA) IssueIntermediate(name string, now time.Time) (*CA, error) {
-	key, err := GenerateKey(ca.KeyType)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(CALifetime),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-		SubjectKeyId:          keyID(key.Public()),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
-	if err != nil {
-		return nil, fmt.Errorf("create intermediate CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse new intermediate CA certificate: %w", err)
-	}
-	return &CA{Cert: cert, KeyType: ca.KeyType, key: key}, nil
+	return newCA(name, ca.KeyType, now, ca)
 }
