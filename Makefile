@@ -9,6 +9,8 @@
 #                       ARM binaries under qemu): packaging/test/ci.sh
 #   make test-nspawn    the package in a booted Debian 12 container:
 #                       packaging/test/nspawn.sh (root, about 70 s)
+#   make test-stress    go test -race ./... three times in a row with a busy
+#                       process per core beside it: scripts/test-stress.sh
 #
 # VERSION is derived from git (packaging/version.sh); override it, REVISION
 # (the Debian revision) and MAINTAINER on the command line when needed.
@@ -39,7 +41,7 @@ goenv_armel := GOOS=linux GOARCH=arm GOARM=5
 # Keep dates in the package reproducible: the commit's, not the build's.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: test vet build binaries deb packages test-packaging test-nspawn clean FORCE
+.PHONY: test vet build binaries deb packages test-packaging test-nspawn test-stress clean FORCE
 
 # The whole suite, as CI runs it (.ci/run): the integration, partition and
 # packaging tests need root and the Debian packages .ci/run installs.
@@ -88,6 +90,9 @@ test-packaging:
 
 test-nspawn:
 	packaging/test/nspawn.sh
+
+test-stress:
+	scripts/test-stress.sh
 
 clean:
 	rm -rf dist
