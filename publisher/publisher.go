@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgepub/edgepub/publisher/outbox"
+	"github.com/edgepub/edgepub/outbox"
 )
 
 // Queue is the durable outbox as the publisher uses it.

@@ -16,7 +16,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 	"github.com/edgepub/edgepub/publisher"
-	"github.com/edgepub/edgepub/publisher/outbox"
+	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/sensors"
 )
 
@@ -35,7 +35,7 @@ const (
 )
 
 // BenchmarkDrain fills the state dir's outbox with 100,000 readings (with
-// publisher/outbox directly, as edgepub would have during an outage),
+// outbox directly, as edgepub would have during an outage),
 // starts `edgepub run` with one slow simulated sensor and no broker,
 // samples its RSS while it holds the backlog, then starts Mosquitto (the
 // seed's mTLS listener) and times until a subscriber has every reading.

@@ -19,7 +19,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 	"github.com/edgepub/edgepub/publisher"
-	"github.com/edgepub/edgepub/publisher/outbox"
+	"github.com/edgepub/edgepub/outbox"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgepub/edgepub/publisher/outbox"
+	"github.com/edgepub/edgepub/outbox"
 )
 
 // killRounds measures what a SIGKILL costs in duplicates: a child process

@@ -26,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgepub/edgepub/publisher/outbox"
+	"github.com/edgepub/edgepub/outbox"
 )
 
 func main() {

@@ -6,7 +6,7 @@
 //
 //   - paho: a bare paho client with a sliding window of -window publishes
 //     in flight, waiting on the oldest token;
-//   - edgepub-drain: publisher.Run over a real outbox (publisher/outbox in
+//   - edgepub-drain: publisher.Run over a real outbox (outbox in
 //     -dir) that holds all -n readings before the publisher starts;
 //   - edgepub-live: publisher.Run while another goroutine appends the -n
 //     readings to the outbox as fast as it can.
@@ -37,7 +37,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/publisher"
-	"github.com/edgepub/edgepub/publisher/outbox"
+	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/sensors"
 )
 
