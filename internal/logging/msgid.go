@@ -26,3 +26,16 @@ const (
 	MsgCertRotated      = "7b8c957f148744bbaf876479bf4b0507"
 	MsgDrainFinished    = "d81f88c6c98b4686a52f585a32843690"
 )
+
+// Certificate renewal, the signer and revocation (issue 14).
+const (
+	MsgCertRenewed        = "5c2f8f4b0a7d4e0f9a3c61d2b8e4f107"
+	MsgCertRenewalFailed  = "e3a94d0c6f2b4b1a8d5e27c9f0a1b6d3"
+	MsgCertRenewalRefused = "9b7d2e41c8a54f6e83b0d5a7c2e9f146"
+	MsgSignerReady        = "41e6c3a92b8d4d57a0f4e8b1c7d2a963"
+	MsgCSRSigned          = "c8a1f5e27d3b4e9c96b2a0d4f7e3c518"
+	MsgCSRRefused         = "2d9e7b4a1f6c4c83b5a0e9d2c7f1a604"
+	MsgCertRevoked        = "7f3a0c9e5b2d4a16a8e4c1f7d9b3e052"
+	MsgCRLWritten         = "b1d6e8a3c4f24f0d9e7a2b5c8d1f3e69"
+	MsgCRLStale           = "6a4c2e8f1d9b4b7ea3c5f0e2d8b7a194"
+)
