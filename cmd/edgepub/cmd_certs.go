@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/config"
 )
 
@@ -75,10 +77,29 @@ func cmdCertsInit(_ context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	for _, f := range res.Written {
+	crlFile, err := initialCRL(filepath.Dir(res.CAKeyFile))
+	if err != nil {
+		return err
+	}
+	for _, f := range append(res.Written, crlFile) {
 		fmt.Fprintln(stdout, "wrote", f)
 	}
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, res.Reminder)
+	fmt.Fprintf(stdout, "Revocation (mosquitto.conf): crlfile %s. It lists nothing yet and stays valid as long as the CA; `edgepub ca revoke` writes CRLs valid for 30 days, which `edgepub ca serve` renews in time.\n", crlFile)
 	return nil
+}
+
+// initialCRL writes an empty CRL for Mosquitto's crlfile, valid as long as
+// the CA: with nothing revoked there is nothing to keep fresh.
+func initialCRL(caKeyDir string) (string, error) {
+	ca, err := pki.OpenAuthority(caKeyDir)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	if _, err := ca.WriteCRL(now, ca.Cert.NotAfter.Sub(now)); err != nil {
+		return "", err
+	}
+	return ca.CRLFile, nil
 }

@@ -44,6 +44,7 @@ func commands() []command {
 		{"demo", "[flags]", "try edgepub locally: throwaway PKI, embedded broker, simulated sensors", cmdDemo},
 		{"check", "[flags]", "check config, certificates and the broker step by step, with fixes", cmdCheck},
 		{"certs", "inspect|init ...", "inspect a certificate directory, or make a PKI for tests", cmdCerts},
+		{"ca", "serve|revoke ...", "on the broker host: sign renewals, revoke devices, write the CRL", cmdCA},
 		{"sensors", "scan|read ...", "find sensors on the I2C and 1-Wire buses, or read one once", cmdSensors},
 		{"version", "", "print version, commit, Go version and architecture", cmdVersion},
 		{"help", "[command]", "show this help or a command's flags", nil},

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/edgepub/edgepub/internal/mosquittotest"
+)
+
+func caCmd(t *testing.T, f func(context.Context, []string, io.Writer, io.Writer) error, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := f(context.Background(), args, &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+// On the tutorial's CA folder: revoke by name of a hand-made certificate
+// fails with the fix, revoke by file works and writes the CRL, check
+// reports it, and a CA key readable by others stops every command.
+func TestCACommandsOnTheTutorialsFolder(t *testing.T) {
+	p := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	os.Chmod(p.File("ca.key"), 0o600)
+
+	out, err := caCmd(t, cmdCACheck, "--ca-dir", p.Dir)
+	if !errors.Is(err, exitCode(1)) || !strings.Contains(out, "FAIL  crl") || !strings.Contains(out, "edgepub ca crl") {
+		t.Errorf("check without a CRL: %v\n%s", err, out)
+	}
+	if out, err := caCmd(t, cmdCARevoke, "--ca-dir", p.Dir, "--reload-command", "", "Kai"); err == nil || !strings.Contains(err.Error(), "pass its .crt file") {
+		t.Errorf("revoking a hand-made certificate by name: %v\n%s", err, out)
+	}
+	out, err = caCmd(t, cmdCARevoke, "--ca-dir", p.Dir, "--reason", "keyCompromise", "--reload-command", "true", p.File("Kai.crt"))
+	if err != nil || !strings.Contains(out, "revoked Kai serial") || !strings.Contains(out, "message_id=7f3a0c9e") {
+		t.Fatalf("revoke: %v\n%s", err, out)
+	}
+	out, err = caCmd(t, cmdCACheck, "--ca-dir", p.Dir)
+	if err != nil || !strings.Contains(out, "1 revoked") {
+		t.Errorf("check after revoke: %v\n%s", err, out)
+	}
+
+	os.Chmod(p.File("ca.key"), 0o644)
+	for name, f := range map[string]func(context.Context, []string, io.Writer, io.Writer) error{"crl": cmdCACRL, "check": cmdCACheck} {
+		out, err := caCmd(t, f, "--ca-dir", p.Dir)
+		if err == nil || !strings.Contains(out+err.Error(), "chmod 600") {
+			t.Errorf("%s with a world-readable CA key: %v\n%s", name, err, out)
+		}
+	}
+}
