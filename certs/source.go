@@ -19,9 +19,10 @@ type Source struct {
 	names  Names
 	logger *slog.Logger
 
-	reloadMu sync.Mutex // one Reload at a time
-	current  atomic.Pointer[Bundle]
-	legacy   legacySightings
+	reloadMu   sync.Mutex // one Reload at a time
+	current    atomic.Pointer[Bundle]
+	renewedDir string // see PreferRenewed
+	legacy     legacySightings
 }
 
 // NewSource returns a Source that starts with b (from Load, also when Load
@@ -58,7 +59,7 @@ func (s *Source) Reload(now time.Time) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	cur := s.current.Load()
-	next, err := Load(s.dir, s.names, now)
+	next, _, err := LoadPreferred(s.dir, s.names, s.renewedDir, now)
 	var validity *ValidityError
 	if err != nil && (next == nil || !errors.As(err, &validity)) || validity != nil && cur.Validity(now) == nil {
 		// The file may already hold the refused replacement, so name the

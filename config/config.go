@@ -60,6 +60,15 @@ type Certs struct {
 	// warning and as an error.
 	WarnDays  int `yaml:"warn_days"`
 	ErrorDays int `yaml:"error_days"`
+	// Renew is "auto" to renew the client certificate through the signer
+	// (edgepub ca serve) before it expires, or "off".
+	Renew string `yaml:"renew"`
+	// RenewBefore is how long before expiry renewal starts; 0 means a
+	// third of the certificate's lifetime.
+	RenewBefore Duration `yaml:"renew_before"`
+	// RenewKeyType is the kind of the new key; empty means the same kind
+	// as the current one.
+	RenewKeyType string `yaml:"renew_key_type"`
 }
 
 // Outbox bounds the on-disk queue of readings not yet acknowledged.
@@ -102,6 +111,7 @@ func Default() Config {
 			CA:        "ca.crt",
 			WarnDays:  30,
 			ErrorDays: 7,
+			Renew:     "off",
 		},
 		StateDir: DefaultStateDir,
 		Outbox: Outbox{

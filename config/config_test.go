@@ -116,6 +116,8 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"cert without key", "certs:\n  cert: a.crt\n", []string{"line 2", "certs.cert"}, ErrCertPair},
 		{"cert prefix", "certs:\n  prefix: a/b\n", []string{"line 2", "certs.prefix"}, ErrCertPrefix},
 		{"expiry days", "certs:\n  warn_days: 3\n  error_days: 7\n", []string{"certs.warn_days"}, ErrExpiryDays},
+		{"renew", "certs:\n  renew: sometimes\n", []string{"certs.renew"}, ErrRenew},
+		{"renew key type", "certs:\n  renew_key_type: dsa\n", []string{"certs.renew_key_type"}, ErrRenewKeyType},
 		{"state dir", "state_dir: ''\n", []string{"line 1", "state_dir"}, ErrStateDir},
 		{"outbox size", "outbox:\n  max_bytes: 1KiB\n", []string{"outbox.max_bytes"}, ErrOutboxSize},
 		{"outbox age", "outbox:\n  max_age: -1s\n", []string{"outbox.max_age"}, ErrNegative},

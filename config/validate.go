@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +25,8 @@ var (
 	ErrCertPair         = errors.New("certs.cert and certs.key must be set together")
 	ErrCertPrefix       = errors.New("certs.prefix is a file name prefix such as certs_, without '/'")
 	ErrExpiryDays       = errors.New("warn_days must be at least error_days, and both at least 0")
+	ErrRenew            = errors.New("certs.renew must be auto or off")
+	ErrRenewKeyType     = errors.New("certs.renew_key_type must be empty (same as now), ecdsa-p256, ecdsa-p384, rsa-2048, rsa-4096 or ed25519")
 	ErrStateDir         = errors.New("state_dir must name a directory edgepub can write, e.g. /var/lib/edgepub")
 	ErrOutboxSize       = errors.New("max_bytes must be at least 64KiB")
 	ErrNegative         = errors.New("must not be negative")
@@ -125,6 +128,12 @@ func (c *Config) validateCerts() error {
 		return bad("certs.prefix", ErrCertPrefix)
 	case k.ErrorDays < 0 || k.WarnDays < k.ErrorDays:
 		return bad("certs.warn_days", ErrExpiryDays)
+	case k.Renew != "auto" && k.Renew != "off":
+		return bad("certs.renew", ErrRenew)
+	case k.RenewBefore < 0:
+		return bad("certs.renew_before", ErrNegative)
+	case !slices.Contains([]string{"", "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096", "ed25519"}, k.RenewKeyType):
+		return bad("certs.renew_key_type", ErrRenewKeyType)
 	}
 	return nil
 }

@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/renew"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/logging"
-	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/outbox"
+	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
 
@@ -56,6 +57,9 @@ type Opts struct {
 	// Ready, if set, is called once the daemon has loaded everything and is
 	// running (READY=1 time); tests use it.
 	Ready func(*Daemon)
+	// TuneRenewal, if set, adjusts the renewer's options (timeouts,
+	// delays); tests use it.
+	TuneRenewal func(*renew.Opts)
 }
 
 // Daemon is a running edgepub.
@@ -70,6 +74,7 @@ type Daemon struct {
 	outbox    *outbox.Outbox
 	runner    *sensors.Runner
 	publisher *publisher.Publisher
+	renewer   *renew.Renewer // nil unless certs.renew is auto
 
 	progress  progressMeter
 	socTemp   atomicFloat
@@ -93,7 +98,7 @@ func Run(ctx context.Context, o Opts) error {
 	cfg := o.Config
 
 	names := CertNames(cfg.Certs)
-	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
+	bundle, chosen, err := certs.LoadPreferred(cfg.Certs.Dir, names, RenewedDir(cfg), o.Now())
 	var validity *certs.ValidityError
 	switch {
 	case errors.As(err, &validity) && bundle != nil:
@@ -106,9 +111,14 @@ func Run(ctx context.Context, o Opts) error {
 	}
 	d.device = bundle.Identity
 	d.log = o.Logger.With("device", d.device)
+	if chosen != "" {
+		d.log.Info(chosen)
+	}
 	bundle.LogWarnings(ctx, d.log)
 	d.warnUnmatchableDeviceID()
 	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
+	d.certs.PreferRenewed(RenewedDir(cfg))
+	d.renewer = d.newRenewer()
 	d.expiry = certs.NewExpiryWatcher(d.certs, certs.ExpiryOpts{
 		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: o.Now, Logger: d.log,
 	})
@@ -150,6 +160,9 @@ func Run(ctx context.Context, o Opts) error {
 	wg.Go(func() { d.publisher.Run(ctx) })
 	wg.Go(func() { o.Notifier.RunWatchdog(ctx, d.progress.madeProgress) })
 	wg.Go(func() { d.superviseLoop(ctx) })
+	if d.renewer != nil {
+		wg.Go(func() { d.renewer.Run(ctx) })
+	}
 	if cfg.Presence.HealthInterval > 0 {
 		wg.Go(func() { d.healthLoop(ctx) })
 	}

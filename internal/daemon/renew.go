@@ -1,0 +1,39 @@
+package daemon
+
+import (
+	"path/filepath"
+
+	"github.com/edgepub/edgepub/certs/renew"
+	"github.com/edgepub/edgepub/config"
+)
+
+// RenewedDir is where renewed certificates live: under the state dir,
+// which the service may write even when its certificate folder is a
+// read-only copy (systemd's LoadCredential=).
+func RenewedDir(cfg config.Config) string { return filepath.Join(cfg.StateDir, "certs") }
+
+// newRenewer returns the renewer when certs.renew is auto, else nil.
+func (d *Daemon) newRenewer() *renew.Renewer {
+	cfg := d.opts.Config
+	if cfg.Certs.Renew != "auto" {
+		return nil
+	}
+	urls := make([]string, len(cfg.Broker.URLs))
+	for i, u := range cfg.Broker.URLs {
+		urls[i], _, _ = config.ParseBrokerURL(u) // validated with the config
+	}
+	o := renew.Opts{
+		Source:         d.certs,
+		Dir:            RenewedDir(cfg),
+		BrokerURLs:     urls,
+		Before:         cfg.Certs.RenewBefore.Std(),
+		KeyType:        cfg.Certs.RenewKeyType,
+		ConnectTimeout: cfg.Broker.ConnectTimeout.Std(),
+		Logger:         d.log,
+		Now:            d.opts.Now,
+	}
+	if d.opts.TuneRenewal != nil {
+		d.opts.TuneRenewal(&o)
+	}
+	return renew.New(o)
+}
