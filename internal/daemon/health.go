@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/renew"
 	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -29,6 +30,7 @@ type Health struct {
 	DiskError       string                 `json:"disk_error,omitempty"`
 	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
 	Certs           []certs.CertStatus     `json:"certs,omitempty"`
+	CertRenewal     *renew.Status          `json:"cert_renewal,omitempty"`
 	SoCTemperatureC *float64               `json:"soc_temperature_c,omitempty"`
 	Sensors         []sensors.SensorStatus `json:"sensors"`
 }
@@ -63,6 +65,10 @@ func (d *Daemon) Health() Health {
 	}
 	if t, ok := d.socTemp.get(); ok {
 		h.SoCTemperatureC = &t
+	}
+	if d.renewer != nil {
+		st := d.renewer.Status()
+		h.CertRenewal = &st
 	}
 	return h
 }

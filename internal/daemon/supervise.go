@@ -76,6 +76,11 @@ func (d *Daemon) StatusLine() string {
 			certPart = " · certificate EXPIRED"
 		}
 	}
+	if d.renewer != nil {
+		if st := d.renewer.Status(); st.State == "failing" || st.State == "refused" {
+			certPart += fmt.Sprintf(" · renewal %s (%d attempts)", st.State, st.Failures)
+		}
+	}
 	if ps.Connected {
 		return fmt.Sprintf("connected to %s · backlog %s%s", ps.Broker, thousands(ob.Backlog), certPart)
 	}
