@@ -45,8 +45,9 @@ export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
 # The whole suite, as CI runs it (.ci/run): the integration, partition and
 # packaging tests need root and the Debian packages .ci/run installs.
+# certs/renew's continuous-renewal test runs 10 minutes by itself.
 test: vet
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-packaging
 	$(MAKE) test-nspawn
 

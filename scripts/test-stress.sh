@@ -19,6 +19,6 @@ done
 
 for round in $(seq "$rounds"); do
 	echo "test-stress: round $round of $rounds, $(nproc) busy processes beside the suite"
-	go test -race -count=1 "${@:-./...}"
+	go test -race -count=1 -timeout 20m "${@:-./...}"
 done
 echo "test-stress: $rounds rounds passed"
