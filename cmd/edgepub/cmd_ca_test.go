@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 )
@@ -48,5 +52,42 @@ func TestCACommandsOnTheTutorialsFolder(t *testing.T) {
 		if err == nil || !strings.Contains(out+err.Error(), "chmod 600") {
 			t.Errorf("%s with a world-readable CA key: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// One `ca revoke` cuts a device off: Mosquitto (tutorial settings plus
+// crlfile) refuses Kai after the CRL reload it triggers, Bob keeps
+// publishing.
+func TestCARevokeCutsOffADevice(t *testing.T) {
+	p := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai", "Bob")
+	os.Chmod(p.File("ca.key"), 0o600)
+	if out, err := caCmd(t, cmdCACRL, "--ca-dir", p.Dir); err != nil {
+		t.Fatalf("ca crl: %v\n%s", err, out)
+	}
+	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: p, Extra: []string{"crlfile " + p.File("crl.pem")}})
+	pub := func(name string) error {
+		out, err := exec.Command("mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(broker.Port()), "--cafile", p.File("ca.crt"),
+			"--cert", p.File(name+".crt"), "--key", p.File(name+".key"), "-q", "1", "-t", name+"/probe", "-m", "x").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := pub("Kai"); err != nil {
+		t.Fatalf("Kai before revocation: %v", err)
+	}
+	out, err := caCmd(t, cmdCARevoke, "--ca-dir", p.Dir, "--reload-command", strings.Join(broker.ReloadCommand(), " "), p.File("Kai.crt"))
+	if err != nil {
+		t.Fatalf("ca revoke: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for pub("Kai") == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("Mosquitto still accepts Kai 20s after ca revoke:\n%s", broker.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := pub("Bob"); err != nil {
+		t.Errorf("Bob after Kai's revocation: %v", err)
 	}
 }

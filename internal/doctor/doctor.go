@@ -85,7 +85,7 @@ type checker struct {
 func (c *checker) bundle(context.Context) Step {
 	s := Step{Name: "certificates"}
 	names := daemon.CertNames(c.cfg.Certs)
-	b, err := certs.Load(c.cfg.Certs.Dir, names, c.opts.Now())
+	b, chosen, err := certs.LoadPreferred(c.cfg.Certs.Dir, names, daemon.RenewedDir(c.cfg), c.opts.Now())
 	if err != nil {
 		s.Detail, s.Fix = err.Error(), "fix the file named above; `edgepub certs inspect "+c.cfg.Certs.Dir+"` shows the whole folder"
 		return s
@@ -95,6 +95,9 @@ func (c *checker) bundle(context.Context) Step {
 	s.OK = true
 	s.Detail = fmt.Sprintf("device %q from %s, expires in %d days", b.Identity, b.CertFile, certs.DaysLeft(b.Leaf(), c.opts.Now()))
 	var notes []string
+	if chosen != "" {
+		notes = append(notes, chosen)
+	}
 	for _, w := range b.Warnings {
 		notes = append(notes, w.Message)
 	}
