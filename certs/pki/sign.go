@@ -113,9 +113,9 @@ func (a *Authority) Sign(req Request, validity time.Duration, now time.Time) (*I
 	if err != nil {
 		return nil, err
 	}
-	if err := revokedDevice(entries, req.Device); err != nil {
-		return nil, err
-	}
+	// A certificate made by hand after the revocation, which index.txt may
+	// not know (openssl x509 -req), lets the device renew again.
+	readmitted := false
 	if len(req.Current) > 0 {
 		cur, err := ParseCertificates(req.Current)
 		if err != nil {
@@ -130,6 +130,12 @@ func (a *Authority) Sign(req Request, validity time.Duration, now time.Time) (*I
 		if publicKeysEqual(cur[0].PublicKey, csr.PublicKey) {
 			return nil, refuse(RefusedKeyReused, "the CSR reuses the key of the current certificate (serial %s): make a new key", SerialHex(cur[0].SerialNumber))
 		}
+		if r := lastRevocation(entries, req.Device); r != nil && cur[0].NotBefore.After(r.Revoked) && now.Before(cur[0].NotAfter) {
+			readmitted = true
+		}
+	}
+	if r := lastRevocation(entries, req.Device); r != nil && !readmitted {
+		return nil, refuse(RefusedRevoked, "%s is revoked since %s (serial %s, %s): issue it a certificate by hand to let it renew again", req.Device, r.Revoked.UTC().Format(time.RFC3339), SerialHex(r.Serial), cmp.Or(r.Reason, "unspecified"))
 	}
 	for _, e := range entries {
 		if e.CN() != req.Device {
@@ -231,10 +237,11 @@ func keyPolicy(pub crypto.PublicKey) error {
 	return refuse(RefusedKeyPolicy, "the CSR's key (%s) is not allowed: use RSA 2048 or more, ECDSA P-256 or P-384, or Ed25519", keyAlgorithm(pub))
 }
 
-// revokedDevice refuses a name whose newest certificate in index.txt (the
-// file is in issue order) is revoked other than as superseded, so that a
-// stolen device stays cut off until an operator issues it a new one.
-func revokedDevice(entries []Entry, device string) error {
+// lastRevocation returns the revocation of a name whose newest
+// certificate in index.txt (the file is in issue order) is revoked other
+// than as superseded, so that a stolen device stays cut off until an
+// operator issues it a new certificate; else nil.
+func lastRevocation(entries []Entry, device string) *Entry {
 	var revoked *Entry
 	for i, e := range entries {
 		if e.CN() != device {
@@ -247,10 +254,7 @@ func revokedDevice(entries []Entry, device string) error {
 			revoked = nil
 		}
 	}
-	if revoked == nil {
-		return nil
-	}
-	return refuse(RefusedRevoked, "%s is revoked since %s (serial %s, %s): issue it a certificate by hand to let it renew again", device, revoked.Revoked.UTC().Format(time.RFC3339), SerialHex(revoked.Serial), cmp.Or(revoked.Reason, "unspecified"))
+	return revoked
 }
 
 func find(entries []Entry, serial *big.Int) *Entry {
