@@ -169,7 +169,8 @@ func (a *Authority) issue(csr *x509.CertificateRequest, now time.Time, validity 
 	}
 	serial.SetBit(serial, 126, 1) // positive, fixed length
 	// Backdated a little for devices whose clock lags, at most a tenth of
-	// the lifetime so short test certificates stay short.
+	// the lifetime so short test certificates stay short; never beyond the
+	// CA, whose expiry ends every chain anyway.
 	backdate := min(time.Hour, validity/10)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -180,6 +181,9 @@ func (a *Authority) issue(csr *x509.CertificateRequest, now time.Time, validity 
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 		SubjectKeyId:          subjectKeyID(csr.PublicKey),
+	}
+	if tmpl.NotAfter.After(a.Cert.NotAfter) {
+		tmpl.NotAfter = a.Cert.NotAfter
 	}
 	if _, ok := csr.PublicKey.(*rsa.PublicKey); ok {
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment

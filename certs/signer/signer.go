@@ -45,6 +45,10 @@ type Answer struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
+// Ready is Answer.Detail for an empty request: a probe that only asks
+// whether a signer listens.
+const Ready = "signer ready"
+
 // CSRDigest is Answer.CSR for a request.
 func CSRDigest(csrDER []byte) string {
 	sum := sha256.Sum256(csrDER)
@@ -199,6 +203,10 @@ func (s *Server) handle(ctx context.Context, r request) {
 	var issued *pki.Issued
 	var err error
 	switch {
+	case len(r.payload) == 0:
+		// A presence probe (edgepub check): answered, not counted.
+		ans.CSR, ans.Detail = "", Ready
+		s.log.Debug("presence probe answered", "device", r.device)
 	case len(r.payload) > maxPayload:
 		err = &pki.Refusal{Reason: pki.RefusedTooLarge, Detail: fmt.Sprintf("the request is %d bytes, more than %d", len(r.payload), maxPayload)}
 	case csrDER == nil:
@@ -208,14 +216,15 @@ func (s *Server) handle(ctx context.Context, r request) {
 	default:
 		issued, err = s.opts.Authority.Sign(pki.Request{Device: r.device, CSR: csrDER, Current: current}, s.opts.Validity, now)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		var ref *pki.Refusal
 		if !errors.As(err, &ref) {
 			ref = &pki.Refusal{Reason: pki.RefusedCAProblem, Detail: err.Error()}
 		}
 		ans.Refused, ans.Detail = ref.Reason, ref.Detail
 		s.log.Warn("CSR refused: "+ref.Detail, "device", r.device, "reason", ref.Reason, logging.MessageID(logging.MsgCSRRefused))
-	} else {
+	case issued != nil:
 		ans.Certificate = string(issued.PEM)
 		s.log.Info("certificate issued", "device", r.device, "serial", pki.SerialHex(issued.Cert.SerialNumber),
 			"not_after", issued.Cert.NotAfter, "reason", "csr_accepted", logging.MessageID(logging.MsgCSRSigned))
