@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 // startWatch runs WatchWith on src until the test ends. Polling is off so
@@ -79,7 +80,7 @@ func TestWatchCertThenKey(t *testing.T) {
 // swapped to a new timestamped folder by rename.
 func TestWatchKubernetesSecret(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	dir := t.TempDir()
 	version := func(name string, certPEM, keyPEM []byte) {
 		v := filepath.Join(dir, name)
@@ -122,7 +123,7 @@ func TestWatchKubernetesSecret(t *testing.T) {
 // a deploy tool points at a new release folder.
 func TestWatchRepointedDirectoryLink(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	base := t.TempDir()
 	release := func(name string) []byte {
 		c, k := issueClient(t, ca, "Kai")
