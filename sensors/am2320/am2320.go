@@ -25,6 +25,11 @@ const (
 	maxHumidity = 100.0
 )
 
+// MinSpacing is the shortest time between two reads: the datasheet
+// (section 7.3) asks for at least 2 s, as the sensor measures after each
+// read and a read sooner returns the previous result.
+const MinSpacing = 2 * time.Second
+
 const (
 	// The wake-up write is NACKed; the sensor needs 0.8 to 3 ms to wake.
 	waitWake = time.Millisecond

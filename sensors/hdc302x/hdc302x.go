@@ -3,6 +3,7 @@ package hdc302x
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/plausible"
@@ -33,6 +34,16 @@ const (
 	RateFourHertz = periphhdc302x.RateFourHertz
 	Rate10Hertz   = periphhdc302x.Rate10Hertz
 )
+
+// Period is how often the sensor measures at rate r: each result can be
+// read once, so reads closer than this get no new measurement.
+func Period(r SampleRate) time.Duration {
+	periods := []time.Duration{2 * time.Second, time.Second, 500 * time.Millisecond, 250 * time.Millisecond, 100 * time.Millisecond}
+	if int(r) < len(periods) {
+		return periods[r]
+	}
+	return 0
+}
 
 // Opts configures a Dev.
 type Opts struct {

@@ -22,6 +22,11 @@ const (
 // Addr is the only address an SCD4x answers at.
 const Addr uint16 = 0x62
 
+// Period is how often the sensor measures in periodic mode (datasheet
+// section 3.5, start_periodic_measurement): the first result comes one
+// period after the start, and a read sooner than that gets none.
+const Period = 5 * time.Second
+
 // maxCO2 is the top of the sensor's output range.
 const maxCO2 = 40000
 
@@ -89,7 +94,7 @@ func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, er
 	if o.AltitudeM < 0 || o.AltitudeM > 3000 {
 		return nil, fmt.Errorf("scd4x at %#02x on %s: altitude %d m is outside the sensor's 0..3000 m", addr, bus, o.AltitudeM)
 	}
-	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, poll: o.Poll, sleep: o.Sleep, period: 5 * time.Second}
+	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, poll: o.Poll, sleep: o.Sleep, period: Period}
 	if err := d.init(ctx, o); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}

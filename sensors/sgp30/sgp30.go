@@ -21,6 +21,10 @@ const (
 // Addr is the only address an SGP30 answers at.
 const Addr uint16 = 0x58
 
+// Cadence is how often measure_iaq must be sent: the chip's dynamic baseline
+// compensation assumes one measurement per second (datasheet section 3.3).
+const Cadence = time.Second
+
 // Commands and their maximum durations, datasheet table "Measurement
 // commands".
 const (
