@@ -31,7 +31,7 @@ func open(ctx context.Context, spec config.Sensor, buses Buses) (sensors.Sensor,
 	}
 	ti, ok := Lookup(spec.Type)
 	if !ok {
-		return nil, fmt.Errorf("unknown type %q: choose one of %s", spec.Type, typeNames())
+		return nil, unknownType(spec.Type)
 	}
 	if spec.Address == 0 && len(ti.Addresses) > 0 {
 		spec.Address = ti.Addresses[0]

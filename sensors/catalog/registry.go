@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -60,6 +61,11 @@ type TypeInfo struct {
 	// Cadence, if set, is the one interval the type may be read at: the
 	// SGP30's baseline algorithm needs a measurement every second.
 	Cadence time.Duration
+	// Options are the driver: keys the type takes.
+	Options []string
+	// CheckOptions, if set, reports what Open would refuse in the
+	// configuration, without hardware.
+	CheckOptions func(spec config.Sensor) error
 	// Open sets the sensor up. spec.Address is already the default if the
 	// configuration gave none.
 	Open func(ctx context.Context, spec config.Sensor, buses Buses) (sensors.Sensor, error)
@@ -133,17 +139,23 @@ func Types() []TypeInfo {
 			})},
 		{Name: "ina219", Chip: "TI INA219", Summary: "bus voltage, current and power (driver: shunt_ohms, max_current_a)", Bus: "i2c",
 			Fields: []string{"voltage_v", "current_a", "power_w"}, Addresses: addrRange(0x40, 0x4f),
+			Options: []string{"shunt_ohms", "max_current_a"},
+			CheckOptions: func(spec config.Sensor) error {
+				return ina219.CheckOpts(&ina219.Opts{ShuntOhms: spec.Driver.ShuntOhms, MaxCurrentA: spec.Driver.MaxCurrentA})
+			},
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				opts := &ina219.Opts{ShuntOhms: spec.Driver.ShuntOhms, MaxCurrentA: spec.Driver.MaxCurrentA}
 				return sensor(ina219.NewI2C(b, spec.Address, opts))
 			})},
 		{Name: "ads1115", Chip: "TI ADS1115", Summary: "16-bit ADC, inputs mapped to quantities (driver: channels)", Bus: "i2c",
 			Fields: []string{"ain0_v"}, Addresses: addrRange(0x48, 0x4b),
+			Options: []string{"channels"}, CheckOptions: func(spec config.Sensor) error { return ads1x15.CheckADS1115(adcOpts(spec)) },
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(ads1x15.NewADS1115(b, spec.Address, adcOpts(spec)))
 			})},
 		{Name: "ads1015", Chip: "TI ADS1015", Summary: "12-bit ADC, inputs mapped to quantities (driver: channels)", Bus: "i2c",
 			Fields: []string{"ain0_v"}, Addresses: addrRange(0x48, 0x4b),
+			Options: []string{"channels"}, CheckOptions: func(spec config.Sensor) error { return ads1x15.CheckADS1015(adcOpts(spec)) },
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(ads1x15.NewADS1015(b, spec.Address, adcOpts(spec)))
 			})},
@@ -223,4 +235,72 @@ func addrRange(lo, hi uint16) []uint16 {
 // fields.
 func (ti TypeInfo) String() string {
 	return fmt.Sprintf("%-12s %-28s %-11s %s", ti.Name, ti.Chip, ti.Bus, strings.Join(ti.Fields, ","))
+}
+
+// Check validates what the configuration says of each sensor against its
+// type, without touching hardware: the type exists, the interval and
+// samples fit the chip's timing, and the driver options are ones the type
+// takes, with values it accepts. It returns every problem found, each a
+// *config.FieldError naming the sensor's key.
+func Check(specs []config.Sensor) error {
+	var errs []error
+	for i, spec := range specs {
+		key := fmt.Sprintf("sensors[%d]", i)
+		ti, ok := Lookup(spec.Type)
+		if !ok {
+			errs = append(errs, &config.FieldError{Key: key + ".type", Err: unknownType(spec.Type)})
+			continue
+		}
+		for _, err := range []error{
+			spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
+			spec.CheckDriverKeys(ti.Name, ti.Options),
+		} {
+			var fe *config.FieldError
+			if errors.As(err, &fe) {
+				errs = append(errs, &config.FieldError{Key: key + "." + fe.Key, Err: fe.Err})
+			}
+		}
+		if ti.CheckOptions != nil {
+			if err := ti.CheckOptions(spec); err != nil {
+				errs = append(errs, &config.FieldError{Key: key + ".driver", Err: err})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unknownType names the closest known type, for a typo.
+func unknownType(name string) error {
+	// One edit, or two in a long name, is a typo; dht22 is no aht20.
+	best, bestDist := "", 2+len(name)/8
+	for _, ti := range Types() {
+		if d := editDistance(strings.ToLower(name), ti.Name); d < bestDist {
+			best, bestDist = ti.Name, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown type %q: did you mean %s? (edgepub sensors types lists them all)", name, best)
+	}
+	return fmt.Errorf("unknown type %q: choose one of %s", name, typeNames())
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
