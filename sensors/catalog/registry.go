@@ -58,6 +58,10 @@ type TypeInfo struct {
 	// by it, and the configuration check refuses a samples × spacing that
 	// does not fit the interval.
 	Spacing time.Duration
+	// WarmUp is how long after opening the chip may report
+	// sensors.ErrWarmingUp instead of a value: a one-off read waits that
+	// long.
+	WarmUp time.Duration
 	// Cadence, if set, is the one interval the type may be read at: the
 	// SGP30's baseline algorithm needs a measurement every second.
 	Cadence time.Duration
@@ -123,12 +127,12 @@ func Types() []TypeInfo {
 			Summary: "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
 			Open:    openDS18B20},
 		{Name: "scd4x", Chip: "Sensirion SCD40/41", Summary: "CO₂, temperature and humidity (a new value every 5 s)", Bus: "i2c",
-			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period,
+			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp,
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(scd4x.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "sgp30", Chip: "Sensirion SGP30", Summary: "TVOC and CO₂ equivalent (read it every 1 s)", Bus: "i2c",
-			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence,
+			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(sgp30.NewI2C(ctx, b, spec.Address, nil))
 			})},
