@@ -58,23 +58,18 @@ func OpenAuthority(dir string) (*Authority, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("CA key %s is readable by group or others (mode %04o): run chmod 600 %s", a.KeyFile, st.Mode().Perm(), a.KeyFile)
 	}
+	ca, err := LoadCA(a.CertFile, a.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	a.Cert, a.key = ca.Cert, ca.key
+	// Devices get every certificate of ca.crt with what they are issued.
 	certPEM, err := os.ReadFile(a.CertFile)
 	if err != nil {
-		return nil, fmt.Errorf("CA certificate %s: %w: put the CA's ca.crt there", a.CertFile, errors.Unwrap(err))
+		return nil, err
 	}
 	if a.Chain, err = ParseCertificates(certPEM); err != nil {
 		return nil, fmt.Errorf("CA certificate %s: %w", a.CertFile, err)
-	}
-	a.Cert = a.Chain[0]
-	keyPEM, err := os.ReadFile(a.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("CA key %s: %w", a.KeyFile, err)
-	}
-	if a.key, err = parseSigningKey(keyPEM); err != nil {
-		return nil, fmt.Errorf("CA key %s: %w", a.KeyFile, err)
-	}
-	if !publicKeysEqual(a.key.Public(), a.Cert.PublicKey) {
-		return nil, fmt.Errorf("CA key %s does not match CA certificate %s (CN %s): use the ca.key made together with this ca.crt", a.KeyFile, a.CertFile, a.Cert.Subject.CommonName)
 	}
 	return a, nil
 }
@@ -102,45 +97,6 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		return nil, errors.New("no PEM certificate (-----BEGIN CERTIFICATE-----) in it")
 	}
 	return out, nil
-}
-
-// parseSigningKey reads the key forms openssl writes: PKCS#8, PKCS#1 and
-// SEC1 (with or without an EC PARAMETERS block before it).
-func parseSigningKey(data []byte) (crypto.Signer, error) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, errors.New("no PEM private key in it")
-		}
-		var key any
-		var err error
-		switch block.Type {
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("the key is encrypted with a passphrase: the signer runs unattended; decrypt a copy with `openssl pkey -in ca.key -out ca.key.plain`, chmod 600 it and use that")
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("the key does not parse: %w", err)
-		}
-		s, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("unsupported key type %T", key)
-		}
-		return s, nil
-	}
-}
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && k.Equal(b)
 }
 
 // lock takes an exclusive lock on the CA database, so that `ca revoke` and a

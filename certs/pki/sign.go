@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // DefaultValidity is the lifetime of issued certificates: 397 days, the
@@ -127,7 +129,7 @@ func (a *Authority) Sign(req Request, validity time.Duration, now time.Time) (*I
 		if e := find(entries, cur[0].SerialNumber); e != nil && e.Status == 'R' {
 			return nil, refuse(RefusedRevoked, "the current certificate (serial %s) is revoked", SerialHex(cur[0].SerialNumber))
 		}
-		if publicKeysEqual(cur[0].PublicKey, csr.PublicKey) {
+		if certfile.SamePublicKey(cur[0].PublicKey, csr.PublicKey) {
 			return nil, refuse(RefusedKeyReused, "the CSR reuses the key of the current certificate (serial %s): make a new key", SerialHex(cur[0].SerialNumber))
 		}
 		if r := lastRevocation(entries, req.Device); r != nil && cur[0].NotBefore.After(r.Revoked) && now.Before(cur[0].NotAfter) {
@@ -142,7 +144,7 @@ func (a *Authority) Sign(req Request, validity time.Duration, now time.Time) (*I
 			continue
 		}
 		old, err := a.issuedCert(e.Serial)
-		if err == nil && publicKeysEqual(old.PublicKey, csr.PublicKey) {
+		if err == nil && certfile.SamePublicKey(old.PublicKey, csr.PublicKey) {
 			return nil, refuse(RefusedKeyReused, "the CSR reuses the key of certificate serial %s issued before: make a new key", SerialHex(e.Serial))
 		}
 	}

@@ -14,12 +14,18 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/logging"
 )
+
+// Dir is where renewed pairs live under the state directory, which the
+// service may write even when its certificate folder is a read-only copy
+// (systemd's LoadCredential=).
+func Dir(stateDir string) string { return filepath.Join(stateDir, "certs") }
 
 // Opts configures a Renewer.
 type Opts struct {

@@ -112,7 +112,7 @@ func (w *world) startDevice(t *testing.T, tune func(*config.Config), o daemon.Op
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	dev := &device{log: &syncBuffer{}, done: make(chan error, 1), renewedDir: daemon.RenewedDir(cfg)}
+	dev := &device{log: &syncBuffer{}, done: make(chan error, 1), renewedDir: renew.Dir(cfg.StateDir)}
 	o.Config = cfg
 	o.Logger = slog.New(slog.NewJSONHandler(dev.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.OpenSensor = func(_ context.Context, spec config.Sensor) (sensors.Sensor, error) {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/inspect"
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/config"
 )
@@ -42,7 +44,7 @@ func cmdCertsInspect(_ context.Context, args []string, stdout, stderr io.Writer)
 	if fs.NArg() > 0 {
 		dir = fs.Arg(0)
 	}
-	report, err := certs.Inspect(dir, time.Now())
+	report, err := inspect.Dir(dir, certs.Names{}, time.Now())
 	if err != nil {
 		return err
 	}
@@ -69,37 +71,44 @@ func cmdCertsInit(_ context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return exitCode(2)
 	}
-	opts := certs.InitOpts{Dir: fs.Arg(0), CAKeyDir: *caKeyDir, Host: *host, Clients: clients, Force: *force}
+	opts := pki.InitOpts{Dir: fs.Arg(0), CAKeyDir: *caKeyDir, Host: *host, Clients: clients, Force: *force}
 	if *rsa {
-		opts.KeyType = certs.KeyRSA2048
+		opts.KeyType = pki.KeyRSA2048
 	}
-	res, err := certs.InitPKI(opts)
+	res, err := pki.InitPKI(opts)
 	if err != nil {
 		return err
 	}
-	crlFile, err := initialCRL(filepath.Dir(res.CAKeyFile))
+	crlFile, wrote, err := initialCRL(filepath.Dir(res.CAKeyFile))
 	if err != nil {
 		return err
 	}
-	for _, f := range append(res.Written, crlFile) {
+	if wrote {
+		res.Written = append(res.Written, crlFile)
+	}
+	for _, f := range res.Written {
 		fmt.Fprintln(stdout, "wrote", f)
 	}
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, res.Reminder)
-	fmt.Fprintf(stdout, "Revocation (mosquitto.conf): crlfile %s. It lists nothing yet and stays valid as long as the CA; `edgepub ca revoke` writes CRLs valid for 30 days, which `edgepub ca serve` renews in time.\n", crlFile)
+	fmt.Fprintf(stdout, "Revocation (mosquitto.conf): crlfile %s. `edgepub ca revoke` writes CRLs valid for 30 days, which `edgepub ca serve` renews in time.\n", crlFile)
 	return nil
 }
 
-// initialCRL writes an empty CRL for Mosquitto's crlfile, valid as long as
-// the CA: with nothing revoked there is nothing to keep fresh.
-func initialCRL(caKeyDir string) (string, error) {
+// initialCRL writes an empty CRL for Mosquitto's crlfile unless one
+// exists, valid as long as the CA: with nothing revoked there is nothing to
+// keep fresh.
+func initialCRL(caKeyDir string) (file string, wrote bool, err error) {
 	ca, err := pki.OpenAuthority(caKeyDir)
 	if err != nil {
-		return "", err
+		return "", false, err
+	}
+	if _, err := os.Stat(ca.CRLFile); err == nil {
+		return ca.CRLFile, false, nil
 	}
 	now := time.Now()
 	if _, err := ca.WriteCRL(now, ca.Cert.NotAfter.Sub(now)); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return ca.CRLFile, nil
+	return ca.CRLFile, true, nil
 }

@@ -1,16 +1,9 @@
 package daemon
 
 import (
-	"path/filepath"
-
 	"github.com/edgepub/edgepub/certs/renew"
 	"github.com/edgepub/edgepub/config"
 )
-
-// RenewedDir is where renewed certificates live: under the state dir,
-// which the service may write even when its certificate folder is a
-// read-only copy (systemd's LoadCredential=).
-func RenewedDir(cfg config.Config) string { return filepath.Join(cfg.StateDir, "certs") }
 
 // newRenewer returns the renewer when certs.renew is auto, else nil.
 func (d *Daemon) newRenewer() *renew.Renewer {
@@ -24,7 +17,7 @@ func (d *Daemon) newRenewer() *renew.Renewer {
 	}
 	o := renew.Opts{
 		Source:         d.certs,
-		Dir:            RenewedDir(cfg),
+		Dir:            renew.Dir(cfg.StateDir),
 		BrokerURLs:     urls,
 		Before:         cfg.Certs.RenewBefore.Std(),
 		KeyType:        cfg.Certs.RenewKeyType,

@@ -19,6 +19,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/renew"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/daemon"
 )
@@ -88,7 +89,7 @@ type checker struct {
 func (c *checker) bundle(context.Context) Step {
 	s := Step{Name: "certificates"}
 	names := daemon.CertNames(c.cfg.Certs)
-	b, chosen, err := certs.LoadPreferred(c.cfg.Certs.Dir, names, daemon.RenewedDir(c.cfg), c.opts.Now())
+	b, chosen, err := certs.LoadPreferred(c.cfg.Certs.Dir, names, renew.Dir(c.cfg.StateDir), c.opts.Now())
 	if err != nil {
 		s.Detail, s.Fix = err.Error(), "fix the file named above; `edgepub certs inspect "+c.cfg.Certs.Dir+"` shows the whole folder"
 		return s
