@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
@@ -106,9 +104,8 @@ func (r *Renewer) promote(staged *certs.Bundle) error {
 	}
 	syncDir(filepath.Dir(link))
 	old, _ := filepath.Glob(link + "-*")
-	sort.Strings(old)
 	for _, d := range old {
-		if base := filepath.Base(d); base != filepath.Base(staged.Dir) && base != previous && !strings.HasSuffix(d, ".tmp") {
+		if base := filepath.Base(d); base != filepath.Base(staged.Dir) && base != previous {
 			os.RemoveAll(d)
 		}
 	}

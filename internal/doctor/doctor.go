@@ -63,8 +63,10 @@ func Check(ctx context.Context, cfg config.Config, o Opts) []Step {
 			break
 		}
 	}
-	if s, ok := c.renewal(ctx); ok && !Failed(out) {
-		out = append(out, s)
+	if !Failed(out) {
+		if s, ok := c.renewal(ctx); ok {
+			out = append(out, s)
+		}
 	}
 	if c.client != nil {
 		c.client.Disconnect(100)
