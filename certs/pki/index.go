@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // Entry is one line of openssl ca's index.txt: tab-separated status (V, R
@@ -140,43 +142,12 @@ func (a *Authority) writeIndex(entries []Entry) error {
 		b.WriteString(e.line())
 		b.WriteByte('\n')
 	}
-	if err := writeAtomic(a.indexFile(), []byte(b.String()), 0o600); err != nil {
+	if err := certfile.WriteAtomic(a.indexFile(), []byte(b.String()), 0o600); err != nil {
 		return err
 	}
 	attr := a.indexFile() + ".attr"
 	if _, err := os.Stat(attr); errors.Is(err, fs.ErrNotExist) {
-		return writeAtomic(attr, []byte("unique_subject = no\n"), 0o600)
-	}
-	return nil
-}
-
-// writeAtomic writes through a temporary file, fsync and rename, so that a
-// reader never sees half a file and a crash leaves the old or the new one.
-func writeAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
+		return certfile.WriteAtomic(attr, []byte("unique_subject = no\n"), 0o600)
 	}
 	return nil
 }

@@ -155,7 +155,7 @@ func InitPKI(opts InitOpts) (*InitResult, error) {
 		return nil, fmt.Errorf("create %s: %w", caKeyDir, err)
 	}
 	write := func(path string, data []byte, mode fs.FileMode) error {
-		if err := writeFileAtomic(path, data, mode); err != nil {
+		if err := certfile.WriteAtomic(path, data, mode); err != nil {
 			return err
 		}
 		res.Written = append(res.Written, path)
@@ -204,35 +204,6 @@ func initReminder(res *InitResult, opts InitOpts) string {
 	}
 	fmt.Fprintf(&b, "IMPORTANT: %s is the CA's private key. Anyone holding it can issue certificates your broker trusts. Move it to an offline place (USB stick in a drawer, password manager) and delete it here; never copy it to a device.\n", res.CAKeyFile)
 	return b.String()
-}
-
-// writeFileAtomic writes through a temporary file and a rename, so a reader
-// (or edgepub's watcher) never sees a half-written file.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 func exists(path string) bool {

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // DefaultCRLValidity is how long a CRL written by `ca crl` stays valid;
@@ -137,11 +139,11 @@ func (a *Authority) WriteCRL(now time.Time, validity time.Duration) (*x509.Revoc
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(a.CRLFile, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
+	if err := certfile.WriteAtomic(a.CRLFile, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
 		return nil, err
 	}
 	next := new(big.Int).Add(number, big.NewInt(1))
-	if err := writeAtomic(filepath.Join(a.Dir, "crlnumber"), []byte(SerialHex(next)+"\n"), 0o600); err != nil {
+	if err := certfile.WriteAtomic(filepath.Join(a.Dir, "crlnumber"), []byte(SerialHex(next)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	return crl, nil

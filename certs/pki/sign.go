@@ -202,7 +202,7 @@ func (a *Authority) issue(csr *x509.CertificateRequest, now time.Time, validity 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	if err := writeAtomic(a.newcertFile(serial), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := certfile.WriteAtomic(a.newcertFile(serial), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return nil, err
 	}
 	return cert, nil

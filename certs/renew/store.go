@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 	"github.com/edgepub/edgepub/certs/pki"
 )
 
@@ -56,7 +57,7 @@ func (r *Renewer) stage(cur *certs.Bundle, key crypto.Signer, chainPEM []byte) (
 		data []byte
 		mode fs.FileMode
 	}{{cur.Identity + ".key", keyPEM, 0o600}, {cur.Identity + ".crt", certPEM, 0o644}, {"ca.crt", caPEM, 0o644}} {
-		if err := writeSynced(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		if err := certfile.WriteAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			r.discard(&certs.Bundle{Dir: dir})
 			return nil, err
 		}
@@ -102,7 +103,7 @@ func (r *Renewer) promote(staged *certs.Bundle) error {
 		os.Remove(tmp)
 		return fmt.Errorf("store the renewed certificate: %w", err)
 	}
-	syncDir(filepath.Dir(link))
+	certfile.SyncDir(filepath.Dir(link))
 	old, _ := filepath.Glob(link + "-*")
 	for _, d := range old {
 		if base := filepath.Base(d); base != filepath.Base(staged.Dir) && base != previous {
@@ -113,37 +114,3 @@ func (r *Renewer) promote(staged *certs.Bundle) error {
 }
 
 func (r *Renewer) discard(b *certs.Bundle) { os.RemoveAll(b.Dir) }
-
-// writeSynced writes through a temporary file, fsync and rename.
-func writeSynced(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(mode)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	syncDir(filepath.Dir(path))
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
