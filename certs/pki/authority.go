@@ -102,7 +102,7 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 // lock takes an exclusive lock on the CA database, so that `ca revoke` and a
 // running `ca serve` never write index.txt at the same time.
 func (a *Authority) lock() (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(a.Dir, ".edgepub-ca.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(a.Dir, "index.txt.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock the CA database in %s: %w", a.Dir, err)
 	}

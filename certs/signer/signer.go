@@ -223,7 +223,7 @@ func (s *Server) handle(ctx context.Context, r request) {
 			ref = &pki.Refusal{Reason: pki.RefusedCAProblem, Detail: err.Error()}
 		}
 		ans.Refused, ans.Detail = ref.Reason, ref.Detail
-		s.log.Warn("CSR refused: "+ref.Detail, "device", r.device, "reason", ref.Reason, logging.MessageID(logging.MsgCSRRefused))
+		s.log.Warn("CSR refused: "+ref.Detail, "device", r.device, "serial", currentSerial(current), "reason", ref.Reason, logging.MessageID(logging.MsgCSRRefused))
 	case issued != nil:
 		ans.Certificate = string(issued.PEM)
 		s.log.Info("certificate issued", "device", r.device, "serial", pki.SerialHex(issued.Cert.SerialNumber),
@@ -262,4 +262,12 @@ func splitRequest(payload []byte) (csrDER, current []byte) {
 			current = append(current, pem.EncodeToMemory(block)...)
 		}
 	}
+}
+
+// currentSerial names the certificate a device sent along, for the log.
+func currentSerial(current []byte) string {
+	if certs, err := pki.ParseCertificates(current); err == nil {
+		return pki.SerialHex(certs[0].SerialNumber)
+	}
+	return ""
 }

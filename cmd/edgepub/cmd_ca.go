@@ -173,7 +173,7 @@ func writeCRL(ctx context.Context, ca *pki.Authority, now time.Time, validity ti
 	if err != nil {
 		return err
 	}
-	logger.Info("CRL written", "file", ca.CRLFile, "number", crl.Number.String(), "revoked", len(crl.RevokedCertificateEntries), "next_update", crl.NextUpdate, logging.MessageID(logging.MsgCRLWritten))
+	logger.Info("CRL written", "file", ca.CRLFile, "number", crl.Number.String(), "revoked", len(crl.RevokedCertificateEntries), "next_update", crl.NextUpdate, "reason", "command", logging.MessageID(logging.MsgCRLWritten))
 	fmt.Fprintf(stdout, "wrote %s (%d revoked, next update %s)\n", ca.CRLFile, len(crl.RevokedCertificateEntries), crl.NextUpdate.Format(time.RFC3339))
 	if len(reload) == 0 {
 		fmt.Fprintf(stdout, "Mosquitto reads it after `systemctl reload mosquitto` (crlfile %s in mosquitto.conf).\n", ca.CRLFile)

@@ -16,6 +16,10 @@
 #   - `systemctl reload` keeps the process, renewed certificates restart it
 #     (edgepub-certs.path), a stalled main loop (--debug-stall-after) is
 #     killed by the watchdog and restarted;
+#   - with certs.renew: auto and `edgepub ca serve` beside the broker
+#     (crlfile, the README's signer ACL), the service renews its certificate
+#     into /var/lib/edgepub/certs while its LoadCredential= copy stays
+#     read-only, and uses the renewed pair after a restart;
 #   - an upgrade to a higher version restarts the service and keeps the
 #     outbox in /var/lib/edgepub and the edited conffile;
 #   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
@@ -114,7 +118,7 @@ mkdir -p "$pki"
 	cd "$pki"
 	openssl genrsa -out ca.key 2048
 	openssl req -x509 -new -key ca.key -sha256 -days 1825 -out ca.crt -subj "/CN=MQTT-CA"
-	for cn in server:127.0.0.1 Kai:Kai monitor:monitor; do
+	for cn in server:127.0.0.1 Kai:Kai monitor:monitor signer:signer; do
 		name=${cn%%:*}
 		openssl genrsa -out "$name.key" 2048
 		openssl req -new -key "$name.key" -out "$name.csr" -subj "/CN=${cn#*:}"
@@ -122,9 +126,13 @@ mkdir -p "$pki"
 	done
 ) >"$work/pki.log" 2>&1 || die "openssl failed: $(cat "$work/pki.log")"
 
-mkdir -p "$root/etc/mosquitto/certs" "$root/root/monitor"
+mkdir -p "$root/etc/mosquitto/certs" "$root/root/monitor" "$root/root/signer" "$root/etc/mosquitto/ca"
 cp "$pki/ca.crt" "$pki/server.crt" "$pki/server.key" "$root/etc/mosquitto/certs/"
 cp "$pki/ca.crt" "$pki/monitor.crt" "$pki/monitor.key" "$root/root/monitor/"
+# The signer's own certificate, and the tutorial's CA folder for it.
+cp "$pki/ca.crt" "$pki/signer.crt" "$pki/signer.key" "$root/root/signer/"
+cp "$pki/ca.crt" "$pki/ca.key" "$root/etc/mosquitto/ca/"
+chmod 0600 "$root/etc/mosquitto/ca/ca.key"
 
 # The site's configuration exists before the package, as after a
 # provisioning step: the service never sees the default broker address.
@@ -196,7 +204,7 @@ require_certificate true
 use_identity_as_username true
 acl_file /etc/mosquitto/test-broker.acl
 EOF
-printf 'pattern readwrite %%u/#\nuser monitor\ntopic read #\n' >"$root/etc/mosquitto/test-broker.acl"
+printf 'pattern readwrite %%u/#\nuser monitor\ntopic read #\nuser signer\ntopic read +/certs/csr\ntopic write +/certs/issued\n' >"$root/etc/mosquitto/test-broker.acl"
 # As on Raspberry Pi OS: sensor groups, and the user kai whose home is
 # private but holds the client certificates.
 ct sh -ec '
@@ -257,7 +265,9 @@ ct test -d /var/lib/edgepub || fail "no /var/lib/edgepub"
 say "security inside systemd 252: $(ct systemd-analyze security edgepub.service 2>/dev/null | sed -n 's/.*Overall exposure level for edgepub.service: //p')"
 
 # ---- journal ----
-started_id=$(sed -n 's/^[[:space:]]*MsgStarted[[:space:]]*=[[:space:]]*"\([0-9a-f]*\)".*/\1/p' internal/logging/msgid.go)
+# msgid NAME: the MESSAGE_ID of a constant in internal/logging/msgid.go.
+msgid() { sed -n 's/^[[:space:]]*'"$1"'[[:space:]]*=[[:space:]]*"\([0-9a-f]*\)".*/\1/p' internal/logging/msgid.go; }
+started_id=$(msgid MsgStarted)
 record=$(ct journalctl -b -o json --no-pager _SYSTEMD_UNIT=edgepub.service MESSAGE_ID="$started_id" | tail -n1)
 if [ -z "$record" ]; then
 	fail "no journal record with MESSAGE_ID=$started_id (MsgStarted) from edgepub.service"
@@ -298,6 +308,45 @@ else
 	diagnose
 	fail "changing /home/kai/mqtt-certs/Kai.crt did not restart edgepub"
 fi
+
+# ---- renewal through `edgepub ca serve` under the packaged unit ----
+renewed_id=$(msgid MsgCertRenewed)
+signed_id=$(msgid MsgCSRSigned)
+ct sh -ec '
+	edgepub ca crl --ca-dir /etc/mosquitto/ca >/dev/null 2>&1
+	echo "crlfile /etc/mosquitto/ca/crl.pem" >>/etc/mosquitto/conf.d/test-broker.conf
+	systemctl restart mosquitto' || fail "edgepub ca crl failed"
+wait_for 20 systemctl is-active mosquitto || fail "mosquitto did not start with crlfile: $(ct journalctl -u mosquitto --no-pager -n 20)"
+# Issued certificates outlive the hand-made one (825 days), which is due at
+# once with renew_before above its lifetime: one renewal, then quiet.
+ct systemd-run --unit edgepub-ca /usr/bin/edgepub ca serve --ca-dir /etc/mosquitto/ca \
+	--broker ssl://127.0.0.1:8883 --cert-dir /root/signer --validity 830d >/dev/null 2>&1 || fail "systemd-run edgepub ca serve failed"
+ct sh -c 'printf "  renew: auto\n  renew_before: 19800h\n" >>/etc/edgepub/config.yaml'
+conf_sum=$(ct md5sum /etc/edgepub/config.yaml)
+ct systemctl reset-failed edgepub.service
+ct systemctl restart edgepub.service || fail "restart with certs.renew: auto failed"
+if wait_for 60 sh -c "journalctl -b -o cat --no-pager _SYSTEMD_UNIT=edgepub.service MESSAGE_ID=$renewed_id | grep -q ."; then
+	say "renewed: $(ct journalctl -b -o cat --no-pager _SYSTEMD_UNIT=edgepub.service MESSAGE_ID=$renewed_id | tail -n1 | cut -c1-100)"
+	ct journalctl -b -o cat --no-pager -u edgepub-ca MESSAGE_ID="$signed_id" | grep -q . || fail "the signer logged no MsgCSRSigned"
+	[ "$(ct stat -L -c %U:%a /var/lib/edgepub/certs/Kai.key)" = edgepub:600 ] ||
+		fail "renewed key is $(ct stat -L -c %U:%a /var/lib/edgepub/certs/Kai.key), want edgepub:600"
+	cmp -s "$pki/Kai.crt" "$root/home/kai/mqtt-certs/Kai.crt" || fail "renewal changed the hand-made /home/kai/mqtt-certs/Kai.crt"
+	since=$(ct date +%s)
+	ct systemctl restart edgepub.service || fail "restart after renewal failed"
+	wait_for 30 sh -c "journalctl --no-pager -o cat -u edgepub.service --since @$since | grep -q 'using the renewed pair'" ||
+		fail "after a restart edgepub does not use the renewed pair: $(ct journalctl --no-pager -o cat -u edgepub.service --since "@$since" | head -n 5)"
+	got=$(ct mosquitto_sub -h 127.0.0.1 -p 8883 --cafile /root/monitor/ca.crt --cert /root/monitor/monitor.crt \
+		--key /root/monitor/monitor.key -t 'Kai/sensors/#' -C 1 -W 60 -v 2>&1) || true
+	case $got in
+	Kai/sensors/*) say "publishing with the renewed pair after a restart" ;;
+	*) fail "no reading with the renewed pair within 60 s: $got" ;;
+	esac
+else
+	diagnose
+	ct journalctl -b --no-pager -n 30 -u edgepub-ca >&2 || true
+	fail "no renewal within 60 s"
+fi
+ct systemctl stop edgepub-ca 2>/dev/null || true
 
 # ---- the watchdog restarts a stalled daemon ----
 printf '[Service]\nExecStart=\nExecStart=%s --simulate --debug-stall-after 3s\nWatchdogSec=5s\n' "$execstart" \
