@@ -18,7 +18,7 @@ func TestCrashResendsOnlyUnackedReadings(t *testing.T) {
 	for seq := uint64(1); seq <= 10; seq++ {
 		o.Ack(seq)
 	}
-	e.clock.Advance(markAcksEvery)
+	e.clock.Advance(ackMarkEvery)
 	for seq := uint64(11); seq <= 20; seq++ {
 		o.Ack(seq)
 	}
@@ -51,17 +51,17 @@ func TestAckMarksAreWrittenAtMostEveryInterval(t *testing.T) {
 		e.clock.Advance(time.Millisecond)
 	}
 	o.mu.Lock()
-	writes, marked := o.markWrites, o.active.marked
+	writes, marked := o.disk.ackMarkWrites, o.disk.active.ackMark
 	o.mu.Unlock()
-	if limit := uint64(n*time.Millisecond/markAcksEvery) + 1; writes > limit || writes < limit-1 {
+	if limit := uint64(n*time.Millisecond/ackMarkEvery) + 1; writes > limit || writes < limit-1 {
 		t.Fatalf("%d mark writes for %d acks over %v, want about %d", writes, n, n*time.Millisecond, limit)
 	}
-	if marked >= n || marked < n-uint64(markAcksEvery/time.Millisecond) {
-		t.Fatalf("mark %d lags more than %v of acks behind %d", marked, markAcksEvery, n)
+	if marked >= n || marked < n-uint64(ackMarkEvery/time.Millisecond) {
+		t.Fatalf("mark %d lags more than %v of acks behind %d", marked, ackMarkEvery, n)
 	}
 	o.tick()
 	o.mu.Lock()
-	marked = o.active.marked
+	marked = o.disk.active.ackMark
 	o.mu.Unlock()
 	if marked != n {
 		t.Fatalf("after a tick the mark is %d, want %d", marked, n)
@@ -77,7 +77,7 @@ func TestAckMarksPerSegment(t *testing.T) {
 	e.appendN(o, 150) // about four segments
 	o.mu.Lock()
 	var bounds [][2]uint64
-	for _, s := range o.segs {
+	for _, s := range o.disk.segs {
 		bounds = append(bounds, [2]uint64{s.recs[0].seq, s.recs[len(s.recs)-1].seq})
 	}
 	o.mu.Unlock()
@@ -226,7 +226,7 @@ func TestReadOnlySegmentSkipsMarksQuietly(t *testing.T) {
 	o.Close()
 	o = e.open(nil)
 	o.mu.Lock()
-	s := o.segs[0]
+	s := o.disk.segs[0]
 	if err := s.openFile(); err != nil {
 		t.Fatal(err)
 	}

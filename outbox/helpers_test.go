@@ -163,13 +163,10 @@ func crash(o *Outbox) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closed = true
-	for _, s := range o.segs {
+	for _, s := range o.disk.segs {
 		s.closeFile()
 	}
-	if o.lease != nil {
-		o.lease.close()
-		o.lease = nil
-	}
+	o.seq.close()
 	if o.lockFile != nil {
 		o.lockFile.Close()
 		o.lockFile = nil

@@ -17,7 +17,7 @@ func TestCrashKeepsEverySeq(t *testing.T) {
 
 	o = e.open(nil)
 	// The first ack wrote the segment's ack mark; the nine after it came
-	// within markAcksEvery and were not marked yet: they come back as
+	// within ackMarkEvery and were not marked yet: they come back as
 	// duplicates, and no unacknowledged reading is missing.
 	wantSeqs(t, pendingSeqs(t, o), seqRange(2, 50))
 	wantSeqs(t, e.appendN(o, 1), []uint64{51})

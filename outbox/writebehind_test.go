@@ -115,9 +115,9 @@ func TestSyncMarksStayFewAtHighRates(t *testing.T) {
 		e.clock.Advance(time.Millisecond)
 	}
 	o.mu.Lock()
-	n := len(o.unsynced)
+	n := len(o.disk.syncMarks)
 	o.mu.Unlock()
-	if limit := int(10*time.Second/(o.tickEvery/markEvery)) + 1; n > limit {
+	if limit := int(10*time.Second/(o.tickEvery/syncMarksPerTick)) + 1; n > limit {
 		t.Fatalf("%d sync marks for 10 s of readings, want at most %d", n, limit)
 	}
 	o.tick()
@@ -125,7 +125,7 @@ func TestSyncMarksStayFewAtHighRates(t *testing.T) {
 		t.Fatalf("Syncs = %d, want 1", st.Syncs)
 	}
 	o.mu.Lock()
-	n = len(o.unsynced)
+	n = len(o.disk.syncMarks)
 	o.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d sync marks left after a sync that covered everything", n)
