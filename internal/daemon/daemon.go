@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Opts) error {
 	d := &Daemon{opts: o, started: o.Now()}
 	cfg := o.Config
 
-	names := CertNames(cfg.Certs)
+	names := certs.ConfigNames(cfg.Certs)
 	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
 	var validity *certs.ValidityError
 	switch {
@@ -172,11 +172,6 @@ func haltSensors(sources []sensors.Source, log *slog.Logger) {
 			}
 		}
 	}
-}
-
-// CertNames selects the certificate files as the config says.
-func CertNames(c config.Certs) certs.Names {
-	return certs.Names{CA: c.CA, Cert: c.Cert, Key: c.Key, Prefix: c.Prefix}
 }
 
 // accept turns a reading into a message and makes it durable. It runs on

@@ -20,7 +20,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
-	"github.com/edgepub/edgepub/internal/daemon"
+	"github.com/edgepub/edgepub/internal/homeassistant"
 )
 
 // Step is the outcome of one check.
@@ -84,7 +84,7 @@ type checker struct {
 
 func (c *checker) bundle(context.Context) Step {
 	s := Step{Name: "certificates"}
-	names := daemon.CertNames(c.cfg.Certs)
+	names := certs.ConfigNames(c.cfg.Certs)
 	b, err := certs.Load(c.cfg.Certs.Dir, names, c.opts.Now())
 	if err != nil {
 		s.Detail, s.Fix = err.Error(), "fix the file named above; `edgepub certs inspect "+c.cfg.Certs.Dir+"` shows the whole folder"
@@ -261,10 +261,10 @@ func (c *checker) discoveryACL(ctx context.Context) Step {
 	prefix := c.cfg.Presence.DiscoveryPrefix
 	// An empty config message is Home Assistant's "remove this entity", so
 	// the probe cannot create anything there.
-	topic := daemon.DiscoveryTopic(prefix, c.device, "edgepub_check")
+	topic := homeassistant.DiscoveryTopic(prefix, c.device, "edgepub_check")
 	if err := c.roundTrip(ctx, topic, nil); err != nil {
 		s.Detail = err.Error()
-		s.Fix = "Home Assistant discovery lies outside " + c.device + "/: add `pattern readwrite " + prefix + "/sensor/%u/#` to the broker's acl_file"
+		s.Fix = "Home Assistant discovery lies outside " + c.device + "/: add `" + homeassistant.DiscoveryACL(prefix) + "` to the broker's acl_file"
 		return s
 	}
 	s.OK, s.Detail = true, "devices may announce themselves under "+prefix+"/sensor/"+c.device+"/"
