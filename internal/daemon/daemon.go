@@ -188,12 +188,8 @@ func (d *Daemon) accept(r sensors.Reading) {
 
 func (d *Daemon) publisherOpts() publisher.Opts {
 	b := d.opts.Config.Broker
-	urls := make([]string, len(b.URLs))
-	for i, u := range b.URLs {
-		urls[i], _, _ = config.ParseBrokerURL(u) // validated with the config
-	}
 	return publisher.Opts{
-		URLs:     urls,
+		URLs:     b.URLs, // normalised by config.Validate
 		ClientID: d.device,
 		TLSConfig: func(host string) *tls.Config {
 			return certs.ClientTLSConfig(d.certs, certs.TLSOpts{
