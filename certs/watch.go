@@ -24,6 +24,9 @@ type watchOpts struct {
 	Poll time.Duration
 	// Now is the clock passed to Reload; nil means time.Now.
 	Now func() time.Time
+	// Started, if set, is called once the files are watched, so a test
+	// changes them only after that.
+	Started func()
 }
 
 // Default watch timings.
@@ -82,6 +85,9 @@ func (w *dirWatch) run(ctx context.Context) error {
 	w.resolved = map[string]string{}
 	w.sync()
 	w.state = w.fileState()
+	if w.opts.Started != nil {
+		w.opts.Started()
+	}
 
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // fakeClock is a settable clock shared by the outbox and the test.
@@ -36,22 +38,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // logBuffer collects JSON log lines so tests can count events.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ testutil.Buffer }
 
 // count returns how many log lines carry the message id.
 func (l *logBuffer) count(msgID string) int {

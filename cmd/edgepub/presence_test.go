@@ -169,9 +169,9 @@ func TestHealthMessageFields(t *testing.T) {
 	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
 	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
 	config := writeConfig(t, deviceConfig([]string{broker.URL()}, pki.DeviceDir(t, "Kai"), t.TempDir(), 100*time.Millisecond, time.Second, 100*time.Millisecond, time.Second))
+	sub := broker.Subscribe(t, "Kai/health", mosquittotest.SubOpts{ClientID: "health"})
 	started := time.Now()
 	d := startDaemonProc(t, "", "--config", config)
-	sub := broker.Subscribe(t, "Kai/health", mosquittotest.SubOpts{ClientID: "health"})
 
 	var h map[string]any
 	sub.WaitFor(10*time.Second, "a health message with both sensors read and readings delivered", func(m []mosquittotest.Message) bool {
