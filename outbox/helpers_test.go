@@ -8,34 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/testutil"
 )
-
-// fakeClock is a settable clock shared by the outbox and the test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // logBuffer collects JSON log lines so tests can count events.
 type logBuffer struct{ testutil.Buffer }
@@ -51,21 +28,19 @@ func (l *logBuffer) logger() *slog.Logger {
 
 // testEnv bundles what most tests share.
 type testEnv struct {
-	t     *testing.T
-	dir   string
-	clock *fakeClock
-	logs  *logBuffer
-	boot  string
+	t    *testing.T
+	dir  string
+	logs *logBuffer
+	boot string
 }
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	return &testEnv{t: t, dir: filepath.Join(t.TempDir(), "outbox"), clock: newFakeClock(), logs: &logBuffer{}, boot: "boot-1"}
+	return &testEnv{t: t, dir: filepath.Join(t.TempDir(), "outbox"), logs: &logBuffer{}, boot: "boot-1"}
 }
 
 func (e *testEnv) opts() *Opts {
 	return &Opts{
-		Now:    e.clock.Now,
 		Logger: e.logs.logger(),
 		BootID: func() (string, error) { return e.boot, nil },
 	}
@@ -91,12 +66,12 @@ func payloadFor(seq uint64) []byte {
 
 func encodeSeq(seq uint64) ([]byte, error) { return payloadFor(seq), nil }
 
-// appendN appends n readings at the clock's time and returns their seqs.
+// appendN appends n readings at the (bubble's) current time and returns their seqs.
 func (e *testEnv) appendN(o *Outbox, n int) []uint64 {
 	e.t.Helper()
 	seqs := make([]uint64, 0, n)
 	for range n {
-		seq, err := o.Append(e.clock.Now(), encodeSeq)
+		seq, err := o.Append(time.Now(), encodeSeq)
 		if err != nil {
 			e.t.Fatalf("Append: %v", err)
 		}

@@ -102,7 +102,7 @@ func (l *segmentLog) createSegment(base uint64) (*segment, error) {
 		l.bytes -= seg.size
 		seg.size, seg.synced = 0, 0
 	}
-	seg.file, seg.readOnly, seg.dirSynced, seg.created = f, false, false, l.opts.Now()
+	seg.file, seg.readOnly, seg.dirSynced, seg.created = f, false, false, time.Now()
 	seg.ackMark, seg.ackMarkSlot = 0, 1 // the header's slot 0 holds mark 0
 	l.active = seg
 	return seg, nil
@@ -354,7 +354,7 @@ func (l *segmentLog) ack(seq uint64) {
 	s := l.segs[l.segmentIndex(seq)]
 	if i := s.find(seq); i >= 0 && s.settle(i, stateAcked) {
 		l.pending--
-		if ns := l.opts.Now().UnixNano(); ns-l.lastAckMarkAt >= int64(ackMarkEvery) {
+		if ns := time.Now().UnixNano(); ns-l.lastAckMarkAt >= int64(ackMarkEvery) {
 			l.lastAckMarkAt = ns
 			l.writeAckMarks()
 		}

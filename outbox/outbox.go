@@ -204,7 +204,7 @@ func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (u
 	}
 	o.seq.use(seq)
 	if o.diskErr == nil {
-		if err := o.disk.append(seq, t, payload, o.opts.Now()); err != nil {
+		if err := o.disk.append(seq, t, payload, time.Now()); err != nil {
 			o.enterDiskErrorLocked(err)
 			o.mem.append(seq, timeToNanos(t), payload)
 		}
@@ -278,7 +278,7 @@ func (o *Outbox) enterDiskErrorLocked(err error) {
 	}
 	o.diskErr = fmt.Errorf("outbox dir %s: %w; readings are kept in memory (up to %d) until it works again: %s",
 		o.dir, err, o.opts.MemoryLimit, diskFix(err))
-	o.lastRetry = o.opts.Now()
+	o.lastRetry = time.Now()
 	o.disk.active = nil
 	o.log.Error("outbox cannot write to disk", logging.MessageID(logging.MsgDiskError),
 		slog.String("dir", o.dir), slog.Any("error", o.diskErr))
@@ -369,7 +369,7 @@ func (o *Outbox) Close() error {
 	if o.diskErr != nil && !o.diskPermanent && o.mem.pending > 0 {
 		// A last try, so readings held in memory are not lost on a clean
 		// stop when the disk has come back.
-		o.retryDiskLocked(o.opts.Now())
+		o.retryDiskLocked(time.Now())
 	}
 	o.closed = true
 	o.disk.writeAckMarks()

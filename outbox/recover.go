@@ -36,7 +36,7 @@ func (o *Outbox) recoverLocked() error {
 		o.diskPermanent = true
 		return errDirConflict
 	}
-	scan, err := scanSegments(o.dir, listing.bases, lease.ackedThrough, o.opts.Now())
+	scan, err := scanSegments(o.dir, listing.bases, lease.ackedThrough, time.Now())
 	if err != nil {
 		return err
 	}

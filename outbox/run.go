@@ -28,7 +28,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 }
 
-// tick is one round of Run's work; tests call it with a fake clock.
+// tick is one round of Run's work; tests call it in a synctest bubble.
 func (o *Outbox) tick() {
 	o.syncIfDue()
 
@@ -37,7 +37,7 @@ func (o *Outbox) tick() {
 		o.mu.Unlock()
 		return
 	}
-	now := o.opts.Now()
+	now := time.Now()
 	o.dropExpiredLocked(now)
 	if err := o.disk.rotateIfDelivered(now, o.seq.peek()); err != nil {
 		o.enterDiskErrorLocked(err)
@@ -75,7 +75,7 @@ func (o *Outbox) syncIfDue() {
 		return
 	}
 	next := o.seq.peek()
-	jobs, due, err := o.disk.dueSyncs(o.opts.Now(), next)
+	jobs, due, err := o.disk.dueSyncs(time.Now(), next)
 	covered := next - 1
 	o.mu.Unlock()
 	if !due {

@@ -68,7 +68,7 @@ func TestPartitionIsDetectedAndNothingIsLost(t *testing.T) {
 	sub := broker.Subscribe(t, "Kai/sensors/#", mosquittotest.SubOpts{Persistent: true})
 	certDir, stateDir := pki.DeviceDir(t, "Kai"), t.TempDir()
 	const keepalive = 5 * time.Second
-	d := startDaemonProc(t, deviceNS, "--config", writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "20ms")))
+	d := startDaemonProc(t, deviceNS, writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "20ms")))
 	sub.WaitFor(15*time.Second, "readings before the partition", func(m []mosquittotest.Message) bool {
 		return deliveries(t, m, "Kai").maxSeq >= 50
 	})
@@ -102,7 +102,7 @@ func TestPartitionIsDetectedAndNothingIsLost(t *testing.T) {
 	sh(t, "ip", "netns", "exec", deviceNS, "nft", "delete table inet partition")
 
 	time.Sleep(2 * time.Second)
-	d.stopWithin(t, 2*time.Second)
+	stopWithin(t, d, 2*time.Second)
 	drainAndStop(t, deviceNS, writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "1h")))
 	var got delivery
 	sub.WaitFor(30*time.Second, "every seq", func(m []mosquittotest.Message) bool {

@@ -53,8 +53,6 @@ type Opts struct {
 	// StallAfter, if set, stops the main loop's progress after that time so
 	// that a test can watch the systemd watchdog restart the service.
 	StallAfter time.Duration
-	// Now is the clock.
-	Now func() time.Time
 	// Ready, if set, is called once the daemon has loaded everything and is
 	// running (READY=1 time); tests use it.
 	Ready func(*Daemon)
@@ -85,17 +83,14 @@ func Run(ctx context.Context, o Opts) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
-	d := &Daemon{opts: o, started: o.Now()}
+	d := &Daemon{opts: o, started: time.Now()}
 	cfg := o.Config
 
 	names := certs.ConfigNames(cfg.Certs)
-	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
+	bundle, err := certs.Load(cfg.Certs.Dir, names, time.Now())
 	var validity *certs.ValidityError
 	switch {
 	case errors.As(err, &validity) && bundle != nil:
@@ -112,7 +107,7 @@ func Run(ctx context.Context, o Opts) error {
 	d.warnUnmatchableDeviceID()
 	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
 	d.expiry = certs.NewExpiryWatcher(d.certs, certs.ExpiryOpts{
-		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: o.Now, Logger: d.log,
+		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Logger: d.log,
 	})
 
 	d.outbox, err = outbox.Open(filepath.Join(cfg.StateDir, "outbox"), &outbox.Opts{
@@ -120,7 +115,6 @@ func Run(ctx context.Context, o Opts) error {
 		MaxAge:      cfg.Outbox.MaxAge.Std(),
 		SyncWindow:  cfg.Outbox.SyncWindow.Std(),
 		MemoryLimit: cfg.Outbox.MemoryLimit,
-		Now:         o.Now,
 		Logger:      d.log,
 	})
 	if err != nil {
@@ -132,7 +126,7 @@ func Run(ctx context.Context, o Opts) error {
 	if err != nil {
 		return err
 	}
-	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Now: o.Now})
+	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log})
 	d.publisher = publisher.New(d.outbox, d.publisherOpts())
 
 	d.log.Info("edgepub started", "version", o.Version, "broker", cfg.Broker.URLs, "sensors", len(sources),
@@ -146,7 +140,7 @@ func Run(ctx context.Context, o Opts) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
-	wg.Go(func() { d.certs.Watch(ctx, o.Now) })
+	wg.Go(func() { d.certs.Watch(ctx, time.Now) })
 	wg.Go(func() { d.expiry.Run(ctx) })
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
@@ -194,7 +188,6 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		TLSConfig: func(host string) *tls.Config {
 			return certs.ClientTLSConfig(d.certs, certs.TLSOpts{
 				Host:               host,
-				Now:                d.opts.Now,
 				OnServerCert:       d.expiry.SetBrokerCert,
 				OnLegacyServerCert: func(c *x509.Certificate) { d.warnLegacyServerCert(host, c) },
 			})
@@ -207,7 +200,6 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		InFlight:       b.InFlight,
 		StatusTopic:    d.device + "/status",
 		Logger:         d.log,
-		Now:            d.opts.Now,
 	}
 }
 

@@ -36,7 +36,7 @@ type Health struct {
 
 // Health returns the device's current health.
 func (d *Daemon) Health() Health {
-	now := d.opts.Now()
+	now := time.Now()
 	ps := d.publisher.Status()
 	ob := d.outbox.Stats()
 	h := Health{

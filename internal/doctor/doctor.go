@@ -38,7 +38,6 @@ type Step struct {
 // Opts configure a check.
 type Opts struct {
 	Timeout time.Duration
-	Now     func() time.Time
 }
 
 // Check runs every step against the first configured broker and returns
@@ -46,9 +45,6 @@ type Opts struct {
 func Check(ctx context.Context, cfg config.Config, o Opts) []Step {
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	c := &checker{cfg: cfg, opts: o}
 	steps := []func(context.Context) Step{c.bundle, c.resolve, c.tcp, c.handshake, c.connect, c.publish}
@@ -86,7 +82,7 @@ type checker struct {
 func (c *checker) bundle(context.Context) Step {
 	s := Step{Name: "certificates"}
 	names := certs.ConfigNames(c.cfg.Certs)
-	b, err := certs.Load(c.cfg.Certs.Dir, names, c.opts.Now())
+	b, err := certs.Load(c.cfg.Certs.Dir, names, time.Now())
 	if err != nil {
 		s.Detail, s.Fix = err.Error(), "fix the file named above; `edgepub certs inspect "+c.cfg.Certs.Dir+"` shows the whole folder"
 		return s
@@ -94,7 +90,7 @@ func (c *checker) bundle(context.Context) Step {
 	c.source = certs.NewSource(c.cfg.Certs.Dir, names, b, nil)
 	c.device = b.Identity
 	s.OK = true
-	s.Detail = fmt.Sprintf("device %q from %s, expires in %d days", b.Identity, b.CertFile, certs.DaysLeft(b.Leaf(), c.opts.Now()))
+	s.Detail = fmt.Sprintf("device %q from %s, expires in %d days", b.Identity, b.CertFile, certs.DaysLeft(b.Leaf(), time.Now()))
 	var notes []string
 	for _, w := range b.Warnings {
 		notes = append(notes, w.Message)
@@ -149,7 +145,7 @@ func (c *checker) tcp(ctx context.Context) Step {
 
 func (c *checker) tlsConfig() *tls.Config {
 	return certs.ClientTLSConfig(c.source, certs.TLSOpts{
-		Host: c.host, Now: c.opts.Now,
+		Host:               c.host,
 		OnLegacyServerCert: func(cert *x509.Certificate) { c.legacy = cert },
 	})
 }
