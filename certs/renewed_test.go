@@ -8,24 +8,24 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 // The renewed pair is used while it expires after the configured one and is
 // the same device's; otherwise the configured pair, with the reason. A
 // Source that prefers the renewed folder follows it on Reload.
 func TestLoadPreferred(t *testing.T) {
-	p := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
+	p := tutorialpki.New(t, "", tutorialpki.Opts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
 	p.Issue(t, "Kai-900", "Kai", 900)
 	p.Issue(t, "Kai-30", "Kai", 30)
 	p.Issue(t, "Bob-900", "Bob", 900)
-	conf := p.DeviceDir(t, filepath.Join(t.TempDir(), "conf"), "Kai")
+	conf := p.DeviceDir(t, "Kai")
 	renewed := filepath.Join(t.TempDir(), "certs")
 	install := func(base string, keyBase string) {
 		t.Helper()
 		os.MkdirAll(renewed, 0o700)
-		certstest.CopyFile(t, p.File(base+".crt"), filepath.Join(renewed, "Kai.crt"), 0o644)
-		certstest.CopyFile(t, p.File(keyBase+".key"), filepath.Join(renewed, "Kai.key"), 0o600)
+		tutorialpki.CopyFile(t, p.File(base+".crt"), filepath.Join(renewed, "Kai.crt"), 0o644)
+		tutorialpki.CopyFile(t, p.File(keyBase+".key"), filepath.Join(renewed, "Kai.key"), 0o600)
 	}
 	now := time.Now()
 	load := func() (string, string) {

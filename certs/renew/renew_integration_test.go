@@ -1,7 +1,6 @@
 package renew_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,8 @@ import (
 	"github.com/edgepub/edgepub/internal/daemon"
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/sim"
 )
@@ -30,11 +30,11 @@ import (
 // and a crlfile.
 
 type world struct {
-	pki     *mosquittotest.PKI
+	pki     *tutorialpki.PKI
 	ca      *pki.Authority
 	broker  *mosquittotest.Broker
 	sub     *mosquittotest.Subscriber
-	signLog *syncBuffer
+	signLog *testutil.Buffer
 	stopSig context.CancelFunc
 	sigDone chan error
 }
@@ -57,7 +57,7 @@ func newWorld(t *testing.T, lifetime time.Duration) *world {
 	if _, err := ca.WriteCRL(now, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{pki: p, ca: ca, signLog: &syncBuffer{}}
+	w := &world{pki: p, ca: ca, signLog: &testutil.Buffer{}}
 	w.broker = mosquittotest.Start(t, mosquittotest.Opts{PKI: p, ACL: mosquittotest.SignerACL, Extra: []string{"crlfile " + ca.CRLFile}})
 	w.sub = w.broker.Subscribe(t, "#", mosquittotest.SubOpts{Persistent: true})
 	return w
@@ -74,7 +74,7 @@ func (w *world) startSigner(t *testing.T, validity time.Duration) {
 	}
 	go func() { w.sigDone <- signer.Run(ctx, o) }()
 	t.Cleanup(w.stopSigner)
-	waitFor(t, 20*time.Second, "the signer ready", func() bool { return strings.Contains(w.signLog.String(), logging.MsgSignerReady) })
+	testutil.Eventually(t, 20*time.Second, "the signer ready", func() bool { return strings.Contains(w.signLog.String(), logging.MsgSignerReady) })
 }
 
 func (w *world) stopSigner() {
@@ -88,7 +88,7 @@ func (w *world) stopSigner() {
 type device struct {
 	d          *daemon.Daemon
 	renewedDir string
-	log        *syncBuffer
+	log        *testutil.Buffer
 	cancel     context.CancelFunc
 	done       chan error
 }
@@ -112,7 +112,7 @@ func (w *world) startDevice(t *testing.T, tune func(*config.Config), o daemon.Op
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	dev := &device{log: &syncBuffer{}, done: make(chan error, 1), renewedDir: renew.Dir(cfg.StateDir)}
+	dev := &device{log: &testutil.Buffer{}, done: make(chan error, 1), renewedDir: renew.Dir(cfg.StateDir)}
 	o.Config = cfg
 	o.Logger = slog.New(slog.NewJSONHandler(dev.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.OpenSensor = func(_ context.Context, spec config.Sensor) (sensors.Sensor, error) {
@@ -176,7 +176,7 @@ func TestContinuousRenewal(t *testing.T) {
 			if st.Renewals == 2 || st.Renewals == 4 {
 				w.broker.Restart()
 				restarts++
-				waitFor(t, 60*time.Second, "the daemon back after a broker restart", func() bool {
+				testutil.Eventually(t, 60*time.Second, "the daemon back after a broker restart", func() bool {
 					h := dev.d.Health()
 					return h.Connected && h.Reconnects >= uint64(restarts)
 				})
@@ -197,7 +197,7 @@ func TestContinuousRenewal(t *testing.T) {
 		t.Error("health still shows the first certificate")
 	}
 
-	waitFor(t, 60*time.Second, "the backlog delivered", func() bool { return dev.d.Health().Backlog == 0 })
+	testutil.Eventually(t, 60*time.Second, "the backlog delivered", func() bool { return dev.d.Health().Backlog == 0 })
 	assertNoneLost(t, w.sub, "Kai")
 	if h := dev.d.Health(); h.Dropped != 0 {
 		t.Errorf("%d readings dropped", h.Dropped)
@@ -218,7 +218,7 @@ func TestSignerDown(t *testing.T) {
 	})
 	before := clientCert(dev.d.Health())
 
-	waitFor(t, 60*time.Second, "three failed attempts", func() bool {
+	testutil.Eventually(t, 60*time.Second, "three failed attempts", func() bool {
 		st := dev.d.Health().CertRenewal
 		return st != nil && st.Failures >= 3
 	})
@@ -226,14 +226,14 @@ func TestSignerDown(t *testing.T) {
 	if len(delays) < 3 || delays[2] <= delays[0] {
 		t.Errorf("retry delays %v do not grow:\n%s", delays, dev.log)
 	}
-	waitFor(t, 10*time.Second, "the status line saying renewal fails", func() bool { return strings.Contains(dev.d.StatusLine(), "renewal failing") })
+	testutil.Eventually(t, 10*time.Second, "the status line saying renewal fails", func() bool { return strings.Contains(dev.d.StatusLine(), "renewal failing") })
 	h := dev.d.Health()
 	if clientCert(h) != before || !h.Connected {
 		t.Errorf("the device lost its pair or its connection while the signer was down: %+v", h)
 	}
 
 	w.startSigner(t, 3*time.Hour)
-	waitFor(t, 60*time.Second, "a renewal once the signer is back", func() bool { return dev.d.Health().CertRenewal.Renewals == 1 })
+	testutil.Eventually(t, 60*time.Second, "a renewal once the signer is back", func() bool { return dev.d.Health().CertRenewal.Renewals == 1 })
 }
 
 // retryDelays returns the retry_in of each renewal-failed warning.
@@ -287,34 +287,6 @@ func assertNoneLost(t *testing.T, sub *mosquittotest.Subscriber, device string) 
 	if twice > 0 {
 		t.Logf("%d readings delivered twice (QoS 1 after a broker restart)", twice)
 	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func tlsConfig(t *testing.T, dir string) *tls.Config {

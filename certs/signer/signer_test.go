@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,16 +26,18 @@ import (
 	"github.com/edgepub/edgepub/certs/signer"
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 // These tests run the signer against a real Mosquitto with the tutorial's
 // settings, the README's signer ACL lines and a crlfile.
 
 type setup struct {
-	pki    *mosquittotest.PKI
+	pki    *tutorialpki.PKI
 	ca     *pki.Authority
 	broker *mosquittotest.Broker
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 }
 
 func start(t *testing.T, o signer.Opts) *setup {
@@ -52,7 +53,7 @@ func start(t *testing.T, o signer.Opts) *setup {
 	if _, err := ca.WriteCRL(time.Now(), cmp.Or(o.CRLValidity, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	s := &setup{pki: p, ca: ca, logs: &syncBuffer{}}
+	s := &setup{pki: p, ca: ca, logs: &testutil.Buffer{}}
 	s.broker = mosquittotest.Start(t, mosquittotest.Opts{PKI: p, ACL: mosquittotest.SignerACL, Extra: []string{"crlfile " + ca.CRLFile}})
 	o.Authority, o.BrokerURL, o.TLS = ca, s.broker.URL(), tlsConfig(t, p.DeviceDir(t, "signer"))
 	o.Logger = slog.New(slog.NewJSONHandler(s.logs, nil))
@@ -68,7 +69,7 @@ func start(t *testing.T, o signer.Opts) *setup {
 			t.Errorf("signer: %v", err)
 		}
 	})
-	waitFor(t, 20*time.Second, "the signer ready", func() bool { return strings.Contains(s.logs.String(), logging.MsgSignerReady) })
+	testutil.Eventually(t, 20*time.Second, "the signer ready", func() bool { return strings.Contains(s.logs.String(), logging.MsgSignerReady) })
 	return s
 }
 
@@ -220,7 +221,7 @@ func TestRevokedDeviceIsRefusedByTheBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.broker.Reload()
-	waitFor(t, 20*time.Second, "the broker refusing Kai", func() bool { return publishOnce(s, kaiDir, "Kai") != nil })
+	testutil.Eventually(t, 20*time.Second, "the broker refusing Kai", func() bool { return publishOnce(s, kaiDir, "Kai") != nil })
 	if err := publishOnce(s, bobDir, "Bob"); err != nil {
 		t.Errorf("Bob after Kai's revocation: %v", err)
 	}
@@ -239,11 +240,11 @@ func TestCRLIsRefreshedBeforeNextUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	bobDir := s.pki.DeviceDir(t, "Bob")
-	waitFor(t, validity+10*time.Second, "a CRL newer than the first one", func() bool {
+	testutil.Eventually(t, validity+10*time.Second, "a CRL newer than the first one", func() bool {
 		crl, err := s.ca.CRL()
 		return err == nil && crl.Number.Cmp(first.Number) > 0
 	})
-	waitFor(t, validity+10*time.Second, "the first CRL's nextUpdate to pass", func() bool { return time.Now().After(first.NextUpdate.Add(time.Second)) })
+	testutil.Eventually(t, validity+10*time.Second, "the first CRL's nextUpdate to pass", func() bool { return time.Now().After(first.NextUpdate.Add(time.Second)) })
 	if err := publishOnce(s, bobDir, "Bob"); err != nil {
 		t.Fatalf("Bob after the first CRL's nextUpdate: %v\n%s", err, s.broker.Log())
 	}
@@ -285,32 +286,4 @@ func readKey(t *testing.T, path string) crypto.Signer {
 		return rk
 	}
 	return k.(crypto.Signer)
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

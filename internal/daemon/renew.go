@@ -23,7 +23,7 @@ func (d *Daemon) newRenewer() *renew.Renewer {
 		KeyType:        cfg.Certs.RenewKeyType,
 		ConnectTimeout: cfg.Broker.ConnectTimeout.Std(),
 		Logger:         d.log,
-		Now:            d.opts.Now,
+		Now:            d.now,
 	}
 	if d.opts.TuneRenewal != nil {
 		d.opts.TuneRenewal(&o)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/certs/signer"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // With a signer beside the broker, check suggests certs.renew: auto; with
@@ -39,7 +39,7 @@ func TestCheckRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncWriter{b: &strings.Builder{}}
+	logs := &testutil.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -65,21 +65,4 @@ func TestCheckRenewal(t *testing.T) {
 	if _, err := ca.Index(); err != nil || strings.Contains(logs.String(), "certificate issued") {
 		t.Errorf("the probe made the signer issue something: %v\n%s", err, logs.String())
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
