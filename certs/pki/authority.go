@@ -113,6 +113,18 @@ func (a *Authority) lock() (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
+// lockedIndex locks the CA database and reads index.txt; unlock when done.
+func (a *Authority) lockedIndex() (entries []Entry, unlock func(), err error) {
+	if unlock, err = a.lock(); err != nil {
+		return nil, nil, err
+	}
+	if entries, err = a.Index(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return entries, unlock, nil
+}
+
 // keyAlgorithm names a public key for logs and refusals.
 func keyAlgorithm(pub crypto.PublicKey) string {
 	switch k := pub.(type) {

@@ -32,15 +32,11 @@ func (a *Authority) Revoke(target, reason string, now time.Time) ([]Entry, error
 			return nil, fmt.Errorf("revocation reason %q is not known: use one of %s", reason, strings.Join(ReasonNames(), ", "))
 		}
 	}
-	unlock, err := a.lock()
+	entries, unlock, err := a.lockedIndex()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	entries, err := a.Index()
-	if err != nil {
-		return nil, err
-	}
 	revoke := func(e *Entry) {
 		e.Status, e.Revoked, e.Reason = 'R', now, reason
 	}
@@ -98,15 +94,11 @@ func (a *Authority) WriteCRL(now time.Time, validity time.Duration) (*x509.Revoc
 	if validity <= 0 {
 		validity = DefaultCRLValidity
 	}
-	unlock, err := a.lock()
+	entries, unlock, err := a.lockedIndex()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	entries, err := a.Index()
-	if err != nil {
-		return nil, err
-	}
 	number, err := a.nextCRLNumber()
 	if err != nil {
 		return nil, err

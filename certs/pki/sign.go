@@ -106,15 +106,11 @@ func (a *Authority) Sign(req Request, validity time.Duration, now time.Time) (*I
 		validity = DefaultValidity
 	}
 
-	unlock, err := a.lock()
+	entries, unlock, err := a.lockedIndex()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	entries, err := a.Index()
-	if err != nil {
-		return nil, err
-	}
 	// A certificate made by hand after the revocation, which index.txt may
 	// not know (openssl x509 -req), lets the device renew again.
 	readmitted := false
