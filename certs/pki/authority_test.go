@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 func csrFor(t *testing.T, cn string, key crypto.Signer) []byte {
@@ -223,5 +224,23 @@ func TestHandMadeCertificateReadmits(t *testing.T) {
 	handMade, _ := os.ReadFile(filepath.Join(a.Dir, "Kai2.crt"))
 	if _, err := a.Sign(pki.Request{Device: "Kai", CSR: csrFor(t, "Kai", newKey(t)), Current: handMade}, time.Hour, now); err != nil {
 		t.Errorf("with a certificate made after the revocation: %v", err)
+	}
+}
+
+// A device moving from another CA may renew with this one (the broker let
+// it in); sending someone else's certificate is refused.
+func TestCurrentCertificateOfAnotherCA(t *testing.T) {
+	a := tutorialCA(t)
+	other := tutorialpki.NewCA(t, "Old-CA")
+	other.Issue(t, "Kai", "Kai", 30)
+	other.Issue(t, "Bob", "Bob", 30)
+	kai, _ := os.ReadFile(other.File("Kai.crt"))
+	bob, _ := os.ReadFile(other.File("Bob.crt"))
+	if _, err := a.Sign(pki.Request{Device: "Kai", CSR: csrFor(t, "Kai", newKey(t)), Current: kai}, time.Hour, time.Now()); err != nil {
+		t.Errorf("moving from another CA: %v", err)
+	}
+	_, err := a.Sign(pki.Request{Device: "Kai", CSR: csrFor(t, "Kai", newKey(t)), Current: bob}, time.Hour, time.Now())
+	if got := refusal(t, err); got != pki.RefusedNotCurrent {
+		t.Errorf("with Bob's certificate: refused as %s", got)
 	}
 }

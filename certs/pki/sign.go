@@ -119,17 +119,21 @@ func (a *Authority) Sign(req Request, validity time.Duration, now time.Time) (*I
 		if err != nil {
 			return nil, refuse(RefusedMalformed, "the current certificate sent with the CSR: %v", err)
 		}
-		if err := cur[0].CheckSignatureFrom(a.Cert); err != nil || cur[0].Subject.CommonName != req.Device {
-			return nil, refuse(RefusedNotCurrent, "the current certificate sent with the CSR (CN %q) is not this CA's certificate for %s", cur[0].Subject.CommonName, req.Device)
-		}
-		if e := find(entries, cur[0].SerialNumber); e != nil && e.Status == 'R' {
-			return nil, refuse(RefusedRevoked, "the current certificate (serial %s) is revoked", SerialHex(cur[0].SerialNumber))
+		if cur[0].Subject.CommonName != req.Device {
+			return nil, refuse(RefusedNotCurrent, "the current certificate sent with the CSR is for %q, not %s", cur[0].Subject.CommonName, req.Device)
 		}
 		if certfile.SamePublicKey(cur[0].PublicKey, csr.PublicKey) {
 			return nil, refuse(RefusedKeyReused, "the CSR reuses the key of the current certificate (serial %s): make a new key", SerialHex(cur[0].SerialNumber))
 		}
-		if r := lastRevocation(entries, req.Device); r != nil && cur[0].NotBefore.After(r.Revoked) && now.Before(cur[0].NotAfter) {
-			readmitted = true
+		// A certificate of another CA is a device moving to this one: the
+		// broker let it in, so only its key counts.
+		if cur[0].CheckSignatureFrom(a.Cert) == nil {
+			if e := find(entries, cur[0].SerialNumber); e != nil && e.Status == 'R' {
+				return nil, refuse(RefusedRevoked, "the current certificate (serial %s) is revoked", SerialHex(cur[0].SerialNumber))
+			}
+			if r := lastRevocation(entries, req.Device); r != nil && cur[0].NotBefore.After(r.Revoked) && now.Before(cur[0].NotAfter) {
+				readmitted = true
+			}
 		}
 	}
 	if r := lastRevocation(entries, req.Device); r != nil && !readmitted {

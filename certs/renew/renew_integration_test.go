@@ -236,6 +236,53 @@ func TestSignerDown(t *testing.T) {
 	testutil.Eventually(t, 60*time.Second, "a renewal once the signer is back", func() bool { return dev.d.Health().CertRenewal.Renewals == 1 })
 }
 
+// If the broker refuses the new pair, the device keeps the old one: here
+// the signer signs with a second CA that the device's ca.crt also holds but
+// the broker's cafile does not (a broker and signer set up with different
+// CA folders).
+//
+// It fails if the refused pair is stored or used, if the device loses its
+// connection, or if the refusal is not logged with its MESSAGE_ID and
+// reason.
+func TestBrokerRefusesTheNewPair(t *testing.T) {
+	w := newWorld(t, time.Hour)
+	other := tutorialpki.NewCA(t, "Other-CA")
+	if err := os.Chmod(other.File("ca.key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if w.ca, err = pki.OpenAuthority(other.Dir); err != nil {
+		t.Fatal(err)
+	}
+	w.startSigner(t, 3*time.Hour)
+	devDir := t.TempDir()
+	tutorialpki.Concat(t, filepath.Join(devDir, "ca.crt"), w.pki.File("ca.crt"), other.File("ca.crt"))
+	tutorialpki.CopyFile(t, w.pki.File("Kai.crt"), filepath.Join(devDir, "Kai.crt"), 0o644)
+	tutorialpki.CopyFile(t, w.pki.File("Kai.key"), filepath.Join(devDir, "Kai.key"), 0o600)
+	dev := w.startDevice(t, func(c *config.Config) {
+		c.Certs.Dir = devDir
+		c.Certs.RenewBefore = config.Duration(2 * time.Hour)
+	}, daemon.Opts{TuneRenewal: func(o *renew.Opts) { o.RetryMin = time.Second }})
+	before := clientCert(dev.d.Health())
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(dev.log.String())
+		}
+	})
+	testutil.Eventually(t, 60*time.Second, "the broker's refusal of the new pair", func() bool {
+		return strings.Contains(dev.log.String(), logging.MsgCertRenewalRefused) && strings.Contains(dev.log.String(), `"reason":"broker_refused"`)
+	})
+	h := dev.d.Health()
+	if clientCert(h) != before || h.CertRenewal.Renewals != 0 || h.CertRenewal.State != "refused" {
+		t.Errorf("after the refusal: client %s (was %s), renewal %+v", clientCert(h), before, h.CertRenewal)
+	}
+	if _, err := os.Lstat(dev.renewedDir); err == nil {
+		t.Errorf("the refused pair was stored in %s", dev.renewedDir)
+	}
+	testutil.Eventually(t, 30*time.Second, "the daemon connected with its old pair", func() bool { return dev.d.Health().Connected })
+}
+
 // retryDelays returns the retry_in of each renewal-failed warning.
 func retryDelays(t *testing.T, log string) []time.Duration {
 	var out []time.Duration
