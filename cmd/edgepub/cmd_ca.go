@@ -98,7 +98,7 @@ func cmdCAServe(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	names := certs.Names{CA: cfg.Certs.CA, Cert: cfg.Certs.Cert, Key: cfg.Certs.Key, Prefix: cfg.Certs.Prefix}
+	names := certs.ConfigNames(cfg.Certs)
 	bundle, err := certs.Load(cfg.Certs.Dir, names, time.Now())
 	if err != nil {
 		return fmt.Errorf("the signer's own certificate: %w", err)

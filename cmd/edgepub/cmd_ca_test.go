@@ -8,12 +8,17 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 func caCmd(t *testing.T, f func(context.Context, []string, io.Writer, io.Writer) error, args ...string) (string, error) {
@@ -89,5 +94,34 @@ func TestCARevokeCutsOffADevice(t *testing.T) {
 	}
 	if err := pub("Bob"); err != nil {
 		t.Errorf("Bob after Kai's revocation: %v", err)
+	}
+}
+
+// ca serve as an operator starts it on a certs init folder: it finds ca.crt
+// beside the …-ca-private folder, connects with its own certificate and
+// says it is ready.
+func TestCAServeOnACertsInitFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if _, err := pki.InitPKI(pki.InitOpts{Dir: dir, Host: "127.0.0.1", Clients: []string{"signer", "Kai"}}); err != nil {
+		t.Fatal(err)
+	}
+	signerDir := t.TempDir()
+	for _, f := range []string{"ca.crt", "signer.crt", "signer.key"} {
+		tutorialpki.CopyFile(t, filepath.Join(dir, f), filepath.Join(signerDir, f), 0o600)
+	}
+	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: &tutorialpki.PKI{Dir: dir}, ACL: mosquittotest.SignerACL})
+	var out testutil.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- cmdCAServe(ctx, []string{"--ca-dir", dir + "-ca-private", "--broker", broker.URL(), "--cert-dir", signerDir, "--reload-command", ""}, &out, &out)
+	}()
+	testutil.Eventually(t, 20*time.Second, "ca serve ready", func() bool { return strings.Contains(out.String(), logging.MsgSignerReady) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ca serve: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "crl.pem")); err != nil {
+		t.Errorf("no CRL beside ca.crt: %v", err)
 	}
 }
