@@ -89,6 +89,7 @@ type Outbox struct {
 
 	droppedFull, droppedAge, droppedMemory, damaged uint64
 	openDamage                                      Damage
+	skipped                                         SeqRange
 	full, aged, overflow                            episode
 	loggedRemoveErr, loggedReadErr, loggedMarkErr   bool
 }
@@ -140,6 +141,9 @@ type Stats struct {
 	Damaged uint64
 	// OpenDamage is what Open found damaged in the dir.
 	OpenDamage Damage
+	// Skipped is the seq range Open skipped (see logJump); zero when seq
+	// continued without a jump.
+	Skipped SeqRange
 	// Syncs counts fsyncs of record data. It stays 0 while the broker
 	// acknowledges every reading within SyncWindow.
 	Syncs uint64
@@ -439,6 +443,7 @@ func (o *Outbox) Stats() Stats {
 		DroppedMemory: o.droppedMemory,
 		Damaged:       o.damaged,
 		OpenDamage:    o.openDamage,
+		Skipped:       o.skipped,
 		Syncs:         o.syncs,
 		DiskErr:       o.diskErr,
 	}
