@@ -45,6 +45,7 @@ func commands() []command {
 		{"check", "[flags]", "check config, certificates and the broker step by step, with fixes", cmdCheck},
 		{"certs", "inspect|init ...", "inspect a certificate directory, or make a PKI for tests", cmdCerts},
 		{"sensors", "scan|read ...", "find sensors on the I2C and 1-Wire buses, or read one once", cmdSensors},
+		{"fleet", "[flags]", "show every device on the broker; serve Prometheus metrics with --listen", cmdFleet},
 		{"version", "", "print version, commit, Go version and architecture", cmdVersion},
 		{"help", "[command]", "show this help or a command's flags", nil},
 	}
