@@ -40,6 +40,7 @@ func cmdFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cf.path, "config", "", "config file (default "+config.DefaultPath+" if it exists); its broker, certs and certs.error_days apply")
 	fs.Var(&cf.brokers, "broker", "broker URL, e.g. ssl://127.0.0.1:8883 (overrides broker.urls)")
 	fs.StringVar(&cf.certDir, "cert-dir", "", "directory with ca.crt and the console's own <name>.crt/<name>.key (overrides certs.dir)")
+	fs.StringVar(&cf.certPrefix, "cert-prefix", "", "prefix of the file names in the cert dir, e.g. monitor_ for systemd credentials (overrides certs.prefix)")
 	once := fs.Bool("once", false, "print the fleet once after --wait and exit")
 	wait := fs.Duration("wait", 3*time.Second, "with --once: how long to collect the retained status and health messages and the readings")
 	asJSON := fs.Bool("json", false, "print a JSON array, one object per device")

@@ -155,11 +155,23 @@ func TestFleetConsole(t *testing.T) {
 			t.Errorf("%s: certificate days %v, want broker 824 and ca 1824", name, d.CertsDaysLeft)
 		}
 	}
-	// The raw JSON carries the agreed keys.
-	out, _ := exec.Command(edgepubBinary(t), "fleet", "--once", "--json", "--wait", "2s", "--broker", broker.URL(), "--cert-dir", monitorDir).Output()
+	// The raw JSON carries the agreed keys. The certificates are laid out
+	// as edgepub-fleet.service gets them: systemd credentials named
+	// monitor_<file>.
+	credDir := t.TempDir()
+	for _, f := range []string{"ca.crt", "monitor.crt", "monitor.key"} {
+		data, err := os.ReadFile(filepath.Join(monitorDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(credDir, "monitor_"+f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(edgepubBinary(t), "fleet", "--once", "--json", "--wait", "2s", "--broker", broker.URL(), "--cert-dir", credDir, "--cert-prefix", "monitor_").Output()
 	var raw []map[string]any
-	if err := json.Unmarshal(out, &raw); err != nil || len(raw) == 0 {
-		t.Fatalf("fleet --once --json: %v\n%s", err, out)
+	if jerr := json.Unmarshal(out, &raw); jerr != nil || len(raw) == 0 {
+		t.Fatalf("fleet --once --json --cert-prefix monitor_: %v, %v\n%s", err, jerr, out)
 	}
 	for _, key := range []string{"device", "online", "last_seen", "cert_days_left", "backlog", "missing", "duplicates", "failing_sensors", "version"} {
 		if _, ok := raw[0][key]; !ok {
@@ -171,7 +183,8 @@ func TestFleetConsole(t *testing.T) {
 	// 10,000 seqs on start and declares them in its health message.
 	procs["Ann"].stopWithin(t, 10*time.Second)
 	lease := filepath.Join(stateDirs["Ann"], "outbox", "lease")
-	info, err := os.Stat(lease)
+	var info os.FileInfo
+	info, err = os.Stat(lease)
 	if err != nil {
 		t.Fatal(err)
 	}
