@@ -102,6 +102,10 @@ expected="./usr/bin/edgepub
 ./usr/lib/systemd/system/edgepub-certs.service
 ./usr/lib/systemd/system/edgepub-fleet.service
 ./usr/share/edgepub/prometheus/edgepub-alerts.yml
+./usr/share/edgepub/journal/journal-upload.conf
+./usr/share/edgepub/journal/journal-upload.service.conf
+./usr/share/edgepub/journal/journal-remote.conf
+./usr/share/edgepub/journal/journal-remote.service.conf
 ./usr/lib/systemd/catalog/edgepub.catalog
 ./etc/edgepub/config.yaml
 ./usr/share/doc/edgepub/copyright

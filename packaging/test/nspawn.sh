@@ -18,6 +18,11 @@
 #     killed by the watchdog and restarted;
 #   - an upgrade to a higher version restarts the service and keeps the
 #     outbox in /var/lib/edgepub and the edited conffile;
+#   - journals in one place: the shipped systemd-journal-upload and
+#     systemd-journal-remote configuration carries edgepub's records over
+#     HTTPS (certificates from the devices' CA) to a journal-remote on the
+#     container's loopback, where MESSAGE_ID and DEVICE= find them, among
+#     them a certificate expiring;
 #   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
 #
 # Usage (root):  packaging/test/nspawn.sh [edgepub_<version>_amd64.deb]
@@ -35,9 +40,10 @@ set -eu
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 CACHE=${CACHE:-/var/cache/edgepub-test}
-base=$CACHE/bookworm
-# Packages the cached root must contain; changing the list rebuilds it.
-include=systemd,systemd-sysv,dbus,adduser,mosquitto,mosquitto-clients,openssl,procps
+# Packages the cached root must contain; each list has a root of its own,
+# so branches with different lists do not rebuild each other's.
+include=systemd,systemd-sysv,dbus,adduser,mosquitto,mosquitto-clients,openssl,procps,systemd-journal-remote
+base=$CACHE/bookworm-$(printf '%s' "$include" | cksum | cut -d' ' -f1)
 started=$(date +%s)
 failures=0
 
@@ -120,6 +126,14 @@ mkdir -p "$pki"
 		openssl req -new -key "$name.key" -out "$name.csr" -subj "/CN=${cn#*:}"
 		openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$name.crt" -days 825 -sha256
 	done
+	# Kai's key with a certificate that expires in 5 days, inside error_days.
+	openssl x509 -req -in Kai.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out Kai-expiring.crt -days 5 -sha256
+	# The log host (systemd-journal-remote): same CA, with the
+	# subjectAltName systemd-journal-upload's libcurl checks.
+	openssl genrsa -out logs.key 2048
+	openssl req -new -key logs.key -out logs.csr -subj "/CN=127.0.0.1"
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >logs.ext
+	openssl x509 -req -in logs.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out logs.crt -days 825 -sha256 -extfile logs.ext
 ) >"$work/pki.log" 2>&1 || die "openssl failed: $(cat "$work/pki.log")"
 
 mkdir -p "$root/etc/mosquitto/certs" "$root/root/monitor"
@@ -128,7 +142,10 @@ cp "$pki/ca.crt" "$pki/monitor.crt" "$pki/monitor.key" "$root/root/monitor/"
 
 # The site's configuration exists before the package, as after a
 # provisioning step: the service never sees the default broker address.
-mkdir -p "$root/etc/edgepub"
+mkdir -p "$root/etc/edgepub/journal-remote"
+cp "$pki/ca.crt" "$root/etc/edgepub/journal-remote/ca.crt"
+cp "$pki/logs.crt" "$root/etc/edgepub/journal-remote/server.crt"
+cp "$pki/logs.key" "$root/etc/edgepub/journal-remote/server.key"
 cat >"$root/etc/edgepub/config.yaml" <<'EOF'
 broker:
   urls: [ssl://127.0.0.1:8883]
@@ -273,6 +290,47 @@ explained=$(ct journalctl -b -x --no-pager MESSAGE_ID="$started_id")
 printf '%s' "$explained" | grep -qF "Subject: $subject" && printf '%s' "$explained" | grep -qF "Defined-By: edgepub" ||
 	fail "journalctl -x does not explain MsgStarted with the catalog entry: $explained"
 
+# ---- journals in one place: systemd-journal-upload → systemd-journal-remote ----
+# Both ends in this container, over HTTPS on its loopback, configured with
+# the package's files as the README says: the log host's certificate from
+# the devices' CA, the device's own MQTT certificate as the uploader's.
+jdir=/usr/share/edgepub/journal
+ct sh -ec "
+	install -d -m 0700 /etc/edgepub/journal-upload
+	cp /home/kai/mqtt-certs/ca.crt /etc/edgepub/journal-upload/ca.crt
+	cp /home/kai/mqtt-certs/Kai.crt /etc/edgepub/journal-upload/client.crt
+	cp /home/kai/mqtt-certs/Kai.key /etc/edgepub/journal-upload/client.key
+	install -d /etc/systemd/journal-remote.conf.d /etc/systemd/journal-upload.conf.d \
+		/etc/systemd/system/systemd-journal-remote.service.d /etc/systemd/system/systemd-journal-upload.service.d
+	cp $jdir/journal-remote.conf /etc/systemd/journal-remote.conf.d/edgepub.conf
+	cp $jdir/journal-remote.service.conf /etc/systemd/system/systemd-journal-remote.service.d/edgepub.conf
+	cp $jdir/journal-upload.conf /etc/systemd/journal-upload.conf.d/edgepub.conf
+	cp $jdir/journal-upload.service.conf /etc/systemd/system/systemd-journal-upload.service.d/edgepub.conf
+	sed -i 's,^URL=.*,URL=https://127.0.0.1:19532,' /etc/systemd/journal-upload.conf.d/edgepub.conf
+	systemctl daemon-reload
+	systemctl enable --now systemd-journal-remote.socket
+	systemctl enable --now systemd-journal-upload.service" >"$work/journal-remote.log" 2>&1 ||
+	fail "setting up journal upload and remote failed: $(cat "$work/journal-remote.log")"
+remote_dir=/var/log/journal/remote
+if wait_for 60 sh -c "journalctl --directory=$remote_dir -o json MESSAGE_ID=$started_id DEVICE=Kai | grep -qF '\"_HOSTNAME\":\"edgepub-test\"'"; then
+	say "journal-remote: edgepub's records from Kai arrived ($(ct ls $remote_dir | tr '\n' ' '))"
+	ct test -e "$remote_dir/remote-Kai.journal" || fail "no $remote_dir/remote-Kai.journal: SplitMode=host names files after the uploader's certificate CN ($(ct ls $remote_dir))"
+else
+	ct systemctl status --no-pager -l systemd-journal-upload.service systemd-journal-remote.service >&2 || true
+	ct journalctl -b --no-pager -n 30 -u systemd-journal-upload.service -u systemd-journal-remote.service >&2 || true
+	fail "edgepub's started record (MESSAGE_ID=$started_id DEVICE=Kai) did not reach journal-remote within 60 s"
+fi
+# A certificate inside error_days: the device logs it at start, and the log
+# host lists it by MESSAGE_ID alone.
+expiring_id=$(sed -n 's/^[[:space:]]*MsgCertExpiring[[:space:]]*=[[:space:]]*"\([0-9a-f]*\)".*/\1/p' internal/logging/msgid.go)
+install -m 0600 "$pki/Kai-expiring.crt" "$root/home/kai/mqtt-certs/Kai.crt.new"
+ct sh -c 'chown kai:kai /home/kai/mqtt-certs/Kai.crt.new && mv /home/kai/mqtt-certs/Kai.crt.new /home/kai/mqtt-certs/Kai.crt'
+if wait_for 90 sh -c "journalctl --directory=$remote_dir -o json MESSAGE_ID=$expiring_id | grep -qF '\"DEVICE\":\"Kai\"'"; then
+	say "journal-remote: journalctl --directory=$remote_dir MESSAGE_ID=$expiring_id lists Kai"
+else
+	fail "Kai's certificate expiring record (MESSAGE_ID=$expiring_id) did not reach journal-remote within 90 s"
+fi
+
 # ---- publishing to the broker ----
 if [ "${SKIP_PUBLISH_CHECK:-}" != 1 ]; then
 	got=$(ct mosquitto_sub -h 127.0.0.1 -p 8883 --cafile /root/monitor/ca.crt --cert /root/monitor/monitor.crt \
@@ -343,6 +401,10 @@ done
 
 # ---- remove keeps state, purge leaves nothing ----
 rm -r "$root/etc/systemd/system/edgepub.service.d" # the test's own drop-ins
+ct systemctl disable --now systemd-journal-upload.service systemd-journal-remote.socket systemd-journal-remote.service >/dev/null 2>&1 || true
+rm "$root/etc/systemd/journal-remote.conf.d/edgepub.conf" "$root/etc/systemd/journal-upload.conf.d/edgepub.conf" \
+	"$root/etc/systemd/system/systemd-journal-remote.service.d/edgepub.conf" \
+	"$root/etc/systemd/system/systemd-journal-upload.service.d/edgepub.conf"
 ct systemctl daemon-reload
 ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q edgepub' >"$work/remove.log" 2>&1 ||
 	fail "remove failed: $(cat "$work/remove.log")"
