@@ -56,7 +56,9 @@ func runConsole(ctx context.Context, o options) error {
 		o.n, o.device.Interval, o.device.HealthInterval, rate, o.console.conns, o.console.warmup, o.console.measure)
 
 	edgepub := filepath.Join(dir, "edgepub")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", edgepub, "./cmd/edgepub").CombinedOutput(); err != nil {
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "nodemo", "-trimpath", "-ldflags", "-s -w", "-o", edgepub, "./cmd/edgepub")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the packages are built
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/edgepub (run from the repository root): %v\n%s", err, out)
 	}
 	pki, _, err := makePKI(dir, 0, time.Now())
