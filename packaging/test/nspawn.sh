@@ -22,7 +22,8 @@
 #     systemd-journal-remote configuration carries edgepub's records over
 #     HTTPS (certificates from the devices' CA) to a journal-remote on the
 #     container's loopback, where MESSAGE_ID and DEVICE= find them, among
-#     them a certificate expiring;
+#     them a certificate expiring (Debian 12's journal-remote does not
+#     check client certificates: see packaging/journal/journal-remote.conf);
 #   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
 #
 # Usage (root):  packaging/test/nspawn.sh [edgepub_<version>_amd64.deb]
@@ -314,7 +315,6 @@ ct sh -ec "
 remote_dir=/var/log/journal/remote
 if wait_for 60 sh -c "journalctl --directory=$remote_dir -o json MESSAGE_ID=$started_id DEVICE=Kai | grep -qF '\"_HOSTNAME\":\"edgepub-test\"'"; then
 	say "journal-remote: edgepub's records from Kai arrived ($(ct ls $remote_dir | tr '\n' ' '))"
-	ct test -e "$remote_dir/remote-Kai.journal" || fail "no $remote_dir/remote-Kai.journal: SplitMode=host names files after the uploader's certificate CN ($(ct ls $remote_dir))"
 else
 	ct systemctl status --no-pager -l systemd-journal-upload.service systemd-journal-remote.service >&2 || true
 	ct journalctl -b --no-pager -n 30 -u systemd-journal-upload.service -u systemd-journal-remote.service >&2 || true
@@ -330,6 +330,9 @@ if wait_for 90 sh -c "journalctl --directory=$remote_dir -o json MESSAGE_ID=$exp
 else
 	fail "Kai's certificate expiring record (MESSAGE_ID=$expiring_id) did not reach journal-remote within 90 s"
 fi
+# The certificate change restarted edgepub (edgepub-certs.path).
+wait_for 30 systemctl is-active edgepub.service || fail "edgepub not active after the certificate change"
+main_pid=$(show MainPID edgepub.service)
 
 # ---- publishing to the broker ----
 if [ "${SKIP_PUBLISH_CHECK:-}" != 1 ]; then
