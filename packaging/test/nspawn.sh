@@ -135,11 +135,14 @@ mkdir -p "$pki"
 	openssl req -new -key logs.key -out logs.csr -subj "/CN=127.0.0.1"
 	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >logs.ext
 	openssl x509 -req -in logs.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out logs.crt -days 825 -sha256 -extfile logs.ext
+	# An uploader whose certificate no CA of ours signed.
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout foreign.key -out foreign.crt -days 1 -subj "/CN=intruder"
 ) >"$work/pki.log" 2>&1 || die "openssl failed: $(cat "$work/pki.log")"
 
 mkdir -p "$root/etc/mosquitto/certs" "$root/root/monitor"
 cp "$pki/ca.crt" "$pki/server.crt" "$pki/server.key" "$root/etc/mosquitto/certs/"
 cp "$pki/ca.crt" "$pki/monitor.crt" "$pki/monitor.key" "$root/root/monitor/"
+cp "$pki/foreign.crt" "$pki/foreign.key" "$root/root/"
 
 # The site's configuration exists before the package, as after a
 # provisioning step: the service never sees the default broker address.
@@ -319,6 +322,14 @@ else
 	ct systemctl status --no-pager -l systemd-journal-upload.service systemd-journal-remote.service >&2 || true
 	ct journalctl -b --no-pager -n 30 -u systemd-journal-upload.service -u systemd-journal-remote.service >&2 || true
 	fail "edgepub's started record (MESSAGE_ID=$started_id DEVICE=Kai) did not reach journal-remote within 60 s"
+fi
+# What Debian 12's build does with an uploader from another CA (it has no
+# GnuTLS to check client certificates; the README says to firewall it).
+if ct /lib/systemd/systemd-journal-upload --url=https://127.0.0.1:19532 --key=/root/foreign.key --cert=/root/foreign.crt \
+	--trust=/etc/edgepub/journal-upload/ca.crt --follow=no >"$work/foreign-upload.log" 2>&1; then
+	say "journal-remote accepted an uploader with a certificate from another CA (no client certificate check in this build)"
+else
+	say "journal-remote refused an uploader with a certificate from another CA"
 fi
 # A certificate inside error_days: the device logs it at start, and the log
 # host lists it by MESSAGE_ID alone.
