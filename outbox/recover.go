@@ -177,9 +177,9 @@ func jumpReason(lease leaseState, bootID string, haveSegments, damaged bool) str
 	return "unknown"
 }
 
-// SeqRange is a span of seqs, both ends included, that Open declared
-// skipped: they are never handed out (again), so a consumer that misses them
-// lost nothing it could have received after the restart.
+// SeqRange is a span of seqs, both ends included, that Open skipped: none
+// is handed out (again), and the readings a power cut took are among them,
+// so a consumer can count a gap inside it as declared, not unexplained.
 type SeqRange struct {
 	First  uint64 `json:"first"`
 	Last   uint64 `json:"last"`
