@@ -57,8 +57,20 @@ func cmdFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	model := fleet.New(fleet.Opts{ErrorDays: cfg.Certs.ErrorDays, Settle: *settle})
+	if *listen != "" {
+		// Serving before the broker answers: a scrape then tells that
+		// the console runs but sees no device.
+		srv, err := serveMetrics(*listen, model)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
 	client, err := connectFleet(ctx, cfg, model, !*once, stderr)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the broker
+		}
 		return err
 	}
 	defer client.Disconnect(250)
@@ -86,13 +98,6 @@ func cmdFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 
-	if *listen != "" {
-		srv, err := serveMetrics(*listen, model)
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-	}
 	terminal := isTerminal(stdout)
 	if *listen != "" && !terminal && !*asJSON {
 		<-ctx.Done() // a service: metrics only, nothing for the journal

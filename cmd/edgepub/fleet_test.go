@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -280,4 +281,21 @@ func startFleetProc(t *testing.T, args ...string) *daemonProc {
 		}
 	})
 	return p
+}
+
+func TestFleetFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fleet", "--once", "--listen", "127.0.0.1:0"}, "exclude each other"},
+		{[]string{"fleet", "--once", "--broker", "ssl://127.0.0.1:1", "--cert-dir", filepath.Join(t.TempDir(), "none")}, "none"},
+		{[]string{"fleet", "--once", "--broker", "http://127.0.0.1:1"}, "http://127.0.0.1:1"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), c.args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one naming %q", c.args, err, c.want)
+		}
+	}
 }
