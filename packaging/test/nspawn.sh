@@ -327,7 +327,7 @@ fi
 # GnuTLS to check client certificates; the README says to firewall it): the
 # uploader sends one marked record.
 ct sh -c 'printf "__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=1\n_BOOT_ID=0123456789abcdef0123456789abcdef\nMESSAGE=upload from another CA\nEDGEPUB_TEST=foreign\n\n" "$(date +%s%6N)" |
-	/lib/systemd/systemd-journal-remote --output=/root/foreign.journal -' >"$work/foreign-upload.log" 2>&1 ||
+	/lib/systemd/systemd-journal-remote --split-mode=none --output=/root/foreign.journal -' >"$work/foreign-upload.log" 2>&1 ||
 	fail "cannot write the foreign uploader's journal: $(cat "$work/foreign-upload.log")"
 ct timeout 20 /lib/systemd/systemd-journal-upload --url=https://127.0.0.1:19532 --key=/root/foreign.key --cert=/root/foreign.crt \
 	--trust=/etc/edgepub/journal-upload/ca.crt --file=/root/foreign.journal >>"$work/foreign-upload.log" 2>&1 || true
