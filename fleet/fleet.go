@@ -86,9 +86,9 @@ type health struct {
 		First uint64 `json:"first"`
 		Last  uint64 `json:"last"`
 	} `json:"seq_skipped"`
-	// DeliveryProbe is the device's delivery check, when it has one: a
-	// string, or an object whose "state" says it.
-	DeliveryProbe json.RawMessage `json:"delivery_probe"`
+	// Delivery is the device's check that the broker routes its
+	// publishes (confirmed, unconfirmed, unchecked, off), if it has one.
+	Delivery string `json:"delivery"`
 }
 
 // Handle takes one message from the broker. retained is the MQTT retain
@@ -169,17 +169,19 @@ func (m *Model) healthMessage(name string, payload []byte, retained bool, now ti
 
 func (m *Model) reading(name string, payload []byte, now time.Time) {
 	var r struct {
-		Seq  uint64    `json:"seq"`
-		Time time.Time `json:"time"`
+		Seq  uint64 `json:"seq"`
+		Time string `json:"time"`
 	}
 	if json.Unmarshal(payload, &r) != nil || r.Seq == 0 {
 		return
 	}
+	// A reading counts by its seq even if its time does not parse.
+	taken, _ := time.Parse(time.RFC3339Nano, r.Time)
 	d := m.get(name)
 	d.readings++
 	d.rate.add(now)
 	d.lastSeen = later(d.lastSeen, now)
-	d.lastReading = later(d.lastReading, r.Time)
+	d.lastReading = later(d.lastReading, taken)
 	d.seq.see(r.Seq, now)
 }
 
@@ -244,7 +246,9 @@ type Device struct {
 	Version        string         `json:"version"`
 	Sensors        []string       `json:"sensors"`
 	FailingSensors []string       `json:"failing_sensors"`
-	DeliveryProbe  string         `json:"delivery_probe,omitempty"`
+	// Delivery is the device's own check that the broker routes its
+	// publishes, if it reports one.
+	Delivery string `json:"delivery,omitempty"`
 	// Problems names what makes the device need attention, worst first;
 	// empty when all is well.
 	Problems []string `json:"problems"`
@@ -300,7 +304,7 @@ func (m *Model) snapshot(name string, d *device, now time.Time) Device {
 		Missing: d.seq.missing, Skipped: d.seq.skipped, Duplicates: d.seq.duplicates, SeqRestarts: d.seq.restarts,
 		Backlog: h.Backlog, OldestAgeS: h.OldestAgeS, Reconnects: h.Reconnects, Dropped: h.Dropped,
 		Version: h.Version, Sensors: []string{}, FailingSensors: []string{},
-		DeliveryProbe: probeState(h.DeliveryProbe), Problems: []string{},
+		Delivery: h.Delivery, Problems: []string{},
 	}
 	for _, c := range h.Certs {
 		if out.CertsDaysLeft == nil {
@@ -336,6 +340,9 @@ func (m *Model) snapshot(name string, d *device, now time.Time) Device {
 	if len(out.FailingSensors) > 0 {
 		out.Problems = append(out.Problems, "failing sensors")
 	}
+	if out.Delivery == "unconfirmed" {
+		out.Problems = append(out.Problems, "delivery unconfirmed")
+	}
 	return out
 }
 
@@ -344,23 +351,6 @@ func (m *Model) snapshot(name string, d *device, now time.Time) Device {
 // failing sensor alone is not, as the device says so itself.
 func (d Device) Alarming() bool {
 	return (d.StatusKnown && !d.Online) || d.Missing > 0 || d.CertExpiring
-}
-
-func probeState(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var o struct {
-		State string `json:"state"`
-	}
-	if json.Unmarshal(raw, &o) == nil && o.State != "" {
-		return o.State
-	}
-	return "unknown"
 }
 
 // daysUntil is certs.DaysLeft's rule: whole days, floored, negative once past.

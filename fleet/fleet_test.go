@@ -124,7 +124,7 @@ func TestStatusHealthAndOrder(t *testing.T) {
 	m.Handle("Kai/status", []byte("online"), true)
 	m.Handle("Kai/health", []byte(`{"device":"Kai","version":"1.2.3","time":"2026-12-02T11:59:00.000Z","backlog":7,"oldest_age_s":3.5,"reconnects":2,
 		"certs":[{"cert":"client","not_after":"`+notAfter+`","days_left":5},{"cert":"ca","not_after":"`+caAfter+`","days_left":400}],
-		"sensors":[{"name":"bme280","failing":false},{"name":"sht4x","failing":true}],"delivery_probe":{"state":"ok"}}`), true)
+		"sensors":[{"name":"bme280","failing":false},{"name":"sht4x","failing":true}],"delivery":"confirmed"}`), true)
 	m.Handle("Ann/status", []byte("online"), true)
 	m.Handle("Ann/health", []byte(`{"device":"Ann","version":"1.2.3","time":"2026-12-02T11:59:30.000Z","sensors":[{"name":"sim","failing":true}]}`), true)
 	m.Handle("Bob/health", []byte(`{"device":"Bob","version":"1.2.2","time":"2026-12-02T11:00:00.000Z"}`), true)
@@ -144,7 +144,7 @@ func TestStatusHealthAndOrder(t *testing.T) {
 	if bob.Online || !bob.Since.Equal(time.Date(2026, 12, 2, 11, 0, 0, 0, time.UTC)) || !bob.Alarming() {
 		t.Fatalf("Bob: %+v, want offline since its last health message, alarming", bob)
 	}
-	if kai.Backlog != 7 || kai.OldestAgeS != 3.5 || kai.Reconnects != 2 || kai.Version != "1.2.3" || kai.DeliveryProbe != "ok" {
+	if kai.Backlog != 7 || kai.OldestAgeS != 3.5 || kai.Reconnects != 2 || kai.Version != "1.2.3" || kai.Delivery != "confirmed" {
 		t.Fatalf("Kai: %+v", kai)
 	}
 	if *kai.CertDaysLeft != 5 || kai.CertsDaysLeft["ca"] != 400 || !kai.CertExpiring || !kai.Alarming() {

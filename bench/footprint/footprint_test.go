@@ -18,7 +18,7 @@ import (
 	"github.com/edgepub/edgepub/bench/footprint/edgepubproc"
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 )
 
@@ -186,12 +186,12 @@ func outboxReadings(b *testing.B, dir string, from, to time.Time) (int, float64)
 		if r.Time.Before(from) || !r.Time.Before(to) {
 			continue
 		}
-		_, payload, err := publisher.UnmarshalEntry(r.Payload)
+		f, err := message.Unframe(r.Payload)
 		if err != nil {
 			b.Fatal(err)
 		}
 		n++
-		size += len(payload)
+		size += len(f.Payload)
 	}
 	if n == 0 {
 		b.Fatalf("no readings in the outbox between %v and %v", from, to)

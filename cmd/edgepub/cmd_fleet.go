@@ -277,7 +277,7 @@ func printFleet(w io.Writer, devices []fleet.Device, asJSON bool, now time.Time)
 	}
 	fmt.Fprintf(w, "%d devices, %d online, %s\n\n", len(devices), online, now.UTC().Format(time.DateTime+" UTC"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tSTATE\tSINCE\tLAST READING\t/MIN\tMISSING\tSKIPPED\tDUP\tBACKLOG\tOLDEST\tRECONN\tCERT DAYS client/ca/broker\tVERSION\tFAILING\tPROBE")
+	fmt.Fprintln(tw, "DEVICE\tSTATE\tSINCE\tLAST READING\t/MIN\tMISSING\tSKIPPED\tDUP\tBACKLOG\tOLDEST\tRECONN\tCERT DAYS client/ca/broker\tVERSION\tFAILING\tDELIVERY")
 	for _, d := range devices {
 		state := "?"
 		if d.StatusKnown {
@@ -286,7 +286,7 @@ func printFleet(w io.Writer, devices []fleet.Device, asJSON bool, now time.Time)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n",
 			d.Device, state, ago(d.Since, now), ago(d.LastReading, now), d.ReadingsPerMinute,
 			d.Missing, d.Skipped, d.Duplicates, d.Backlog, seconds(d.OldestAgeS), d.Reconnects,
-			certDays(d), dash(d.Version), dash(strings.Join(d.FailingSensors, ",")), dash(d.DeliveryProbe))
+			certDays(d), dash(d.Version), dash(strings.Join(d.FailingSensors, ",")), dash(d.Delivery))
 	}
 	return tw.Flush()
 }
