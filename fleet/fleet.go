@@ -64,16 +64,17 @@ type device struct {
 	seq                 seqTracker
 	health              health
 	healthKnown         bool
+	healthSent          time.Time // the health message's own time
 }
 
 // health is the part of the device's health message the console uses.
 type health struct {
-	Version    string    `json:"version"`
-	Time       time.Time `json:"time"`
-	Backlog    int       `json:"backlog"`
-	OldestAgeS float64   `json:"oldest_age_s"`
-	Reconnects uint64    `json:"reconnects"`
-	Dropped    uint64    `json:"dropped"`
+	Version    string  `json:"version"`
+	Time       string  `json:"time"`
+	Backlog    int     `json:"backlog"`
+	OldestAgeS float64 `json:"oldest_age_s"`
+	Reconnects uint64  `json:"reconnects"`
+	Dropped    uint64  `json:"dropped"`
 	Certs      []struct {
 		Which    string    `json:"cert"`
 		NotAfter time.Time `json:"not_after"`
@@ -138,8 +139,8 @@ func (m *Model) status(name string, payload []byte, retained bool, now time.Time
 		// The state is older than this console: the last health message
 		// tells when the device was last heard of, if known.
 		d.since = time.Time{}
-		if !online && d.healthKnown {
-			d.since = d.health.Time
+		if !online {
+			d.since = d.healthSent
 		}
 	} else {
 		d.lastSeen = later(d.lastSeen, now)
@@ -153,12 +154,14 @@ func (m *Model) healthMessage(name string, payload []byte, retained bool, now ti
 	}
 	d := m.get(name)
 	d.health, d.healthKnown = h, true
-	d.lastSeen = later(d.lastSeen, h.Time)
+	sent, _ := time.Parse(time.RFC3339Nano, h.Time) // zero if odd: then unknown
+	d.healthSent = sent
+	d.lastSeen = later(d.lastSeen, sent)
 	if !retained {
 		d.lastSeen = later(d.lastSeen, now)
 	}
 	if d.statusKnown && !d.online && d.since.IsZero() {
-		d.since = h.Time
+		d.since = sent
 	}
 	spans := make([]span, 0, len(h.SeqSkipped))
 	for _, s := range h.SeqSkipped {
