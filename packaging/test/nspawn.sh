@@ -24,6 +24,8 @@
 #     container's loopback, where MESSAGE_ID and DEVICE= find them, among
 #     them a certificate expiring (Debian 12's journal-remote does not
 #     check client certificates: see packaging/journal/journal-remote.conf);
+#   - the optional edgepub-fleet.service is installed disabled, starts with
+#     the monitor certificate and serves the device's state on /metrics;
 #   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
 #
 # Usage (root):  packaging/test/nspawn.sh [edgepub_<version>_amd64.deb]
@@ -360,6 +362,21 @@ if [ "${SKIP_PUBLISH_CHECK:-}" != 1 ]; then
 	esac
 fi
 
+# ---- the fleet console as a service on the broker host ----
+install -d -m 0700 "$root/etc/edgepub/monitor"
+cp "$pki/ca.crt" "$pki/monitor.crt" "$pki/monitor.key" "$root/etc/edgepub/monitor/"
+fleet_enabled=$(ct systemctl is-enabled edgepub-fleet.service 2>&1 || true)
+[ "$fleet_enabled" = disabled ] || fail "edgepub-fleet.service is $fleet_enabled after install, want disabled"
+ct systemctl start edgepub-fleet.service || fail "edgepub-fleet.service did not start"
+if wait_for 30 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9643 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && grep -q "^edgepub_device_online{device=\"Kai\"} 1" <&3'; then
+	say "edgepub-fleet.service: /metrics shows Kai online; exposure $(ct systemd-analyze security edgepub-fleet.service 2>/dev/null | sed -n 's/.*Overall exposure level for edgepub-fleet.service: //p')"
+else
+	ct systemctl status --no-pager -l edgepub-fleet.service >&2 || true
+	ct journalctl --no-pager -n 20 -u edgepub-fleet.service >&2 || true
+	fail "edgepub-fleet.service: /metrics on 127.0.0.1:9643 never showed Kai online"
+fi
+ct systemctl stop edgepub-fleet.service
+
 # ---- reload keeps the process ----
 ct systemctl reload edgepub.service || fail "systemctl reload failed"
 sleep 2
@@ -421,6 +438,8 @@ done
 # ---- remove keeps state, purge leaves nothing ----
 rm -r "$root/etc/systemd/system/edgepub.service.d" # the test's own drop-ins
 ct systemctl disable --now systemd-journal-upload.service systemd-journal-remote.socket systemd-journal-remote.service >/dev/null 2>&1 || true
+# What the administrator added under /etc/edgepub for the fleet is theirs to remove.
+rm -r "$root/etc/edgepub/monitor" "$root/etc/edgepub/journal-upload" "$root/etc/edgepub/journal-remote"
 rm "$root/etc/systemd/journal-remote.conf.d/edgepub.conf" "$root/etc/systemd/journal-upload.conf.d/edgepub.conf" \
 	"$root/etc/systemd/system/systemd-journal-remote.service.d/edgepub.conf" \
 	"$root/etc/systemd/system/systemd-journal-upload.service.d/edgepub.conf"
