@@ -331,8 +331,12 @@ fi
 ct sh -c 'printf "__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=1\n_BOOT_ID=0123456789abcdef0123456789abcdef\nMESSAGE=upload from another CA\nEDGEPUB_TEST=foreign\n\n" "$(date +%s%6N)" |
 	/lib/systemd/systemd-journal-remote --split-mode=none --output=/root/foreign.journal -' >"$work/foreign-upload.log" 2>&1 ||
 	fail "cannot write the foreign uploader's journal: $(cat "$work/foreign-upload.log")"
+# The shipped drop-in's URL= would clash with --url; the running uploader
+# has read it already.
+ct mv /etc/systemd/journal-upload.conf.d/edgepub.conf /root/journal-upload.conf.keep
 ct timeout 20 /lib/systemd/systemd-journal-upload --url=https://127.0.0.1:19532 --key=/root/foreign.key --cert=/root/foreign.crt \
 	--trust=/etc/edgepub/journal-upload/ca.crt --file=/root/foreign.journal >>"$work/foreign-upload.log" 2>&1 || true
+ct mv /root/journal-upload.conf.keep /etc/systemd/journal-upload.conf.d/edgepub.conf
 if ct journalctl --directory=$remote_dir EDGEPUB_TEST=foreign -o cat | grep -q 'upload from another CA'; then
 	say "journal-remote accepted an uploader with a certificate from another CA (this build checks no client certificates)"
 else
