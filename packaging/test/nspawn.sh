@@ -334,7 +334,7 @@ ct sh -c 'printf "__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=1\n_BOOT_ID=012
 # The shipped drop-in's URL= would clash with --url; the running uploader
 # has read it already.
 ct mv /etc/systemd/journal-upload.conf.d/edgepub.conf /root/journal-upload.conf.keep
-ct timeout 20 /lib/systemd/systemd-journal-upload --url=https://127.0.0.1:19532 --key=/root/foreign.key --cert=/root/foreign.crt \
+ct timeout 20 /lib/systemd/systemd-journal-upload --follow=no --url=https://127.0.0.1:19532 --key=/root/foreign.key --cert=/root/foreign.crt \
 	--trust=/etc/edgepub/journal-upload/ca.crt --file=/root/foreign.journal >>"$work/foreign-upload.log" 2>&1 || true
 ct mv /root/journal-upload.conf.keep /etc/systemd/journal-upload.conf.d/edgepub.conf
 if ct journalctl --directory=$remote_dir EDGEPUB_TEST=foreign -o cat | grep -q 'upload from another CA'; then
