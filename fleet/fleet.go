@@ -264,12 +264,23 @@ type Device struct {
 // gaps that waited Settle as missing.
 func (m *Model) Snapshot() []Device {
 	now := m.opts.Now()
+	type named struct {
+		name string
+		d    device
+	}
+	// Copies under the lock, the rest without it: readings keep flowing
+	// while a scrape of thousands of devices is built. Health messages
+	// replace their slices rather than change them, so shallow copies do.
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Device, 0, len(m.devices))
+	copies := make([]named, 0, len(m.devices))
 	for name, d := range m.devices {
 		d.seq.settle(now.Add(-m.opts.Settle))
-		out = append(out, m.snapshot(name, d, now))
+		copies = append(copies, named{name, *d})
+	}
+	m.mu.Unlock()
+	out := make([]Device, 0, len(copies))
+	for i := range copies {
+		out = append(out, m.snapshot(copies[i].name, &copies[i].d, now))
 	}
 	slices.SortFunc(out, func(a, b Device) int {
 		if c := cmp.Compare(rank(b), rank(a)); c != 0 {

@@ -247,3 +247,30 @@ edgepub_device_sensor_failing{device="Kai",sensor="bme280"} 1
 		t.Fatalf("last seen series: %d, %v", n, err)
 	}
 }
+
+// Snapshot builds its result outside the lock while messages keep coming;
+// the race detector checks that what it reads is its own copy.
+func TestSnapshotWhileHandling(t *testing.T) {
+	m := New(Opts{Settle: time.Nanosecond})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for seq := uint64(1); seq < 2000; seq += 2 { // every other seq missing
+			reading(m, "Kai", seq)
+			if seq%100 == 1 {
+				m.Handle("Kai/health", []byte(`{"device":"Kai","sensors":[{"name":"sim","failing":true}],"seq_skipped":[{"first":1,"last":2}]}`), false)
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if d := m.Snapshot()[0]; d.Missing+d.Skipped != 999 {
+				t.Fatalf("missing %d + skipped %d, want 999 gaps (2, 4, … 1998)", d.Missing, d.Skipped)
+			}
+			return
+		default:
+			m.Snapshot()
+		}
+	}
+}
