@@ -25,7 +25,6 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/fleet"
-	"github.com/edgepub/edgepub/internal/daemon"
 )
 
 // monitorACL is what the broker's acl_file needs for the console's identity.
@@ -133,7 +132,7 @@ func cmdFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // subscribes to fleet.Topics. With keepTrying it retries until ctx ends
 // and lets paho reconnect; otherwise the first failure is the error.
 func connectFleet(ctx context.Context, cfg config.Config, model *fleet.Model, keepTrying bool, stderr io.Writer) (mqtt.Client, error) {
-	names := daemon.CertNames(cfg.Certs)
+	names := certs.ConfigNames(cfg.Certs)
 	bundle, err := certs.Load(cfg.Certs.Dir, names, time.Now())
 	if err != nil {
 		return nil, err

@@ -20,7 +20,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/edgepub/edgepub/fleet"
+	"github.com/edgepub/edgepub/internal/edgepubproc"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // fleetOnce runs `edgepub fleet --once --json` and returns the devices and
@@ -116,14 +118,14 @@ func TestFleetConsole(t *testing.T) {
 	console := startFleetProc(t, "--listen", addr, "--settle", "5s", "--broker", broker.URL(), "--cert-dir", monitorDir)
 	waitMetrics(t, addr, "the console serving", 20*time.Second, func(map[string]float64) bool { return true })
 
-	procs := map[string]*daemonProc{}
+	procs := map[string]*edgepubproc.Proc{}
 	configs := map[string]string{}
 	stateDirs := map[string]string{}
 	for _, name := range devices {
 		stateDirs[name] = t.TempDir()
 		configs[name] = writeConfig(t, deviceConfig([]string{broker.URL()}, pki.DeviceDir(t, name), stateDirs[name],
 			100*time.Millisecond, time.Second, 200*time.Millisecond, time.Second))
-		procs[name] = startDaemonProc(t, "", "--config", configs[name])
+		procs[name] = startDaemonProc(t, "", configs[name])
 	}
 	waitMetrics(t, addr, "every device online with readings and a health message", 30*time.Second, func(m map[string]float64) bool {
 		for _, name := range devices {
@@ -182,7 +184,7 @@ func TestFleetConsole(t *testing.T) {
 
 	// A declared jump: Ann stops, its lease is damaged, so it skips
 	// 10,000 seqs on start and declares them in its health message.
-	procs["Ann"].stopWithin(t, 10*time.Second)
+	stopWithin(t, procs["Ann"], 10*time.Second)
 	lease := filepath.Join(stateDirs["Ann"], "outbox", "lease")
 	var info os.FileInfo
 	info, err = os.Stat(lease)
@@ -193,8 +195,8 @@ func TestFleetConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := scrape(t, addr)["edgepub_device_readings_total,device=Ann"]
-	procs["Ann"] = startDaemonProc(t, "", "--config", configs["Ann"])
-	waitLog(t, procs["Ann"], "outbox seq jumped", 10*time.Second)
+	procs["Ann"] = startDaemonProc(t, "", configs["Ann"])
+	procs["Ann"].WaitLog("outbox seq jumped", 10*time.Second)
 	waitMetrics(t, addr, "Ann back with new readings", 30*time.Second, func(m map[string]float64) bool {
 		return m["edgepub_device_online,device=Ann"] == 1 && m["edgepub_device_readings_total,device=Ann"] > before+5
 	})
@@ -212,7 +214,7 @@ func TestFleetConsole(t *testing.T) {
 	}
 
 	// SIGKILL: the broker publishes Bob's last will.
-	procs["Bob"].cmd.Process.Signal(syscall.SIGKILL)
+	procs["Bob"].Send(syscall.SIGKILL)
 	m := waitMetrics(t, addr, "Bob offline and Dan's gap settled", 30*time.Second, func(m map[string]float64) bool {
 		return m["edgepub_device_online,device=Bob"] == 0 && m["edgepub_device_readings_missing_total,device=Dan"] > 0
 	})
@@ -260,27 +262,46 @@ func TestFleetConsole(t *testing.T) {
 	console.stopWithin(t, 5*time.Second)
 }
 
-// startFleetProc runs `edgepub fleet` as a process with the given flags.
-func startFleetProc(t *testing.T, args ...string) *daemonProc {
+// fleetProc is `edgepub fleet` running as a process.
+type fleetProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  testutil.Buffer
+}
+
+// startFleetProc runs `edgepub fleet` with the given flags; the test's
+// cleanup kills it.
+func startFleetProc(t *testing.T, args ...string) *fleetProc {
 	t.Helper()
-	logf, err := os.CreateTemp(t.TempDir(), "fleet-*.log")
-	if err != nil {
+	p := &fleetProc{done: make(chan struct{})}
+	p.cmd = exec.Command(edgepubBinary(t), append([]string{"fleet"}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(edgepubBinary(t), append([]string{"fleet"}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &daemonProc{cmd: cmd, log: logf.Name(), done: make(chan struct{})}
-	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
+	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.signal(syscall.SIGKILL)
+		p.cmd.Process.Kill()
+		<-p.done
 		if t.Failed() {
-			t.Logf("edgepub fleet log:\n%s", p.Log())
+			t.Logf("edgepub fleet log:\n%s", p.log.String())
 		}
 	})
 	return p
+}
+
+// stopWithin sends SIGTERM and wants a clean exit within limit.
+func (p *fleetProc) stopWithin(t *testing.T, limit time.Duration) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		t.Fatalf("edgepub fleet did not stop within %v of SIGTERM", limit)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("edgepub fleet exited with %d after SIGTERM", code)
+	}
 }
 
 func TestFleetFlagErrors(t *testing.T) {
