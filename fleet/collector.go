@@ -45,7 +45,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if d.StatusKnown {
 			ch <- prometheus.MustNewConstMetric(c.online, prometheus.GaugeValue, boolValue(d.Online), name)
 		}
-		if !d.LastSeen.IsZero() {
+		if d.LastSeen != nil {
 			ch <- prometheus.MustNewConstMetric(c.lastSeen, prometheus.GaugeValue, float64(d.LastSeen.UnixMilli())/1000, name)
 		}
 		ch <- prometheus.MustNewConstMetric(c.readings, prometheus.CounterValue, float64(d.Readings), name)

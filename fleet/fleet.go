@@ -221,8 +221,8 @@ type Device struct {
 	// happened before the console started and no health message tells.
 	Since time.Time `json:"since,omitzero"`
 	// LastSeen is when the device was last heard of: any live message,
-	// or the time in its last health message.
-	LastSeen time.Time `json:"last_seen,omitzero"`
+	// or the time in its last health message; nil (null) if neither.
+	LastSeen *time.Time `json:"last_seen"`
 	// LastReading is the time (as the device took it) of the newest reading.
 	LastReading       time.Time `json:"last_reading,omitzero"`
 	Readings          uint64    `json:"readings"`
@@ -313,12 +313,15 @@ func (m *Model) snapshot(name string, d *device, now time.Time) Device {
 	h := d.health
 	out := Device{
 		Device: name, Online: d.online, StatusKnown: d.statusKnown, HealthKnown: d.healthKnown, Since: d.since,
-		LastSeen: d.lastSeen, LastReading: d.lastReading,
-		Readings: d.readings, ReadingsPerMinute: d.rate.perMinute(now),
+		LastReading: d.lastReading, Readings: d.readings, ReadingsPerMinute: d.rate.perMinute(now),
 		Missing: d.seq.missing, Skipped: d.seq.skipped, Duplicates: d.seq.duplicates, SeqRestarts: d.seq.restarts,
 		Backlog: h.Backlog, OldestAgeS: h.OldestAgeS, Reconnects: h.Reconnects, Dropped: h.Dropped,
 		Version: h.Version, Sensors: []string{}, FailingSensors: []string{},
 		Delivery: h.Delivery, Problems: []string{},
+	}
+	if !d.lastSeen.IsZero() {
+		seen := d.lastSeen
+		out.LastSeen = &seen
 	}
 	for _, c := range h.Certs {
 		if out.CertsDaysLeft == nil {

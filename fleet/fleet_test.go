@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -271,6 +272,26 @@ func TestSnapshotWhileHandling(t *testing.T) {
 			return
 		default:
 			m.Snapshot()
+		}
+	}
+}
+
+// The JSON keys the README promises are there even for a device known
+// only from a retained status.
+func TestJSONKeys(t *testing.T) {
+	m, _ := newModel(t)
+	m.Handle("Kai/status", []byte("offline"), true)
+	b, err := json.Marshal(m.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(b, &got); err != nil || len(got) != 1 {
+		t.Fatalf("%s: %v", b, err)
+	}
+	for _, key := range []string{"device", "online", "last_seen", "cert_days_left", "backlog", "missing", "duplicates", "failing_sensors", "version"} {
+		if _, ok := got[0][key]; !ok {
+			t.Errorf("no %q in %s", key, b)
 		}
 	}
 }

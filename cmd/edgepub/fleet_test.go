@@ -149,7 +149,7 @@ func TestFleetConsole(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("%s missing from --once --json", name)
-		case !d.Online || d.LastSeen.IsZero() || d.Version == "" || d.Missing != 0 || len(d.FailingSensors) != 0 || d.Readings == 0:
+		case !d.Online || d.LastSeen == nil || d.Version == "" || d.Missing != 0 || len(d.FailingSensors) != 0 || d.Readings == 0:
 			t.Errorf("%s: %+v, want online, seen, a version, readings, nothing missing or failing", name, d)
 		case d.CertDaysLeft == nil || *d.CertDaysLeft < 823 || *d.CertDaysLeft > 825:
 			// mosquittotest issues client certificates for 825 days; its CA lives 1825.
