@@ -22,7 +22,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("run", "[flags]", "Read the sensors and publish their readings; runs until SIGINT or SIGTERM, reloads certificates on SIGHUP.", stderr)
 	var cf configFlags
 	cf.register(fs)
-	stallAfter := fs.Duration("debug-stall-after", 0, "test only: stop the main loop after this time, so the systemd watchdog must restart the service")
+	stallAfter := fs.Duration("debug-stall-after", 0, testOnly+"stop the main loop after this time, so the systemd watchdog must restart the service")
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}
@@ -45,20 +45,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	reload := make(chan struct{}, 1)
 	go forwardSignals(ctx, hup, reload)
 
-	buses := catalog.NewHostBuses()
-	defer buses.Close()
-	return daemon.Run(ctx, daemon.Opts{
-		Config:   cfg,
-		Logger:   logger,
-		Notifier: sdnotify.New(logger),
-		OpenSensor: func(ctx context.Context, spec config.Sensor) (sensors.Sensor, error) {
-			return catalog.Open(ctx, spec, buses)
-		},
+	return runDaemon(ctx, daemon.Opts{
+		Config:     cfg,
+		Logger:     logger,
+		Notifier:   sdnotify.New(logger),
 		Reload:     reload,
-		Version:    buildinfo.Version,
 		StallAfter: *stallAfter,
 		Now:        time.Now,
 	})
+}
+
+// runDaemon is the start-up that run and demo share: the host's buses for
+// the sensors, and the daemon until ctx ends.
+func runDaemon(ctx context.Context, opts daemon.Opts) error {
+	buses := catalog.NewHostBuses()
+	defer buses.Close()
+	opts.OpenSensor = func(ctx context.Context, spec config.Sensor) (sensors.Sensor, error) {
+		return catalog.Open(ctx, spec, buses)
+	}
+	opts.Version = buildinfo.Version
+	return daemon.Run(ctx, opts)
 }
 
 func forwardSignals(ctx context.Context, in <-chan os.Signal, out chan<- struct{}) {

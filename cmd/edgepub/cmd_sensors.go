@@ -16,24 +16,6 @@ import (
 	"github.com/edgepub/edgepub/sensors/catalog"
 )
 
-func cmdSensors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "scan":
-			return cmdSensorsScan(ctx, args[1:], stdout, stderr)
-		case "read":
-			return cmdSensorsRead(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprint(stdout, "Usage: edgepub sensors scan [--bus /dev/i2c-1] [--w1 DIR]\n       edgepub sensors read NAME [--config FILE]\n\n"+
-		"scan probes an I2C bus and the 1-Wire probes and prints a config snippet to paste.\n"+
-		"read reads one configured sensor once and prints its values.\n")
-	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
-		return exitCode(2)
-	}
-	return nil
-}
-
 // defaultW1 is where the kernel's w1-gpio driver lists 1-Wire probes.
 const defaultW1 = "/sys/bus/w1/devices"
 
@@ -83,12 +65,8 @@ func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer
 	fset := newFlagSet("sensors read", "NAME [--config FILE]", "Read one configured sensor once, with its timeout and calibration, and print the values.", stderr)
 	var cf configFlags
 	cf.register(fset)
-	if help, err := parseFlags(fset, interspersed(fset, args), stdout); help || err != nil {
+	if help, err := parseArgs(fset, args, stdout, 1, 1); help || err != nil {
 		return err
-	}
-	if fset.NArg() != 1 {
-		fset.Usage()
-		return exitCode(2)
 	}
 	cfg, err := cf.load()
 	if err != nil {

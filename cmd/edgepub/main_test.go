@@ -18,37 +18,40 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
-func TestHelpListsEveryCommand(t *testing.T) {
-	out, _, err := runCmd(t, "help")
+// Every command of the tree answers -h on stdout with exit status 0, and
+// help lists every visible one.
+func TestDashHOnEveryCommand(t *testing.T) {
+	top, _, err := runCmd(t, "help")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range commands() {
-		if !strings.Contains(out, "edgepub "+c.name) {
-			t.Errorf("help does not list %s:\n%s", c.name, out)
+	var walk func(c command, path []string)
+	walk = func(c command, path []string) {
+		for _, s := range c.subs {
+			p := append(append([]string(nil), path...), s.name)
+			if s.run == nil && s.subs == nil {
+				continue // help itself
+			}
+			if !s.hidden && len(path) == 0 && !strings.Contains(top, "edgepub "+s.name) {
+				t.Errorf("help does not list %s:\n%s", s.name, top)
+			}
+			out, _, err := runCmd(t, append(p, "-h")...)
+			if err != nil || !strings.Contains(out, "edgepub "+strings.Join(p, " ")) {
+				t.Errorf("%s -h: err %v, output:\n%s", strings.Join(p, " "), err, out)
+			}
+			walk(s, p)
 		}
 	}
-}
-
-func TestDashHOnEverySubcommand(t *testing.T) {
-	for _, c := range commands() {
-		if c.run == nil {
-			continue
-		}
-		out, _, err := runCmd(t, c.name, "-h")
-		if err != nil || !strings.Contains(out, "Usage: edgepub "+c.name) {
-			t.Errorf("%s -h: err %v, output:\n%s", c.name, err, out)
-		}
-	}
+	walk(commands(), nil)
 	out, _, err := runCmd(t, "help", "run")
-	if err != nil || !strings.Contains(out, "-simulate") || !strings.Contains(out, "-cert-dir") {
+	if err != nil || !strings.Contains(out, "--simulate") || !strings.Contains(out, "--cert-dir DIR") {
 		t.Errorf("help run: %v\n%s", err, out)
 	}
 }
 
 func TestUnknownCommand(t *testing.T) {
 	_, stderr, err := runCmd(t, "publish")
-	if err == nil || !strings.Contains(stderr, `unknown command "publish"`) {
+	if err != exitCode(exitUsage) || !strings.Contains(stderr, `unknown command "publish"`) {
 		t.Errorf("err %v, stderr %q", err, stderr)
 	}
 }
@@ -153,12 +156,19 @@ func TestCertsInitThenInspect(t *testing.T) {
 	if _, _, err := runCmd(t, "certs", "init", dir, "--host", "127.0.0.1", "--client", "Kai"); err == nil {
 		t.Error("certs init overwrote existing files without --force")
 	}
+	// Two client pairs: the daemon could not choose, so inspect fails.
 	out, _, err = runCmd(t, "certs", "inspect", dir)
-	if err != nil || !strings.Contains(out, "Kai") || !strings.Contains(out, "127.0.0.1") {
+	if err != exitCode(exitFailure) || !strings.Contains(out, "NOT USABLE") || !strings.Contains(out, "127.0.0.1") {
 		t.Errorf("certs inspect: %v\n%s", err, out)
 	}
-	out, _, err = runCmd(t, "certs", "inspect", dir, "--json")
-	if err != nil || !json.Valid([]byte(out)) {
+	one := filepath.Join(t.TempDir(), "one")
+	if _, _, err := runCmd(t, "certs", "init", one, "--host", "127.0.0.1", "--client", "Kai"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(one, "server.crt"))
+	os.Remove(filepath.Join(one, "server.key"))
+	out, _, err = runCmd(t, "certs", "inspect", one, "--json")
+	if err != nil || !json.Valid([]byte(out)) || !strings.Contains(out, `"identity": "Kai"`) {
 		t.Errorf("certs inspect --json: %v\n%s", err, out)
 	}
 }

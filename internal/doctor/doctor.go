@@ -185,7 +185,7 @@ func tlsFix(err error, certDir string) string {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "remote error"):
-		return "the broker refused this device's certificate: it must be signed by the CA in the broker's cafile (the seed's ca.crt) and be valid now"
+		return "the broker refused this device's certificate: it must be signed by the CA in the broker's cafile (the tutorial's ca.crt) and be valid now"
 	case strings.Contains(msg, "not signed by") || strings.Contains(msg, "unknown authority"):
 		return "the broker's certificate is not from " + certDir + "/ca.crt: copy the broker's ca.crt to the device"
 	case strings.Contains(msg, "not for") || strings.Contains(msg, "host"):
@@ -249,7 +249,7 @@ func (c *checker) publish(ctx context.Context) Step {
 	topic := c.device + "/check"
 	if err := c.roundTrip(ctx, topic, []byte("edgepub check")); err != nil {
 		s.Detail = err.Error()
-		s.Fix = "the broker's ACL does not let " + strconv.Quote(c.device) + " use " + c.device + "/#: add `pattern readwrite %u/#` to its acl_file (the seed's rule) and restart Mosquitto"
+		s.Fix = "the broker's ACL does not let " + strconv.Quote(c.device) + " use " + c.device + "/#: add `pattern readwrite %u/#` to its acl_file (the tutorial's rule) and restart Mosquitto"
 		return s
 	}
 	s.OK, s.Detail = true, "published and received "+topic+" (readings go to "+c.device+"/sensors/…)"

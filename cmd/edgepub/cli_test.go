@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of TestCLI")
+
+// cliCase runs the binary with args in testdata/cli; its stdout, stderr and
+// exit status are compared with testdata/cli/<name>.golden.
+type cliCase struct {
+	name   string
+	args   []string
+	nodemo bool // the packaged build: -tags nodemo
+}
+
+var cliCases = []cliCase{
+	// CLI conventions.
+	{name: "no-args"},
+	{name: "help", args: []string{"help"}},
+	{name: "help-packaged", args: []string{"help"}, nodemo: true},
+	{name: "unknown-command", args: []string{"publish"}},
+	{name: "unknown-flag-at-top", args: []string{"--broker", "x"}},
+	{name: "group-without-command", args: []string{"certs"}},
+	{name: "group-unknown-command", args: []string{"sensors", "list"}},
+	{name: "group-help", args: []string{"certs", "-h"}},
+	{name: "help-group", args: []string{"help", "config"}},
+	{name: "help-leaf", args: []string{"help", "certs", "init"}},
+	{name: "run-help", args: []string{"run", "-h"}},
+	{name: "version-help", args: []string{"version", "-h"}},
+	{name: "check-positional-config", args: []string{"check", "cfg.yaml"}},
+	{name: "run-unknown-flag", args: []string{"run", "--frobnicate"}},
+	{name: "run-bad-flag-value", args: []string{"check", "--timeout", "soon"}},
+	{name: "certs-init-without-host", args: []string{"certs", "init", "pki", "--client", "Kai"}},
+	{name: "certs-init-without-dir", args: []string{"certs", "init", "--host", "127.0.0.1", "--client", "Kai"}},
+	{name: "certs-inspect-two-dirs", args: []string{"certs", "inspect", "a", "b"}},
+	{name: "cert-without-key", args: []string{"check", "--config", "good.yaml", "--cert", "Kai.crt"}},
+	{name: "demo-packaged", args: []string{"demo"}, nodemo: true},
+}
+
+func TestCLI(t *testing.T) {
+	testdata, err := filepath.Abs("testdata/cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins := map[bool]string{false: edgepubBinary(t), true: buildBinary(t, "nodemo")}
+	for _, c := range cliCases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bins[c.nodemo], c.args...)
+			cmd.Dir = testdata
+			cmd.Env = append(os.Environ(), "NO_COLOR=1")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			status := 0
+			if err := cmd.Run(); err != nil {
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) {
+					t.Fatal(err)
+				}
+				status = exit.ExitCode()
+			}
+			got := "$ edgepub " + strings.Join(c.args, " ") + "\nexit status " + strconv.Itoa(status) +
+				"\n--- stdout\n" + stdout.String() + "--- stderr\n" + stderr.String()
+			got = strings.ReplaceAll(got, testdata, "$TESTDATA")
+			golden := filepath.Join(testdata, c.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestCLI -update to write it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (go test -run TestCLI -update rewrites it):\n--- got\n%s\n--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// buildBinary builds edgepub with build tags into the test's temp dir.
+func buildBinary(t *testing.T, tags string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "edgepub")
+	if out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags %s: %v\n%s", tags, err, out)
+	}
+	return bin
+}
+
+func TestVersionFlag(t *testing.T) {
+	for _, arg := range []string{"--version", "-V"} {
+		out, _, err := runCmd(t, arg)
+		if err != nil || !strings.Contains(out, "go1.") {
+			t.Errorf("%s: %v %q", arg, err, out)
+		}
+	}
+}
