@@ -44,6 +44,14 @@ var cliCases = []cliCase{
 	{name: "certs-inspect-two-dirs", args: []string{"certs", "inspect", "a", "b"}},
 	{name: "cert-without-key", args: []string{"check", "--config", "good.yaml", "--cert", "Kai.crt"}},
 	{name: "demo-packaged", args: []string{"demo"}, nodemo: true},
+	// Config errors.
+	{name: "config-check-ok", args: []string{"config", "check", "--config", "good.yaml"}},
+	{name: "config-check-typo", args: []string{"config", "check", "--config", "typo.yaml"}},
+	{name: "config-check-many", args: []string{"config", "check", "--config", "many-mistakes.yaml"}},
+	{name: "config-check-syntax", args: []string{"config", "check", "--config", "syntax.yaml"}},
+	{name: "config-check-missing", args: []string{"config", "check", "--config", "nope.yaml"}},
+	{name: "run-typo", args: []string{"run", "--config", "typo.yaml"}},
+	{name: "config-example", args: []string{"config", "example"}},
 }
 
 func TestCLI(t *testing.T) {

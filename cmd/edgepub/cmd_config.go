@@ -17,11 +17,11 @@ func cmdConfigCheck(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if *path == "" {
 		*path = config.DefaultPath
 	}
-	cfg, err := config.Load(*path, false)
+	cfg, err := configParser().Load(*path, false)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: OK (broker %s, %d sensors, certificates in %s)\n", *path, cfg.Broker.URLs[0], len(cfg.Sensors), cfg.Certs.Dir)
+	fmt.Fprintf(stdout, "%s: OK (broker %s, certificates in %s, sensors: %d)\n", *path, cfg.Broker.URLs[0], cfg.Certs.Dir, len(cfg.Sensors))
 	return nil
 }
 

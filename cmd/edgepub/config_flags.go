@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgepub/edgepub/config"
+	"github.com/edgepub/edgepub/sensors/catalog"
 )
 
 // configFlags are the flags that override the config file, shared by run
@@ -99,7 +102,55 @@ func (f *configFlags) applyFiles(c *config.Certs) error {
 // loadConfig reads the named file, or the default one if it exists.
 func loadConfig(path string) (config.Config, error) {
 	if path == "" {
-		return config.Load(config.DefaultPath, true)
+		return configParser().Load(config.DefaultPath, true)
 	}
-	return config.Load(path, false)
+	return configParser().Load(path, false)
+}
+
+// configParser checks the sensors against the drivers' catalog too, so
+// that a misspelt type is a config error rather than a sensor that run
+// retries forever.
+func configParser() config.Parser { return config.Parser{CheckSensor: checkSensor} }
+
+func checkSensor(s config.Sensor) error {
+	types := catalog.Types()
+	i := slices.IndexFunc(types, func(t catalog.TypeInfo) bool { return t.Name == s.Type })
+	if i < 0 {
+		names := make([]string, len(types))
+		for i, t := range types {
+			names[i] = t.Name
+		}
+		hint := ""
+		if c := config.Closest(s.Type, names); c != "" {
+			hint = ": did you mean " + c + "?"
+		}
+		return fieldError("type", "unknown sensor type %q%s (known types: %s)", s.Type, hint, strings.Join(names, ", "))
+	}
+	t := types[i]
+	spi := strings.HasPrefix(s.Bus, "/dev/spidev")
+	switch {
+	case strings.Contains(t.Bus, "i2c") && s.Bus == "":
+		return fieldError("bus", "bus is missing: name the bus the %s is on, such as bus: /dev/i2c-1 (edgepub never guesses)", s.Type)
+	case spi && !strings.Contains(t.Bus, "spi"):
+		return fieldError("bus", "%s is an SPI port, but the %s has only %s", s.Bus, s.Type, t.Bus)
+	case s.Type == "ds18b20" && s.ROM == "":
+		return fieldError("rom", "rom is missing: give the probe's id, such as rom: 28-0316a2799bff (edgepub sensors scan lists them)")
+	case s.Type == "ds18b20" && s.Bridge == "ds2482" && s.Bus == "":
+		return fieldError("bus", "bus is missing: name the I2C bus of the DS2482 bridge, such as bus: /dev/i2c-1")
+	case s.Address != 0 && !spi && len(t.Addresses) > 0 && !slices.Contains(t.Addresses, s.Address):
+		return fieldError("address", "address 0x%02x: a %s answers only at %s", s.Address, s.Type, hexList(t.Addresses))
+	}
+	return nil
+}
+
+func fieldError(key, format string, args ...any) error {
+	return &config.FieldError{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+func hexList(addrs []uint16) string {
+	parts := make([]string, len(addrs))
+	for i, a := range addrs {
+		parts[i] = fmt.Sprintf("0x%02x", a)
+	}
+	return strings.Join(parts, ", ")
 }

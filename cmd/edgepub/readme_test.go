@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/sensors/catalog"
 )
 
@@ -27,7 +26,7 @@ func TestReadmeSensorExamples(t *testing.T) {
 	if block == "" {
 		t.Fatal("README has no ```yaml block starting with sensors:")
 	}
-	cfg, err := config.Parse(strings.NewReader(block))
+	cfg, err := configParser().Parse(strings.NewReader(block))
 	if err != nil {
 		t.Fatalf("README sensor example: %v", err)
 	}
