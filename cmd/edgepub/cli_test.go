@@ -52,6 +52,14 @@ var cliCases = []cliCase{
 	{name: "config-check-missing", args: []string{"config", "check", "--config", "nope.yaml"}},
 	{name: "run-typo", args: []string{"run", "--config", "typo.yaml"}},
 	{name: "config-example", args: []string{"config", "example"}},
+	// check.
+	{name: "check-config-typo", args: []string{"check", "--config", "typo.yaml"}},
+	{name: "check-config-syntax", args: []string{"check", "--config", "syntax.yaml"}},
+	{name: "check-config-missing", args: []string{"check", "--config", "nope.yaml"}},
+	{name: "check-bad-broker-flag", args: []string{"check", "--config", "good.yaml", "--broker", "tcp://127.0.0.1:1883"}},
+	{name: "check-no-cert-dir", args: []string{"check", "--config", "good.yaml", "--cert-dir", "no-such-folder", "--no-sensors"}},
+	{name: "check-sensor-warns", args: []string{"check", "--config", "optional.yaml", "--cert-dir", "no-such-folder"}},
+	{name: "check-required-sensor-fails", args: []string{"check", "--config", "required.yaml", "--cert-dir", "no-such-folder"}},
 }
 
 func TestCLI(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -68,17 +69,52 @@ func (f *configFlags) load() (config.Config, error) {
 	if f.simulate {
 		cfg.Sensors = config.SimulatedSensors(10 * time.Second)
 	}
+	// The file was valid: what Validate finds now came with a flag.
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("flags: %w", err)
+		return cfg, asFlagError(err)
 	}
 	return cfg, nil
+}
+
+// flagError is a flag whose value the config rejects.
+type flagError struct {
+	flag string // without dashes
+	err  error
+	fix  string
+}
+
+func (e *flagError) Error() string { return "--" + e.flag + ": " + e.err.Error() }
+func (e *flagError) Unwrap() error { return e.err }
+
+// keyFlags maps config keys to the flags that set them.
+var keyFlags = []struct{ key, flag string }{
+	{"broker.urls", "broker"}, {"certs.dir", "cert-dir"}, {"certs.prefix", "cert-prefix"},
+	{"certs.ca", "cafile"}, {"certs.cert", "cert"}, {"certs.key", "key"},
+	{"state_dir", "state-dir"}, {"log.level", "log-level"},
+}
+
+func asFlagError(err error) error {
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		for _, kf := range keyFlags {
+			if strings.HasPrefix(fe.Key, kf.key) {
+				return &flagError{flag: kf.flag, err: fe.Err, fix: "correct the value of --" + kf.flag}
+			}
+		}
+	}
+	return fmt.Errorf("flags: %w", err)
 }
 
 // applyFiles takes --cafile, --cert and --key as mosquitto_pub does: paths
 // of their own, absolute here so that they do not depend on certs.dir.
 func (f *configFlags) applyFiles(c *config.Certs) error {
 	if (f.certFile == "") != (f.keyFile == "") {
-		return fmt.Errorf("flags: --cert and --key go together (or give --cert-dir DIR, a folder holding ca.crt, <name>.crt and <name>.key)")
+		given, missing := "cert", "key"
+		if f.certFile == "" {
+			given, missing = "key", "cert"
+		}
+		return &flagError{flag: given, err: errors.New("given without --" + missing),
+			fix: "give --" + missing + " FILE as well, or instead --cert-dir DIR, a folder holding ca.crt, <name>.crt and <name>.key"}
 	}
 	for _, p := range []struct {
 		value string
