@@ -91,6 +91,7 @@ func commands() command {
 		{name: "run", args: "[flags]", summary: "read the sensors and publish their readings (the daemon)", run: cmdRun},
 		{name: "demo", args: "[flags]", summary: "try edgepub locally: throwaway PKI, embedded broker, simulated sensors", run: cmdDemo, hidden: !demoBuilt},
 		{name: "check", args: "[flags]", summary: "check config, certificates, sensors and the broker step by step, with fixes", run: cmdCheck},
+		{name: "setup", args: "--cert-dir DIR [flags]", summary: "point the installed service at a certificate folder (root)", run: cmdSetup},
 		{name: "config", summary: "print the sample config, or validate a config file", subs: []command{
 			{name: "check", args: "[--config FILE]", summary: "validate a config file without touching network, certificates or sensors", run: cmdConfigCheck},
 			{name: "example", args: "", summary: "print the commented sample config (the one the package installs)", run: cmdConfigExample},

@@ -191,3 +191,45 @@ func TestCheckStrict(t *testing.T) {
 		t.Errorf("check --strict with a WARN: %v\n%s", err, out)
 	}
 }
+
+// setup writes the two drop-ins and certs.dir, leaving the rest of the
+// config as it was; --root keeps it off this machine's /etc.
+func TestSetup(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "home/anna/certs")
+	if _, _, err := runCmd(t, "certs", "init", dir, "--host", "127.0.0.1", "--client", "Anna"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"server.crt", "server.key"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	os.MkdirAll(filepath.Join(root, "etc/edgepub"), 0o755)
+	cfgFile := filepath.Join(root, "etc/edgepub/config.yaml")
+	os.WriteFile(cfgFile, []byte("broker:\n  urls: [ssl://10.0.0.2:8883]  # the broker\ncerts:\n  dir: /home/kai/mqtt-certs\n"), 0o640)
+	out, stderr, err := runCmd(t, "setup", "--cert-dir", "/home/anna/certs", "--root", root)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s%s", err, out, stderr)
+	}
+	want := map[string]string{
+		"etc/systemd/system/edgepub.service.d/setup.conf":    "[Service]\nLoadCredential=\nLoadCredential=certs:/home/anna/certs\n",
+		"etc/systemd/system/edgepub-certs.path.d/setup.conf": "[Path]\nPathChanged=\nPathChanged=/home/anna/certs\n",
+		"etc/edgepub/config.yaml":                            "broker:\n  urls: [ssl://10.0.0.2:8883]  # the broker\ncerts:\n  dir: /home/anna/certs\n",
+	}
+	for file, content := range want {
+		data, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil || !strings.HasSuffix(string(data), content) {
+			t.Errorf("%s: %v\n%s\nwant it to end in\n%s", file, err, data, content)
+		}
+	}
+	if st, err := os.Stat(cfgFile); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("config mode changed: %v %v", st.Mode(), err)
+	}
+	// A folder without a usable bundle is refused before anything is written.
+	empty := t.TempDir()
+	if _, _, err := runCmd(t, "setup", "--cert-dir", "/nothing-here", "--root", empty); err == nil || !strings.Contains(err.Error(), "nothing-here") {
+		t.Errorf("setup with a missing folder: %v", err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("a refused setup wrote %v", entries)
+	}
+}
