@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +40,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	level, _ := cfg.Log.SlogLevel() // validated
 	logger := logging.New(logging.Opts{Level: level, Stderr: stderr})
+	var notifier daemon.Notifier = sdnotify.New(logger)
+	if len(cf.brokers) == 0 && slices.Equal(cfg.Broker.URLs, []string{config.DefaultBroker}) {
+		// A fresh install: say so, rather than retry an address nobody
+		// chose without a word.
+		logger.Warn("broker not configured: using the tutorial's default "+config.DefaultBroker, "fix", "set broker.urls in "+configFile(cf.path))
+		notifier = defaultBrokerNotifier{notifier}
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -48,7 +57,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return runDaemon(ctx, daemon.Opts{
 		Config:     cfg,
 		Logger:     logger,
-		Notifier:   sdnotify.New(logger),
+		Notifier:   notifier,
 		Reload:     reload,
 		StallAfter: *stallAfter,
 		Now:        time.Now,
@@ -65,6 +74,25 @@ func runDaemon(ctx context.Context, opts daemon.Opts) error {
 	}
 	opts.Version = buildinfo.Version
 	return daemon.Run(ctx, opts)
+}
+
+// defaultBrokerNotifier says in the status line that the broker it cannot
+// reach is only the tutorial's default.
+type defaultBrokerNotifier struct{ daemon.Notifier }
+
+func (n defaultBrokerNotifier) Status(line string) {
+	if rest, ok := strings.CutPrefix(line, "broker unreachable"); ok {
+		line = "broker not configured (using the tutorial's default " + config.DefaultBroker + "), unreachable" + rest
+	}
+	n.Notifier.Status(line)
+}
+
+// configFile names the config file in use, for messages.
+func configFile(path string) string {
+	if path == "" {
+		return config.DefaultPath
+	}
+	return path
 }
 
 func forwardSignals(ctx context.Context, in <-chan os.Signal, out chan<- struct{}) {

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgepub/edgepub/internal/daemon"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 )
 
@@ -231,5 +233,28 @@ func TestSetup(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
 		t.Errorf("a refused setup wrote %v", entries)
+	}
+}
+
+type statusRecorder struct {
+	daemon.Notifier
+	lines []string
+}
+
+func (r *statusRecorder) Status(line string) { r.lines = append(r.lines, line) }
+
+// With the tutorial's default broker and none configured, the status line
+// says so while it is unreachable.
+func TestDefaultBrokerStatusLine(t *testing.T) {
+	rec := &statusRecorder{}
+	n := defaultBrokerNotifier{rec}
+	n.Status("broker unreachable since 10:04, backlog 12, retry in 30s · cert expires in 812 days")
+	n.Status("connected to ssl://192.168.137.150:8883 · backlog 0")
+	want := []string{
+		"broker not configured (using the tutorial's default ssl://192.168.137.150:8883), unreachable since 10:04, backlog 12, retry in 30s · cert expires in 812 days",
+		"connected to ssl://192.168.137.150:8883 · backlog 0",
+	}
+	if !slices.Equal(rec.lines, want) {
+		t.Errorf("got %q\nwant %q", rec.lines, want)
 	}
 }
