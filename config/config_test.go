@@ -227,9 +227,7 @@ sensors:
   - name: a/b
     type: soc
     bridge: usb
-    driver:
-      channels:
-        - {input: 7, field: v, gain: 3}
+    rom: 28-xyz
 `))
 	if err == nil {
 		t.Fatal("no error")
@@ -242,8 +240,7 @@ sensors:
 		`line 8: presence.home_assistant: "true" is quoted, so it is text: remove the quotes (want true or false)`,
 		"line 10: sensors[0].name",
 		"line 12: sensors[0].bridge",
-		"line 15: sensors[0].driver.channels[0].input",
-		"line 15: sensors[0].driver.channels[0].gain",
+		"line 13: sensors[0].rom",
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if lines[0] != fmt.Sprintf("%d problems:", len(want)) {
@@ -254,7 +251,7 @@ sensors:
 			t.Errorf("problem %d does not contain %q:\n%v", i+1, w, err)
 		}
 	}
-	if !errors.Is(err, ErrKeepAlive) || !errors.Is(err, ErrADCGain) {
+	if !errors.Is(err, ErrKeepAlive) || !errors.Is(err, ErrROM) {
 		t.Errorf("errors.Is does not see every problem: %v", err)
 	}
 }
@@ -274,14 +271,17 @@ func TestParseLimitsTheProblems(t *testing.T) {
 // CheckSensor adds the drivers' knowledge; its keys are relative to the
 // sensor and reported at their line.
 func TestParserCheckSensor(t *testing.T) {
-	p := Parser{CheckSensor: func(s Sensor) error {
-		switch s.Type {
-		case "bme290":
-			return errors.New(`unknown sensor type "bme290"; did you mean bme280?`)
-		case "ds18b20":
-			return &FieldError{Key: "rom", Err: errors.New("rom is missing")}
+	p := Parser{CheckSensors: func(specs []Sensor) error {
+		var errs []error
+		for i, s := range specs {
+			switch s.Type {
+			case "bme290":
+				errs = append(errs, &FieldError{Key: fmt.Sprintf("sensors[%d].type", i), Err: errors.New(`unknown sensor type "bme290"; did you mean bme280?`)})
+			case "ds18b20":
+				errs = append(errs, &FieldError{Key: fmt.Sprintf("sensors[%d].rom", i), Err: errors.New("rom is missing")})
+			}
 		}
-		return nil
+		return errors.Join(errs...)
 	}}
 	_, err := p.Parse(strings.NewReader("sensors:\n  - name: a\n    type: bme290\n  - name: b\n    type: ds18b20\n"))
 	if err == nil {
@@ -330,8 +330,8 @@ func TestParseSyntaxError(t *testing.T) {
 func TestClosest(t *testing.T) {
 	known := []string{"bme280", "bmp280", "sht4x", "ds18b20"}
 	for word, want := range map[string]string{"bme290": "bme280", "BME280": "bme280", "sht41": "sht4x", "ds18b2": "ds18b20", "dht22": "", "x": ""} {
-		if got := Closest(word, known); got != want {
-			t.Errorf("Closest(%q) = %q, want %q", word, got, want)
+		if got := closest(word, known); got != want {
+			t.Errorf("closest(%q) = %q, want %q", word, got, want)
 		}
 	}
 }

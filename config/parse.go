@@ -18,13 +18,13 @@ import (
 )
 
 // Parser reads config files. Its zero value checks everything this package
-// knows; CheckSensor adds what only the drivers know.
+// knows; CheckSensors adds what only the drivers know.
 type Parser struct {
-	// CheckSensor, if set, checks a sensor's type and driver options
-	// (sensors/catalog knows them; config cannot import the drivers). A
-	// *FieldError it returns names a key relative to the sensor, e.g.
-	// "type"; any other error is reported at the sensor's type.
-	CheckSensor func(Sensor) error
+	// CheckSensors, if set, checks the sensors' types, timing and driver
+	// options (catalog.Check: config cannot import the drivers). Each
+	// *config.FieldError it returns, alone or joined, is reported at the
+	// line of its key, e.g. "sensors[1].type".
+	CheckSensors func([]Sensor) error
 }
 
 // ErrSyntax is wrapped by every error about a file that is not YAML.
@@ -100,7 +100,7 @@ func (p Parser) parse(data []byte, dir string) (Config, error) {
 	if err := cfg.resolvePaths(dir); err != nil {
 		probs.add(0, err)
 	}
-	for _, err := range cfg.problems(p.CheckSensor) {
+	for _, err := range cfg.problems(p.CheckSensors) {
 		line := 0
 		var fe *FieldError
 		if errors.As(err, &fe) {
@@ -405,15 +405,15 @@ func (c *Config) applySensorDefaults() {
 // didYouMean suggests the known word closest to a misspelt one, if it is
 // close enough to be the likely intent: "; did you mean bme280?".
 func didYouMean(word string, known []string) string {
-	if s := Closest(word, known); s != "" {
+	if s := closest(word, known); s != "" {
 		return "; did you mean " + s + "?"
 	}
 	return ""
 }
 
-// Closest returns the word of known nearest to word in edit distance, if
+// closest returns the word of known nearest to word in edit distance, if
 // at most a third of word's letters differ; else "".
-func Closest(word string, known []string) string {
+func closest(word string, known []string) string {
 	best, bestDist := "", len(word)/3+1
 	for _, k := range known {
 		if d := editDistance(strings.ToLower(word), k); d < bestDist {

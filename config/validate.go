@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -46,9 +45,6 @@ var (
 	ErrCalibrationScale = errors.New("scale must not be 0")
 	ErrBridge           = errors.New("bridge must be sysfs (the kernel's w1-gpio bus) or ds2482 (an I2C bridge at bus and address)")
 	ErrROM              = errors.New("rom must be a 1-Wire id such as 28-0316a2799bff, as listed in /sys/bus/w1/devices or by edgepub sensors scan")
-	ErrADCInput         = errors.New("input must be 0, 1, 2 or 3 (the ADS1x15's AIN0 to AIN3)")
-	ErrADCField         = errors.New("each channel needs a field name of its own")
-	ErrADCGain          = errors.New("gain must be 0.667 (for 2/3), 1, 2, 4, 8 or 16 (0 means 1)")
 )
 
 var (
@@ -67,21 +63,56 @@ func (c *Config) Validate() error {
 }
 
 // problems returns every problem, each a *FieldError, in the order of the
-// keys in the sample config; checkSensor adds the drivers' checks.
-func (c *Config) problems(checkSensor func(Sensor) error) []error {
+// keys in the sample config; checkSensors adds the drivers' checks.
+func (c *Config) problems(checkSensors func([]Sensor) error) []error {
 	var f faults
 	c.validateBroker(&f)
 	c.validateCerts(&f)
 	c.validateOutbox(&f)
 	c.validateMisc(&f)
-	c.validateSensors(&f, checkSensor)
+	c.validateSensors(&f)
+	if checkSensors != nil {
+		for _, err := range flatten(checkSensors(c.Sensors)) {
+			var fe *FieldError
+			if errors.As(err, &fe) && strings.HasSuffix(fe.Key, ".type") && c.sensorTypeMissing(fe.Key) {
+				continue // reported as ErrSensorType already
+			}
+			f = append(f, err)
+		}
+	}
 	return f
+}
+
+func (c *Config) sensorTypeMissing(key string) bool {
+	for i, s := range c.Sensors {
+		if key == fmt.Sprintf("sensors[%d].type", i) {
+			return strings.TrimSpace(s.Type) == ""
+		}
+	}
+	return false
+}
+
+// flatten lists the errors an errors.Join holds, or err alone.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // faults collects the problems of a config.
 type faults []error
 
-func (f *faults) bad(key string, err error) { *f = append(*f, &FieldError{Key: key, Err: err}) }
+func (f *faults) bad(key string, err error) { *f = append(*f, bad(key, err)) }
+
+func bad(key string, err error) error { return &FieldError{Key: key, Err: err} }
 
 func (f *faults) check(ok bool, key string, err error) {
 	if !ok {
@@ -164,7 +195,7 @@ func (l Log) SlogLevel() (slog.Level, error) {
 	return lvl, nil
 }
 
-func (c *Config) validateSensors(f *faults, checkSensor func(Sensor) error) {
+func (c *Config) validateSensors(f *faults) {
 	f.check(len(c.Sensors) > 0, "sensors", ErrNoSensors)
 	seen := map[string]bool{}
 	for i, s := range c.Sensors {
@@ -174,16 +205,6 @@ func (c *Config) validateSensors(f *faults, checkSensor func(Sensor) error) {
 			f.bad(key+".name", ErrDuplicateSensor)
 		}
 		seen[s.Name] = true
-		if checkSensor != nil && strings.TrimSpace(s.Type) != "" {
-			if err := checkSensor(s); err != nil {
-				var fe *FieldError
-				if errors.As(err, &fe) {
-					f.bad(key+"."+fe.Key, fe.Err)
-				} else {
-					f.bad(key+".type", err)
-				}
-			}
-		}
 	}
 }
 
@@ -210,29 +231,6 @@ func (s Sensor) validate(f *faults, key string) {
 	}
 	f.check(s.Bridge == "" || s.Bridge == "sysfs" || s.Bridge == "ds2482", key+".bridge", ErrBridge)
 	f.check(s.ROM == "" || romRE.MatchString(s.ROM), key+".rom", ErrROM)
-	d := s.Driver
-	f.check(d.ShuntOhms >= 0, key+".driver.shunt_ohms", ErrNegative)
-	f.check(d.MaxCurrentA >= 0, key+".driver.max_current_a", ErrNegative)
-	fields := map[string]bool{}
-	for i, ch := range d.Channels {
-		ck := fmt.Sprintf("%s.driver.channels[%d]", key, i)
-		f.check(ch.Input >= 0 && ch.Input <= 3, ck+".input", ErrADCInput)
-		f.check(fieldRE.MatchString(ch.Field), ck+".field", ErrSensorField)
-		f.check(!fields[ch.Field], ck+".field", ErrADCField)
-		fields[ch.Field] = true
-		f.check(validGain(ch.Gain), ck+".gain", ErrADCGain)
-	}
-}
-
-// validGain reports whether g is one of the ADS1x15's amplifier gains,
-// within 1% as the driver takes them (0.667 for 2/3; 0 means 1).
-func validGain(g float64) bool {
-	for _, want := range []float64{0, 2.0 / 3, 1, 2, 4, 8, 16} {
-		if math.Abs(g-want) <= 0.01*want {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedFields[V any](m map[string]V) []string {

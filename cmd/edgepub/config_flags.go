@@ -146,37 +146,33 @@ func loadConfig(path string) (config.Config, error) {
 // configParser checks the sensors against the drivers' catalog too, so
 // that a misspelt type is a config error rather than a sensor that run
 // retries forever.
-func configParser() config.Parser { return config.Parser{CheckSensor: checkSensor} }
+func configParser() config.Parser { return config.Parser{CheckSensors: checkSensors} }
 
-func checkSensor(s config.Sensor) error {
-	types := catalog.Types()
-	i := slices.IndexFunc(types, func(t catalog.TypeInfo) bool { return t.Name == s.Type })
-	if i < 0 {
-		names := make([]string, len(types))
-		for i, t := range types {
-			names[i] = t.Name
+// checkSensors adds to catalog.Check what a sensor's wiring needs: a bus
+// for I²C chips, a ROM id for DS18B20 probes, an address the chip can have.
+func checkSensors(specs []config.Sensor) error {
+	errs := []error{catalog.Check(specs)}
+	for i, s := range specs {
+		t, ok := catalog.Lookup(s.Type)
+		if !ok {
+			continue // catalog.Check said so
 		}
-		hint := ""
-		if c := config.Closest(s.Type, names); c != "" {
-			hint = ": did you mean " + c + "?"
+		key := fmt.Sprintf("sensors[%d].", i)
+		spi := strings.HasPrefix(s.Bus, "/dev/spidev")
+		switch {
+		case strings.Contains(t.Bus, "i2c") && s.Bus == "":
+			errs = append(errs, fieldError(key+"bus", "bus is missing: name the bus the %s is on, such as bus: /dev/i2c-1 (edgepub never guesses)", s.Type))
+		case spi && !strings.Contains(t.Bus, "spi"):
+			errs = append(errs, fieldError(key+"bus", "%s is an SPI port, but the %s has only %s", s.Bus, s.Type, t.Bus))
+		case s.Type == "ds18b20" && s.ROM == "":
+			errs = append(errs, fieldError(key+"rom", "rom is missing: give the probe's id, such as rom: 28-0316a2799bff (edgepub sensors scan lists them)"))
+		case s.Type == "ds18b20" && s.Bridge == "ds2482" && s.Bus == "":
+			errs = append(errs, fieldError(key+"bus", "bus is missing: name the I2C bus of the DS2482 bridge, such as bus: /dev/i2c-1"))
+		case s.Address != 0 && !spi && len(t.Addresses) > 0 && !slices.Contains(t.Addresses, s.Address):
+			errs = append(errs, fieldError(key+"address", "address 0x%02x: a %s answers only at %s", s.Address, s.Type, hexList(t.Addresses)))
 		}
-		return fieldError("type", "unknown sensor type %q%s (known types: %s)", s.Type, hint, strings.Join(names, ", "))
 	}
-	t := types[i]
-	spi := strings.HasPrefix(s.Bus, "/dev/spidev")
-	switch {
-	case strings.Contains(t.Bus, "i2c") && s.Bus == "":
-		return fieldError("bus", "bus is missing: name the bus the %s is on, such as bus: /dev/i2c-1 (edgepub never guesses)", s.Type)
-	case spi && !strings.Contains(t.Bus, "spi"):
-		return fieldError("bus", "%s is an SPI port, but the %s has only %s", s.Bus, s.Type, t.Bus)
-	case s.Type == "ds18b20" && s.ROM == "":
-		return fieldError("rom", "rom is missing: give the probe's id, such as rom: 28-0316a2799bff (edgepub sensors scan lists them)")
-	case s.Type == "ds18b20" && s.Bridge == "ds2482" && s.Bus == "":
-		return fieldError("bus", "bus is missing: name the I2C bus of the DS2482 bridge, such as bus: /dev/i2c-1")
-	case s.Address != 0 && !spi && len(t.Addresses) > 0 && !slices.Contains(t.Addresses, s.Address):
-		return fieldError("address", "address 0x%02x: a %s answers only at %s", s.Address, s.Type, hexList(t.Addresses))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func fieldError(key, format string, args ...any) error {

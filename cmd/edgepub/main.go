@@ -102,7 +102,8 @@ func commands() command {
 		}},
 		{name: "sensors", summary: "find sensors on the buses, or read configured ones once", subs: []command{
 			{name: "scan", args: "[--bus DEV] [--w1 DIR]", summary: "probe an I2C bus and the 1-Wire probes, print a config snippet", run: cmdSensorsScan},
-			{name: "read", args: "NAME [--config FILE]", summary: "read a configured sensor once, without a broker", run: cmdSensorsRead},
+			{name: "read", args: "[NAME...] [--all] [--config FILE] [--json]", summary: "read configured sensors once, without a broker", run: cmdSensorsRead},
+			{name: "types", args: "", summary: "list the sensor types edgepub knows: name, chip, bus, fields", run: cmdSensorsTypes},
 		}},
 		{name: "version", args: "", summary: "print version, commit, Go version and architecture", run: cmdVersion},
 		{name: "help", args: "[COMMAND...]", summary: "show this help, or a command's", run: nil},
