@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -257,4 +258,33 @@ func TestDefaultBrokerStatusLine(t *testing.T) {
 	if !slices.Equal(rec.lines, want) {
 		t.Errorf("got %q\nwant %q", rec.lines, want)
 	}
+}
+
+// With --log-level debug, run shows each reading when it is queued and when
+// the broker acknowledged it, at most 10 of each per second; the first
+// record after a full second says how many it left out.
+func TestDebugLogShowsReadings(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
+	// Two sensors every 20 ms: 100 readings a second, ten times the limit.
+	config := writeConfig(t, chaosConfig(broker.URL(), pki.DeviceDir(t, "Kai"), t.TempDir(), "20ms"))
+	d := startDaemonProc(t, "", "--config", config, "--log-level", "debug")
+	waitLog(t, d, "reading queued", 20*time.Second)
+	line := waitLogAfter(t, d, 0, 20*time.Second, "reading acknowledged", "sensor=environment", `payload="{\"device\":\"Kai\"`)
+	if !strings.Contains(line, "topic=Kai/sensors/environment") || !strings.Contains(line, "seq=") {
+		t.Errorf("acknowledged record: %s", line)
+	}
+	held := regexp.MustCompile(`msg="reading (queued|acknowledged)".* not_logged=[1-9]`)
+	deadline := time.Now().Add(20 * time.Second)
+	for !held.MatchString(d.Log()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no record says how many readings it left out:\n%s", d.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	queued := waitLogAfter(t, d, 0, time.Second, "reading queued")
+	if !strings.Contains(queued, "values=map[") || !strings.Contains(queued, "seq=") {
+		t.Errorf("queued record: %s", queued)
+	}
+	d.stopWithin(t, 5*time.Second)
 }

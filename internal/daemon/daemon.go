@@ -60,6 +60,10 @@ type Opts struct {
 	Ready func(*Daemon)
 }
 
+// debugReadingsPerSecond is how many readings per second --log-level debug
+// shows as queued (and the publisher as acknowledged); the rest are counted.
+const debugReadingsPerSecond = 10
+
 // Daemon is a running edgepub.
 type Daemon struct {
 	opts    Opts
@@ -76,6 +80,8 @@ type Daemon struct {
 	progress  progressMeter
 	socTemp   atomicFloat
 	discovery discoveryState
+	// debugQueued rate-limits the debug record of each queued reading.
+	debugQueued *logging.Limiter
 }
 
 // Run loads certificates, the outbox and the sensors, reports READY, and
@@ -91,7 +97,7 @@ func Run(ctx context.Context, o Opts) error {
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
-	d := &Daemon{opts: o, started: o.Now()}
+	d := &Daemon{opts: o, started: o.Now(), debugQueued: logging.NewLimiter(debugReadingsPerSecond, time.Second)}
 	cfg := o.Config
 
 	names := CertNames(cfg.Certs)
@@ -186,8 +192,15 @@ func (d *Daemon) accept(r sensors.Reading) {
 		d.socTemp.store(t)
 	}
 	d.discovery.see(d, r)
-	if _, err := d.outbox.Append(r.Time, message.Framed(d.device, r)); err != nil {
+	seq, err := d.outbox.Append(r.Time, message.Framed(d.device, r))
+	if err != nil {
 		d.log.Error("reading not accepted", "sensor", r.Sensor, "error", err)
+		return
+	}
+	if d.log.Enabled(context.Background(), slog.LevelDebug) {
+		if ok, held := d.debugQueued.Allow(d.opts.Now()); ok {
+			d.log.Debug("reading queued", "sensor", r.Sensor, "seq", seq, "values", r.Values, "not_logged", held)
+		}
 	}
 }
 
