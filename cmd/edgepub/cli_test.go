@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestCLI")
@@ -120,5 +122,62 @@ func TestVersionFlag(t *testing.T) {
 		if err != nil || !strings.Contains(out, "go1.") {
 			t.Errorf("%s: %v %q", arg, err, out)
 		}
+	}
+}
+
+// Ctrl-C during check exits 130 and reports nothing about the step it cut
+// short: a broker that accepts TCP but never answers TLS holds the check in
+// its handshake until the signal.
+func TestCheckInterruptedExits130(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	dir := filepath.Join(t.TempDir(), "pki")
+	if _, _, err := runCmd(t, "certs", "init", dir, "--host", "127.0.0.1", "--client", "Kai"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "server.crt"))
+	os.Remove(filepath.Join(dir, "server.key"))
+	cmd := exec.Command(edgepubBinary(t), "check", "--config", writeConfig(t, ""), "--broker", "ssl://"+ln.Addr().String(),
+		"--cert-dir", dir, "--no-sensors", "--timeout", "1m")
+	outFile := filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := func() string { data, _ := os.ReadFile(outFile); return string(data) }
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out(), "PASS  TCP connect") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("check did not reach the TLS step:\n%s", out())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("exit %v, want status 130", err)
+	}
+	if strings.Contains(out(), "FAIL") || strings.Contains(out(), "TLS handshake") {
+		t.Errorf("Ctrl-C reported the step it cut short:\n%s", out())
 	}
 }
