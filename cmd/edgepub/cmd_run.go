@@ -81,9 +81,8 @@ func runDaemon(ctx context.Context, opts daemon.Opts) error {
 type defaultBrokerNotifier struct{ daemon.Notifier }
 
 func (n defaultBrokerNotifier) Status(line string) {
-	if rest, ok := strings.CutPrefix(line, "broker unreachable"); ok {
-		line = "broker not configured (using the tutorial's default " + config.DefaultBroker + "), unreachable" + rest
-	}
+	// The daemon's words (daemon.StatusLine) for a broker it cannot reach.
+	line = strings.Replace(line, "broker unreachable", "broker not configured (using the tutorial's default "+config.DefaultBroker+"), unreachable", 1)
 	n.Notifier.Status(line)
 }
 
