@@ -71,7 +71,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, e
 	return false, nil
 }
 
-// parseArgs parses flags given anywhere among between min and max
+// parseArgs parses flags given anywhere among min to max
 // positional arguments ("certs init DIR --host H" parses as people type
 // it), and turns -h into a clean exit.
 func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer, min, max int) (help bool, err error) {

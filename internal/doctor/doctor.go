@@ -174,24 +174,31 @@ func (c *checker) bundle(context.Context) []Step {
 	detail := fmt.Sprintf("device %q from %s, expires in %d days", b.Identity, b.CertFile, days)
 	steps := []Step{pass(name, detail)}
 	k := c.cfg.Certs
-	switch certs.Grade(leaf, now, k.WarnDays, k.ErrorDays) {
-	case certs.LevelWarning:
-		steps[0] = graded(name, Warn, detail+fmt.Sprintf(" (warn_days %d)", k.WarnDays), renewFix(b.CertFile, leaf))
-	case certs.LevelError:
-		steps[0] = graded(name, Fail, detail+fmt.Sprintf(" (error_days %d: run logs an error)", k.ErrorDays), renewFix(b.CertFile, leaf))
+	if st := expiryStatus(certs.Grade(leaf, now, k.WarnDays, k.ErrorDays)); st != Pass {
+		steps[0] = graded(name, st, detail+fmt.Sprintf(" (warn_days %d, error_days %d)", k.WarnDays, k.ErrorDays), renewFix(b.CertFile, leaf))
 	}
 	for _, ca := range b.CA {
-		switch left := certs.DaysLeft(ca, now); certs.Grade(ca, now, k.WarnDays, k.ErrorDays) {
-		case certs.LevelWarning:
-			steps = append(steps, graded("CA certificate", Warn, fmt.Sprintf("%s (%s) expires in %d days", b.CAFile, ca.Subject.CommonName, left), "make a new CA and reissue the broker's and devices' certificates before "+ca.NotAfter.UTC().Format(time.DateOnly)))
-		case certs.LevelError:
-			steps = append(steps, graded("CA certificate", Fail, fmt.Sprintf("%s (%s) expires in %d days", b.CAFile, ca.Subject.CommonName, left), "make a new CA and reissue the broker's and devices' certificates before "+ca.NotAfter.UTC().Format(time.DateOnly)))
+		if st := expiryStatus(certs.Grade(ca, now, k.WarnDays, k.ErrorDays)); st != Pass {
+			steps = append(steps, graded("CA certificate", st, fmt.Sprintf("%s (%s) expires in %d days", b.CAFile, ca.Subject.CommonName, certs.DaysLeft(ca, now)),
+				"make a new CA and reissue the broker's and devices' certificates before "+ca.NotAfter.UTC().Format(time.DateOnly)))
 		}
 	}
 	for _, w := range b.Warnings {
 		steps = append(steps, hygieneStep(w))
 	}
 	return steps
+}
+
+// expiryStatus grades an approaching expiry as the daemon logs it: a
+// warning from warn_days, an error from error_days.
+func expiryStatus(l certs.Level) Status {
+	switch l {
+	case certs.LevelWarning:
+		return Warn
+	case certs.LevelError:
+		return Fail
+	}
+	return Pass
 }
 
 // hygieneStep grades a bundle warning as run logs it: a CA key on the
@@ -317,13 +324,10 @@ func (c *checker) handshake(ctx context.Context) []Step {
 	}
 	k := c.cfg.Certs
 	now := c.opts.Now()
-	detail := fmt.Sprintf("the broker's certificate %q expires in %d days", server.Subject.CommonName, certs.DaysLeft(server, now))
-	fix := "renew server.crt on the broker before " + server.NotAfter.UTC().Format(time.DateOnly)
-	switch certs.Grade(server, now, k.WarnDays, k.ErrorDays) {
-	case certs.LevelWarning:
-		steps = append(steps, graded("broker certificate", Warn, detail, fix))
-	case certs.LevelError:
-		steps = append(steps, graded("broker certificate", Fail, detail, fix))
+	if st := expiryStatus(certs.Grade(server, now, k.WarnDays, k.ErrorDays)); st != Pass {
+		steps = append(steps, graded("broker certificate", st,
+			fmt.Sprintf("the broker's certificate %q expires in %d days", server.Subject.CommonName, certs.DaysLeft(server, now)),
+			"renew server.crt on the broker before "+server.NotAfter.UTC().Format(time.DateOnly)))
 	}
 	return steps
 }
