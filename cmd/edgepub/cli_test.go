@@ -46,6 +46,8 @@ var cliCases = []cliCase{
 	{name: "certs-inspect-two-dirs", args: []string{"certs", "inspect", "a", "b"}},
 	{name: "cert-without-key", args: []string{"check", "--config", "good.yaml", "--cert", "Kai.crt"}},
 	{name: "demo-packaged", args: []string{"demo"}, nodemo: true},
+	{name: "setup-without-cert-dir", args: []string{"setup"}},
+	{name: "sensors-read-nothing", args: []string{"sensors", "read", "--config", "good.yaml"}},
 	// Config errors.
 	{name: "config-check-ok", args: []string{"config", "check", "--config", "good.yaml"}},
 	{name: "config-check-typo", args: []string{"config", "check", "--config", "typo.yaml"}},
