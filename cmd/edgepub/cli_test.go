@@ -63,6 +63,7 @@ var cliCases = []cliCase{
 	{name: "check-bad-broker-flag", args: []string{"check", "--config", "good.yaml", "--broker", "tcp://127.0.0.1:1883"}},
 	{name: "check-no-cert-dir", args: []string{"check", "--config", "good.yaml", "--cert-dir", "no-such-folder", "--no-sensors"}},
 	{name: "check-sensor-warns", args: []string{"check", "--config", "optional.yaml", "--cert-dir", "no-such-folder"}},
+	{name: "check-json", args: []string{"check", "--config", "optional.yaml", "--cert-dir", "no-such-folder", "--json"}},
 	{name: "check-required-sensor-fails", args: []string{"check", "--config", "required.yaml", "--cert-dir", "no-such-folder"}},
 }
 

@@ -59,6 +59,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // <name>.crt stays readable
 		if err := enc.Encode(steps); err != nil {
 			return err
 		}

@@ -473,9 +473,9 @@ func (c *checker) sensors(ctx context.Context) []Step {
 		name := "sensor " + spec.Name
 		values, err := c.readOnce(ctx, spec)
 		if err != nil {
-			st, fix := Warn, "make the sensor work as the line above says; until then run logs it and retries it at every read"
+			st, fix := Warn, "run starts without "+spec.Name+" and retries it at every read; once it is wired, `edgepub sensors read "+spec.Name+"` reads it alone"
 			if spec.Required {
-				st, fix = Fail, "make the sensor work as the line above says, or set required: false for "+spec.Name+" so that run starts without it"
+				st, fix = Fail, "run stops at start while "+spec.Name+" cannot be read (required: true): wire it as the driver's message says, or set required: false"
 			}
 			steps = append(steps, graded(name, st, err.Error(), fix))
 			continue
