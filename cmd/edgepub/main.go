@@ -161,7 +161,7 @@ func (c command) sub(name string) (command, bool) {
 
 // help runs `edgepub help [COMMAND...]`: the same text as COMMAND -h.
 func help(root command, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "help" {
 		root.usage(nil, stdout)
 		return nil
 	}
