@@ -54,8 +54,9 @@ var (
 	romRE        = regexp.MustCompile(`^(?i)[0-9a-f]{2}-[0-9a-f]{12}$`)
 )
 
-// Validate checks ranges and relations. It returns the first problem as a
-// *FieldError naming the key.
+// Validate checks ranges and relations, and normalises the broker URLs to
+// scheme://host:port so that no other package parses them again. It returns
+// the first problem as a *FieldError naming the key.
 func (c *Config) Validate() error {
 	if errs := c.problems(nil); len(errs) > 0 {
 		return errs[0]
@@ -127,9 +128,12 @@ func (c *Config) validateBroker(f *faults) {
 	b := c.Broker
 	f.check(len(b.URLs) > 0, "broker.urls", ErrNoBroker)
 	for i, u := range b.URLs {
-		if _, _, err := ParseBrokerURL(u); err != nil {
+		norm, _, err := ParseBrokerURL(u)
+		if err != nil {
 			f.bad(fmt.Sprintf("broker.urls[%d]", i), err)
+			continue
 		}
+		c.Broker.URLs[i] = norm
 	}
 	f.check(between(b.KeepAlive, 5*time.Second, 20*time.Minute), "broker.keepalive", ErrKeepAlive)
 	f.check(between(b.ConnectTimeout, time.Second, 5*time.Minute), "broker.connect_timeout", ErrConnectTimeout)

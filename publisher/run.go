@@ -33,7 +33,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		var started time.Time
 		if err == nil {
-			started = p.opts.Now()
+			started = time.Now()
 			clear(fails)
 			p.connected(conn)
 			err = p.serve(ctx, conn)
@@ -43,7 +43,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				return nil
 			}
 			conn.client.Disconnect(0)
-			if p.opts.Now().Sub(started) >= stableAfter {
+			if time.Now().Sub(started) >= stableAfter {
 				attempt = 0
 			}
 		}
@@ -81,7 +81,7 @@ func (p *Publisher) backoff(n int) time.Duration {
 }
 
 func (p *Publisher) connected(conn *connection) {
-	now := p.opts.Now()
+	now := time.Now()
 	p.setConn(conn)
 	p.mu.Lock()
 	if p.everConnected {
@@ -134,7 +134,7 @@ func (f *failureLog) message(reason string, now time.Time) (string, bool) {
 }
 
 func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duration, wasConnected bool, fails *failureLog) {
-	now := p.opts.Now()
+	now := time.Now()
 	reason := "unknown"
 	if err != nil {
 		reason = err.Error()
@@ -161,7 +161,7 @@ func (p *Publisher) closeCleanly(conn *connection) {
 		tok.WaitTimeout(700 * time.Millisecond)
 	}
 	conn.client.Disconnect(200)
-	p.setStatus(func(s *Status) { s.Connected, s.Since = false, p.opts.Now() })
+	p.setStatus(func(s *Status) { s.Connected, s.Since = false, time.Now() })
 }
 
 func (p *Publisher) setConn(c *connection) {

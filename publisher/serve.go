@@ -44,7 +44,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 		// the backlog is delivered, however fast new readings arrive.
 		drainTo uint64
 		drained int
-		start   = p.opts.Now()
+		start   = time.Now()
 	)
 	if b := p.queue.Backlog(); b.Readings > 0 {
 		drainTo = b.LastSeq
@@ -128,7 +128,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			p.setStatus(func(s *Status) { s.Delivered++ })
 			if drainTo != 0 && seq >= drainTo {
 				drainTo = 0
-				p.log.Info("backlog delivered", "readings", drained, "took", p.opts.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
+				p.log.Info("backlog delivered", "readings", drained, "took", time.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
 			}
 		}
 	}
@@ -137,7 +137,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 // logAcked shows an acknowledged reading at debug level: its sensor (the
 // topic's last level), seq and the published JSON.
 func (p *Publisher) logAcked(in inflight) {
-	if ok, held := p.debugAcked.Allow(p.opts.Now()); ok {
+	if ok, held := p.debugAcked.Allow(time.Now()); ok {
 		sensor := in.topic[strings.LastIndexByte(in.topic, '/')+1:]
 		p.log.Debug("reading acknowledged", "sensor", sensor, "seq", in.seq, "topic", in.topic, "payload", string(in.payload), "not_logged", held)
 	}

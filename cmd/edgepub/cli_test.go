@@ -72,7 +72,8 @@ func TestCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins := map[bool]string{false: edgepubBinary(t), true: buildBinary(t, "nodemo")}
+	// edgepubBinary is built as the packages ship it (-tags nodemo).
+	bins := map[bool]string{false: buildBinary(t, ""), true: edgepubBinary(t)}
 	for _, c := range cliCases {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(bins[c.nodemo], c.args...)
@@ -109,7 +110,8 @@ func TestCLI(t *testing.T) {
 	}
 }
 
-// buildBinary builds edgepub with build tags into the test's temp dir.
+// buildBinary builds edgepub with build tags (none: as `go run` does) into
+// the test's temp dir.
 func buildBinary(t *testing.T, tags string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "edgepub")

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/buildinfo"
@@ -60,7 +59,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Notifier:   notifier,
 		Reload:     reload,
 		StallAfter: *stallAfter,
-		Now:        time.Now,
 	})
 }
 

@@ -27,8 +27,9 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
-	"github.com/edgepub/edgepub/internal/daemon"
+	"github.com/edgepub/edgepub/internal/homeassistant"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
 
@@ -78,7 +79,8 @@ func TestTopic(device string) string { return device + "/check" }
 // Opts configure a check.
 type Opts struct {
 	Timeout time.Duration
-	Now     func() time.Time
+	// Now is the clock that grades certificate expiry; nil means time.Now.
+	Now func() time.Time
 	// OpenSensor opens a configured sensor for the sensors step, which
 	// reads each once; nil skips the step.
 	OpenSensor func(context.Context, config.Sensor) (sensors.Sensor, error)
@@ -161,7 +163,7 @@ type checker struct {
 func (c *checker) bundle(context.Context) []Step {
 	const name = "certificates"
 	dir := c.cfg.Certs.Dir
-	names := daemon.CertNames(c.cfg.Certs)
+	names := certs.ConfigNames(c.cfg.Certs)
 	now := c.opts.Now()
 	b, err := certs.Load(dir, names, now)
 	if err != nil {
@@ -250,9 +252,15 @@ func bundleFix(err error, dir string, now time.Time) string {
 }
 
 func (c *checker) resolve(ctx context.Context) Step {
-	c.url, c.host, _ = config.ParseBrokerURL(c.cfg.Broker.URLs[0])
-	_, c.port, _ = net.SplitHostPort(strings.SplitN(c.url, "://", 2)[1])
 	s := Step{Name: "name resolution"}
+	// config.Validate left the URL as scheme://host:port.
+	c.url = c.cfg.Broker.URLs[0]
+	_, hostPort, _ := strings.Cut(c.url, "://")
+	var err error
+	if c.host, c.port, err = net.SplitHostPort(hostPort); err != nil {
+		s.Detail, s.Fix = fmt.Sprintf("broker URL %q: %v", c.url, err), "write it as ssl://HOST:8883 in broker.urls"
+		return s
+	}
 	if ip := net.ParseIP(c.host); ip != nil {
 		c.addrs = []string{ip.String()}
 		s.OK, s.Detail = true, c.host+" is an IP address"
@@ -276,12 +284,9 @@ func (c *checker) tcp(ctx context.Context) Step {
 	d := net.Dialer{Timeout: c.opts.Timeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		s.Detail = err.Error()
-		switch {
-		case strings.Contains(err.Error(), "refused"):
-			s.Fix = "nothing listens on " + addr + ": is Mosquitto running with `listener " + c.port + "` in mosquitto.conf?"
-		default:
-			s.Fix = "the broker host does not answer: check the network, a firewall on the broker (port " + c.port + ") and the address"
+		s.Detail, s.Fix = err.Error(), publisher.Explain(err)
+		if s.Fix == "" {
+			s.Fix = "cannot reach " + addr + ": check the network, a firewall on the broker (port " + c.port + ") and the address"
 		}
 		return s
 	}
@@ -292,7 +297,7 @@ func (c *checker) tcp(ctx context.Context) Step {
 
 func (c *checker) tlsConfig() *tls.Config {
 	return certs.ClientTLSConfig(c.source, certs.TLSOpts{
-		Host: c.host, Now: c.opts.Now,
+		Host:               c.host,
 		OnLegacyServerCert: func(cert *x509.Certificate) { c.legacy = cert },
 	})
 }
@@ -302,7 +307,7 @@ func (c *checker) handshake(ctx context.Context) []Step {
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: c.opts.Timeout}, Config: c.tlsConfig()}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.host, c.port))
 	if err != nil {
-		return []Step{fail(name, err.Error(), tlsFix(err, c.cfg.Certs.Dir))}
+		return []Step{fail(name, err.Error(), c.tlsFix(err))}
 	}
 	defer conn.Close()
 	// With TLS 1.3 the broker checks the client certificate after the
@@ -311,7 +316,7 @@ func (c *checker) handshake(ctx context.Context) []Step {
 	// read that times out means the certificate was accepted.
 	conn.SetReadDeadline(time.Now().Add(time.Second))
 	if _, err := conn.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
-		return []Step{fail(name, err.Error(), tlsFix(err, c.cfg.Certs.Dir))}
+		return []Step{fail(name, err.Error(), c.tlsFix(err))}
 	}
 	st := conn.(*tls.Conn).ConnectionState()
 	server := st.PeerCertificates[0]
@@ -332,19 +337,14 @@ func (c *checker) handshake(ctx context.Context) []Step {
 	return steps
 }
 
-// tlsFix says what to do about a failed handshake. Our own verification
-// errors already say it; the broker's alerts arrive as bare "remote error"s.
-func tlsFix(err error, certDir string) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "remote error"):
-		return "the broker refused this device's certificate: it must be signed by the CA in the broker's cafile (the tutorial's ca.crt) and be valid now; `edgepub certs inspect " + certDir + "` shows its issuer and dates"
-	case strings.Contains(msg, "not signed by") || strings.Contains(msg, "unknown authority"):
-		return "the broker's certificate is not from " + certDir + "/ca.crt: copy the broker's ca.crt to the device"
-	case strings.Contains(msg, "not for") || strings.Contains(msg, "host"):
-		return "the broker certificate is for another host: use the host it was issued for in broker.urls, or reissue it with a SAN for this host"
+// tlsFix says what to do about a failed handshake: the broker's refusals
+// as the publisher explains them; edgepub's own check of the broker's
+// certificate already says it in the error.
+func (c *checker) tlsFix(err error) string {
+	if fix := publisher.Explain(err); fix != "" {
+		return fix
 	}
-	return "the TLS handshake with the broker failed before certificates were compared: check that broker.urls names Mosquitto's TLS listener (port 8883 in the tutorial), not a plain MQTT port"
+	return "do what the error says; this device trusts the brokers whose certificate " + c.cfg.Certs.Dir + "/ca.crt signed"
 }
 
 func (c *checker) connect(ctx context.Context) Step {
@@ -419,10 +419,10 @@ func (c *checker) discoveryACL(ctx context.Context) Step {
 	prefix := c.cfg.Presence.DiscoveryPrefix
 	// An empty config message is Home Assistant's "remove this entity", so
 	// the probe cannot create anything there.
-	topic := daemon.DiscoveryTopic(prefix, c.device, "edgepub_check")
+	topic := homeassistant.DiscoveryTopic(prefix, c.device, "edgepub_check")
 	if err := c.roundTrip(ctx, topic, nil); err != nil {
 		s.Detail = err.Error()
-		s.Fix = "Home Assistant discovery lies outside " + c.device + "/: add `pattern readwrite " + prefix + "/sensor/%u/#` to the broker's acl_file"
+		s.Fix = "Home Assistant discovery lies outside " + c.device + "/: add `" + homeassistant.DiscoveryACL(prefix) + "` to the broker's acl_file"
 		// run warns about it and goes on publishing readings.
 		s.Status, s.OK = Warn, true
 		return s
