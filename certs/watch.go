@@ -24,9 +24,6 @@ type watchOpts struct {
 	Poll time.Duration
 	// Now is the clock passed to Reload; nil means time.Now.
 	Now func() time.Time
-	// Started, if set, is called once the files are watched, so a test
-	// changes them only after that.
-	Started func()
 }
 
 // Default watch timings.
@@ -47,25 +44,9 @@ func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
 
 // watch is Watch with tunable timings.
 func (s *Source) watch(ctx context.Context, opts watchOpts) error {
-	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultWatchDebounce
-	}
-	if opts.Poll == 0 {
-		opts.Poll = DefaultWatchPoll
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	w := &dirWatch{source: s, opts: opts}
-	fsw, err := fsnotify.NewWatcher()
+	w, err := s.newWatch(opts)
 	if err != nil {
-		if opts.Poll < 0 {
-			return err
-		}
-		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
-	} else {
-		w.fsw = fsw
-		defer fsw.Close()
+		return err
 	}
 	return w.run(ctx)
 }
@@ -81,14 +62,39 @@ type dirWatch struct {
 	state    string
 }
 
-func (w *dirWatch) run(ctx context.Context) error {
-	w.resolved = map[string]string{}
+// newWatch registers the watches: every change made after it returns is
+// seen by run.
+func (s *Source) newWatch(opts watchOpts) (*dirWatch, error) {
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultWatchDebounce
+	}
+	if opts.Poll == 0 {
+		opts.Poll = DefaultWatchPoll
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &dirWatch{source: s, opts: opts, resolved: map[string]string{}}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		if opts.Poll < 0 {
+			return nil, err
+		}
+		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
+	} else {
+		w.fsw = fsw
+	}
 	w.sync()
 	w.state = w.fileState()
-	if w.opts.Started != nil {
-		w.opts.Started()
-	}
+	return w, nil
+}
 
+// run reloads the bundle on changes until ctx is done, then releases the
+// watches.
+func (w *dirWatch) run(ctx context.Context) error {
+	if w.fsw != nil {
+		defer w.fsw.Close()
+	}
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error
 	if w.fsw != nil {

@@ -32,7 +32,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		var started time.Time
 		if err == nil {
-			started = time.Now()
+			started = p.opts.Now()
 			p.connected(conn)
 			err = p.serve(ctx, conn)
 			p.setConn(nil)
@@ -41,7 +41,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				return nil
 			}
 			conn.client.Disconnect(0)
-			if time.Now().Sub(started) >= stableAfter {
+			if p.opts.Now().Sub(started) >= stableAfter {
 				attempt = 0
 			}
 		}
@@ -76,7 +76,7 @@ func (p *Publisher) backoff(n int) time.Duration {
 }
 
 func (p *Publisher) connected(conn *connection) {
-	now := time.Now()
+	now := p.opts.Now()
 	p.setConn(conn)
 	p.mu.Lock()
 	if p.everConnected {
@@ -102,7 +102,7 @@ func (p *Publisher) connected(conn *connection) {
 }
 
 func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duration, wasConnected bool) {
-	now := time.Now()
+	now := p.opts.Now()
 	reason := "unknown"
 	if err != nil {
 		reason = err.Error()
@@ -129,7 +129,7 @@ func (p *Publisher) closeCleanly(conn *connection) {
 		tok.WaitTimeout(700 * time.Millisecond)
 	}
 	conn.client.Disconnect(200)
-	p.setStatus(func(s *Status) { s.Connected, s.Since = false, time.Now() })
+	p.setStatus(func(s *Status) { s.Connected, s.Since = false, p.opts.Now() })
 }
 
 func (p *Publisher) setConn(c *connection) {

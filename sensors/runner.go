@@ -19,7 +19,8 @@ type Source struct {
 	Sensor Sensor
 	// Interval between reads; Timeout bounds one read.
 	Interval, Timeout time.Duration
-	// Samples > 1 averages that many consecutive reads into one Reading.
+	// Samples > 1 averages that many reads into one Reading, spaced by the
+	// sensor's Spacing if it is Spaced.
 	Samples int
 	// Calibrate corrects fields after averaging.
 	Calibrate map[string]Linear
@@ -40,6 +41,9 @@ type RunnerOpts struct {
 	// Now and After are the clock; tests inject a fake one.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
+	// Taken gives a reading's Time and SinceBoot; nil means Now and 0.
+	// Schedules follow Now, whatever Taken says.
+	Taken func() (wall time.Time, sinceBoot time.Duration)
 	// ErrorLogEvery rate-limits the log of a failing sensor: its first
 	// failure and then at most one record per this period (default 1m).
 	ErrorLogEvery time.Duration
@@ -77,6 +81,10 @@ func NewRunner(opts RunnerOpts) *Runner {
 	}
 	if opts.ErrorLogEvery == 0 {
 		opts.ErrorLogEvery = time.Minute
+	}
+	if opts.Taken == nil {
+		now := opts.Now
+		opts.Taken = func() (time.Time, time.Duration) { return now(), 0 }
 	}
 	return &Runner{opts: opts, status: map[string]*SensorStatus{}}
 }
@@ -116,9 +124,11 @@ func sortStatus(s []SensorStatus) {
 }
 
 // loop is one sensor's schedule. After a failure the next attempt comes
-// after a backoff that starts at a tenth of the interval and doubles up to
-// the interval, so a sensor that comes back is picked up quickly but a dead
-// one does not flood the bus.
+// after a backoff that starts at a tenth of the interval (or the sensor's
+// spacing, if longer) and doubles up to the interval, so a sensor that comes
+// back is picked up quickly but a dead one does not flood the bus. A read in
+// the sensor's warm-up is retried after that first step, without counting a
+// failure.
 func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 	log := r.opts.Logger.With("sensor", src.Name)
 	var (
@@ -127,6 +137,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		backoff  time.Duration
 		failures int
 		lastLog  time.Time
+		warming  bool
 	)
 	wait := time.Duration(0)
 	for {
@@ -136,10 +147,21 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		case <-r.opts.After(wait):
 		}
 		start := r.opts.Now()
+		wall, sinceBoot := r.opts.Taken()
 		values, err := r.sample(ctx, reader, src)
 		if ctx.Err() != nil {
 			return
 		}
+		retry := max(src.Interval/10, spacingOf(src.Sensor))
+		if errors.Is(err, ErrWarmingUp) {
+			if !warming {
+				log.Info("sensor warming up; no reading until it is done", "detail", err)
+				warming = true
+			}
+			wait = retry - r.opts.Now().Sub(start)
+			continue
+		}
+		warming = false
 		if err != nil {
 			failures++
 			r.recordFailure(src.Name, err)
@@ -147,8 +169,8 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 				log.Warn("sensor read failed; retrying", "error", err, "failures", failures, logging.MessageID(logging.MsgSensorFailing))
 				lastLog = r.opts.Now()
 			}
-			backoff = min(max(2*backoff, src.Interval/10), src.Interval)
-			wait = backoff
+			backoff = min(max(2*backoff, retry), src.Interval)
+			wait = backoff - r.opts.Now().Sub(start)
 			continue
 		}
 		if failures > 0 {
@@ -156,7 +178,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		}
 		failures, backoff = 0, 0
 		r.recordSuccess(src.Name, start)
-		reading := Reading{Sensor: src.Name, Time: start.UTC(), Values: calibrate(values, src.Calibrate)}
+		reading := Reading{Sensor: src.Name, Time: wall.UTC(), SinceBoot: sinceBoot, Values: calibrate(values, src.Calibrate)}
 		if last == nil || changed(*last, reading, src.Deadband, src.Heartbeat) {
 			emit(reading)
 			last = &reading
@@ -165,12 +187,44 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 	}
 }
 
-// sample reads Samples times and averages each field; a field missing from
-// some samples is averaged over the samples that had it.
+// ReadOnce reads src once as Run would, samples, warm-up and calibration
+// included, but without deadband: it waits out a warm-up until ctx is done.
+func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
+	reader := &hangGuard{sensor: src.Sensor}
+	for {
+		start := r.opts.Now()
+		wall, sinceBoot := r.opts.Taken()
+		values, err := r.sample(ctx, reader, src)
+		if err == nil {
+			return Reading{Sensor: src.Name, Time: wall.UTC(), SinceBoot: sinceBoot, Values: calibrate(values, src.Calibrate)}, nil
+		}
+		if !errors.Is(err, ErrWarmingUp) || ctx.Err() != nil {
+			return Reading{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return Reading{}, fmt.Errorf("%w (%w)", ctx.Err(), err)
+		case <-r.opts.After(max(src.Interval/10, spacingOf(src.Sensor)) - r.opts.Now().Sub(start)):
+		}
+	}
+}
+
+// sample reads Samples times, each read at least the sensor's spacing after
+// the one before, and averages each field; a field missing from some
+// samples is averaged over the samples that had it.
 func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, error) {
 	n := max(src.Samples, 1)
 	sums, counts := Values{}, map[string]int{}
-	for range n {
+	var prev time.Time
+	for i := range n {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-r.opts.After(spacingOf(src.Sensor) - r.opts.Now().Sub(prev)):
+			}
+		}
+		prev = r.opts.Now()
 		v, err := reader.sense(ctx, src.Timeout)
 		if err != nil {
 			return nil, err

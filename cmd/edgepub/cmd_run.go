@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/buildinfo"
@@ -56,6 +57,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Reload:     reload,
 		Version:    buildinfo.Version,
 		StallAfter: *stallAfter,
+		Now:        time.Now,
 	})
 }
 

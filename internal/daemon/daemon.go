@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
+	"github.com/edgepub/edgepub/internal/clock"
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
@@ -53,6 +54,12 @@ type Opts struct {
 	// StallAfter, if set, stops the main loop's progress after that time so
 	// that a test can watch the systemd watchdog restart the service.
 	StallAfter time.Duration
+	// Now is the wall clock; nil means Clock's. The daemon never lets it go
+	// below the time floor (see internal/clock).
+	Now func() time.Time
+	// Clock is the machine's clocks and sync state; nil means the system's.
+	// Tests and --debug-clock skew it.
+	Clock clock.Source
 	// Ready, if set, is called once the daemon has loaded everything and is
 	// running (READY=1 time); tests use it.
 	Ready func(*Daemon)
@@ -70,6 +77,8 @@ type Daemon struct {
 	outbox    *outbox.Outbox
 	runner    *sensors.Runner
 	publisher *publisher.Publisher
+	clock     *clock.Tracker
+	floor     *clock.Floor
 
 	progress  progressMeter
 	socTemp   atomicFloat
@@ -83,14 +92,27 @@ func Run(ctx context.Context, o Opts) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Clock == nil {
+		o.Clock = &clock.System{}
+	}
+	schedule := o.Now // steady for the sensors' schedules: never the floor
+	if schedule == nil {
+		schedule = time.Now
+	}
+	wall := o.Now
+	if wall == nil {
+		wall = o.Clock.Wall
+	}
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
-	d := &Daemon{opts: o, started: time.Now()}
 	cfg := o.Config
+	floor := clock.OpenFloor(cfg.StateDir, clock.BuildTime(), wall)
+	o.Now = floor.Time
+	d := &Daemon{opts: o, started: o.Now(), floor: floor}
 
 	names := certs.ConfigNames(cfg.Certs)
-	bundle, err := certs.Load(cfg.Certs.Dir, names, time.Now())
+	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
 	var validity *certs.ValidityError
 	switch {
 	case errors.As(err, &validity) && bundle != nil:
@@ -103,11 +125,15 @@ func Run(ctx context.Context, o Opts) error {
 	}
 	d.device = bundle.Identity
 	d.log = o.Logger.With("device", d.device)
+	if now, floored := floor.Now(); floored {
+		d.log.Warn("the wall clock is behind the time floor, so it is wrong: certificates are checked and readings stamped with the floor until the clock is synced",
+			"wall", wall().UTC().Format(time.RFC3339), "floor", now.UTC().Format(time.RFC3339), logging.MessageID(logging.MsgClockFloor))
+	}
 	bundle.LogWarnings(ctx, d.log)
 	d.warnUnmatchableDeviceID()
 	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
 	d.expiry = certs.NewExpiryWatcher(d.certs, certs.ExpiryOpts{
-		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Logger: d.log,
+		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: o.Now, Logger: d.log,
 	})
 
 	d.outbox, err = outbox.Open(filepath.Join(cfg.StateDir, "outbox"), &outbox.Opts{
@@ -126,7 +152,12 @@ func Run(ctx context.Context, o Opts) error {
 	if err != nil {
 		return err
 	}
-	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log})
+	d.clock = clock.NewTracker(clock.TrackerOpts{
+		Source: o.Clock, Wall: o.Now, StateDir: cfg.StateDir, HoldUnsynced: cfg.Clock.HoldUnsynced.Std(), Logger: d.log,
+	})
+	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Now: schedule, Taken: func() (time.Time, time.Duration) {
+		return o.Now(), o.Clock.SinceBoot()
+	}})
 	d.publisher = publisher.New(d.outbox, d.publisherOpts())
 
 	d.log.Info("edgepub started", "version", o.Version, "broker", cfg.Broker.URLs, "sensors", len(sources),
@@ -140,19 +171,23 @@ func Run(ctx context.Context, o Opts) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
-	wg.Go(func() { d.certs.Watch(ctx, time.Now) })
+	wg.Go(func() { d.certs.Watch(ctx, o.Now) })
 	wg.Go(func() { d.expiry.Run(ctx) })
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
 	wg.Go(func() { o.Notifier.RunWatchdog(ctx, d.progress.madeProgress) })
 	wg.Go(func() { d.superviseLoop(ctx) })
 	wg.Go(func() { d.presenceLoop(ctx) })
+	wg.Go(func() { d.clock.Run(ctx) })
 
 	<-ctx.Done()
 	o.Notifier.Stopping()
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
 	haltSensors(sources, d.log)
+	if err := floor.Persist(true); err != nil {
+		d.log.Warn("time floor not saved", "error", err)
+	}
 	return nil
 }
 
@@ -175,7 +210,8 @@ func (d *Daemon) accept(r sensors.Reading) {
 		d.socTemp.store(t)
 	}
 	d.discovery.see(d, r)
-	if _, err := d.outbox.Append(r.Time, message.Framed(d.device, r)); err != nil {
+	taken := d.clock.Taken(r.SinceBoot)
+	if _, err := d.outbox.Append(r.Time, message.FrameFunc(d.device, r, &taken)); err != nil {
 		d.log.Error("reading not accepted", "sensor", r.Sensor, "error", err)
 	}
 }
@@ -188,6 +224,7 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		TLSConfig: func(host string) *tls.Config {
 			return certs.ClientTLSConfig(d.certs, certs.TLSOpts{
 				Host:               host,
+				Now:                d.opts.Now,
 				OnServerCert:       d.expiry.SetBrokerCert,
 				OnLegacyServerCert: func(c *x509.Certificate) { d.warnLegacyServerCert(host, c) },
 			})
@@ -199,7 +236,10 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		StartJitter:    b.StartJitter.Std(),
 		InFlight:       b.InFlight,
 		StatusTopic:    d.device + "/status",
+		Stamp:          d.clock.Stamp,
+		Gate:           d.clock,
 		Logger:         d.log,
+		Now:            d.opts.Now,
 	}
 }
 
