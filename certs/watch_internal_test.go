@@ -36,11 +36,9 @@ func TestWatchPollAlone(t *testing.T) {
 	}
 	src := NewSource(dir, Names{}, b, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	// newWatch without its inotify watcher: what it records before run is
-	// the state the poll compares against.
-	w := &dirWatch{source: src, opts: watchOpts{Debounce: 10 * time.Millisecond, Poll: 30 * time.Millisecond, Now: func() time.Time { return now }}, resolved: map[string]string{}}
-	w.sync()
-	w.state = w.fileState()
+	started := make(chan struct{})
+	w := &dirWatch{source: src, opts: watchOpts{Debounce: 10 * time.Millisecond, Poll: 30 * time.Millisecond,
+		Now: func() time.Time { return now }, Started: func() { close(started) }}}
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx) }()
 	defer func() {
@@ -48,6 +46,7 @@ func TestWatchPollAlone(t *testing.T) {
 		<-done
 	}()
 
+	<-started
 	block, _ := pem.Decode(issue())
 	want := string(block.Bytes)
 	testutil.Eventually(t, 10*time.Second, "the poll picked up the new certificate", func() bool {

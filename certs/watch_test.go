@@ -12,23 +12,28 @@ import (
 	"github.com/edgepub/edgepub/internal/testutil"
 )
 
-// startWatch watches src until the test ends. Polling is off so
+// startWatch runs WatchWith on src until the test ends. Polling is off so
 // that only change events can trigger a reload.
 func startWatch(t *testing.T, src *certs.Source) {
 	t.Helper()
-	w, err := src.StartWatch(certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	started := make(chan struct{})
+	go func() {
+		done <- src.WatchWith(ctx, certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 },
+			Started: func() { close(started) }})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Watch: %v", err)
 		}
 	})
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Watch ended before watching: %v", err)
+	}
 }
 
 // waitForSerial waits (bounded) until src presents the certificate certPEM.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // Addresses of the two namespaces this test creates and joins with a veth
@@ -102,7 +103,10 @@ func TestPartitionIsDetectedAndNothingIsLost(t *testing.T) {
 	healed := len(d.Log())
 	sh(t, "ip", "netns", "exec", deviceNS, "nft", "delete table inet partition")
 
-	waitLogAfter(t, d, healed, 15*time.Second, `msg="connected to broker"`)
+	testutil.Eventually(t, 15*time.Second, "edgepub reconnects once the link is back", func() bool {
+		line, _ := logLineAfter(d.Log(), healed, `msg="connected to broker"`)
+		return line != ""
+	})
 	stopWithin(t, d, 2*time.Second)
 	drainAndStop(t, deviceNS, writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "1h")))
 	var got delivery

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgepub/edgepub/internal/edgepubproc"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
-	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // deviceConfig is a config for the presence and failover tests: the given
@@ -74,18 +72,6 @@ func retainedStatus(t *testing.T, broker *mosquittotest.Broker, id string) mosqu
 	defer sub.Stop()
 	msgs := sub.WaitFor(5*time.Second, "the retained status", func(m []mosquittotest.Message) bool { return len(m) > 0 })
 	return msgs[0]
-}
-
-// waitLogAfter waits for a whole log line past offset that holds every part,
-// and returns it.
-func waitLogAfter(t *testing.T, d *edgepubproc.Proc, offset int, timeout time.Duration, parts ...string) string {
-	t.Helper()
-	var line string
-	testutil.Eventually(t, timeout, fmt.Sprintf("edgepub logged a line with %q", parts), func() bool {
-		line, _ = logLineAfter(d.Log(), offset, parts...)
-		return line != ""
-	})
-	return line
 }
 
 // A running device is "online", retained, for anyone subscribing later.
