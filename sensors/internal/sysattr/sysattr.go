@@ -29,10 +29,21 @@ func Number(path string) (float64, error) {
 	return v, nil
 }
 
-// Device is a kernel device folder and the driver's name for it.
+// Device is a kernel device folder, the name the driver gave it and the
+// driver's own name. Some drivers (si7020, hdc100x) name the device after
+// its bus address, "1-0040", so the driver is the name to match there.
 type Device struct {
-	Path string
-	Name string
+	Path   string
+	Name   string
+	Driver string
+}
+
+// String shows both names when they differ.
+func (d Device) String() string {
+	if d.Driver == "" || d.Driver == d.Name {
+		return d.Name
+	}
+	return d.Name + " (driver " + d.Driver + ")"
 }
 
 // List returns the devices in bus whose folder names start with prefix
@@ -56,18 +67,34 @@ func List(bus, prefix string) ([]Device, error) {
 		if err != nil {
 			continue
 		}
-		devs = append(devs, Device{Path: p, Name: strings.TrimSpace(string(name))})
+		devs = append(devs, Device{Path: p, Name: strings.TrimSpace(string(name)), Driver: driver(p)})
 	}
 	slices.SortFunc(devs, func(a, b Device) int { return compareNatural(a.Path, b.Path) })
 	return devs, nil
 }
 
-// Matches reports whether a device name is match. Device-tree platform
-// devices such as the DHT11's are named after their node, "dht11@4", so the
-// part before "@" matches too.
-func Matches(name, match string) bool {
-	base, _, _ := strings.Cut(name, "@")
-	return name == match || base == match
+// driver is the name of the driver bound to the device in folder p: an
+// hwmon device links its parent as "device", an IIO device is a child
+// folder of its parent. Empty if neither has a driver link.
+func driver(p string) string {
+	links := []string{filepath.Join(p, "device", "driver")}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		links = append(links, filepath.Join(filepath.Dir(real), "driver"))
+	}
+	for _, l := range links {
+		if target, err := os.Readlink(l); err == nil {
+			return filepath.Base(target)
+		}
+	}
+	return ""
+}
+
+// Matches reports whether d is what match names: its name or its driver's.
+// Device-tree platform devices such as the DHT11's are named after their
+// node, "dht11@4", so the part before "@" matches too.
+func (d Device) Matches(match string) bool {
+	base, _, _ := strings.Cut(d.Name, "@")
+	return d.Name == match || base == match || d.Driver == match
 }
 
 // Find returns the one device in bus named match. what says what kind of
@@ -80,8 +107,8 @@ func Find(bus, prefix, match, what string) (string, error) {
 	var found []string
 	var names []string
 	for _, d := range devs {
-		names = append(names, d.Name)
-		if Matches(d.Name, match) {
+		names = append(names, d.String())
+		if d.Matches(match) {
 			found = append(found, d.Path)
 		}
 	}

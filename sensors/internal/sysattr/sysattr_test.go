@@ -57,17 +57,54 @@ func TestFind(t *testing.T) {
 
 func TestMatches(t *testing.T) {
 	for _, tc := range []struct {
-		name, match string
-		want        bool
+		dev   Device
+		match string
+		want  bool
 	}{
-		{"dht11", "dht11", true},
-		{"dht11@0", "dht11", true},
-		{"dht11@0", "dht11@0", true},
-		{"dht11x", "dht11", false},
-		{"sht3x", "sht4x", false},
+		{Device{Name: "dht11"}, "dht11", true},
+		{Device{Name: "dht11@0"}, "dht11", true},
+		{Device{Name: "dht11@0"}, "dht11@0", true},
+		{Device{Name: "dht11x"}, "dht11", false},
+		{Device{Name: "sht3x"}, "sht4x", false},
+		{Device{Name: "1-0040", Driver: "si7020"}, "si7020", true},
 	} {
-		if got := Matches(tc.name, tc.match); got != tc.want {
-			t.Errorf("Matches(%q, %q) = %v", tc.name, tc.match, got)
+		if got := tc.dev.Matches(tc.match); got != tc.want {
+			t.Errorf("%+v.Matches(%q) = %v", tc.dev, tc.match, got)
 		}
+	}
+}
+
+func TestDriverLinks(t *testing.T) {
+	// As sysfs lays them out: /sys/bus/iio/devices/iio:device0 links to the
+	// device under its I²C client, whose driver link names the driver
+	// (the si7020 driver names the IIO device "1-0040", its bus address);
+	// /sys/class/hwmon/hwmon0 has a device link to its client.
+	root := t.TempDir()
+	client := filepath.Join(root, "devices", "i2c-1", "1-0040")
+	write(t, filepath.Join(client, "iio:device0", "name"), "1-0040\n")
+	write(t, filepath.Join(client, "hwmon", "hwmon0", "name"), "lm75\n")
+	write(t, filepath.Join(root, "drivers", "si7020", "bind"), "")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(filepath.Join(root, "drivers", "si7020"), filepath.Join(client, "driver")))
+	iio := filepath.Join(root, "bus", "iio", "devices")
+	must(os.MkdirAll(iio, 0o755))
+	must(os.Symlink(filepath.Join(client, "iio:device0"), filepath.Join(iio, "iio:device0")))
+	p, err := Find(iio, "iio:device", "si7020", "IIO")
+	if err != nil || p != filepath.Join(iio, "iio:device0") {
+		t.Errorf("Find si7020 = %q, %v", p, err)
+	}
+	if _, err := Find(iio, "iio:device", "htu21", "IIO"); err == nil || !strings.Contains(err.Error(), "1-0040 (driver si7020)") {
+		t.Errorf("no htu21: %v, want the device shown with its driver", err)
+	}
+	hw := filepath.Join(client, "hwmon", "hwmon0")
+	must(os.Symlink(client, filepath.Join(hw, "device")))
+	devs, err := List(filepath.Join(client, "hwmon"), "hwmon")
+	if err != nil || len(devs) != 1 || devs[0].Driver != "si7020" {
+		t.Errorf("List hwmon = %+v, %v; want the client's driver through the device link", devs, err)
 	}
 }
