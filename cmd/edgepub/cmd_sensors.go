@@ -14,6 +14,8 @@ import (
 	"github.com/edgepub/edgepub/internal/daemon"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/catalog"
+	"github.com/edgepub/edgepub/sensors/hwmon"
+	"github.com/edgepub/edgepub/sensors/iio"
 )
 
 func cmdSensors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -25,8 +27,8 @@ func cmdSensors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return cmdSensorsRead(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprint(stdout, "Usage: edgepub sensors scan [--bus /dev/i2c-1] [--w1 DIR]\n       edgepub sensors read NAME [--config FILE]\n\n"+
-		"scan probes an I2C bus and the 1-Wire probes and prints a config snippet to paste.\n"+
+	fmt.Fprint(stdout, "Usage: edgepub sensors scan [--bus /dev/i2c-1] [--w1 DIR] [--iio DIR] [--hwmon DIR]\n       edgepub sensors read NAME [--config FILE]\n\n"+
+		"scan probes an I2C bus, the 1-Wire probes and the kernel's IIO and hwmon devices and prints a config snippet to paste.\n"+
 		"read reads one configured sensor once and prints its values.\n")
 	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
 		return exitCode(2)
@@ -38,9 +40,11 @@ func cmdSensors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 const defaultW1 = "/sys/bus/w1/devices"
 
 func cmdSensorsScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("sensors scan", "[--bus /dev/i2c-1] [--w1 DIR]", "Probe an I2C bus (like i2cdetect) and list 1-Wire probes, naming the devices edgepub knows,\nand print a config snippet. Run it as a user in the i2c group.", stderr)
+	fset := newFlagSet("sensors scan", "[--bus /dev/i2c-1] [--w1 DIR] [--iio DIR] [--hwmon DIR]", "Probe an I2C bus (like i2cdetect), list 1-Wire probes and the IIO and hwmon devices the kernel drives,\nnaming the devices edgepub knows, and print a config snippet. Run it as a user in the i2c group.", stderr)
 	bus := fset.String("bus", "/dev/i2c-1", "I2C bus to probe; \"\" skips I2C")
 	w1 := fset.String("w1", defaultW1, "sysfs directory of 1-Wire devices; \"\" skips 1-Wire")
+	iioDir := fset.String("iio", iio.DefaultBus, "sysfs directory of IIO devices; \"\" skips IIO")
+	hwmonDir := fset.String("hwmon", hwmon.DefaultBus, "sysfs directory of hwmon devices; \"\" skips hwmon")
 	if help, err := parseFlags(fset, args, stdout); help || err != nil {
 		return err
 	}
@@ -69,6 +73,11 @@ func cmdSensorsScan(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		found = append(found, f...)
 	}
+	kernel, err := catalog.ListKernel(*iioDir, *hwmonDir)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	found = append(found, kernel...)
 	fmt.Fprint(stdout, catalog.Snippet(found, *bus))
 	for _, p := range problems {
 		fmt.Fprintln(stderr, "edgepub: sensors scan:", p)

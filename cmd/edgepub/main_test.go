@@ -138,6 +138,14 @@ func TestSensorsReadAndScan(t *testing.T) {
 	if err != nil || !strings.Contains(out, "28-0316a2799bff") || !strings.Contains(out, "ds18b20") {
 		t.Errorf("sensors scan: %v\n%s", err, out)
 	}
+	// A DHT22 under the kernel's dht11 driver, as its overlay names it.
+	iioDir := t.TempDir()
+	os.MkdirAll(filepath.Join(iioDir, "iio:device0"), 0o755)
+	os.WriteFile(filepath.Join(iioDir, "iio:device0", "name"), []byte("dht11@4\n"), 0o644)
+	out, _, err = runCmd(t, "sensors", "scan", "--bus", "", "--w1", "", "--iio", iioDir, "--hwmon", "")
+	if err != nil || !strings.Contains(out, "type: dht11") || !strings.Contains(out, `match: "dht11"`) {
+		t.Errorf("sensors scan of IIO devices: %v\n%s", err, out)
+	}
 	_, stderr, err := runCmd(t, "sensors", "scan", "--bus", "/dev/i2c-99", "--w1", "")
 	if err == nil || !strings.Contains(stderr, "/dev/i2c-99") || !strings.Contains(stderr, "i2c_arm=on") {
 		t.Errorf("scan of a missing bus: %v %q", err, stderr)

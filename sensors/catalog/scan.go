@@ -27,6 +27,11 @@ type Found struct {
 	Chip string
 	// Note explains an ambiguity or what to do with the device.
 	Note string
+	// Path is the folder of a device the kernel drives (IIO or hwmon).
+	Path string
+	// Match is that device's driver name, when it is the only one of its
+	// kind; otherwise the configuration needs Path.
+	Match string
 }
 
 // Scan looks for devices at every address from 0x03 to 0x77 on bus and names
