@@ -81,6 +81,8 @@ func TestOpenKernelTypes(t *testing.T) {
 	k.device(k.iio, "iio:device5", "tsl4531", map[string]string{"name": "tsl4531", "in_illuminance_raw": "120", "in_illuminance_scale": "2"})
 	k.device(k.iio, "iio:device6", "htu21", map[string]string{"name": "htu21", "in_temp_input": "19870", "in_humidityrelative_input": "61000"})
 	k.device(k.iio, "iio:device7", "hdc100x", map[string]string{"name": "1-0041", "in_temp_raw": "26214", "in_temp_offset": "-15887.515151", "in_temp_scale": "2.517700195"})
+	k.device(k.iio, "iio:device8", "bmp280", map[string]string{"name": "bme280",
+		"in_temp_input": "22710", "in_pressure_input": "99.8125", "in_humidityrelative_input": "51234"})
 	k.device(k.hwmon, "hwmon0", "sht3x", map[string]string{"name": "sht3x", "temp1_input": "22500", "humidity1_input": "48000"})
 	k.device(k.hwmon, "hwmon1", "lm75", map[string]string{"name": "lm75", "temp1_input": "-12500"})
 	k.device(k.hwmon, "hwmon2", "ina2xx", map[string]string{"name": "ina219", "in1_input": "5012", "curr1_input": "250", "power1_input": "1253000"})
@@ -105,6 +107,7 @@ func TestOpenKernelTypes(t *testing.T) {
 		// is 25.999 °C. The kernel's scale is 165000/65536 m°C and its
 		// offset -15887.515151 (-40000 / scale).
 		{config.Sensor{Type: "hdc100x", Bus: k.iio}, map[string]float64{"temperature_c": 25.999}},
+		{config.Sensor{Type: "bme280", Bus: k.iio}, map[string]float64{"temperature_c": 22.71, "pressure_hpa": 998.125, "humidity_pct": 51.234}},
 		{config.Sensor{Type: "sht3x", Bus: k.hwmon}, map[string]float64{"temperature_c": 22.5, "humidity_pct": 48}},
 		{config.Sensor{Type: "lm75", Bus: k.hwmon}, map[string]float64{"temperature_c": -12.5}},
 		// hwmon: mV, mA, µW.
@@ -142,6 +145,10 @@ func TestOpenKernelTypeErrors(t *testing.T) {
 		{config.Sensor{Type: "iio", Bus: k.iio}, "give path"},
 		{config.Sensor{Type: "hwmon"}, "give path"},
 		{config.Sensor{Type: "lm75", Path: k.root}, "not an hwmon device folder"},
+		// A chip with an own driver and no bus: the kernel's device is
+		// looked for, and the error names both ways.
+		{config.Sensor{Type: "bme280"}, "bus: /dev/i2c-1"},
+		{config.Sensor{Type: "sht3x", Bus: k.hwmon}, "no hwmon device named \"sht3x\""},
 	} {
 		c.spec.Name = "x"
 		if _, err := Open(context.Background(), c.spec, &fakeBuses{}); err == nil || !strings.Contains(err.Error(), c.text) {
@@ -269,5 +276,25 @@ func TestTypeCount(t *testing.T) {
 		if (ti.kernel.subsystem != "" || ti.Bus == "uart") && ti.Overlay == "" {
 			t.Errorf("%s has no overlay line for the README", ti.Name)
 		}
+	}
+}
+
+func TestScanFindsSHT3xAndBME680(t *testing.T) {
+	// An SHT3x does not acknowledge a bare read and has no serial number
+	// command, but answers a status read (0xF32D; 0x8010 is the power-on
+	// status of table 17). A BME680's chip id is 0x61 (register 0xD0).
+	bus := &deviceBus{devices: map[uint16]chip{
+		0x45: sensirionChip(map[string][]uint16{"\xF3\x2D": {0x8010}}),
+		0x77: registers(map[byte]uint16{0xd0: 0x61}),
+	}}
+	found, err := Scan(context.Background(), bus)
+	if err != nil || len(found) != 2 {
+		t.Fatalf("Scan = %+v, %v", found, err)
+	}
+	if found[0].Chip != "SHT3x" || !slices.Equal(found[0].Types, []string{"sht3x"}) {
+		t.Errorf("0x45: %+v, want an SHT3x", found[0])
+	}
+	if !slices.Equal(found[1].Types, []string{"bme680"}) {
+		t.Errorf("0x77: %+v, want a BME680", found[1])
 	}
 }

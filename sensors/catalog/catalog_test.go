@@ -309,7 +309,7 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 
-	for _, typ := range []string{"bme280", "aht20", "ina219", "ads1115"} {
+	for _, typ := range []string{"sht4x", "aht20", "ina219", "ads1115"} {
 		buses := &fakeBuses{}
 		_, err := Open(context.Background(), config.Sensor{Name: "x", Type: typ}, buses)
 		if !errors.Is(err, errNoBusName) || !strings.Contains(err.Error(), "/dev/i2c-1") {

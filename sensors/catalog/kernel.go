@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/sensors"
@@ -99,10 +100,14 @@ func (k kernelDevice) exampleName() string {
 func ownOrKernel(k kernelDevice, own func(context.Context, config.Sensor, Buses) (sensors.Sensor, error)) func(context.Context, config.Sensor, Buses) (sensors.Sensor, error) {
 	kernel := openKernel(k)
 	return func(ctx context.Context, spec config.Sensor, buses Buses) (sensors.Sensor, error) {
-		if usesKernel(spec) {
-			return kernel(ctx, spec, buses)
+		if !usesKernel(spec) {
+			return own(ctx, spec, buses)
 		}
-		return own(ctx, spec, buses)
+		s, err := kernel(ctx, spec, buses)
+		if err != nil && spec.Bus == "" && spec.Path == "" && spec.Match == "" {
+			return nil, fmt.Errorf("%w; or name the bus for edgepub's own driver, such as bus: /dev/i2c-1", err)
+		}
+		return s, err
 	}
 }
 
@@ -176,6 +181,18 @@ func kernelTypeFor(subsystem string, d sysattr.Device) (TypeInfo, bool) {
 // kernelType describes a chip read only through its kernel driver.
 func kernelType(name, chip, summary, overlay string, k kernelDevice, fields ...string) TypeInfo {
 	return TypeInfo{Name: name, Chip: chip, Summary: summary, Bus: k.subsystem, Fields: fields, Overlay: overlay, kernel: k, Open: openKernel(k)}
+}
+
+// withSpacing sets a type's Spacing.
+func withSpacing(d time.Duration, ti TypeInfo) TypeInfo {
+	ti.Spacing = d
+	return ti
+}
+
+// boschKernel is the kernel's bmp280 driver, which names each device after
+// its chip.
+func boschKernel(chip string) kernelDevice {
+	return kernelDevice{subsystem: "iio", match: chip}
 }
 
 // bme680Kernel publishes the kernel's gas resistance channel under the

@@ -81,12 +81,18 @@ func Types() []TypeInfo {
 		p  = "pressure_hpa"
 	)
 	types := []TypeInfo{
-		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure", Bus: "i2c or spi",
-			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID}, Open: openBMxx80},
-		{Name: "bmp280", Chip: "Bosch BMP280", Summary: "temperature and pressure", Bus: "i2c or spi",
-			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID}, Open: openBMxx80},
-		{Name: "bmp180", Chip: "Bosch BMP180", Summary: "temperature and pressure", Bus: "i2c",
-			Fields: []string{t, p}, Addresses: []uint16{0x77}, ChipIDs: []uint16{bmp180ChipID}, Open: openBMxx80},
+		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
+			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID},
+			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,bme280 for the kernel's driver",
+			kernel:  boschKernel("bme280"), Open: ownOrKernel(boschKernel("bme280"), openBMxx80)},
+		{Name: "bmp280", Chip: "Bosch BMP280", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
+			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID},
+			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,bmp280 for the kernel's driver",
+			kernel:  boschKernel("bmp280"), Open: ownOrKernel(boschKernel("bmp280"), openBMxx80)},
+		{Name: "bmp180", Chip: "Bosch BMP180", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c or iio",
+			Fields: []string{t, p}, Addresses: []uint16{0x77}, ChipIDs: []uint16{bmp180ChipID},
+			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,bmp180 for the kernel's driver",
+			kernel:  boschKernel("bmp180"), Open: ownOrKernel(boschKernel("bmp180"), openBMxx80)},
 		{Name: "aht20", Chip: "Aosong AHT20", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x38},
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
@@ -182,10 +188,12 @@ func Types() []TypeInfo {
 			Fields:  []string{t, rh, "voltage_v", "current_a", "power_w", "…"},
 			Overlay: "the chip's dtoverlay line (/boot/firmware/overlays/README lists them)",
 			kernel:  kernelDevice{subsystem: "hwmon"}, Open: openKernel(kernelDevice{subsystem: "hwmon"})},
-		kernelType("dht11", "Aosong DHT11", "temperature and humidity, through the kernel's dht11 driver (at most every 2 s)",
-			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11"}, t, rh),
-		kernelType("dht22", "Aosong DHT22/AM2302", "temperature and humidity, through the kernel's dht11 driver (at most every 2 s)",
-			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11"}, t, rh),
+		// The kernel's dht11 driver keeps a reading for 2 s
+		// (DHT11_DATA_VALID_TIME); the DHT22 measures at most every 2 s.
+		withSpacing(2*time.Second, kernelType("dht11", "Aosong DHT11", "temperature and humidity, through the kernel's dht11 driver",
+			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11"}, t, rh)),
+		withSpacing(2*time.Second, kernelType("dht22", "Aosong DHT22/AM2302", "temperature and humidity, through the kernel's dht11 driver",
+			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11"}, t, rh)),
 		kernelType("htu21", "TE HTU21D/SHT21", "temperature and humidity, through the kernel's htu21 driver",
 			"dtoverlay=i2c-sensor,htu21", kernelDevice{subsystem: "iio", match: "htu21"}, t, rh),
 		kernelType("si7020", "Silicon Labs Si7020/Si7021", "temperature and humidity, through the kernel's si7020 driver",
