@@ -76,6 +76,21 @@ type Opts struct {
 // DefaultOpts heats to 300 °C for 100 ms, the datasheet's example profile.
 var DefaultOpts = Opts{Heater: Heater{TargetC: 300, Duration: 100 * time.Millisecond}}
 
+// CheckOpts reports what NewI2C would refuse in opts, without a bus.
+func CheckOpts(opts *Opts) error {
+	if opts == nil {
+		return nil
+	}
+	h := opts.Heater
+	if h.TargetC < 200 || h.TargetC > 400 {
+		return fmt.Errorf("heater temperature %g °C is outside 200..400 °C", h.TargetC)
+	}
+	if h.Duration < time.Millisecond || h.Duration > 4032*time.Millisecond {
+		return fmt.Errorf("heater duration %v is outside 1ms..4.032s", h.Duration)
+	}
+	return nil
+}
+
 // Dev is a BME680 or BME688. It is safe for concurrent use.
 type Dev struct {
 	d       i2c.Dev
@@ -100,13 +115,10 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if addr != 0x76 && addr != 0x77 {
 		return nil, fmt.Errorf("%s: address must be 0x76 or 0x77 (set by the SDO pin)", d)
 	}
+	if err := CheckOpts(opts); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
 	h := d.opts.Heater
-	if h.TargetC < 200 || h.TargetC > 400 {
-		return nil, fmt.Errorf("%s: heater temperature %g °C is outside 200..400 °C", d, h.TargetC)
-	}
-	if h.Duration < time.Millisecond || h.Duration > 4032*time.Millisecond {
-		return nil, fmt.Errorf("%s: heater duration %v is outside 1ms..4.032s", d, h.Duration)
-	}
 	if d.opts.Sleep == nil {
 		d.opts.Sleep = pause.For
 	}

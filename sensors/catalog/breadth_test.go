@@ -272,9 +272,16 @@ func TestTypeCount(t *testing.T) {
 	if n := len(Types()); n < 32 {
 		t.Errorf("%d types, want at least 32", n)
 	}
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, ti := range Types() {
-		if (ti.kernel.subsystem != "" || ti.Bus == "uart") && ti.Overlay == "" {
-			t.Errorf("%s has no overlay line for the README", ti.Name)
+		if (ti.kernel.match != "" || ti.Bus == "uart") && ti.Overlay == "" {
+			t.Errorf("%s has no config.txt line", ti.Name)
+		}
+		if ti.Overlay != "" && !strings.Contains(string(readme), "`"+ti.Overlay+"`") {
+			t.Errorf("README does not show %s's line %s", ti.Name, ti.Overlay)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"strings"
 
 	"github.com/edgepub/edgepub/config"
@@ -31,7 +32,7 @@ func open(ctx context.Context, spec config.Sensor, buses Buses) (sensors.Sensor,
 	}
 	ti, ok := Lookup(spec.Type)
 	if !ok {
-		return nil, fmt.Errorf("unknown type %q: choose one of %s", spec.Type, typeNames())
+		return nil, unknownType(spec.Type)
 	}
 	if spec.Address == 0 && len(ti.Addresses) > 0 {
 		spec.Address = ti.Addresses[0]
@@ -112,7 +113,8 @@ func openDS18B20(_ context.Context, spec config.Sensor, buses Buses) (sensors.Se
 		if err != nil {
 			return nil, err
 		}
-		return sensor(ds18b20.NewOneWire(ow, spec.ROM, nil))
+		// A change of the probe's resolution wears its EEPROM: say so.
+		return sensor(ds18b20.NewOneWire(ow, spec.ROM, &ds18b20.Opts{Logger: slog.Default()}))
 	}
 	return nil, fmt.Errorf("bridge %q: choose sysfs (the kernel's w1-gpio bus) or ds2482 (an I²C bridge at bus and address)", spec.Bridge)
 }

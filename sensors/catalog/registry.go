@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,9 +60,18 @@ type TypeInfo struct {
 	// by it, and the configuration check refuses a samples × spacing that
 	// does not fit the interval.
 	Spacing time.Duration
+	// WarmUp is how long after opening the chip may report
+	// sensors.ErrWarmingUp instead of a value: a one-off read waits that
+	// long.
+	WarmUp time.Duration
 	// Cadence, if set, is the one interval the type may be read at: the
 	// SGP30's baseline algorithm needs a measurement every second.
 	Cadence time.Duration
+	// Options are the driver: keys the type takes.
+	Options []string
+	// CheckOptions, if set, reports what Open would refuse in the
+	// configuration, without hardware.
+	CheckOptions func(spec config.Sensor) error
 	// Overlay is the line for /boot/firmware/config.txt that loads the
 	// kernel driver a kernel-read type needs, or that enables its bus.
 	Overlay string
@@ -83,15 +93,15 @@ func Types() []TypeInfo {
 	types := []TypeInfo{
 		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
 			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID},
-			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,bme280 for the kernel's driver",
+			Overlay: "dtoverlay=i2c-sensor,bme280",
 			kernel:  boschKernel("bme280"), Open: ownOrKernel(boschKernel("bme280"), openBMxx80)},
 		{Name: "bmp280", Chip: "Bosch BMP280", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
 			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID},
-			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,bmp280 for the kernel's driver",
+			Overlay: "dtoverlay=i2c-sensor,bmp280",
 			kernel:  boschKernel("bmp280"), Open: ownOrKernel(boschKernel("bmp280"), openBMxx80)},
 		{Name: "bmp180", Chip: "Bosch BMP180", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c or iio",
 			Fields: []string{t, p}, Addresses: []uint16{0x77}, ChipIDs: []uint16{bmp180ChipID},
-			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,bmp180 for the kernel's driver",
+			Overlay: "dtoverlay=i2c-sensor,bmp180",
 			kernel:  boschKernel("bmp180"), Open: ownOrKernel(boschKernel("bmp180"), openBMxx80)},
 		{Name: "aht20", Chip: "Aosong AHT20", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x38},
@@ -130,12 +140,12 @@ func Types() []TypeInfo {
 			Summary: "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
 			Open:    openDS18B20},
 		{Name: "scd4x", Chip: "Sensirion SCD40/41", Summary: "CO₂, temperature and humidity (a new value every 5 s)", Bus: "i2c",
-			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period,
+			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp,
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(scd4x.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "sgp30", Chip: "Sensirion SGP30", Summary: "TVOC and CO₂ equivalent (read it every 1 s)", Bus: "i2c",
-			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence,
+			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(sgp30.NewI2C(ctx, b, spec.Address, nil))
 			})},
@@ -146,17 +156,23 @@ func Types() []TypeInfo {
 			})},
 		{Name: "ina219", Chip: "TI INA219", Summary: "bus voltage, current and power (driver: shunt_ohms, max_current_a)", Bus: "i2c",
 			Fields: []string{"voltage_v", "current_a", "power_w"}, Addresses: addrRange(0x40, 0x4f),
+			Options: []string{"shunt_ohms", "max_current_a"},
+			CheckOptions: func(spec config.Sensor) error {
+				return ina219.CheckOpts(&ina219.Opts{ShuntOhms: spec.Driver.ShuntOhms, MaxCurrentA: spec.Driver.MaxCurrentA})
+			},
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				opts := &ina219.Opts{ShuntOhms: spec.Driver.ShuntOhms, MaxCurrentA: spec.Driver.MaxCurrentA}
 				return sensor(ina219.NewI2C(b, spec.Address, opts))
 			})},
 		{Name: "ads1115", Chip: "TI ADS1115", Summary: "16-bit ADC, inputs mapped to quantities (driver: channels)", Bus: "i2c",
 			Fields: []string{"ain0_v"}, Addresses: addrRange(0x48, 0x4b),
+			Options: []string{"channels"}, CheckOptions: func(spec config.Sensor) error { return ads1x15.CheckADS1115(adcOpts(spec)) },
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(ads1x15.NewADS1115(b, spec.Address, adcOpts(spec)))
 			})},
 		{Name: "ads1015", Chip: "TI ADS1015", Summary: "12-bit ADC, inputs mapped to quantities (driver: channels)", Bus: "i2c",
 			Fields: []string{"ain0_v"}, Addresses: addrRange(0x48, 0x4b),
+			Options: []string{"channels"}, CheckOptions: func(spec config.Sensor) error { return ads1x15.CheckADS1015(adcOpts(spec)) },
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(ads1x15.NewADS1015(b, spec.Address, adcOpts(spec)))
 			})},
@@ -179,14 +195,12 @@ func Types() []TypeInfo {
 		// does the bus timing (the DHT's microsecond pulses cannot be timed
 		// from user space reliably).
 		{Name: "iio", Chip: "any Linux IIO device", Bus: "iio",
-			Summary: "one field per channel, in edgepub's units (path: the device folder, or match: the driver's name)",
-			Fields:  []string{t, rh, p, "illuminance_lux", "voltage_v", "co2_ppm", "…"},
-			Overlay: "the chip's dtoverlay line (/boot/firmware/overlays/README lists them)",
+			Summary: "the fields of the channels it has, in edgepub's units (path: the device folder, or match: the driver's name)",
+			Fields:  []string{t, rh, p, "voltage_v", "current_a", "power_w", "illuminance_lux", "resistance_ohm", "co2_ppm", "tvoc_ppb", "uv_index"},
 			kernel:  kernelDevice{subsystem: "iio"}, Open: openKernel(kernelDevice{subsystem: "iio"})},
 		{Name: "hwmon", Chip: "any Linux hwmon device", Bus: "hwmon",
-			Summary: "one field per *_input attribute, in edgepub's units (path: the device folder, or match: the driver's name)",
-			Fields:  []string{t, rh, "voltage_v", "current_a", "power_w", "…"},
-			Overlay: "the chip's dtoverlay line (/boot/firmware/overlays/README lists them)",
+			Summary: "the fields of the *_input attributes it has, in edgepub's units (path: the device folder, or match: the driver's name)",
+			Fields:  []string{"voltage_v", "current_a", "power_w", "energy_j", t, rh, "fan_rpm"},
 			kernel:  kernelDevice{subsystem: "hwmon"}, Open: openKernel(kernelDevice{subsystem: "hwmon"})},
 		// The kernel's dht11 driver keeps a reading for 2 s
 		// (DHT11_DATA_VALID_TIME); the DHT22 measures at most every 2 s.
@@ -211,7 +225,7 @@ func Types() []TypeInfo {
 		// kernel's.
 		{Name: "sht3x", Chip: "Sensirion SHT30/31/35", Bus: "i2c or hwmon", Fields: []string{t, rh}, Addresses: []uint16{0x44, 0x45},
 			Summary: "temperature and humidity; with no bus, through the kernel's sht3x driver",
-			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,sht3x for the kernel's driver",
+			Overlay: "dtoverlay=i2c-sensor,sht3x",
 			kernel:  kernelDevice{subsystem: "hwmon", match: "sht3x"},
 			Open: ownOrKernel(kernelDevice{subsystem: "hwmon", match: "sht3x"}, onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(sht3x.NewI2C(b, spec.Address, nil))
@@ -219,14 +233,16 @@ func Types() []TypeInfo {
 		{Name: "bme680", Chip: "Bosch BME680/BME688", Bus: "i2c or iio", Fields: []string{t, rh, p, "gas_ohm"}, Addresses: []uint16{0x76, 0x77},
 			ChipIDs: []uint16{bme680ChipID},
 			Summary: "temperature, humidity, pressure and gas resistance (driver: heater_c, heater_duration); with no bus, through the kernel's bme680 driver",
-			Overlay: "dtparam=i2c_arm=on, or dtoverlay=i2c-sensor,bme680 for the kernel's driver",
-			kernel:  bme680Kernel(),
-			Open:    ownOrKernel(bme680Kernel(), onI2C(openBME680))},
+			Overlay: "dtoverlay=i2c-sensor,bme680",
+			Options: []string{"heater_c", "heater_duration"}, CheckOptions: checkBME680,
+			kernel: bme680Kernel(),
+			Open:   ownOrKernel(bme680Kernel(), onI2C(openBME680))},
 		{Name: "mcp3008", Chip: "Microchip MCP3008", Bus: "spi or iio", Fields: []string{"ain0_v"},
 			Summary: "10-bit ADC, inputs mapped to quantities (driver: channels, vref); with no bus, through the kernel's mcp320x driver",
-			Overlay: "dtparam=spi=on, or dtoverlay=mcp3008,spi0-0-present for the kernel's driver",
-			kernel:  mcp3008Kernel(),
-			Open:    ownOrKernel(mcp3008Kernel(), openMCP3008)},
+			Overlay: "dtoverlay=mcp3008,spi0-0-present",
+			Options: []string{"channels", "vref"}, CheckOptions: checkMCP3008,
+			kernel: mcp3008Kernel(),
+			Open:   ownOrKernel(mcp3008Kernel(), openMCP3008)},
 		{Name: "veml7700", Chip: "Vishay VEML7700", Summary: "ambient light", Bus: "i2c",
 			Fields: []string{"illuminance_lux"}, Addresses: []uint16{veml7700.Addr}, Overlay: "dtparam=i2c_arm=on",
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
@@ -235,12 +251,13 @@ func Types() []TypeInfo {
 		// Serial sensors: bus is the port.
 		{Name: "pms5003", Chip: "Plantower PMS5003/7003/A003", Summary: "particulate matter (passive mode; the fan needs 30 s after power-up)", Bus: "uart",
 			Fields:  []string{"pm1_0_ugm3", "pm2_5_ugm3", "pm10_ugm3"},
-			Overlay: "enable_uart=1 (and the serial console off in raspi-config)",
+			Overlay: "enable_uart=1",
 			Open:    openPMS5003},
 		{Name: "mhz19", Chip: "Winsen MH-Z19B/C", Summary: "CO₂ (driver: abc, which must be given; 3 min preheat)", Bus: "uart",
 			Fields:  []string{"co2_ppm"},
-			Overlay: "enable_uart=1 (and the serial console off in raspi-config)",
-			Open:    openMHZ19},
+			Overlay: "enable_uart=1",
+			Options: []string{"abc"}, CheckOptions: checkMHZ19,
+			Open: openMHZ19},
 	}
 	slices.SortFunc(types, func(a, b TypeInfo) int { return strings.Compare(a.Name, b.Name) })
 	return types
@@ -303,4 +320,72 @@ func addrRange(lo, hi uint16) []uint16 {
 // fields.
 func (ti TypeInfo) String() string {
 	return fmt.Sprintf("%-12s %-28s %-11s %s", ti.Name, ti.Chip, ti.Bus, strings.Join(ti.Fields, ","))
+}
+
+// Check validates what the configuration says of each sensor against its
+// type, without touching hardware: the type exists, the interval and
+// samples fit the chip's timing, and the driver options are ones the type
+// takes, with values it accepts. It returns every problem found, each a
+// *config.FieldError naming the sensor's key.
+func Check(specs []config.Sensor) error {
+	var errs []error
+	for i, spec := range specs {
+		key := fmt.Sprintf("sensors[%d]", i)
+		ti, ok := Lookup(spec.Type)
+		if !ok {
+			errs = append(errs, &config.FieldError{Key: key + ".type", Err: unknownType(spec.Type)})
+			continue
+		}
+		for _, err := range []error{
+			spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
+			spec.CheckDriverKeys(ti.Name, ti.Options),
+		} {
+			var fe *config.FieldError
+			if errors.As(err, &fe) {
+				errs = append(errs, &config.FieldError{Key: key + "." + fe.Key, Err: fe.Err})
+			}
+		}
+		if ti.CheckOptions != nil {
+			if err := ti.CheckOptions(spec); err != nil {
+				errs = append(errs, &config.FieldError{Key: key + ".driver", Err: err})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unknownType names the closest known type, for a typo.
+func unknownType(name string) error {
+	// One edit, or two in a long name, is a typo; dht22 is no aht20.
+	best, bestDist := "", 2+len(name)/8
+	for _, ti := range Types() {
+		if d := editDistance(strings.ToLower(name), ti.Name); d < bestDist {
+			best, bestDist = ti.Name, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown type %q: did you mean %s? (edgepub sensors types lists them all)", name, best)
+	}
+	return fmt.Errorf("unknown type %q: choose one of %s", name, typeNames())
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

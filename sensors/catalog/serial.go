@@ -29,8 +29,8 @@ func openMHZ19(_ context.Context, spec config.Sensor, _ Buses) (sensors.Sensor, 
 	if spec.Bus == "" {
 		return nil, errNoPort
 	}
-	if spec.Driver.ABC == nil {
-		return nil, errors.New("driver.abc is not set: give abc: true if the sensor sees fresh air (400 ppm) every day, as in an aired office, or abc: false if it does not, as in a greenhouse or bedroom")
+	if err := checkMHZ19(spec); err != nil {
+		return nil, err
 	}
 	opts := mhz19.Opts{ABC: mhz19.ABCOff}
 	if *spec.Driver.ABC {
@@ -39,8 +39,19 @@ func openMHZ19(_ context.Context, spec config.Sensor, _ Buses) (sensors.Sensor, 
 	return sensor(mhz19.Open(spec.Bus, opts))
 }
 
-// openBME680 opens edgepub's own BME680 driver with the configured heater.
-func openBME680(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
+// errNoABC is returned for an MH-Z19 whose ABC setting is not given.
+var errNoABC = errors.New("driver.abc is not set: give abc: true if the sensor sees fresh air (400 ppm) every day, as in an aired office, or abc: false if it does not, as in a greenhouse or bedroom")
+
+// checkMHZ19 refuses an MH-Z19 without its ABC setting.
+func checkMHZ19(spec config.Sensor) error {
+	if spec.Driver.ABC == nil {
+		return errNoABC
+	}
+	return nil
+}
+
+// bme680Opts is the own driver's options with the configured heater.
+func bme680Opts(spec config.Sensor) *bme680.Opts {
 	opts := bme680.DefaultOpts
 	if spec.Driver.HeaterC != 0 {
 		opts.Heater.TargetC = spec.Driver.HeaterC
@@ -48,8 +59,26 @@ func openBME680(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Senso
 	if d := time.Duration(spec.Driver.HeaterDuration); d != 0 {
 		opts.Heater.Duration = d
 	}
-	return sensor(bme680.NewI2C(b, spec.Address, &opts))
+	return &opts
 }
+
+func checkBME680(spec config.Sensor) error { return bme680.CheckOpts(bme680Opts(spec)) }
+
+// openBME680 opens edgepub's own BME680 driver with the configured heater.
+func openBME680(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
+	return sensor(bme680.NewI2C(b, spec.Address, bme680Opts(spec)))
+}
+
+// mcp3008Opts maps the configured channels and reference to the driver's.
+func mcp3008Opts(spec config.Sensor) *mcp3008.Opts {
+	opts := &mcp3008.Opts{VRef: spec.Driver.VRef}
+	for _, c := range spec.Driver.Channels {
+		opts.Channels = append(opts.Channels, mcp3008.Channel{Input: c.Input, Field: c.Field, Scale: c.Scale, Offset: c.Offset})
+	}
+	return opts
+}
+
+func checkMCP3008(spec config.Sensor) error { return mcp3008.CheckOpts(mcp3008Opts(spec)) }
 
 // openMCP3008 opens edgepub's own MCP3008 driver on the SPI port spec.Bus
 // names, closing the port again if the configuration is refused.
@@ -61,11 +90,7 @@ func openMCP3008(_ context.Context, spec config.Sensor, buses Buses) (sensors.Se
 	if err != nil {
 		return nil, err
 	}
-	opts := &mcp3008.Opts{VRef: spec.Driver.VRef}
-	for _, c := range spec.Driver.Channels {
-		opts.Channels = append(opts.Channels, mcp3008.Channel{Input: c.Input, Field: c.Field, Scale: c.Scale, Offset: c.Offset})
-	}
-	d, err := mcp3008.NewSPI(p, opts)
+	d, err := mcp3008.NewSPI(p, mcp3008Opts(spec))
 	if err != nil {
 		return nil, errors.Join(err, p.Close())
 	}

@@ -59,6 +59,28 @@ var _ sensors.Sensor = (*Dev)(nil)
 // The chip has no identification, so NewSPI checks the configuration only:
 // a missing chip shows up at the first Sense, as readings of 0 or 1023.
 func NewSPI(p spi.Port, opts *Opts) (*Dev, error) {
+	d := &Dev{port: fmt.Sprint(p)}
+	vref, channels, err := configure(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	d.vref, d.channels = vref, channels
+	conn, err := p.Connect(ClockSpeed, spi.Mode0, 8)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect at %s in mode 0: %w", d, ClockSpeed, err)
+	}
+	d.conn = conn
+	return d, nil
+}
+
+// CheckOpts reports what NewSPI would refuse in opts, without a port.
+func CheckOpts(opts *Opts) error {
+	_, _, err := configure(opts)
+	return err
+}
+
+// configure fills in opts' defaults and checks them.
+func configure(opts *Opts) (float64, []Channel, error) {
 	o := DefaultOpts()
 	if opts != nil {
 		if opts.VRef != 0 {
@@ -68,14 +90,14 @@ func NewSPI(p spi.Port, opts *Opts) (*Dev, error) {
 			o.Channels = opts.Channels
 		}
 	}
-	d := &Dev{port: fmt.Sprint(p), vref: o.VRef}
 	if o.VRef < 0.25 || o.VRef > 5.5 {
-		return nil, fmt.Errorf("%s: vref %g V is outside the datasheet's 0.25..5.5 V (tie VREF to 3.3 V and say 3.3)", d, o.VRef)
+		return 0, nil, fmt.Errorf("vref %g V is outside the datasheet's 0.25..5.5 V (tie VREF to 3.3 V and say 3.3)", o.VRef)
 	}
+	var channels []Channel
 	seen := map[string]bool{}
 	for _, c := range o.Channels {
 		if c.Input < 0 || c.Input > 7 {
-			return nil, fmt.Errorf("%s: input %d does not exist: use 0..7 (CH0..CH7)", d, c.Input)
+			return 0, nil, fmt.Errorf("input %d does not exist: use 0..7 (CH0..CH7)", c.Input)
 		}
 		if c.Field == "" {
 			c.Field = "ain" + strconv.Itoa(c.Input) + "_v"
@@ -84,17 +106,12 @@ func NewSPI(p spi.Port, opts *Opts) (*Dev, error) {
 			c.Scale = 1
 		}
 		if seen[c.Field] {
-			return nil, fmt.Errorf("%s: field %s is given twice: name each channel's field", d, c.Field)
+			return 0, nil, fmt.Errorf("field %s is given twice: name each channel's field", c.Field)
 		}
 		seen[c.Field] = true
-		d.channels = append(d.channels, c)
+		channels = append(channels, c)
 	}
-	conn, err := p.Connect(ClockSpeed, spi.Mode0, 8)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connect at %s in mode 0: %w", d, ClockSpeed, err)
-	}
-	d.conn = conn
-	return d, nil
+	return o.VRef, channels, nil
 }
 
 // String names the device and where it is.

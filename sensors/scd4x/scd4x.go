@@ -27,6 +27,11 @@ const Addr uint16 = 0x62
 // period after the start, and a read sooner than that gets none.
 const Period = 5 * time.Second
 
+// WarmUp is how long after the start Sense may report
+// sensors.ErrWarmingUp: one period, and a fifth of it for the chip's clock
+// tolerance.
+const WarmUp = Period + Period/5
+
 // maxCO2 is the top of the sensor's output range.
 const maxCO2 = 40000
 

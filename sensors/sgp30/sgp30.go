@@ -21,6 +21,10 @@ const (
 // Addr is the only address an SGP30 answers at.
 const Addr uint16 = 0x58
 
+// WarmUp is how long after Init_air_quality the chip returns fixed values
+// (datasheet section 3.2), which Sense reports as sensors.ErrWarmingUp.
+const WarmUp = 15 * time.Second
+
 // Cadence is how often measure_iaq must be sent: the chip's dynamic baseline
 // compensation assumes one measurement per second (datasheet section 3.3).
 const Cadence = time.Second
@@ -34,7 +38,6 @@ const (
 	initDuration          = 10 * time.Millisecond
 	measureDuration       = 12 * time.Millisecond
 	featureSetDuration    = 10 * time.Millisecond
-	warmUp                = 15 * time.Second
 	warmUpECO2, warmUpVOC = 400, 0
 	maxOutput             = 60000
 )
@@ -116,8 +119,8 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 		return nil, fmt.Errorf("%s: measuring: %w", d, err)
 	}
 	eco2, tvoc := w[0], w[1]
-	if eco2 == warmUpECO2 && tvoc == warmUpVOC && d.now().Sub(d.started) < warmUp {
-		return nil, fmt.Errorf("%s: the sensor gives the fixed values 400 ppm, 0 ppb for %v after start, which edgepub skips: %w", d, warmUp, sensors.ErrWarmingUp)
+	if eco2 == warmUpECO2 && tvoc == warmUpVOC && d.now().Sub(d.started) < WarmUp {
+		return nil, fmt.Errorf("%s: the sensor gives the fixed values 400 ppm, 0 ppb for %v after start, which edgepub skips: %w", d, WarmUp, sensors.ErrWarmingUp)
 	}
 	if eco2 < warmUpECO2 || eco2 > maxOutput || tvoc > maxOutput {
 		return nil, fmt.Errorf("%s: %d ppm eCO2, %d ppb TVOC is outside the output range: %w", d, eco2, tvoc, sensors.ErrImplausible)
