@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/sensors/internal/uart/uarttest"
@@ -232,15 +233,17 @@ func TestListKernelAndSnippet(t *testing.T) {
 	k.device(k.iio, "iio:device2", "ads1015", map[string]string{"name": "ads1015", "in_voltage0_raw": "100"})
 	k.device(k.iio, "iio:device3", "ads1015", map[string]string{"name": "ads1015", "in_voltage0_raw": "100"})
 	k.device(k.hwmon, "hwmon0", "lm75", map[string]string{"name": "lm75", "temp1_input": "25000"})
+	// The Pi's under-voltage monitor has only an alarm, no *_input.
+	k.device(k.hwmon, "hwmon1", "raspberrypi-hwmon", map[string]string{"name": "rpi_volt", "in0_lcrit_alarm": "0"})
 	found, err := ListKernel(k.iio, k.hwmon)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, f := range found {
-		got = append(got, f.Types[0]+" "+f.Match)
+		got = append(got, strings.Join(f.Types, ",")+" "+f.Match)
 	}
-	want := []string{"dht11 dht11", "si7020 si7020", "iio ", "iio ", "lm75 lm75"}
+	want := []string{"dht11 dht11", "si7020 si7020", "iio ", "iio ", "lm75 lm75", " rpi_volt"}
 	if !slices.Equal(got, want) {
 		t.Errorf("ListKernel types and matches = %q, want %q", got, want)
 	}
@@ -248,6 +251,9 @@ func TestListKernelAndSnippet(t *testing.T) {
 	cfg, err := config.Parse(strings.NewReader(snippet))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, snippet)
+	}
+	if !strings.Contains(snippet, "rpi_volt") || !strings.Contains(snippet, "no *_input") {
+		t.Errorf("the unreadable device has no comment:\n%s", snippet)
 	}
 	if len(cfg.Sensors) != 5 {
 		t.Fatalf("snippet has %d sensors, want 5:\n%s", len(cfg.Sensors), snippet)
@@ -303,5 +309,35 @@ func TestScanFindsSHT3xAndBME680(t *testing.T) {
 	}
 	if !slices.Equal(found[1].Types, []string{"bme680"}) {
 		t.Errorf("0x77: %+v, want a BME680", found[1])
+	}
+}
+
+func TestCheckNewTypes(t *testing.T) {
+	on := true
+	for _, c := range []struct {
+		spec config.Sensor
+		text string // empty: accepted
+	}{
+		{config.Sensor{Type: "mhz19", Bus: "/dev/serial0"}, "driver.abc is not set"},
+		{config.Sensor{Type: "mhz19", Bus: "/dev/serial0", Driver: config.DriverOpts{ABC: &on}}, ""},
+		{config.Sensor{Type: "pms5003", Bus: "/dev/serial0", Driver: config.DriverOpts{ABC: &on}}, "does not use abc"},
+		{config.Sensor{Type: "mcp3008", Driver: config.DriverOpts{VRef: 7}}, "0.25..5.5"},
+		{config.Sensor{Type: "mcp3008", Driver: config.DriverOpts{Channels: []config.ADCChannel{{Input: 9}}}}, "0..7"},
+		{config.Sensor{Type: "bme680", Driver: config.DriverOpts{HeaterC: 500}}, "200..400"},
+		{config.Sensor{Type: "bme680", Driver: config.DriverOpts{HeaterC: 320, HeaterDuration: config.Duration(150 * time.Millisecond)}}, ""},
+		// The kernel's dht11 driver keeps a value for 2 s.
+		{config.Sensor{Type: "dht22", Samples: 3, Interval: config.Duration(3 * time.Second)}, "dht22"},
+	} {
+		c.spec.Name = "x"
+		if c.spec.Samples == 0 {
+			c.spec.Samples, c.spec.Interval = 1, config.Duration(10*time.Second)
+		}
+		err := Check([]config.Sensor{c.spec})
+		switch {
+		case c.text == "" && err != nil:
+			t.Errorf("Check(%s) = %v, want it accepted", c.spec.Type, err)
+		case c.text != "" && (err == nil || !strings.Contains(err.Error(), c.text)):
+			t.Errorf("Check(%s) = %v, want %q", c.spec.Type, err, c.text)
+		}
 	}
 }

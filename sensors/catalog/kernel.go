@@ -152,10 +152,29 @@ func ListKernel(iioBus, hwmonBus string) ([]Found, error) {
 			if count[matchName(d)] == 1 {
 				f.Match = matchName(d)
 			}
+			// A device edgepub cannot read (an accelerometer, the Pi's
+			// under-voltage alarm) gets a comment, not an entry.
+			if err := readable(sub.subsystem, d.Path); err != nil {
+				f.Types, f.Note = nil, err.Error()
+			}
+			if d.Name == "cpu_thermal" {
+				f.Note = "the SoC's temperature, which type soc reads too"
+			}
 			found = append(found, f)
 		}
 	}
 	return found, nil
+}
+
+// readable reports why edgepub could not read the device, if it could not.
+func readable(subsystem, path string) error {
+	var err error
+	if subsystem == "hwmon" {
+		_, err = hwmon.New(path)
+	} else {
+		_, err = iio.New(path, nil)
+	}
+	return err
 }
 
 // matchName is the name a configuration's match should give for d: the
