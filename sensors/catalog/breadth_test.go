@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/config"
+	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/uart/uarttest"
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -129,6 +130,12 @@ func TestOpenKernelTypes(t *testing.T) {
 			for f, w := range c.want {
 				if got, ok := v[f]; !ok || math.Abs(got-w) > 0.0005 {
 					t.Errorf("%s = %v, want %v", f, got, w)
+				}
+			}
+			// The Runner spaces reads and retries of a DHT by 2 s.
+			if strings.HasPrefix(c.spec.Type, "dht") {
+				if sp, ok := s.(sensors.Spaced); !ok || sp.Spacing() != 2*time.Second {
+					t.Errorf("%s is not spaced by 2 s", c.spec.Type)
 				}
 			}
 		})

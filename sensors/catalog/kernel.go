@@ -26,6 +26,8 @@ type kernelDevice struct {
 	// which need the configuration's path or match.
 	match  string
 	rename map[string]string
+	// spacing is the time the chip needs between reads.
+	spacing time.Duration
 }
 
 // usesKernel reports whether spec asks for a device the kernel drives
@@ -62,7 +64,7 @@ func openKernel(k kernelDevice) func(context.Context, config.Sensor, Buses) (sen
 		if k.subsystem == "hwmon" {
 			return sensor(hwmon.New(path))
 		}
-		return sensor(iio.New(path, &iio.Opts{Rename: k.rename}))
+		return sensor(iio.New(path, &iio.Opts{Rename: k.rename, Spacing: k.spacing}))
 	}
 }
 
@@ -199,13 +201,7 @@ func kernelTypeFor(subsystem string, d sysattr.Device) (TypeInfo, bool) {
 
 // kernelType describes a chip read only through its kernel driver.
 func kernelType(name, chip, summary, overlay string, k kernelDevice, fields ...string) TypeInfo {
-	return TypeInfo{Name: name, Chip: chip, Summary: summary, Bus: k.subsystem, Fields: fields, Overlay: overlay, kernel: k, Open: openKernel(k)}
-}
-
-// withSpacing sets a type's Spacing.
-func withSpacing(d time.Duration, ti TypeInfo) TypeInfo {
-	ti.Spacing = d
-	return ti
+	return TypeInfo{Name: name, Chip: chip, Summary: summary, Bus: k.subsystem, Fields: fields, Spacing: k.spacing, Overlay: overlay, kernel: k, Open: openKernel(k)}
 }
 
 // boschKernel is the kernel's bmp280 driver, which names each device after

@@ -204,10 +204,10 @@ func Types() []TypeInfo {
 			kernel:  kernelDevice{subsystem: "hwmon"}, Open: openKernel(kernelDevice{subsystem: "hwmon"})},
 		// The kernel's dht11 driver keeps a reading for 2 s
 		// (DHT11_DATA_VALID_TIME); the DHT22 measures at most every 2 s.
-		withSpacing(2*time.Second, kernelType("dht11", "Aosong DHT11", "temperature and humidity, through the kernel's dht11 driver",
-			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11"}, t, rh)),
-		withSpacing(2*time.Second, kernelType("dht22", "Aosong DHT22/AM2302", "temperature and humidity, through the kernel's dht11 driver",
-			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11"}, t, rh)),
+		kernelType("dht11", "Aosong DHT11", "temperature and humidity, through the kernel's dht11 driver",
+			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11", spacing: 2 * time.Second}, t, rh),
+		kernelType("dht22", "Aosong DHT22/AM2302", "temperature and humidity, through the kernel's dht11 driver",
+			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11", spacing: 2 * time.Second}, t, rh),
 		kernelType("htu21", "TE HTU21D/SHT21", "temperature and humidity, through the kernel's htu21 driver",
 			"dtoverlay=i2c-sensor,htu21", kernelDevice{subsystem: "iio", match: "htu21"}, t, rh),
 		kernelType("si7020", "Silicon Labs Si7020/Si7021", "temperature and humidity, through the kernel's si7020 driver",

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/sysattr"
@@ -64,6 +65,9 @@ type Opts struct {
 	// Rename maps a derived field name to the one to publish, such as
 	// resistance_ohm to gas_ohm for a BME680.
 	Rename map[string]string
+	// Spacing is the time the sensor needs between two reads: the kernel's
+	// dht11 driver, for one, keeps a reading for 2 s.
+	Spacing time.Duration
 }
 
 // Dev is one IIO device. It is safe for concurrent use: it only reads
@@ -72,7 +76,10 @@ type Dev struct {
 	path     string
 	name     string
 	channels []channel
+	spacing  time.Duration
 }
+
+var _ sensors.Spaced = (*Dev)(nil)
 
 var _ sensors.Sensor = (*Dev)(nil)
 
@@ -99,7 +106,7 @@ func New(path string, opts *Opts) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("iio: %w", err)
 	}
-	d := &Dev{path: path, name: strings.TrimSpace(string(name))}
+	d := &Dev{path: path, name: strings.TrimSpace(string(name)), spacing: opts.Spacing}
 	if d.channels, err = channels(path, opts.Rename); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -113,6 +120,9 @@ func New(path string, opts *Opts) (*Dev, error) {
 func (d *Dev) String() string {
 	return fmt.Sprintf("iio device %s (%s)", d.name, d.path)
 }
+
+// Spacing is the time the sensor needs between reads (Opts.Spacing).
+func (d *Dev) Spacing() time.Duration { return d.spacing }
 
 // Name is the kernel driver's name for the device.
 func (d *Dev) Name() string { return d.name }
