@@ -17,6 +17,8 @@ import (
 	"github.com/edgepub/edgepub/sensors/hdc302x"
 	"github.com/edgepub/edgepub/sensors/ina219"
 	"github.com/edgepub/edgepub/sensors/mcp9808"
+	"github.com/edgepub/edgepub/sensors/mhz19"
+	"github.com/edgepub/edgepub/sensors/pms5003"
 	"github.com/edgepub/edgepub/sensors/scd4x"
 	"github.com/edgepub/edgepub/sensors/sgp30"
 	"github.com/edgepub/edgepub/sensors/sht3x"
@@ -250,11 +252,11 @@ func Types() []TypeInfo {
 			})},
 		// Serial sensors: bus is the port.
 		{Name: "pms5003", Chip: "Plantower PMS5003/7003/A003", Summary: "particulate matter (passive mode; the fan needs 30 s after power-up)", Bus: "uart",
-			Fields:  []string{"pm1_0_ugm3", "pm2_5_ugm3", "pm10_ugm3"},
+			Fields: []string{"pm1_0_ugm3", "pm2_5_ugm3", "pm10_ugm3"}, WarmUp: pms5003.WarmUp,
 			Overlay: "enable_uart=1",
 			Open:    openPMS5003},
 		{Name: "mhz19", Chip: "Winsen MH-Z19B/C", Summary: "CO₂ (driver: abc, which must be given; 3 min preheat)", Bus: "uart",
-			Fields:  []string{"co2_ppm"},
+			Fields: []string{"co2_ppm"}, WarmUp: mhz19.WarmUp,
 			Overlay: "enable_uart=1",
 			Options: []string{"abc"}, CheckOptions: checkMHZ19,
 			Open: openMHZ19},

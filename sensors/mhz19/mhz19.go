@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
@@ -28,6 +29,10 @@ var answerHeader = []byte{0xFF, 0x86}
 
 const answerSize = 9
 
+// WarmUp is the preheat time after power-up (datasheet, main parameters:
+// preheat time 3 min); readings before its end are not accurate.
+const WarmUp = 3 * time.Minute
+
 // ErrChecksum means an answer's checksum did not match its bytes.
 var ErrChecksum = errors.New("checksum mismatch")
 
@@ -48,6 +53,9 @@ type Opts struct {
 	ABC ABC
 	// Wait bounds one read. Zero means 1 s.
 	Wait time.Duration
+	// Now tells the time, to know when the preheat ends. Nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Dev is an MH-Z19B or MH-Z19C on a serial line. It is safe for concurrent
@@ -55,6 +63,11 @@ type Opts struct {
 type Dev struct {
 	conn *uart.Conn
 	wait time.Duration
+	now  func() time.Time
+	abc  []byte
+
+	mu      sync.Mutex
+	started time.Time // when the port was (re)opened: the sensor powered up then, as far as edgepub knows
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -62,57 +75,58 @@ var _ sensors.Sensor = (*Dev)(nil)
 // Open opens the serial port name (such as /dev/serial0) and sets ABC. The
 // port is reopened, and ABC set again, after a line failure.
 func Open(name string, opts Opts) (*Dev, error) {
-	setup, err := setABC(opts.ABC)
+	d, err := newDev(opts)
 	if err != nil {
 		return nil, fmt.Errorf("mhz19 on %s: %w", name, err)
 	}
-	c, err := uart.Dial(name, Baud, setup)
-	if err != nil {
+	if d.conn, err = uart.Dial(name, Baud, d.setUp); err != nil {
 		return nil, fmt.Errorf("mhz19 on %s: %w", name, err)
 	}
-	return newDev(c, opts), nil
+	return d, nil
 }
 
 // New uses a port the caller opened at 9600 8N1 and sets ABC.
 func New(p Port, opts Opts) (*Dev, error) {
-	setup, err := setABC(opts.ABC)
+	d, err := newDev(opts)
 	if err != nil {
 		return nil, fmt.Errorf("mhz19 on %v: %w", p, err)
 	}
-	c, err := uart.On(p, setup)
-	if err != nil {
+	if d.conn, err = uart.On(p, d.setUp); err != nil {
 		return nil, fmt.Errorf("mhz19 on %v: %w", p, err)
 	}
-	return newDev(c, opts), nil
+	return d, nil
 }
 
-func newDev(c *uart.Conn, opts Opts) *Dev {
-	d := &Dev{conn: c, wait: opts.Wait}
-	if d.wait <= 0 {
-		d.wait = time.Second
-	}
-	return d
-}
-
-// setABC returns the setup that sends the ABC command. The sensor's answer
-// is not awaited (not every firmware sends one); the next read drops it
-// with the rest of the stale input.
-func setABC(abc ABC) (func(Port) error, error) {
-	var cmd []byte
-	switch abc {
+func newDev(opts Opts) (*Dev, error) {
+	d := &Dev{wait: opts.Wait, now: opts.Now}
+	switch opts.ABC {
 	case ABCOn:
-		cmd = cmdABCOn
+		d.abc = cmdABCOn
 	case ABCOff:
-		cmd = cmdABCOff
+		d.abc = cmdABCOff
 	default:
 		return nil, errors.New("abc is not set: choose on (the sensor sees fresh air every day) or off (it does not, e.g. a greenhouse or bedroom)")
 	}
-	return func(p Port) error {
-		if _, err := p.Write(cmd); err != nil {
-			return fmt.Errorf("set ABC: %w", err)
-		}
-		return nil
-	}, nil
+	if d.wait <= 0 {
+		d.wait = time.Second
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	return d, nil
+}
+
+// setUp sends the ABC command and starts the preheat; it runs whenever the
+// port is opened. The sensor's answer is not awaited (not every firmware
+// sends one): the next read drops it with the rest of the stale input.
+func (d *Dev) setUp(p Port) error {
+	if _, err := p.Write(d.abc); err != nil {
+		return fmt.Errorf("set ABC: %w", err)
+	}
+	d.mu.Lock()
+	d.started = d.now()
+	d.mu.Unlock()
+	return nil
 }
 
 // String names the device and its port.
@@ -121,11 +135,18 @@ func (d *Dev) String() string { return "mhz19 on " + d.conn.String() }
 // Close closes the serial port.
 func (d *Dev) Close() error { return d.conn.Close() }
 
-// Sense reads the CO₂ concentration as "co2_ppm".
+// Sense reads the CO₂ concentration as "co2_ppm". In the WarmUp after the
+// port was opened it returns sensors.ErrWarmingUp once an answer came.
 func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	a, err := d.conn.Exchange(ctx, cmdRead, answerHeader, answerSize, d.wait, check)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	d.mu.Lock()
+	warming := d.now().Sub(d.started) < WarmUp
+	d.mu.Unlock()
+	if warming {
+		return nil, fmt.Errorf("%s: the sensor preheats for %v after power-up: %w", d, WarmUp, sensors.ErrWarmingUp)
 	}
 	return sensors.Values{"co2_ppm": float64(a[2])*256 + float64(a[3])}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/uart"
 	"github.com/edgepub/edgepub/sensors/internal/uart/uarttest"
 )
@@ -39,10 +40,13 @@ func open(t *testing.T, abc ABC, wait time.Duration, steps ...uarttest.Step) (*D
 		setup = abcOff
 	}
 	dev := uarttest.New(t, append([]uarttest.Step{{Expect: setup}}, steps...)...)
-	d, err := Open(dev.Path, Opts{ABC: abc, Wait: wait})
+	// The preheat is over: the clock stands 3 min after the open.
+	start := time.Now()
+	d, err := Open(dev.Path, Opts{ABC: abc, Wait: wait, Now: func() time.Time { return start }})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	d.now = func() time.Time { return start.Add(WarmUp) }
 	t.Cleanup(func() { d.Close() })
 	return d, dev
 }
@@ -105,4 +109,20 @@ func TestSilentAndUnplugged(t *testing.T) {
 			t.Fatalf("Sense error = %v, want a line failure", err)
 		}
 	})
+}
+
+func TestPreheat(t *testing.T) {
+	// Datasheet: preheat time 3 min. An answer in it proves the line
+	// works but is not published.
+	dev := uarttest.New(t, uarttest.Step{Expect: abcOff}, uarttest.Step{Expect: read, Reply: answer608})
+	start := time.Now()
+	d, err := Open(dev.Path, Opts{ABC: ABCOff, Now: func() time.Time { return start }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.now = func() time.Time { return start.Add(WarmUp - time.Second) }
+	if v, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrWarmingUp) {
+		t.Fatalf("Sense at 2:59 = %v, %v; want ErrWarmingUp", v, err)
+	}
 }

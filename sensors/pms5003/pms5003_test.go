@@ -6,9 +6,11 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/uart"
 	"github.com/edgepub/edgepub/sensors/internal/uart/uarttest"
 )
@@ -36,18 +38,61 @@ var (
 	passiveAnswer = []byte{0x42, 0x4D, 0x00, 0x04, 0xE1, 0x00, 0x01, 0x74}
 )
 
+// clock is a settable time for the warm-up.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// open opens the played device with its warm-up already over.
 func open(t *testing.T, wait time.Duration, steps ...uarttest.Step) (*Dev, *uarttest.Device) {
 	t.Helper()
+	d, dev, c := openWarming(t, wait, steps...)
+	c.Add(WarmUp)
+	return d, dev
+}
+
+func openWarming(t *testing.T, wait time.Duration, steps ...uarttest.Step) (*Dev, *uarttest.Device, *clock) {
+	t.Helper()
+	c := &clock{now: time.Date(2026, 12, 2, 20, 0, 0, 0, time.UTC)}
 	// The sensor's answer to the mode command is left out: a real one is
 	// long dropped as stale input when the first read comes, a played one
 	// would still be on the way. TestSenseResyncsAfterGarbage plays it.
 	dev := uarttest.New(t, append([]uarttest.Step{{Expect: passiveMode}}, steps...)...)
-	d, err := Open(dev.Path, &Opts{Wait: wait})
+	d, err := Open(dev.Path, &Opts{Wait: wait, Now: c.Now})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d, dev
+	return d, dev, c
+}
+
+func TestWarmUp(t *testing.T) {
+	// Appendix I, note 1: stable data at least 30 s after wake-up. A frame
+	// read in those 30 s proves the line works but is not published.
+	d, _, c := openWarming(t, time.Second,
+		uarttest.Step{Expect: passiveRead, Reply: frame},
+		uarttest.Step{Expect: passiveRead, Reply: frame})
+	c.Add(WarmUp - time.Millisecond)
+	if v, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrWarmingUp) {
+		t.Fatalf("Sense at 29.999 s = %v, %v; want ErrWarmingUp", v, err)
+	}
+	c.Add(time.Millisecond)
+	if v, err := d.Sense(context.Background()); err != nil || v["pm10_ugm3"] != 10 {
+		t.Fatalf("Sense at 30 s = %v, %v; want the frame's values", v, err)
+	}
 }
 
 func TestSenseReadsAtmosphericValues(t *testing.T) {
