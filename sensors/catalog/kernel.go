@@ -209,14 +209,3 @@ func kernelType(name, chip, summary, overlay string, k kernelDevice, fields ...s
 func boschKernel(chip string) kernelDevice {
 	return kernelDevice{subsystem: "iio", match: chip}
 }
-
-// bme680Kernel publishes the kernel's gas resistance channel under the
-// own driver's name.
-func bme680Kernel() kernelDevice {
-	return kernelDevice{subsystem: "iio", match: "bme680", rename: map[string]string{"resistance_ohm": "gas_ohm"}}
-}
-
-// mcp3008Kernel publishes the kernel's inputs under the own driver's names.
-func mcp3008Kernel() kernelDevice {
-	return kernelDevice{subsystem: "iio", match: "mcp3008", rename: adcFields(8)}
-}

@@ -92,6 +92,18 @@ func Types() []TypeInfo {
 		rh = "humidity_pct"
 		p  = "pressure_hpa"
 	)
+	var (
+		anyIIO   = kernelDevice{subsystem: "iio"}
+		anyHwmon = kernelDevice{subsystem: "hwmon"}
+		// The kernel's dht11 driver keeps a reading for 2 s
+		// (DHT11_DATA_VALID_TIME); the DHT22 measures at most every 2 s.
+		dht         = kernelDevice{subsystem: "iio", match: "dht11", spacing: 2 * time.Second}
+		sht3xKernel = kernelDevice{subsystem: "hwmon", match: "sht3x"}
+		// The bme680 driver's gas channel and the mcp320x driver's inputs
+		// are published under the own drivers' names.
+		bme680Kernel  = kernelDevice{subsystem: "iio", match: "bme680", rename: map[string]string{"resistance_ohm": "gas_ohm"}}
+		mcp3008Kernel = kernelDevice{subsystem: "iio", match: "mcp3008", rename: adcFields(8)}
+	)
 	types := []TypeInfo{
 		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
 			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID},
@@ -199,17 +211,15 @@ func Types() []TypeInfo {
 		{Name: "iio", Chip: "any Linux IIO device", Bus: "iio",
 			Summary: "the fields of the channels it has, in edgepub's units (path: the device folder, or match: the driver's name)",
 			Fields:  []string{t, rh, p, "voltage_v", "current_a", "power_w", "illuminance_lux", "resistance_ohm", "co2_ppm", "tvoc_ppb", "uv_index"},
-			kernel:  kernelDevice{subsystem: "iio"}, Open: openKernel(kernelDevice{subsystem: "iio"})},
+			kernel:  anyIIO, Open: openKernel(anyIIO)},
 		{Name: "hwmon", Chip: "any Linux hwmon device", Bus: "hwmon",
 			Summary: "the fields of the *_input attributes it has, in edgepub's units (path: the device folder, or match: the driver's name)",
 			Fields:  []string{"voltage_v", "current_a", "power_w", "energy_j", t, rh, "fan_rpm"},
-			kernel:  kernelDevice{subsystem: "hwmon"}, Open: openKernel(kernelDevice{subsystem: "hwmon"})},
-		// The kernel's dht11 driver keeps a reading for 2 s
-		// (DHT11_DATA_VALID_TIME); the DHT22 measures at most every 2 s.
+			kernel:  anyHwmon, Open: openKernel(anyHwmon)},
 		kernelType("dht11", "Aosong DHT11", "temperature and humidity, through the kernel's dht11 driver",
-			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11", spacing: 2 * time.Second}, t, rh),
+			"dtoverlay=dht11,gpiopin=4", dht, t, rh),
 		kernelType("dht22", "Aosong DHT22/AM2302", "temperature and humidity, through the kernel's dht11 driver",
-			"dtoverlay=dht11,gpiopin=4", kernelDevice{subsystem: "iio", match: "dht11", spacing: 2 * time.Second}, t, rh),
+			"dtoverlay=dht11,gpiopin=4", dht, t, rh),
 		kernelType("htu21", "TE HTU21D/SHT21", "temperature and humidity, through the kernel's htu21 driver",
 			"dtoverlay=i2c-sensor,htu21", kernelDevice{subsystem: "iio", match: "htu21"}, t, rh),
 		kernelType("si7020", "Silicon Labs Si7020/Si7021", "temperature and humidity, through the kernel's si7020 driver",
@@ -228,8 +238,8 @@ func Types() []TypeInfo {
 		{Name: "sht3x", Chip: "Sensirion SHT30/31/35", Bus: "i2c or hwmon", Fields: []string{t, rh}, Addresses: []uint16{0x44, 0x45},
 			Summary: "temperature and humidity; with no bus, through the kernel's sht3x driver",
 			Overlay: "dtoverlay=i2c-sensor,sht3x",
-			kernel:  kernelDevice{subsystem: "hwmon", match: "sht3x"},
-			Open: ownOrKernel(kernelDevice{subsystem: "hwmon", match: "sht3x"}, onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
+			kernel:  sht3xKernel,
+			Open: ownOrKernel(sht3xKernel, onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(sht3x.NewI2C(b, spec.Address, nil))
 			}))},
 		{Name: "bme680", Chip: "Bosch BME680/BME688", Bus: "i2c or iio", Fields: []string{t, rh, p, "gas_ohm"}, Addresses: []uint16{0x76, 0x77},
@@ -237,14 +247,14 @@ func Types() []TypeInfo {
 			Summary: "temperature, humidity, pressure and gas resistance (driver: heater_c, heater_duration); with no bus, through the kernel's bme680 driver",
 			Overlay: "dtoverlay=i2c-sensor,bme680",
 			Options: []string{"heater_c", "heater_duration"}, CheckOptions: checkBME680,
-			kernel: bme680Kernel(),
-			Open:   ownOrKernel(bme680Kernel(), onI2C(openBME680))},
+			kernel: bme680Kernel,
+			Open:   ownOrKernel(bme680Kernel, onI2C(openBME680))},
 		{Name: "mcp3008", Chip: "Microchip MCP3008", Bus: "spi or iio", Fields: []string{"ain0_v"},
 			Summary: "10-bit ADC, inputs mapped to quantities (driver: channels, vref); with no bus, through the kernel's mcp320x driver",
 			Overlay: "dtoverlay=mcp3008,spi0-0-present",
 			Options: []string{"channels", "vref"}, CheckOptions: checkMCP3008,
-			kernel: mcp3008Kernel(),
-			Open:   ownOrKernel(mcp3008Kernel(), openMCP3008)},
+			kernel: mcp3008Kernel,
+			Open:   ownOrKernel(mcp3008Kernel, openMCP3008)},
 		{Name: "veml7700", Chip: "Vishay VEML7700", Summary: "ambient light", Bus: "i2c",
 			Fields: []string{"illuminance_lux"}, Addresses: []uint16{veml7700.Addr}, Overlay: "dtparam=i2c_arm=on",
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {

@@ -45,8 +45,7 @@ type Found struct {
 // the HDC302x do not acknowledge a read when they hold no result, so where
 // one of them can sit and the read went unanswered, Scan sends the chip's
 // read-serial-number command (an SHT3x's read-status), which changes no
-// setting; an AM2320 sleeps and
-// is woken first. Where a chip has an identification register (the Bosch
+// setting; an AM2320 sleeps and is woken first. Where a chip has an identification register (the Bosch
 // chip id, the MCP9808's manufacturer id) Scan reads it; at 0x48..0x4b it
 // reads the configuration register to tell a TMP102 from an ADS1x15, which
 // remains a guess.

@@ -13,9 +13,9 @@ import (
 // Snippet writes what a scan found as the sensors section of edgepub's
 // configuration, to check and paste. I²C devices are put on bus; 1-Wire
 // probes on the kernel's bus; IIO and hwmon devices are found by their
-// driver's name, or by their folder when several share it. A device that fits several types gets the
-// most likely one and a comment naming the others; one edgepub cannot read
-// gets only a comment.
+// driver's name, or by their folder when several share it. A device that
+// fits several types gets the most likely one and a comment naming the
+// others; one edgepub cannot read gets only a comment.
 func Snippet(found []Found, bus string) string {
 	var b strings.Builder
 	if len(found) == 0 {
