@@ -23,16 +23,26 @@ type quantity struct {
 	factor float64
 }
 
-// quantities maps attribute types to fields, with the units of
+// quantityOf maps attribute types to fields, with the units of
 // Documentation/hwmon/sysfs-interface.rst.
-var quantities = map[string]quantity{
-	"in":       {"voltage", "_v", 1e-3},     // millivolt
-	"curr":     {"current", "_a", 1e-3},     // milliampere
-	"power":    {"power", "_w", 1e-6},       // microwatt
-	"energy":   {"energy", "_j", 1e-6},      // microjoule
-	"temp":     {"temperature", "_c", 1e-3}, // millidegree Celsius
-	"humidity": {"humidity", "_pct", 1e-3},  // milli-percent
-	"fan":      {"fan", "_rpm", 1},          // revolutions per minute
+func quantityOf(typ string) (quantity, bool) {
+	switch typ {
+	case "in":
+		return quantity{"voltage", "_v", 1e-3}, true // millivolt
+	case "curr":
+		return quantity{"current", "_a", 1e-3}, true // milliampere
+	case "power":
+		return quantity{"power", "_w", 1e-6}, true // microwatt
+	case "energy":
+		return quantity{"energy", "_j", 1e-6}, true // microjoule
+	case "temp":
+		return quantity{"temperature", "_c", 1e-3}, true // millidegree Celsius
+	case "humidity":
+		return quantity{"humidity", "_pct", 1e-3}, true // milli-percent
+	case "fan":
+		return quantity{"fan", "_rpm", 1}, true // revolutions per minute
+	}
+	return quantity{}, false
 }
 
 type channel struct {
@@ -143,7 +153,7 @@ func channels(dir string) ([]channel, error) {
 			i--
 		}
 		typ, index := base[:i], base[i:]
-		if _, known := quantities[typ]; !known || index == "" {
+		if _, known := quantityOf(typ); !known || index == "" {
 			continue
 		}
 		all = append(all, found{typ, index, filepath.Join(dir, e.Name())})
@@ -151,7 +161,7 @@ func channels(dir string) ([]channel, error) {
 	}
 	var chans []channel
 	for _, f := range all {
-		q := quantities[f.typ]
+		q, _ := quantityOf(f.typ)
 		field := q.stem
 		if count[f.typ] > 1 {
 			field += f.index

@@ -70,7 +70,7 @@ func channels(dir string, rename map[string]string) ([]channel, error) {
 		if !ok {
 			continue
 		}
-		if _, known := quantities[s.typ]; !known {
+		if _, known := quantityOf(s.typ); !known {
 			continue
 		}
 		f := byName[s.name()]
@@ -91,13 +91,12 @@ func channels(dir string, rename map[string]string) ([]channel, error) {
 	seen := map[string]string{}
 	for _, n := range order {
 		f := byName[n]
-		q := quantities[f.spec.typ]
-		stem, modifier := q.stem, f.spec.modifier
-		if c, ok := concentrations[modifier]; ok && f.spec.typ == "concentration" {
-			q, stem, modifier = c, c.stem, ""
-		} else if f.spec.typ == "concentration" && modifier != "" {
-			stem, modifier = modifier, ""
+		q, _ := quantityOf(f.spec.typ)
+		modifier := f.spec.modifier
+		if f.spec.typ == "concentration" && modifier != "" {
+			q, modifier = concentrationOf(modifier), ""
 		}
+		stem := q.stem
 		field := stem
 		if perStem[f.spec.typ+"_"+f.spec.modifier] > 1 {
 			field += f.spec.index

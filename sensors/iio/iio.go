@@ -26,28 +26,47 @@ type quantity struct {
 	factor float64
 }
 
-// quantities maps the ABI's channel type names to fields; the units are
+// quantityOf maps the ABI's channel type names to fields; the units are
 // those of Documentation/ABI/testing/sysfs-bus-iio. Channel types without a
 // physical unit there (intensity, proximity) are left out.
-var quantities = map[string]quantity{
-	"temp":             {"temperature", "_c", 1e-3},    // milli degrees Celsius
-	"humidityrelative": {"humidity", "_pct", 1e-3},     // milli percent
-	"pressure":         {"pressure", "_hpa", 10},       // kilopascal
-	"voltage":          {"voltage", "_v", 1e-3},        // millivolts
-	"current":          {"current", "_a", 1e-3},        // milliamps
-	"power":            {"power", "_w", 1e-3},          // milliwatts
-	"illuminance":      {"illuminance", "_lux", 1},     // lux
-	"resistance":       {"resistance", "_ohm", 1},      // ohms
-	"uvindex":          {"uv_index", "", 1},            // UV index, no unit
-	"concentration":    {"concentration", "_ppm", 1e4}, // percent
+func quantityOf(typ string) (quantity, bool) {
+	switch typ {
+	case "temp":
+		return quantity{"temperature", "_c", 1e-3}, true // milli degrees Celsius
+	case "humidityrelative":
+		return quantity{"humidity", "_pct", 1e-3}, true // milli percent
+	case "pressure":
+		return quantity{"pressure", "_hpa", 10}, true // kilopascal
+	case "voltage":
+		return quantity{"voltage", "_v", 1e-3}, true // millivolts
+	case "current":
+		return quantity{"current", "_a", 1e-3}, true // milliamps
+	case "power":
+		return quantity{"power", "_w", 1e-3}, true // milliwatts
+	case "illuminance":
+		return quantity{"illuminance", "_lux", 1}, true // lux
+	case "resistance":
+		return quantity{"resistance", "_ohm", 1}, true // ohms
+	case "uvindex":
+		return quantity{"uv_index", "", 1}, true // UV index, no unit
+	case "concentration":
+		return quantity{"concentration", "_ppm", 1e4}, true // percent
+	}
+	return quantity{}, false
 }
 
-// concentrations names a concentration channel by its modifier: the ABI
+// concentrationOf names a concentration channel by its modifier: the ABI
 // gives all of them in percent, and edgepub publishes CO₂ in ppm (% × 10⁴)
-// and VOC in ppb (% × 10⁷), as the SCD4x and SGP30 drivers do.
-var concentrations = map[string]quantity{
-	"co2": {"co2", "_ppm", 1e4},
-	"voc": {"tvoc", "_ppb", 1e7},
+// and VOC in ppb (% × 10⁷), as the SCD4x and SGP30 drivers do. Others are
+// "<modifier>_ppm".
+func concentrationOf(modifier string) quantity {
+	switch modifier {
+	case "co2":
+		return quantity{"co2", "_ppm", 1e4}
+	case "voc":
+		return quantity{"tvoc", "_ppb", 1e7}
+	}
+	return quantity{modifier, "_ppm", 1e4}
 }
 
 // channel is one readable value of the device.

@@ -47,14 +47,23 @@ func (g Gain) factor() (float64, bool) {
 	return 0, false
 }
 
-// integrationBits are the ALS_IT bits 9:6 of each integration time.
-var integrationBits = map[time.Duration]uint16{
-	25 * time.Millisecond:  0b1100,
-	50 * time.Millisecond:  0b1000,
-	100 * time.Millisecond: 0b0000,
-	200 * time.Millisecond: 0b0001,
-	400 * time.Millisecond: 0b0010,
-	800 * time.Millisecond: 0b0011,
+// integrationBits are the ALS_IT bits 9:6 of an integration time.
+func integrationBits(d time.Duration) (uint16, bool) {
+	switch d {
+	case 25 * time.Millisecond:
+		return 0b1100, true
+	case 50 * time.Millisecond:
+		return 0b1000, true
+	case 100 * time.Millisecond:
+		return 0b0000, true
+	case 200 * time.Millisecond:
+		return 0b0001, true
+	case 400 * time.Millisecond:
+		return 0b0010, true
+	case 800 * time.Millisecond:
+		return 0b0011, true
+	}
+	return 0, false
 }
 
 // resolutionAtMax is the lux per count at gain 2 and 800 ms; halving the
@@ -99,7 +108,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: unknown gain %d: use Gain1, Gain2, Gain1_8 or Gain1_4", d, opts.Gain)
 	}
-	it, ok := integrationBits[opts.IntegrationTime]
+	it, ok := integrationBits(opts.IntegrationTime)
 	if !ok {
 		return nil, fmt.Errorf("%s: integration time %v: use 25, 50, 100, 200, 400 or 800 ms", d, opts.IntegrationTime)
 	}
