@@ -47,11 +47,11 @@ func Open(name string, baud int) (Port, error) {
 // error, unless another header starts inside it. It gives up when wait has passed or ctx is done.
 func Exchange(ctx context.Context, p Port, cmd, header []byte, size int, wait time.Duration, check func([]byte) error) ([]byte, error) {
 	if err := p.ResetInputBuffer(); err != nil {
-		return nil, fmt.Errorf("drop stale input: %w", err)
+		return nil, &lineError{fmt.Errorf("drop stale input: %w (was the adapter unplugged?)", err)}
 	}
 	if len(cmd) > 0 {
 		if _, err := p.Write(cmd); err != nil {
-			return nil, &lineError{fmt.Errorf("write command % x: %w", cmd, err)}
+			return nil, &lineError{fmt.Errorf("write command % x: %w (was the adapter unplugged?)", cmd, err)}
 		}
 	}
 	if err := p.SetReadTimeout(poll); err != nil {
