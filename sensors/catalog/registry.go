@@ -331,7 +331,7 @@ func addrRange(lo, hi uint16) []uint16 {
 // String is the type's line in `edgepub sensors types`: name, chip, bus,
 // fields.
 func (ti TypeInfo) String() string {
-	return fmt.Sprintf("%-12s %-28s %-11s %s", ti.Name, ti.Chip, ti.Bus, strings.Join(ti.Fields, ","))
+	return fmt.Sprintf("%-12s %-28s %-15s %s", ti.Name, ti.Chip, ti.Bus, strings.Join(ti.Fields, ","))
 }
 
 // Check validates what the configuration says of each sensor against its
