@@ -141,7 +141,9 @@ func TestSensorsReadAndScan(t *testing.T) {
 	// A DHT22 under the kernel's dht11 driver, as its overlay names it.
 	iioDir := t.TempDir()
 	os.MkdirAll(filepath.Join(iioDir, "iio:device0"), 0o755)
-	os.WriteFile(filepath.Join(iioDir, "iio:device0", "name"), []byte("dht11@4\n"), 0o644)
+	for name, v := range map[string]string{"name": "dht11@4", "in_temp_input": "21300", "in_humidityrelative_input": "55100"} {
+		os.WriteFile(filepath.Join(iioDir, "iio:device0", name), []byte(v+"\n"), 0o644)
+	}
 	out, _, err = runCmd(t, "sensors", "scan", "--bus", "", "--w1", "", "--iio", iioDir, "--hwmon", "")
 	if err != nil || !strings.Contains(out, "type: dht11") || !strings.Contains(out, `match: "dht11"`) {
 		t.Errorf("sensors scan of IIO devices: %v\n%s", err, out)
