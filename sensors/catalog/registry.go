@@ -214,7 +214,7 @@ func Types() []TypeInfo {
 			kernel:  anyIIO, Open: openKernel(anyIIO)},
 		{Name: "hwmon", Chip: "any Linux hwmon device", Bus: "hwmon",
 			Summary: "the fields of the *_input attributes it has, in edgepub's units (path: the device folder, or match: the driver's name)",
-			Fields:  []string{"voltage_v", "current_a", "power_w", "energy_j", t, rh, "fan_rpm"},
+			Fields:  []string{"voltage_v", "current_a", "power_w", t, rh, "fan_rpm"},
 			kernel:  anyHwmon, Open: openKernel(anyHwmon)},
 		kernelType("dht11", "Aosong DHT11", "temperature and humidity, through the kernel's dht11 driver",
 			"dtoverlay=dht11,gpiopin=4", dht, t, rh),

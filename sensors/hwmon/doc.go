@@ -6,8 +6,7 @@
 // Attributes map to edgepub fields through the units of the hwmon sysfs
 // interface: voltage inN_input in millivolts, currN_input in milliamperes,
 // powerN_input in microwatts, tempN_input in millidegrees Celsius,
-// humidityN_input in milli-percent, energyN_input in microjoules, fanN_input
-// in RPM.
+// humidityN_input in milli-percent, fanN_input in RPM.
 //
 // # Kernel documentation
 //

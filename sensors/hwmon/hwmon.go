@@ -24,7 +24,8 @@ type quantity struct {
 }
 
 // quantityOf maps attribute types to fields, with the units of
-// Documentation/hwmon/sysfs-interface.rst.
+// Documentation/hwmon/sysfs-interface.rst. Cumulative energy (energyN) is
+// left out: it is a counter, not a reading.
 func quantityOf(typ string) (quantity, bool) {
 	switch typ {
 	case "in":
@@ -33,8 +34,6 @@ func quantityOf(typ string) (quantity, bool) {
 		return quantity{"current", "_a", 1e-3}, true // milliampere
 	case "power":
 		return quantity{"power", "_w", 1e-6}, true // microwatt
-	case "energy":
-		return quantity{"energy", "_j", 1e-6}, true // microjoule
 	case "temp":
 		return quantity{"temperature", "_c", 1e-3}, true // millidegree Celsius
 	case "humidity":
@@ -90,7 +89,7 @@ func New(path string) (*Dev, error) {
 			return d, nil
 		}
 	}
-	return nil, fmt.Errorf("%s: no *_input attribute edgepub knows (in, curr, power, energy, temp, humidity, fan)", d)
+	return nil, fmt.Errorf("%s: no *_input attribute edgepub knows (in, curr, power, temp, humidity, fan)", d)
 }
 
 // String names the device for logs and errors.
