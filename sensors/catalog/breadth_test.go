@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/config"
@@ -349,4 +351,55 @@ func TestCheckNewTypes(t *testing.T) {
 			t.Errorf("Check(%s) = %v, want %q", c.spec.Type, err, c.text)
 		}
 	}
+}
+
+// A DHT read the kernel's driver misses is retried, but no sooner than the
+// 2 s the chip needs: the Spacing flows from the type through the iio
+// device to the Runner.
+func TestDHTRetryKeepsTwoSeconds(t *testing.T) {
+	k := newKernelTree(t)
+	dir := k.device(k.iio, "iio:device0", "dht11", map[string]string{"name": "dht11@4", "in_humidityrelative_input": "55100"})
+	temp := filepath.Join(dir, "in_temp_input")
+	// A folder in place of the value: the read fails, as a missed one does.
+	if err := os.Mkdir(temp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, config.Sensor{Name: "garden", Type: "dht22", Bus: k.iio}, &fakeBuses{})
+	synctest.Test(t, func(t *testing.T) {
+		r := sensors.NewRunner(sensors.RunnerOpts{})
+		ctx, cancel := context.WithCancel(t.Context())
+		var mu sync.Mutex
+		var got []sensors.Reading
+		start := time.Now()
+		done := make(chan struct{})
+		go func() {
+			r.Run(ctx, []sensors.Source{{Name: "garden", Sensor: s, Interval: 10 * time.Second, Timeout: time.Second, Samples: 1}}, func(rd sensors.Reading) {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, rd)
+			})
+			close(done)
+		}()
+		synctest.Wait() // the first read failed; the Runner waits to retry
+		if err := os.Remove(temp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(temp, []byte("21300\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) == 0 {
+			t.Fatal("no reading after the DHT answered again")
+		}
+		if after := got[0].Time.Sub(start); after != 2*time.Second {
+			t.Errorf("the retry came %v after the failed read, want the DHT's 2 s (the Runner's own would be 1 s, a tenth of the interval)", after)
+		}
+		if got[0].Values["temperature_c"] != 21.3 {
+			t.Errorf("reading %v", got[0].Values)
+		}
+	})
 }
