@@ -33,6 +33,11 @@ func TestChecksumMatchesDatasheet(t *testing.T) {
 	}
 }
 
+// replyWait bounds a read the played device answers: generous, because a
+// busy machine can delay the pseudo-terminal, and a passing test never
+// waits it out.
+const replyWait = 5 * time.Second
+
 func open(t *testing.T, abc ABC, wait time.Duration, steps ...uarttest.Step) (*Dev, *uarttest.Device) {
 	t.Helper()
 	setup := abcOn
@@ -53,7 +58,7 @@ func open(t *testing.T, abc ABC, wait time.Duration, steps ...uarttest.Step) (*D
 
 func TestSenseDatasheetExample(t *testing.T) {
 	for _, abc := range []ABC{ABCOn, ABCOff} {
-		d, dev := open(t, abc, time.Second, uarttest.Step{Expect: read, Reply: answer608})
+		d, dev := open(t, abc, replyWait, uarttest.Step{Expect: read, Reply: answer608})
 		v, err := d.Sense(context.Background())
 		if err != nil || len(v) != 1 || v["co2_ppm"] != 608 {
 			t.Fatalf("Sense() = %v, %v; want co2_ppm 608", v, err)
@@ -77,7 +82,7 @@ func TestABCMustBeChosen(t *testing.T) {
 func TestResyncAndChecksum(t *testing.T) {
 	t.Run("garbage first", func(t *testing.T) {
 		junk := []byte{0x86, 0xFF, 0x00, 0xFF, 0x86, 0x01} // a stray header, cut short
-		d, _ := open(t, ABCOff, time.Second, uarttest.Step{Expect: read, Reply: slices.Concat(junk, answer608)})
+		d, _ := open(t, ABCOff, replyWait, uarttest.Step{Expect: read, Reply: slices.Concat(junk, answer608)})
 		if v, err := d.Sense(context.Background()); err != nil || v["co2_ppm"] != 608 {
 			t.Fatalf("Sense() = %v, %v; want 608 after the garbage", v, err)
 		}
@@ -85,7 +90,7 @@ func TestResyncAndChecksum(t *testing.T) {
 	t.Run("bad checksum", func(t *testing.T) {
 		bad := slices.Clone(answer608)
 		bad[3] = 0x61
-		d, _ := open(t, ABCOff, time.Second, uarttest.Step{Expect: read, Reply: bad})
+		d, _ := open(t, ABCOff, replyWait, uarttest.Step{Expect: read, Reply: bad})
 		if _, err := d.Sense(context.Background()); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "want 0xd0") {
 			t.Fatalf("Sense error = %v, want ErrChecksum", err)
 		}
@@ -100,7 +105,7 @@ func TestSilentAndUnplugged(t *testing.T) {
 		}
 	})
 	t.Run("unplugged", func(t *testing.T) {
-		d, dev := open(t, ABCOn, time.Second)
+		d, dev := open(t, ABCOn, replyWait)
 		for !bytes.Equal(dev.Received(), abcOn) {
 			time.Sleep(time.Millisecond)
 		}

@@ -57,6 +57,11 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // open opens the played device with its warm-up already over.
+// replyWait bounds a read the played device answers: generous, because a
+// busy machine can delay the pseudo-terminal, and a passing test never
+// waits it out.
+const replyWait = 5 * time.Second
+
 func open(t *testing.T, wait time.Duration, steps ...uarttest.Step) (*Dev, *uarttest.Device) {
 	t.Helper()
 	d, dev, c := openWarming(t, wait, steps...)
@@ -82,7 +87,7 @@ func openWarming(t *testing.T, wait time.Duration, steps ...uarttest.Step) (*Dev
 func TestWarmUp(t *testing.T) {
 	// Appendix I, note 1: stable data at least 30 s after wake-up. A frame
 	// read in those 30 s proves the line works but is not published.
-	d, _, c := openWarming(t, time.Second,
+	d, _, c := openWarming(t, replyWait,
 		uarttest.Step{Expect: passiveRead, Reply: frame},
 		uarttest.Step{Expect: passiveRead, Reply: frame})
 	c.Add(WarmUp - time.Millisecond)
@@ -96,7 +101,7 @@ func TestWarmUp(t *testing.T) {
 }
 
 func TestSenseReadsAtmosphericValues(t *testing.T) {
-	d, dev := open(t, time.Second, uarttest.Step{Expect: passiveRead, Reply: frame})
+	d, dev := open(t, replyWait, uarttest.Step{Expect: passiveRead, Reply: frame})
 	v, err := d.Sense(context.Background())
 	if err != nil {
 		t.Fatalf("Sense: %v", err)
@@ -114,7 +119,7 @@ func TestSenseResyncsAfterGarbage(t *testing.T) {
 	// Line noise, the mode answer and half a frame cut off by a reset come
 	// before the real frame.
 	junk := slices.Concat([]byte{0x00, 0xFF, 0x42, 0x13, 0x42}, passiveAnswer, frame[:17])
-	d, _ := open(t, time.Second, uarttest.Step{Expect: passiveRead, Reply: slices.Concat(junk, frame)})
+	d, _ := open(t, replyWait, uarttest.Step{Expect: passiveRead, Reply: slices.Concat(junk, frame)})
 	v, err := d.Sense(context.Background())
 	if err != nil || v["pm2_5_ugm3"] != 8 {
 		t.Fatalf("Sense() = %v, %v; want pm2_5_ugm3 8 from the frame after the garbage", v, err)
@@ -124,7 +129,7 @@ func TestSenseResyncsAfterGarbage(t *testing.T) {
 func TestSenseRejectsChecksum(t *testing.T) {
 	bad := slices.Clone(frame)
 	bad[13] = 0x09 // PM2.5 9 instead of 8: the sum no longer matches.
-	d, _ := open(t, time.Second, uarttest.Step{Expect: passiveRead, Reply: bad})
+	d, _ := open(t, replyWait, uarttest.Step{Expect: passiveRead, Reply: bad})
 	_, err := d.Sense(context.Background())
 	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "0x02c3") || !strings.Contains(err.Error(), "0x02c4") {
 		t.Fatalf("Sense error = %v, want ErrChecksum with both sums", err)
@@ -161,7 +166,7 @@ func TestContextEndsTheWait(t *testing.T) {
 }
 
 func TestUnpluggedAdapter(t *testing.T) {
-	d, dev := open(t, time.Second)
+	d, dev := open(t, replyWait)
 	// Wait until the passive-mode command was played, then pull the plug.
 	for !bytes.Equal(dev.Received(), passiveMode) {
 		time.Sleep(time.Millisecond)
