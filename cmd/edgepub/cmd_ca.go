@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,33 +17,6 @@ import (
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/logging"
 )
-
-// cmdCA is `edgepub ca`: the signer and the CA's tools, run on the broker
-// host that keeps ca.key.
-func cmdCA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":  cmdCAServe,
-		"revoke": cmdCARevoke,
-		"crl":    cmdCACRL,
-		"check":  cmdCACheck,
-	}
-	if len(args) > 0 {
-		if f, ok := sub[args[0]]; ok {
-			return f(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprint(stdout, "Usage: edgepub ca serve  --ca-dir DIR --broker URL --cert-dir DIR [--config FILE] [--validity 397d]\n"+
-		"       edgepub ca revoke --ca-dir DIR NAME|SERIAL|FILE [--reason R]\n"+
-		"       edgepub ca crl    --ca-dir DIR\n"+
-		"       edgepub ca check  --ca-dir DIR\n\n"+
-		"serve signs the certificate requests devices with certs.renew: auto send on <name>/certs/csr and keeps the CRL fresh.\n"+
-		"revoke cuts a device off: it marks its certificates revoked, writes crl.pem and makes Mosquitto reload it.\n"+
-		"crl writes crl.pem beside ca.crt for Mosquitto's crlfile. check reports CA expiry and CRL freshness.\n")
-	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
-		return exitCode(2)
-	}
-	return nil
-}
 
 const caDirUsage = "the CA folder: the tutorial's (ca.crt and ca.key) or the DIR-ca-private folder of certs init"
 
@@ -64,8 +36,7 @@ func cmdCAServe(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *caDir == "" {
-		fs.Usage()
-		return exitCode(2)
+		return requireFlag(fs, "ca-dir")
 	}
 	cfg := config.Default()
 	if *cfgPath != "" {
@@ -77,12 +48,12 @@ func cmdCAServe(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *broker != "" {
 		cfg.Broker.URLs = []string{*broker}
 	} else if *cfgPath == "" {
-		return errors.New("no broker given: pass --broker ssl://HOST:8883 or --config with broker.urls")
+		return usageError(fs, "no broker given: pass --broker ssl://HOST:8883, or --config with broker.urls")
 	}
 	if *certDir != "" {
 		cfg.Certs.Dir, cfg.Certs.Cert, cfg.Certs.Key = *certDir, "", ""
 	} else if *cfgPath == "" {
-		return errors.New("no certificate folder for the signer given: pass --cert-dir with ca.crt, signer.crt and signer.key")
+		return usageError(fs, "no certificate folder for the signer given: pass --cert-dir with ca.crt, signer.crt and signer.key")
 	}
 	url, host, err := config.ParseBrokerURL(cfg.Broker.URLs[0])
 	if err != nil {
@@ -125,12 +96,11 @@ func cmdCARevoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	reason := fs.String("reason", "", "why: "+strings.Join(pki.ReasonNames(), ", "))
 	crlValidity := daysFlag(fs, "crl-validity", pki.DefaultCRLValidity, "lifetime of the new CRL")
 	reload := fs.String("reload-command", strings.Join(signer.DefaultReloadCommand, " "), "command that makes Mosquitto read the new CRL; empty for none")
-	if help, err := parseFlags(fs, interspersed(fs, args), stdout); help || err != nil {
+	if help, err := parseArgs(fs, args, stdout, 1, 1); help || err != nil {
 		return err
 	}
-	if *caDir == "" || fs.NArg() != 1 {
-		fs.Usage()
-		return exitCode(2)
+	if *caDir == "" {
+		return requireFlag(fs, "ca-dir")
 	}
 	ca, err := pki.OpenAuthority(*caDir)
 	if err != nil {
@@ -158,8 +128,7 @@ func cmdCACRL(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *caDir == "" {
-		fs.Usage()
-		return exitCode(2)
+		return requireFlag(fs, "ca-dir")
 	}
 	ca, err := pki.OpenAuthority(*caDir)
 	if err != nil {
@@ -189,8 +158,7 @@ func cmdCACheck(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *caDir == "" {
-		fs.Usage()
-		return exitCode(2)
+		return requireFlag(fs, "ca-dir")
 	}
 	p := newPrinter(stdout)
 	now := time.Now()

@@ -12,30 +12,29 @@ import (
 
 // renewal asks whether a signer (edgepub ca serve) listens: an empty
 // request on <device>/certs/csr is answered on <device>/certs/issued
-// without signing anything. With certs.renew: auto no answer fails the
-// step; with off, an answer suggests turning renewal on, and no answer
-// is no step (ok false).
-func (c *checker) renewal(ctx context.Context) (Step, bool) {
+// without signing anything. With certs.renew: auto no answer is a WARN
+// (run warns when renewal fails); with off, an answer suggests turning
+// renewal on, and no answer is no step.
+func (c *checker) renewal(ctx context.Context) []Step {
 	if c.client == nil {
-		return Step{}, false
+		return nil
 	}
-	s := Step{Name: "renewal", OK: true}
+	const name = "renewal"
+	topic := c.device + "/" + signer.IssuedTopic
 	auto := c.cfg.Certs.Renew == "auto"
 	answered := c.signerAnswers(ctx)
 	switch {
 	case auto && answered:
-		s.Detail = "certs.renew: auto, and a signer answers on " + c.device + "/" + signer.IssuedTopic
+		return []Step{pass(name, "certs.renew: auto, and a signer answers on "+topic)}
 	case auto:
-		s.OK = false
-		s.Detail = "certs.renew: auto, but no signer answers on " + c.device + "/" + signer.IssuedTopic + ": the certificate will not renew"
-		s.Fix = "run `edgepub ca serve` on the broker host and give it the ACL lines `user signer`, `topic read +/certs/csr`, `topic write +/certs/issued`"
+		return []Step{graded(name, Warn, "certs.renew: auto, but no signer answers on "+topic+": the certificate will not renew",
+			"run `edgepub ca serve` on the broker host and give it the ACL lines `user signer`, `topic read +/certs/csr`, `topic write +/certs/issued`")}
 	case answered:
-		s.Detail = "certs.renew: off"
-		s.Note = "a signer answers on " + c.device + "/" + signer.IssuedTopic + ": set certs.renew: auto and the certificate renews itself before it expires"
-	default:
-		return s, false
+		s := pass(name, "certs.renew: off")
+		s.Note = "a signer answers on " + topic + ": set certs.renew: auto and the certificate renews itself before it expires"
+		return []Step{s}
 	}
-	return s, true
+	return nil
 }
 
 func (c *checker) signerAnswers(ctx context.Context) bool {
