@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -90,6 +91,12 @@ type health struct {
 	// Delivery is the device's check that the broker routes its
 	// publishes (confirmed, unconfirmed, unchecked, off), if it has one.
 	Delivery string `json:"delivery"`
+	// CertRenewal is there when the device renews its certificate itself
+	// (certs.renew: auto).
+	CertRenewal *struct {
+		State    string `json:"state"`
+		Failures int    `json:"failures"`
+	} `json:"cert_renewal"`
 }
 
 // Handle takes one message from the broker. retained is the MQTT retain
@@ -252,6 +259,9 @@ type Device struct {
 	// Delivery is the device's own check that the broker routes its
 	// publishes, if it reports one.
 	Delivery string `json:"delivery,omitempty"`
+	// CertRenewal is the state of the device's own certificate renewal
+	// (waiting, renewing, failing, refused), if it renews.
+	CertRenewal string `json:"cert_renewal,omitempty"`
 	// Problems names what makes the device need attention, worst first;
 	// empty when all is well.
 	Problems []string `json:"problems"`
@@ -359,6 +369,12 @@ func (m *Model) snapshot(name string, d *device, now time.Time) Device {
 	}
 	if out.Delivery == "unconfirmed" {
 		out.Problems = append(out.Problems, "delivery unconfirmed")
+	}
+	if r := h.CertRenewal; r != nil {
+		out.CertRenewal = r.State
+		if r.State == "failing" || r.State == "refused" {
+			out.Problems = append(out.Problems, fmt.Sprintf("certificate renewal %s (%d attempts)", r.State, r.Failures))
+		}
 	}
 	return out
 }

@@ -295,3 +295,27 @@ func TestJSONKeys(t *testing.T) {
 		}
 	}
 }
+
+// A device that renews its certificate itself says how that goes; a
+// failing renewal is a problem the console names, before the expiry is.
+func TestCertRenewalInTheConsole(t *testing.T) {
+	m, _ := newModel(t)
+	m.Handle("Kai/health", []byte(`{"device":"Kai","time":"2026-12-02T11:59:30.000Z","cert_renewal":{"state":"failing","failures":3}}`), true)
+	m.Handle("Ann/health", []byte(`{"device":"Ann","time":"2026-12-02T11:59:30.000Z","cert_renewal":{"state":"waiting","failures":0}}`), true)
+	snap := m.Snapshot()
+	if len(snap) != 2 {
+		t.Fatalf("%d devices, want Kai and Ann", len(snap))
+	}
+	for _, d := range snap {
+		switch d.Device {
+		case "Kai":
+			if d.CertRenewal != "failing" || !strings.Contains(strings.Join(d.Problems, ";"), "certificate renewal failing (3 attempts)") {
+				t.Errorf("Kai: renewal %q, problems %v", d.CertRenewal, d.Problems)
+			}
+		case "Ann":
+			if d.CertRenewal != "waiting" || len(d.Problems) != 0 {
+				t.Errorf("Ann: renewal %q, problems %v", d.CertRenewal, d.Problems)
+			}
+		}
+	}
+}
