@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -106,6 +107,9 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 	}
 	if leaf.Subject.CommonName == "" {
 		return nil, newProblem(ErrUnusable, "client certificate %s has no common name (CN): the broker uses the CN as user name (use_identity_as_username); reissue it with -subj \"/CN=<device name>\"", n.Cert)
+	}
+	if err := CheckIdentity(leaf.Subject.CommonName); err != nil {
+		return nil, newProblem(ErrUnusable, "client certificate %s has the common name %s, which cannot be a device id: %v; reissue it with a CN of letters, digits, '.', '_' and '-' (-subj \"/CN=<device name>\")", n.Cert, strconv.QuoteToASCII(leaf.Subject.CommonName), err)
 	}
 
 	keyData, err := readFile(n.Key, "client key", "certs.key")

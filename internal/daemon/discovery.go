@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -125,14 +127,23 @@ func unitSuffix(field string) string {
 	return ""
 }
 
-// sanitizeID keeps what Home Assistant accepts in a discovery object id.
+// sanitizeID keeps what Home Assistant accepts in a discovery node or object
+// id. A name that had to change gets a hash of the original appended, so
+// that "Kai.1" and "Kai_1" stay two devices in Home Assistant.
 func sanitizeID(s string) string {
-	return strings.Map(func(r rune) rune {
+	changed := false
+	out := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
 			return r
 		}
+		changed = true
 		return '_'
 	}, s)
+	if !changed {
+		return out
+	}
+	sum := sha256.Sum256([]byte(s))
+	return out + "_" + hex.EncodeToString(sum[:4])
 }
 
 // discoveryState remembers the fields each sensor has reported, so that a
