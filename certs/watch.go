@@ -43,30 +43,15 @@ func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
 // ..data swaps, a re-pointed directory link) and files given by absolute path
 // outside the directory. It returns nil when ctx is done.
 func (s *Source) WatchWith(ctx context.Context, opts WatchOpts) error {
-	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultWatchDebounce
-	}
-	if opts.Poll == 0 {
-		opts.Poll = DefaultWatchPoll
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	w := &dirWatch{source: s, opts: opts}
-	fsw, err := fsnotify.NewWatcher()
+	w, err := s.NewWatch(opts)
 	if err != nil {
-		if opts.Poll < 0 {
-			return err
-		}
-		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
-	} else {
-		w.fsw = fsw
-		defer fsw.Close()
+		return err
 	}
-	return w.run(ctx)
+	return w.Run(ctx)
 }
 
-type dirWatch struct {
+// A Watch follows the bundle's files; see WatchWith.
+type Watch struct {
 	source *Source
 	opts   WatchOpts
 	fsw    *fsnotify.Watcher // nil when only polling
@@ -77,11 +62,39 @@ type dirWatch struct {
 	state    string
 }
 
-func (w *dirWatch) run(ctx context.Context) error {
-	w.resolved = map[string]string{}
+// NewWatch registers the watches: every change made after it returns is
+// seen by Run.
+func (s *Source) NewWatch(opts WatchOpts) (*Watch, error) {
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultWatchDebounce
+	}
+	if opts.Poll == 0 {
+		opts.Poll = DefaultWatchPoll
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &Watch{source: s, opts: opts, resolved: map[string]string{}}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		if opts.Poll < 0 {
+			return nil, err
+		}
+		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
+	} else {
+		w.fsw = fsw
+	}
 	w.sync()
 	w.state = w.fileState()
+	return w, nil
+}
 
+// Run reloads the bundle on changes until ctx is done, then releases the
+// watches.
+func (w *Watch) Run(ctx context.Context) error {
+	if w.fsw != nil {
+		defer w.fsw.Close()
+	}
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error
 	if w.fsw != nil {
@@ -128,7 +141,7 @@ func (w *dirWatch) run(ctx context.Context) error {
 	}
 }
 
-func (w *dirWatch) reload() {
+func (w *Watch) reload() {
 	w.sync()
 	w.state = w.fileState()
 	err := w.source.Reload(w.opts.Now())
@@ -150,7 +163,7 @@ func (w *dirWatch) reload() {
 }
 
 // matters reports whether a change to path can affect the bundle.
-func (w *dirWatch) matters(path string) bool {
+func (w *Watch) matters(path string) bool {
 	if names, ok := w.targets[filepath.Clean(path)]; ok && names == nil {
 		return true // the directory itself was removed or renamed
 	}
@@ -161,7 +174,7 @@ func (w *dirWatch) matters(path string) bool {
 // wanted computes what to watch: the cert directory, its parent for the
 // directory's own name (a re-pointed symlink), and the folders of the
 // bundle's files and of their symlink targets for those files' names.
-func (w *dirWatch) wanted() map[string]map[string]bool {
+func (w *Watch) wanted() map[string]map[string]bool {
 	want := map[string]map[string]bool{}
 	addAll := func(dir string) { want[dir] = nil }
 	addName := func(dir, name string) {
@@ -192,7 +205,7 @@ func (w *dirWatch) wanted() map[string]map[string]bool {
 
 // sync makes the watch list match wanted(), re-adding a directory whose path
 // now resolves elsewhere.
-func (w *dirWatch) sync() {
+func (w *Watch) sync() {
 	w.targets = w.wanted()
 	if w.fsw == nil {
 		return
@@ -231,7 +244,7 @@ func (w *dirWatch) sync() {
 }
 
 // fileState summarises the bundle files as seen through all symlinks.
-func (w *dirWatch) fileState() string {
+func (w *Watch) fileState() string {
 	b := w.source.Current()
 	real, _ := filepath.EvalSymlinks(w.source.dir)
 	state := real

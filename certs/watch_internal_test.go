@@ -40,15 +40,18 @@ func TestWatchPollAlone(t *testing.T) {
 	}
 	src := NewSource(dir, Names{}, b, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &dirWatch{source: src, opts: WatchOpts{Debounce: 10 * time.Millisecond, Poll: 30 * time.Millisecond, Now: func() time.Time { return now }}}
+	// NewWatch without its inotify watcher: what it records before Run is
+	// the state the poll compares against.
+	w := &Watch{source: src, opts: WatchOpts{Debounce: 10 * time.Millisecond, Poll: 30 * time.Millisecond, Now: func() time.Time { return now }}, resolved: map[string]string{}}
+	w.sync()
+	w.state = w.fileState()
 	done := make(chan error, 1)
-	go func() { done <- w.run(ctx) }()
+	go func() { done <- w.Run(ctx) }()
 	defer func() {
 		cancel()
 		<-done
 	}()
 
-	time.Sleep(50 * time.Millisecond)
 	certPEM := issue()
 	want := string(certPEM)
 	deadline := time.Now().Add(10 * time.Second)

@@ -14,18 +14,19 @@ import (
 // that only change events can trigger a reload.
 func startWatch(t *testing.T, src *certs.Source) {
 	t.Helper()
+	w, err := src.NewWatch(certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- src.WatchWith(ctx, certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 }})
-	}()
+	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Watch: %v", err)
 		}
 	})
-	time.Sleep(50 * time.Millisecond) // let the watcher register its folders
 }
 
 // waitForSerial waits (bounded) until src presents the certificate certPEM.

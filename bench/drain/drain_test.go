@@ -15,8 +15,8 @@ import (
 	"github.com/edgepub/edgepub/bench/footprint/edgepubproc"
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
-	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/outbox"
+	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
 

@@ -18,8 +18,8 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/logging"
-	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/outbox"
+	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
 

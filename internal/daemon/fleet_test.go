@@ -400,7 +400,7 @@ func TestDiscoveryWithoutTheACLLineNeverArrives(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	states.WaitFor(10*time.Second, "40 readings", func(m []mosquittotest.Message) bool { return len(readings(t, m, "Kai")) >= 40 })
-	time.Sleep(500 * time.Millisecond)
+	ha.Sync()
 	for _, line := range strings.Split(broker.Log(), "\n") {
 		if strings.Contains(line, "Denied PUBLISH from Kai") && !strings.Contains(line, "'"+haPrefix+"/sensor/Kai/") {
 			t.Errorf("a publish other than discovery was refused: %s", line)
