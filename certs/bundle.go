@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -119,6 +120,9 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 	key, err := parsePrivateKey(n.Key, "client key", keyData)
 	if err != nil {
 		return nil, err
+	}
+	if st, err := os.Stat(n.Key); err == nil && st.Mode().Perm()&0o022 != 0 {
+		return nil, newProblem(ErrUnusable, "client key %s can be written by group or others (mode %04o): anyone who can change it can take over or break this device's identity; run `chmod 600 %s` and check who else wrote it", n.Key, st.Mode().Perm(), n.Key)
 	}
 	if !samePublicKey(leaf.PublicKey, key.signer.Public()) {
 		for _, c := range b.CA {

@@ -87,11 +87,7 @@ func caKeyFiles(dir, skip string, cas []*x509.Certificate) []string {
 			found = append(found, path)
 			continue
 		}
-		st, err := os.Stat(path)
-		if err != nil || !st.Mode().IsRegular() || st.Size() > maxFileSize {
-			continue
-		}
-		data, err := os.ReadFile(path)
+		data, err := readBounded(path)
 		if err != nil || !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -153,7 +154,7 @@ func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
 		caFile = filepath.Join(dir, DefaultCAFile)
 	}
 	var cas []*x509.Certificate
-	if data, err := os.ReadFile(caFile); err == nil {
+	if data, err := readBounded(caFile); err == nil {
 		cas, _ = parseCertificates(caFile, "CA certificate", data)
 	}
 
@@ -226,12 +227,16 @@ func appendOnce(list []string, s string) []string {
 // describeFile fills fr from the file's content; it returns the private key
 // if the file holds one.
 func describeFile(fr *FileReport, path string, cas []*x509.Certificate, now time.Time) (parsedKey, bool) {
-	if fr.Size > maxFileSize {
-		fr.Kind = "other"
+	data, err := readBounded(path)
+	var nr *notRegularError
+	switch {
+	case errors.As(err, &nr):
+		fr.Kind, fr.Error = "other", "not read: "+nr.Error()
 		return parsedKey{}, false
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	case errors.Is(err, errTooLarge):
+		fr.Kind, fr.Error = "other", "not read: "+err.Error()
+		return parsedKey{}, false
+	case err != nil:
 		fr.Kind, fr.Error = "unreadable", readError(path, "file", "certs.dir", err).Error()
 		return parsedKey{}, false
 	}
