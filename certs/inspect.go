@@ -90,6 +90,9 @@ type CertReport struct {
 	// DNSNames and IPAddresses are the subjectAltNames.
 	DNSNames    []string `json:"dns_names,omitempty"`
 	IPAddresses []string `json:"ip_addresses,omitempty"`
+	// HasSAN is true when a subjectAltName extension is present, even one
+	// without DNS names or addresses: the CN then names no host.
+	HasSAN bool `json:"has_san"`
 	// IsCA is the basic constraint.
 	IsCA bool `json:"is_ca"`
 	// ExtKeyUsage lists the extended key usages, "none" if unrestricted.
@@ -317,6 +320,7 @@ func describeCert(c *x509.Certificate, rest, cas []*x509.Certificate, now time.T
 		DaysLeft:    DaysLeft(c, now),
 		Status:      Grade(c, now, DefaultWarnDays, DefaultErrorDays),
 		DNSNames:    c.DNSNames,
+		HasSAN:      hasSAN(c),
 		IsCA:        c.IsCA,
 		ExtKeyUsage: extKeyUsageNames(c.ExtKeyUsage),
 		KeyType:     typ,
@@ -370,7 +374,7 @@ func colonHex(b []byte) string {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	line := func(label, format string, args ...any) {
-		fmt.Fprintf(&b, "  %-12s %s\n", label, fmt.Sprintf(format, args...))
+		fmt.Fprintf(&b, "  %-12s %s\n", label, Printable(fmt.Sprintf(format, args...)))
 	}
 	fmt.Fprintf(&b, "Certificate folder %s (checked %s)\n", r.Dir, r.CheckedAt.UTC().Format("2006-01-02 15:04 MST"))
 	switch {
@@ -389,7 +393,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		if f.SymlinkTarget != "" {
 			link = " -> " + f.SymlinkTarget
 		}
-		fmt.Fprintf(&b, "\n%s%s (%s, mode %s, owner %s:%s, %d bytes)\n", f.Name, link, strings.ReplaceAll(f.Kind, "_", " "), f.Mode, f.Owner, f.Group, f.Size)
+		fmt.Fprintf(&b, "\n%s%s (%s, mode %s, owner %s:%s, %d bytes)\n", Printable(f.Name), Printable(link), strings.ReplaceAll(f.Kind, "_", " "), f.Mode, f.Owner, f.Group, f.Size)
 		if f.Error != "" {
 			line("problem", "%s", f.Error)
 		}
@@ -432,7 +436,10 @@ func (r *Report) WriteText(w io.Writer) error {
 
 func certNames(c CertReport) string {
 	names := append(append([]string(nil), c.DNSNames...), c.IPAddresses...)
-	if len(names) == 0 {
+	switch {
+	case len(names) == 0 && c.HasSAN:
+		return "no host name (the subjectAltName holds only directory or other names; the CN is not used)"
+	case len(names) == 0:
 		return "no subjectAltName (CN " + c.CommonName + " only)"
 	}
 	return strings.Join(names, ", ")

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"net"
@@ -191,6 +192,7 @@ func verifyBrokerHost(leaf *x509.Certificate, host string) (legacy bool, err err
 	if cn != "" && sameHost(cn, host) {
 		return true, nil
 	}
+	cn = Printable(cn)
 	if cn == "" {
 		return false, newProblem(ErrUnusable, "broker certificate names no host at all (no CN, no subjectAltName): reissue the broker certificate for %s with `%s`",
 			host, LegacyReissueHint(host))
@@ -213,10 +215,22 @@ func sameHost(name, host string) bool {
 	return strings.EqualFold(strings.TrimSuffix(name, "."), strings.TrimSuffix(host, "."))
 }
 
+// oidSubjectAltName is the subjectAltName extension (RFC 5280, 4.2.1.6).
+var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+
+// hasSAN reports whether c has a subjectAltName extension, whatever it
+// holds: one with only directory or other names still rules out the CN
+// (RFC 6125, 6.4.4), as Go's VerifyHostname and OpenSSL also decide.
 func hasSAN(c *x509.Certificate) bool {
-	return len(c.DNSNames)+len(c.IPAddresses)+len(c.URIs)+len(c.EmailAddresses) > 0
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidSubjectAltName) {
+			return true
+		}
+	}
+	return false
 }
 
+// sanList lists the host-like subjectAltNames of c, escaped.
 func sanList(c *x509.Certificate) string {
 	var names []string
 	names = append(names, c.DNSNames...)
@@ -227,7 +241,10 @@ func sanList(c *x509.Certificate) string {
 		names = append(names, u.String())
 	}
 	names = append(names, c.EmailAddresses...)
-	return strings.Join(names, ", ")
+	if len(names) == 0 {
+		return "no host name (its subjectAltName holds only directory or other names)"
+	}
+	return Printable(strings.Join(names, ", "))
 }
 
 // LegacyReissueHint is the command that reissues the broker's server
