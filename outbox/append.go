@@ -25,9 +25,13 @@ func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (u
 		return 0, ErrClosed
 	}
 	seq := o.next
-	if seq >= o.ceiling && o.diskErr == nil {
+	if seq >= seqLimit {
+		return 0, fmt.Errorf("outbox seq reached %d, the end of its range: move the outbox dir away and restart edgepub", seq)
+	}
+	if seq >= o.ceiling && (o.diskErr == nil || o.lease != nil) {
 		// A seq may leave the outbox only below a durable ceiling, or a
-		// power cut could hand it out a second time.
+		// power cut could hand it out a second time. While the disk fails
+		// the lease, rewritten in place, may still work (a full disk).
 		o.want.ceiling = seq + leaseStep
 		if err := o.persistLeaseLocked(); err != nil {
 			o.enterDiskErrorLocked(err)

@@ -59,7 +59,11 @@ type Outbox struct {
 	wantVersion uint64
 	// ceiling is the durable lease ceiling: seqs below it may be handed out.
 	ceiling uint64
-	next    uint64
+	// inexactOnDisk is true when the durable lease says the segments may
+	// not hold every seq handed out, so the next start resumes from the
+	// ceiling: only then may readings held in memory be sent.
+	inexactOnDisk bool
+	next          uint64
 
 	segs   []*segment
 	active *segment
@@ -176,6 +180,12 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if err := ob.attachLocked(); err != nil {
+		if errors.Is(err, ErrRefused) {
+			if ob.lockFile != nil {
+				ob.lockFile.Close()
+			}
+			return nil, fmt.Errorf("outbox dir %s: %w", dir, err)
+		}
 		ob.enterDiskErrorLocked(err)
 	}
 	ob.syncRecoveredLocked(bootID)
@@ -187,6 +197,12 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 // retry a failed disk.
 func (o *Outbox) attachLocked() error {
 	mkdirErr := os.MkdirAll(o.dir, 0o700)
+	if mkdirErr == nil {
+		if err := checkOwner(o.dir); err != nil {
+			o.diskPermanent = true
+			return err
+		}
+	}
 	var lockErr error
 	if o.lockFile == nil && mkdirErr == nil {
 		o.lockFile, lockErr = lockDir(o.dir)
@@ -254,6 +270,7 @@ func (o *Outbox) persistLeaseLocked() error {
 		return err
 	}
 	o.ceiling = max(o.ceiling, o.want.ceiling)
+	o.inexactOnDisk = !o.want.exactResume
 	return nil
 }
 
@@ -288,7 +305,7 @@ func (o *Outbox) createSegmentLocked(base uint64) (*segment, error) {
 		}
 		flags = os.O_RDWR | os.O_CREATE | os.O_TRUNC
 	}
-	f, err := os.OpenFile(path, flags, 0o600)
+	f, err := openNoFollow(path, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create outbox segment: %w", err)
 	}
@@ -407,6 +424,8 @@ func diskFix(err error) string {
 	switch {
 	case errors.Is(err, errDirInUse):
 		return "stop the other edgepub process using it, or give each instance its own outbox dir, then restart edgepub"
+	case errors.Is(err, errSymlink):
+		return "remove the symbolic link from the dir; edgepub recreates its files"
 	case errors.Is(err, errDirConflict):
 		return "restart edgepub so it reads the dir from the start"
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):

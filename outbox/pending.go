@@ -42,6 +42,12 @@ func (o *Outbox) Pending(after uint64, limit int) ([]Record, error) {
 			break
 		}
 		m := &o.mem[i]
+		if m.seq >= o.ceiling || !o.inexactOnDisk {
+			// Unless the lease on disk makes the next start resume above
+			// this seq, sending it now could see the seq handed out again
+			// after a restart. It waits for the disk.
+			break
+		}
 		if m.seq > after && m.state == entryPending {
 			out = append(out, Record{Seq: m.seq, Time: nanosToTime(m.unixNano), Payload: bytes.Clone(m.payload)})
 		}

@@ -121,10 +121,18 @@ func (o *Outbox) recoverLocked() error {
 		o.logJump(recovered, next, jumpReason(lease, o.want.bootID, len(segs) > 0, damagedSegments > 0))
 	}
 
+	if next > seqLimit || lease.ceiling > seqLimit {
+		o.diskPermanent = true
+		return refused("its segment names or lease put the next seq at %d, near the end of the seq range, so seq would wrap to 0: these files were not written by edgepub; move the dir away (its readings stay in it) and start again", max(next, lease.ceiling))
+	}
 	o.segs = segs
 	o.next = next
 	o.damaged += total.lostRecords
 	o.want.ceiling = max(lease.ceiling, next)
+	if leaseFound {
+		o.ceiling = max(o.ceiling, lease.ceiling)
+		o.inexactOnDisk = !lease.exactResume
+	}
 	o.want.ackedThrough = lease.ackedThrough
 	o.leaseGen, o.leaseIntact = leaseGen, leaseFound
 	o.scanned = true
