@@ -2,7 +2,8 @@
 # Packaging checks for CI: builds the four .debs (make deb) and checks
 #   - systemd-analyze verify on the three units (in a scratch root holding
 #     the host's units and the built binary as /usr/bin/edgepub),
-#   - systemd-analyze security --offline: exposure of edgepub.service <= 2.0,
+#   - systemd-analyze security --offline: exposure of edgepub.service and
+#     edgepub-certs.service <= 2.0,
 #   - the journald catalog compiles and lists every id of msgid.go,
 #   - lintian on the amd64 package: no errors or warnings left unoverridden,
 #   - each package's contents, architecture, conffile, static ELF binary
@@ -58,13 +59,15 @@ else
 fi
 
 step "systemd-analyze security --offline=true"
-report=$(systemd-analyze security --offline=true packaging/edgepub.service 2>&1 || true)
-score=$(printf '%s\n' "$report" | sed -n 's/.*Overall exposure level for edgepub.service: \([0-9.]*\).*/\1/p')
-echo "exposure: ${score:-?}"
-if [ -z "$score" ] || ! awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
-	printf '%s\n' "$report"
-	fail "exposure ${score:-unknown} is above 2.0"
-fi
+for unit in edgepub.service edgepub-certs.service; do
+	report=$(systemd-analyze security --offline=true "packaging/$unit" 2>&1 || true)
+	score=$(printf '%s\n' "$report" | sed -n "s/.*Overall exposure level for $unit: \\([0-9.]*\\).*/\\1/p")
+	echo "$unit exposure: ${score:-?}"
+	if [ -z "$score" ] || ! awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
+		printf '%s\n' "$report"
+		fail "$unit: exposure ${score:-unknown} is above 2.0"
+	fi
+done
 
 step "journald catalog"
 mkdir -p "$scratch/cat/usr/lib/systemd/catalog"
