@@ -162,3 +162,16 @@ func TestCertsInitThenInspect(t *testing.T) {
 		t.Errorf("certs inspect --json: %v\n%s", err, out)
 	}
 }
+
+func TestUserStateDir(t *testing.T) {
+	for _, tc := range []struct{ xdg, home, want string }{
+		{"/run/user/1000/state", "/home/kai", "/run/user/1000/state/edgepub"},
+		{"", "/home/kai", "/home/kai/.local/state/edgepub"},
+		{"relative/ignored", "/home/kai", "/home/kai/.local/state/edgepub"}, // the spec says relative paths are invalid
+		{"", "", "/var/lib/edgepub"},
+	} {
+		if got := userStateDir(tc.xdg, tc.home); got != tc.want {
+			t.Errorf("userStateDir(%q, %q) = %q, want %q", tc.xdg, tc.home, got, tc.want)
+		}
+	}
+}

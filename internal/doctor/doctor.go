@@ -12,8 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -50,7 +54,7 @@ func Check(ctx context.Context, cfg config.Config, o Opts) []Step {
 		o.Now = time.Now
 	}
 	c := &checker{cfg: cfg, opts: o}
-	steps := []func(context.Context) Step{c.bundle, c.resolve, c.tcp, c.handshake, c.connect, c.publish}
+	steps := []func(context.Context) Step{c.bundle, c.stateDir, c.resolve, c.tcp, c.handshake, c.connect, c.publish}
 	if cfg.Presence.HomeAssistant {
 		steps = append(steps, c.discoveryACL)
 	}
@@ -99,6 +103,45 @@ func (c *checker) bundle(context.Context) Step {
 		notes = append(notes, w.Message)
 	}
 	s.Note = strings.Join(notes, "; ")
+	return s
+}
+
+// stateDir checks what `run` needs at start: a state dir it can create or
+// write as this user, for the outbox and the seq that continues across runs.
+func (c *checker) stateDir(context.Context) Step {
+	s := Step{Name: "state dir"}
+	dir := c.cfg.StateDir
+	who := "uid " + strconv.Itoa(os.Geteuid())
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		who = u.Username + " (" + who + ")"
+	}
+	fix := "pass --state-dir DIR with a folder user " + who + " can write (or set state_dir), or run edgepub as the service (sudo systemctl start edgepub)"
+	p := dir
+	for {
+		st, err := os.Stat(p)
+		if err == nil && !st.IsDir() {
+			s.Detail, s.Fix = p+" is not a directory, so the state dir "+dir+" cannot be created", fix
+			return s
+		}
+		if err == nil {
+			break
+		}
+		if parent := filepath.Dir(p); parent != p {
+			p = parent
+			continue
+		}
+		s.Detail, s.Fix = err.Error(), fix
+		return s
+	}
+	if err := syscall.Access(p, 2|1); err != nil { // W_OK|X_OK
+		s.Detail, s.Fix = fmt.Sprintf("user %s cannot write %s (%v), so run cannot keep its outbox and seq in %s", who, p, err, dir), fix
+		return s
+	}
+	s.OK = true
+	s.Detail = fmt.Sprintf("%s can be written by user %s; the outbox and seq are kept there", dir, who)
+	if p != dir {
+		s.Detail = fmt.Sprintf("%s does not exist yet; run creates it in %s, which user %s can write", dir, p, who)
+	}
 	return s
 }
 

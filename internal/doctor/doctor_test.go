@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ func configFor(t *testing.T, brokerURL, certDir string) config.Config {
 	cfg := config.Default()
 	cfg.Broker.URLs = []string{brokerURL}
 	cfg.Certs.Dir = certDir
+	cfg.StateDir = t.TempDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +116,26 @@ func TestCheckNamesEachMisconfiguration(t *testing.T) {
 		cfg.Broker.URLs = []string{b.URL()}
 		last(t, Check(ctx, cfg, opts), "discovery ACL", true)
 	})
+}
+
+// check tells ahead of run that the state dir cannot be used, with the fix.
+// The broker is never dialled: the step before name resolution fails.
+func TestCheckStateDir(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	cfg := configFor(t, "ssl://127.0.0.1:1", pki.DeviceDir(t, "Kai"))
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDir = filepath.Join(file, "state")
+	s := last(t, Check(context.Background(), cfg, Opts{Timeout: time.Second}), "state dir", false)
+	if !strings.Contains(s.Detail, file+" is not a directory") || !strings.Contains(s.Fix, "--state-dir DIR") || !strings.Contains(s.Fix, "systemctl start edgepub") {
+		t.Errorf("step = %+v", s)
+	}
+
+	cfg.StateDir = filepath.Join(t.TempDir(), "new", "state")
+	steps := Check(context.Background(), cfg, Opts{Timeout: time.Second})
+	if len(steps) < 2 || steps[1].Name != "state dir" || !steps[1].OK || !strings.Contains(steps[1].Detail, "does not exist yet") {
+		t.Errorf("steps = %+v", steps)
+	}
 }
