@@ -71,6 +71,7 @@ type Publisher struct {
 	mu            sync.Mutex
 	status        Status
 	everConnected bool
+	takeover      takeoverWatch
 	conn          *connection // the live connection, nil when offline
 }
 
@@ -89,6 +90,9 @@ type Status struct {
 	Reconnects uint64 `json:"reconnects"`
 	// Delivered counts readings acknowledged by the broker since start.
 	Delivered uint64 `json:"delivered"`
+	// IdentityConflicts counts episodes in which another client took this
+	// device's connection again and again (same client id).
+	IdentityConflicts uint64 `json:"identity_conflicts"`
 }
 
 // Backlog is what the outbox holds.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
@@ -41,8 +42,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 				return nil
 			}
 			conn.client.Disconnect(0)
-			if p.opts.Now().Sub(started) >= stableAfter {
+			lived := p.opts.Now().Sub(started)
+			if lived >= stableAfter {
 				attempt = 0
+			}
+			if p.takeover.lost(lived, err) {
+				p.identityInUse(brokerURL)
 			}
 		}
 		delay := p.backoff(attempt)
@@ -123,6 +128,14 @@ func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duratio
 	} else {
 		p.log.Warn("cannot connect to broker; retrying", attrs...)
 	}
+}
+
+// identityInUse reports, once per episode, that another client keeps taking
+// this device's connection.
+func (p *Publisher) identityInUse(brokerURL string) {
+	p.setStatus(func(s *Status) { s.IdentityConflicts++ })
+	p.log.Error("another client uses this device's identity: the broker closed "+strconv.Itoa(takeoverAfter)+" connections in a row within seconds, as it does when a second client connects with the same client id; stop the other client (a cloned SD card, or a second edgepub with the same certificate) or give each device its own certificate, and set use_username_as_clientid true in mosquitto.conf",
+		"broker", brokerURL, "client_id", p.opts.ClientID, logging.MessageID(logging.MsgIdentityInUse))
 }
 
 // closeCleanly says "offline" itself (a clean stop sends no last will) and

@@ -15,22 +15,25 @@ import (
 // Health is the retained message on <device>/health: everything an
 // operator needs to judge a device from MQTT alone.
 type Health struct {
-	Device          string                 `json:"device"`
-	Version         string                 `json:"version"`
-	Time            string                 `json:"time"`
-	UptimeS         int64                  `json:"uptime_s"`
-	Broker          string                 `json:"broker"`
-	Connected       bool                   `json:"connected"`
-	Reconnects      uint64                 `json:"reconnects"`
-	Delivered       uint64                 `json:"delivered"`
-	Backlog         int                    `json:"backlog"`
-	OldestAgeS      float64                `json:"oldest_age_s"`
-	Dropped         uint64                 `json:"dropped"`
-	DiskError       string                 `json:"disk_error,omitempty"`
-	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
-	Certs           []certs.CertStatus     `json:"certs,omitempty"`
-	SoCTemperatureC *float64               `json:"soc_temperature_c,omitempty"`
-	Sensors         []sensors.SensorStatus `json:"sensors"`
+	Device     string `json:"device"`
+	Version    string `json:"version"`
+	Time       string `json:"time"`
+	UptimeS    int64  `json:"uptime_s"`
+	Broker     string `json:"broker"`
+	Connected  bool   `json:"connected"`
+	Reconnects uint64 `json:"reconnects"`
+	// IdentityConflicts counts episodes of another client taking this
+	// device's connection again and again (same certificate elsewhere).
+	IdentityConflicts uint64                 `json:"identity_conflicts"`
+	Delivered         uint64                 `json:"delivered"`
+	Backlog           int                    `json:"backlog"`
+	OldestAgeS        float64                `json:"oldest_age_s"`
+	Dropped           uint64                 `json:"dropped"`
+	DiskError         string                 `json:"disk_error,omitempty"`
+	CertDaysLeft      *int                   `json:"cert_days_left,omitempty"`
+	Certs             []certs.CertStatus     `json:"certs,omitempty"`
+	SoCTemperatureC   *float64               `json:"soc_temperature_c,omitempty"`
+	Sensors           []sensors.SensorStatus `json:"sensors"`
 }
 
 // Health returns the device's current health.
@@ -39,18 +42,19 @@ func (d *Daemon) Health() Health {
 	ps := d.publisher.Status()
 	ob := d.outbox.Stats()
 	h := Health{
-		Device:     d.device,
-		Version:    d.opts.Version,
-		Time:       now.UTC().Format(publisher.TimeLayout),
-		UptimeS:    int64(now.Sub(d.started).Seconds()),
-		Broker:     ps.Broker,
-		Connected:  ps.Connected,
-		Reconnects: ps.Reconnects,
-		Delivered:  ps.Delivered,
-		Backlog:    ob.Backlog,
-		Dropped:    ob.Dropped,
-		Certs:      d.expiry.Statuses(),
-		Sensors:    d.runner.Status(),
+		Device:            d.device,
+		Version:           d.opts.Version,
+		Time:              now.UTC().Format(publisher.TimeLayout),
+		UptimeS:           int64(now.Sub(d.started).Seconds()),
+		Broker:            ps.Broker,
+		Connected:         ps.Connected,
+		Reconnects:        ps.Reconnects,
+		IdentityConflicts: ps.IdentityConflicts,
+		Delivered:         ps.Delivered,
+		Backlog:           ob.Backlog,
+		Dropped:           ob.Dropped,
+		Certs:             d.expiry.Statuses(),
+		Sensors:           d.runner.Status(),
 	}
 	if !ob.Oldest.IsZero() {
 		h.OldestAgeS = math.Round(now.Sub(ob.Oldest).Seconds()*10) / 10
