@@ -42,7 +42,7 @@ func TestTakeoverWatch(t *testing.T) {
 	}{
 		{time.Second, eof, false},
 		{2 * time.Second, eof, false},
-		{time.Second, eof, true}, // third in a row
+		{time.Second, eof, true},  // third in a row
 		{time.Second, eof, false}, // reported once per episode
 		{time.Minute, eof, false}, // a connection that lasted ends the episode
 		{time.Second, eof, false},
