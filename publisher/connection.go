@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,9 @@ func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, er
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
+		if notTLS := p.probeNotTLS(ctx, brokerURL, err); notTLS != nil {
+			return nil, notTLS
+		}
 		return nil, explainConnectError(err)
 	}
 	conn.client = client
@@ -108,4 +112,25 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// probeNotTLS checks, after a connect error that a port without TLS also
+// causes (EOF, reset, timeout), whether the port speaks TLS at all.
+func (p *Publisher) probeNotTLS(ctx context.Context, brokerURL string, err error) error {
+	msg := err.Error()
+	if !containsAny(msg, "EOF", "connection reset", "broken pipe", "timeout", "deadline exceeded", "first record does not look like a TLS handshake") {
+		return nil
+	}
+	u, perr := url.Parse(brokerURL)
+	if perr != nil {
+		return nil
+	}
+	timeout := 5 * time.Second
+	if t := p.opts.ConnectTimeout; t > 0 && t < timeout {
+		timeout = t
+	}
+	if notTLS := ProbeNotTLS(ctx, u.Host, timeout); notTLS != nil {
+		return fmt.Errorf("%w (%v)", notTLS, err)
+	}
+	return nil
 }

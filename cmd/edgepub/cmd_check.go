@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/doctor"
@@ -26,7 +27,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		p.step(doctor.Step{Name: "config", Detail: err.Error(), Fix: "correct the key on the line named above"})
 		return exitCode(1)
 	}
-	steps := append([]doctor.Step{{Name: "config", OK: true, Detail: "broker " + cfg.Broker.URLs[0] + ", certificates in " + cfg.Certs.Dir}},
+	steps := append([]doctor.Step{{Name: "config", OK: true, Detail: "broker " + cfg.Broker.URLs[0] + ", certificates in " + cfg.Certs.Dir,
+		Note: strings.Trim(cf.brokerNote+"; "+cf.stateDirNote, "; ")}},
 		doctor.Check(ctx, cfg, doctor.Opts{Timeout: *timeout})...)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

@@ -38,6 +38,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	level, _ := cfg.Log.SlogLevel() // validated
 	logger := logging.New(logging.Opts{Level: level, Stderr: stderr})
+	if cf.brokerNote != "" {
+		logger.Warn(cf.brokerNote, "broker", cfg.Broker.URLs[0])
+	}
 	if cf.stateDirNote != "" {
 		logger.Info(cf.stateDirNote, "state_dir", cfg.StateDir)
 	}

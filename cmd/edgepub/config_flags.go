@@ -21,6 +21,9 @@ type configFlags struct {
 	simulate   bool
 	logLevel   string
 
+	// brokerNote says, after load, that the built-in default broker is
+	// used because none was configured; empty otherwise.
+	brokerNote string
 	// stateDirNote says, after load, that the state dir was chosen for a
 	// user run; empty otherwise.
 	stateDirNote string
@@ -60,6 +63,8 @@ func (f *configFlags) load() (config.Config, error) {
 	}
 	if len(f.brokers) > 0 {
 		cfg.Broker.URLs = f.brokers
+	} else if len(cfg.Broker.URLs) == 1 && cfg.Broker.URLs[0] == config.DefaultBroker {
+		f.brokerNote = "no broker configured: using the built-in default " + config.DefaultBroker + " (the tutorial's broker); set broker.urls in " + config.DefaultPath + " or pass --broker URL to use another"
 	}
 	if f.certDir != "" {
 		cfg.Certs.Dir = f.certDir

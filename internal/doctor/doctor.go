@@ -25,6 +25,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/daemon"
+	"github.com/edgepub/edgepub/publisher"
 )
 
 // Step is the outcome of one check.
@@ -200,6 +201,7 @@ func (c *checker) handshake(ctx context.Context) Step {
 	if err != nil {
 		s.Detail = err.Error()
 		s.Fix = tlsFix(err, c.cfg.Certs.Dir)
+		c.notTLS(ctx, &s)
 		return s
 	}
 	defer conn.Close()
@@ -211,6 +213,7 @@ func (c *checker) handshake(ctx context.Context) Step {
 	if _, err := conn.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
 		s.Detail = err.Error()
 		s.Fix = tlsFix(err, c.cfg.Certs.Dir)
+		c.notTLS(ctx, &s)
 		return s
 	}
 	st := conn.(*tls.Conn).ConnectionState()
@@ -220,6 +223,17 @@ func (c *checker) handshake(ctx context.Context) Step {
 		s.Note = "the broker's certificate has no subjectAltName (accepted by its CN); reissue it with one: " + certs.LegacyReissueHint(c.host)
 	}
 	return s
+}
+
+// notTLS replaces a failed handshake's explanation when the port does not
+// speak TLS at all (a plain MQTT listener, or a silent one): then the
+// certificate is not to blame.
+func (c *checker) notTLS(ctx context.Context, s *Step) {
+	err := publisher.ProbeNotTLS(ctx, net.JoinHostPort(c.host, c.port), min(c.opts.Timeout, 5*time.Second))
+	if err == nil {
+		return
+	}
+	s.Detail, s.Fix = err.Error(), "use the broker's TLS listener in broker.urls (the tutorial's is ssl://"+net.JoinHostPort(c.host, "8883")+")"
 }
 
 // tlsFix says what to do about a failed handshake. Our own verification

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -137,5 +138,50 @@ func TestCheckStateDir(t *testing.T) {
 	steps := Check(context.Background(), cfg, Opts{Timeout: time.Second})
 	if len(steps) < 2 || steps[1].Name != "state dir" || !steps[1].OK || !strings.Contains(steps[1].Detail, "does not exist yet") {
 		t.Errorf("steps = %+v", steps)
+	}
+}
+
+// check names a port without TLS as such (a plain MQTT listener, a silent
+// one) and never blames the certificate.
+func TestCheckNamesPortWithoutTLS(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	port := strconv.Itoa(mosquittotest.FreePort(t))
+	mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, Extra: []string{"", "listener " + port + " 127.0.0.1"}})
+	plain := net.JoinHostPort("127.0.0.1", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", plain, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plain listener did not open: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for _, tc := range []struct{ addr, want string }{
+		{plain, "port " + port + " of 127.0.0.1 is plain MQTT"},
+		{ln.Addr().String(), "accepts TCP connections but answers neither"},
+	} {
+		cfg := configFor(t, "ssl://"+tc.addr, pki.DeviceDir(t, "Kai"))
+		s := last(t, Check(context.Background(), cfg, Opts{Timeout: 2 * time.Second}), "TLS handshake", false)
+		if !strings.Contains(s.Detail, tc.want) || !strings.Contains(s.Detail+s.Fix, "8883") || strings.Contains(s.Detail+s.Fix, "certificate") {
+			t.Errorf("%s: step = %+v", tc.addr, s)
+		}
 	}
 }
