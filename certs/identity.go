@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // CheckIdentity returns why cn cannot be a device id, or nil. The CN is the
@@ -35,3 +37,8 @@ func CheckIdentity(cn string) error {
 	}
 	return nil
 }
+
+// Printable returns s with characters that are not printable written as Go
+// escapes: for text from certificates, which anyone may have issued, on its
+// way to a terminal or a log.
+func Printable(s string) string { return certfile.Printable(s) }

@@ -10,11 +10,12 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/certstest"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 func TestLoadRefusesUnsafeIdentity(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "Test CA", certs.KeyECDSAP256)
+	ca := newCA(t, "Test CA", pki.KeyECDSAP256)
 	for _, tc := range []struct{ cn, why string }{
 		{"Kai/x", "'/'"},
 		{"Kai+", "wildcard"},
@@ -25,7 +26,7 @@ func TestLoadRefusesUnsafeIdentity(t *testing.T) {
 	} {
 		t.Run(tc.cn, func(t *testing.T) {
 			t.Parallel()
-			c, k, err := ca.Issue(certs.IssueRequest{CommonName: tc.cn, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour)})
+			c, k, err := ca.Issue(pki.IssueRequest{CommonName: tc.cn, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +53,7 @@ func TestLoadRefusesUnsafeIdentity(t *testing.T) {
 
 func TestDiscoverSkipsServerPairs(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "Test CA", certs.KeyECDSAP256)
+	ca := newCA(t, "Test CA", pki.KeyECDSAP256)
 	serverCrt, serverKey, err := ca.IssueServer("127.0.0.1", t0)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestDiscoverSkipsTutorialServerPair(t *testing.T) {
 func TestInitFolderIsACertDir(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "pki")
-	if _, err := certs.InitPKI(certs.InitOpts{Dir: dir, Host: "127.0.0.1", Clients: []string{"Kai"}, Now: t0}); err != nil {
+	if _, err := pki.InitPKI(pki.InitOpts{Dir: dir, Host: "127.0.0.1", Clients: []string{"Kai"}, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := certs.Load(dir, certs.Names{}, t0)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // DefaultCAFile is the CA certificate's file name, as in the seed tutorial.
@@ -67,9 +69,9 @@ func Discover(dir string, names Names) (Names, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Names{}, &problem{msg: fmt.Sprintf("certificate directory %s does not exist: create it and copy ca.crt, <name>.crt and <name>.key there, or set certs.dir in the config", dir), causes: []error{err}}
+			return Names{}, certfile.ProblemWith(fmt.Sprintf("certificate directory %s does not exist: create it and copy ca.crt, <name>.crt and <name>.key there, or set certs.dir in the config", dir), err)
 		}
-		return Names{}, readError(dir, "certificate directory", "certs.dir", err)
+		return Names{}, certfile.ReadError(dir, "certificate directory", "certs.dir", err)
 	}
 	present := map[string]bool{}
 	var found []string
@@ -103,18 +105,18 @@ func Discover(dir string, names Names) (Names, error) {
 		return out, nil
 	case 0:
 		if len(serverPairs) > 0 {
-			return Names{}, newProblem(ErrNoClientCert, "no client certificate in %s, only a server pair: %s; that pair is the broker's, not a device's: copy the device's own <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, strings.Join(serverPairs, ", "))
+			return Names{}, certfile.Problem(ErrNoClientCert, "no client certificate in %s, only a server pair: %s; that pair is the broker's, not a device's: copy the device's own <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, strings.Join(serverPairs, ", "))
 		}
 		listing := "nothing"
 		if len(found) > 0 {
 			listing = strings.Join(found, ", ")
 		}
-		return Names{}, newProblem(ErrNoClientCert, "no client certificate in %s (found %s): copy <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, listing)
+		return Names{}, certfile.Problem(ErrNoClientCert, "no client certificate in %s (found %s): copy <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, listing)
 	}
 	for i, p := range pairs {
 		pairs[i] = p + "+" + strings.TrimSuffix(p, ".crt") + ".key"
 	}
-	return Names{}, newProblem(ErrSeveralClientCerts, "several client certificates in %s (%s): set certs.cert and certs.key in the config to choose one", dir, strings.Join(pairs, ", "))
+	return Names{}, certfile.Problem(ErrSeveralClientCerts, "several client certificates in %s (%s): set certs.cert and certs.key in the config to choose one", dir, strings.Join(pairs, ", "))
 }
 
 // serverPair says why the certificate at path is a broker's rather than a
@@ -126,15 +128,15 @@ func serverPair(path, prefix string) string {
 	if strings.TrimSuffix(filepath.Base(path), ".crt") == prefix+"server" {
 		return "the tutorial's broker certificate"
 	}
-	data, err := readFile(path, "client certificate", "")
+	data, err := certfile.Read(path, "client certificate", "")
 	if err != nil {
 		return ""
 	}
-	certs, err := parseCertificates(path, "client certificate", data)
+	certs, err := certfile.ParseCertificates(path, "client certificate", data)
 	if err != nil || allowsClientAuth(certs[0]) {
 		return ""
 	}
-	return "extended key usage " + extKeyUsageNames(certs[0].ExtKeyUsage) + ", no clientAuth"
+	return "extended key usage " + certfile.ExtKeyUsageNames(certs[0].ExtKeyUsage) + ", no clientAuth"
 }
 
 // allowsClientAuth reports whether c's extended key usage, if any, permits

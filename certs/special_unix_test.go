@@ -6,12 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 // A FIFO, a device or an oversized file where a certificate belongs is
@@ -19,7 +19,7 @@ import (
 // /dev/zero would fill the memory.
 func TestLoadRefusesSpecialAndHugeFiles(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	certPEM, keyPEM := issueClient(t, ca, "Kai")
 	for _, tc := range []struct {
 		name  string
@@ -64,15 +64,6 @@ func TestLoadRefusesSpecialAndHugeFiles(t *testing.T) {
 				t.Fatal("Load hangs on the file")
 			}
 
-			r, err := certs.Inspect(dir, t0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range r.Files {
-				if f.Name == "ca.crt" && (f.Kind != "other" || !strings.Contains(f.Error, "not read")) {
-					t.Errorf("inspect reports ca.crt as %+v", f)
-				}
-			}
 		})
 	}
 }

@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 	"github.com/fsnotify/fsnotify"
 )
 
-// WatchOpts tunes Source.WatchWith.
-type WatchOpts struct {
+// watchOpts tunes the watch; tests shorten its timings.
+type watchOpts struct {
 	// Debounce is how long the files must stay quiet before a reload, so that
 	// a certificate written before its key is read as a pair; default 1.5 s.
 	Debounce time.Duration
@@ -31,29 +32,28 @@ const (
 	DefaultWatchPoll     = time.Minute
 )
 
-// Watch reloads the bundle whenever its files change, until ctx is done; see
-// WatchWith. Failed reloads are logged (once per distinct error) and the
-// current pair stays in use.
+// Watch reloads the bundle whenever its files change, until ctx is done. It
+// follows replacements by rename, in-place writes, symlinked files and
+// directories (Kubernetes ..data swaps, a re-pointed directory link) and files
+// given by absolute path outside the directory. Failed reloads are logged
+// (once per distinct error) and the current pair stays in use. It returns nil
+// when ctx is done.
 func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
-	return s.WatchWith(ctx, WatchOpts{Now: now})
+	return s.watch(ctx, watchOpts{Now: now})
 }
 
-// WatchWith is Watch with tunable timings. It follows replacements by
-// rename, in-place writes, symlinked files and directories (Kubernetes
-// ..data swaps, a re-pointed directory link) and files given by absolute path
-// outside the directory. It returns nil when ctx is done.
-func (s *Source) WatchWith(ctx context.Context, opts WatchOpts) error {
-	w, err := s.NewWatch(opts)
+// watch is Watch with tunable timings.
+func (s *Source) watch(ctx context.Context, opts watchOpts) error {
+	w, err := s.newWatch(opts)
 	if err != nil {
 		return err
 	}
-	return w.Run(ctx)
+	return w.run(ctx)
 }
 
-// A Watch follows the bundle's files; see WatchWith.
-type Watch struct {
+type dirWatch struct {
 	source *Source
-	opts   WatchOpts
+	opts   watchOpts
 	fsw    *fsnotify.Watcher // nil when only polling
 
 	targets  map[string]map[string]bool // watched dir → names that matter (nil: all)
@@ -62,9 +62,9 @@ type Watch struct {
 	state    string
 }
 
-// NewWatch registers the watches: every change made after it returns is
-// seen by Run.
-func (s *Source) NewWatch(opts WatchOpts) (*Watch, error) {
+// newWatch registers the watches: every change made after it returns is
+// seen by run.
+func (s *Source) newWatch(opts watchOpts) (*dirWatch, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultWatchDebounce
 	}
@@ -74,7 +74,7 @@ func (s *Source) NewWatch(opts WatchOpts) (*Watch, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &Watch{source: s, opts: opts, resolved: map[string]string{}}
+	w := &dirWatch{source: s, opts: opts, resolved: map[string]string{}}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		if opts.Poll < 0 {
@@ -89,9 +89,9 @@ func (s *Source) NewWatch(opts WatchOpts) (*Watch, error) {
 	return w, nil
 }
 
-// Run reloads the bundle on changes until ctx is done, then releases the
+// run reloads the bundle on changes until ctx is done, then releases the
 // watches.
-func (w *Watch) Run(ctx context.Context) error {
+func (w *dirWatch) run(ctx context.Context) error {
 	if w.fsw != nil {
 		defer w.fsw.Close()
 	}
@@ -141,7 +141,7 @@ func (w *Watch) Run(ctx context.Context) error {
 	}
 }
 
-func (w *Watch) reload() {
+func (w *dirWatch) reload() {
 	w.sync()
 	w.state = w.fileState()
 	err := w.source.Reload(w.opts.Now())
@@ -163,7 +163,7 @@ func (w *Watch) reload() {
 }
 
 // matters reports whether a change to path can affect the bundle.
-func (w *Watch) matters(path string) bool {
+func (w *dirWatch) matters(path string) bool {
 	if names, ok := w.targets[filepath.Clean(path)]; ok && names == nil {
 		return true // the directory itself was removed or renamed
 	}
@@ -174,7 +174,7 @@ func (w *Watch) matters(path string) bool {
 // wanted computes what to watch: the cert directory, its parent for the
 // directory's own name (a re-pointed symlink), and the folders of the
 // bundle's files and of their symlink targets for those files' names.
-func (w *Watch) wanted() map[string]map[string]bool {
+func (w *dirWatch) wanted() map[string]map[string]bool {
 	want := map[string]map[string]bool{}
 	addAll := func(dir string) { want[dir] = nil }
 	addName := func(dir, name string) {
@@ -205,7 +205,7 @@ func (w *Watch) wanted() map[string]map[string]bool {
 
 // sync makes the watch list match wanted(), re-adding a directory whose path
 // now resolves elsewhere.
-func (w *Watch) sync() {
+func (w *dirWatch) sync() {
 	w.targets = w.wanted()
 	if w.fsw == nil {
 		return
@@ -244,7 +244,7 @@ func (w *Watch) sync() {
 }
 
 // fileState summarises the bundle files as seen through all symlinks.
-func (w *Watch) fileState() string {
+func (w *dirWatch) fileState() string {
 	b := w.source.Current()
 	real, _ := filepath.EvalSymlinks(w.source.dir)
 	state := real
@@ -254,7 +254,7 @@ func (w *Watch) fileState() string {
 			state += "|" + err.Error()
 			continue
 		}
-		state += fmt.Sprintf("|%d %d %s", st.ModTime().UnixNano(), st.Size(), fileIdentity(st))
+		state += fmt.Sprintf("|%d %d %s", st.ModTime().UnixNano(), st.Size(), certfile.FileIdentity(st))
 	}
 	return state
 }
