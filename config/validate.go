@@ -20,6 +20,8 @@ var (
 	ErrBackoff          = errors.New("backoff_min must be at least 100ms and backoff_max at least backoff_min")
 	ErrStartJitter      = errors.New("start_jitter must be between 0 and 10m")
 	ErrInFlight         = errors.New("in_flight must be between 1 and 65535 (MQTT message ids are 16-bit)")
+	ErrVerifyDelivery   = errors.New("verify_delivery must be hold, warn or off")
+	ErrVerifyInterval   = errors.New("verify_interval must be between 10s and 24h")
 	ErrCertDir          = errors.New("certs.dir must name the directory holding ca.crt and the client's .crt/.key")
 	ErrCertPair         = errors.New("certs.cert and certs.key must be set together")
 	ErrCertPrefix       = errors.New("certs.prefix is a file name prefix such as certs_, without '/'")
@@ -88,6 +90,10 @@ func (c *Config) validateBroker() error {
 		return bad("broker.start_jitter", ErrStartJitter)
 	case b.InFlight < 1 || b.InFlight > 65535:
 		return bad("broker.in_flight", ErrInFlight)
+	case b.VerifyDelivery != "hold" && b.VerifyDelivery != "warn" && b.VerifyDelivery != "off":
+		return bad("broker.verify_delivery", ErrVerifyDelivery)
+	case b.VerifyInterval.Std() < 10*time.Second || b.VerifyInterval.Std() > 24*time.Hour:
+		return bad("broker.verify_interval", ErrVerifyInterval)
 	}
 	return nil
 }

@@ -58,6 +58,14 @@ type Opts struct {
 	Rand *rand.Rand
 	// Now is the clock.
 	Now func() time.Time
+	// VerifyDelivery says what happens while the broker does not route
+	// this device's publishes back to it; default VerifyHold.
+	VerifyDelivery VerifyMode
+	// VerifyEvery is how often the routing is checked again on a
+	// connection, after the check on connect; default 10 minutes.
+	VerifyEvery time.Duration
+	// ProbeTimeout bounds one check; default 5 s.
+	ProbeTimeout time.Duration
 }
 
 // Publisher delivers the outbox to the broker.
@@ -74,7 +82,9 @@ type Publisher struct {
 	status        Status
 	everConnected bool
 	takeover      takeoverWatch
-	conn          *connection // the live connection, nil when offline
+	// deliveryReported is true while an unconfirmed delivery was logged.
+	deliveryReported bool
+	conn             *connection // the live connection, nil when offline
 }
 
 // Status is the publisher's state for the device status.
@@ -95,6 +105,15 @@ type Status struct {
 	// IdentityConflicts counts episodes in which another client took this
 	// device's connection again and again (same client id).
 	IdentityConflicts uint64 `json:"identity_conflicts"`
+	// Delivery is DeliveryConfirmed once the broker was seen to route this
+	// device's publishes back to it, DeliveryUnconfirmed when it did not,
+	// DeliveryUnchecked before the first check, "off" when not checked.
+	Delivery string `json:"delivery"`
+	// DeliveryError explains an unconfirmed delivery and its fix.
+	DeliveryError string `json:"delivery_error,omitempty"`
+	// Unconfirmed counts readings acknowledged while delivery was not
+	// confirmed (verify_delivery: warn).
+	Unconfirmed uint64 `json:"unconfirmed"`
 }
 
 // ErrNotConnected is returned by Publish while there is no connection.
@@ -114,7 +133,20 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.InFlight < 1 {
 		opts.InFlight = 1
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: opts.Now()}}
+	if opts.VerifyDelivery == "" {
+		opts.VerifyDelivery = VerifyHold
+	}
+	if opts.VerifyEvery <= 0 {
+		opts.VerifyEvery = DefaultVerifyEvery
+	}
+	if opts.ProbeTimeout <= 0 {
+		opts.ProbeTimeout = DefaultProbeTimeout
+	}
+	delivery := DeliveryUnchecked
+	if opts.VerifyDelivery == VerifyOff {
+		delivery = "off"
+	}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: opts.Now(), Delivery: delivery}}
 }
 
 // Connects receives after each new connection, so that whoever keeps

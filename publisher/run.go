@@ -35,7 +35,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if err == nil {
 			started = p.opts.Now()
 			p.connected(conn)
-			err = p.serve(ctx, conn)
+			err = p.serveVerified(ctx, conn)
 			p.setConn(nil)
 			if ctx.Err() != nil {
 				p.closeCleanly(conn)
@@ -190,4 +190,21 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// serveVerified serves conn while verifyLoop checks, as broker.verify_delivery
+// says, that the broker routes what is sent.
+func (p *Publisher) serveVerified(ctx context.Context, conn *connection) error {
+	if p.opts.VerifyDelivery == VerifyOff {
+		return p.serve(ctx, conn, nil)
+	}
+	connCtx, cancel := context.WithCancel(ctx)
+	gate := newDeliveryGate()
+	done := make(chan struct{})
+	go func() { defer close(done); p.verifyLoop(connCtx, conn, gate) }()
+	defer func() { cancel(); <-done }()
+	if p.opts.VerifyDelivery == VerifyWarn {
+		return p.serve(ctx, conn, nil) // sends anyway; serve counts unconfirmed acks
+	}
+	return p.serve(ctx, conn, gate)
 }

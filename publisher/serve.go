@@ -27,7 +27,10 @@ var errConnectionLost = errors.New("connection lost")
 // a record only when its own token completed without error, and after a
 // reconnect starts again from the oldest unacknowledged record, so a
 // reading is duplicated only across a connection loss.
-func (p *Publisher) serve(ctx context.Context, conn *connection) error {
+//
+// With gate set (broker.verify_delivery: hold) nothing new is sent while
+// the broker is not known to route this device's publishes.
+func (p *Publisher) serve(ctx context.Context, conn *connection, gate *deliveryGate) error {
 	var (
 		window = make([]inflight, 0, p.opts.InFlight)
 		cursor uint64 // highest seq handed to paho on this connection
@@ -41,7 +44,13 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 		drainTo = b.LastSeq
 	}
 	for {
-		if room := p.opts.InFlight - len(window); room > 0 {
+		held, gateChanged := false, (<-chan struct{})(nil)
+		if gate != nil {
+			var ok bool
+			ok, gateChanged = gate.state()
+			held = !ok
+		}
+		if room := p.opts.InFlight - len(window); room > 0 && !held {
 			recs, err := p.queue.Pending(cursor, room)
 			if err != nil {
 				p.log.Error("cannot read the outbox; retrying in 1s", "error", err)
@@ -62,8 +71,14 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			}
 		}
 		if len(window) == 0 {
+			notify := p.queue.Notify()
+			if held {
+				notify = nil
+			}
 			select {
-			case <-p.queue.Notify():
+			case <-gateChanged:
+				continue
+			case <-notify:
 				continue
 			case <-conn.lost:
 				return p.endReason(ctx, conn)
@@ -72,12 +87,14 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			}
 		}
 		var notify <-chan struct{}
-		if len(window) < p.opts.InFlight {
+		if len(window) < p.opts.InFlight && !held {
 			notify = p.queue.Notify()
 		}
 		select {
 		case <-window[0].tok.Done():
 		case <-notify:
+			continue
+		case <-gateChanged:
 			continue
 		case <-conn.lost:
 			return p.endReason(ctx, conn)
@@ -93,7 +110,12 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			p.queue.Ack(seq)
 			window = window[1:]
 			drained++
-			p.setStatus(func(s *Status) { s.Delivered++ })
+			p.setStatus(func(s *Status) {
+				s.Delivered++
+				if s.Delivery == DeliveryUnconfirmed {
+					s.Unconfirmed++ // verify_delivery: warn
+				}
+			})
 			if drainTo != 0 && seq >= drainTo {
 				drainTo = 0
 				p.log.Info("backlog delivered", "readings", drained, "took", p.opts.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))

@@ -223,6 +223,8 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		BackoffMax:     b.BackoffMax.Std(),
 		StartJitter:    b.StartJitter.Std(),
 		InFlight:       b.InFlight,
+		VerifyDelivery: publisher.VerifyMode(b.VerifyDelivery),
+		VerifyEvery:    b.VerifyInterval.Std(),
 		StatusTopic:    d.device + "/status",
 		Logger:         d.log,
 		Now:            d.opts.Now,

@@ -25,16 +25,23 @@ type Health struct {
 	Reconnects uint64 `json:"reconnects"`
 	// IdentityConflicts counts episodes of another client taking this
 	// device's connection again and again (same certificate elsewhere).
-	IdentityConflicts uint64                 `json:"identity_conflicts"`
-	Delivered         uint64                 `json:"delivered"`
-	Backlog           int                    `json:"backlog"`
-	OldestAgeS        float64                `json:"oldest_age_s"`
-	Dropped           uint64                 `json:"dropped"`
-	DiskError         string                 `json:"disk_error,omitempty"`
-	CertDaysLeft      *int                   `json:"cert_days_left,omitempty"`
-	Certs             []certs.CertStatus     `json:"certs,omitempty"`
-	SoCTemperatureC   *float64               `json:"soc_temperature_c,omitempty"`
-	Sensors           []sensors.SensorStatus `json:"sensors"`
+	IdentityConflicts uint64 `json:"identity_conflicts"`
+	// Delivery says whether the broker was seen to route this device's
+	// publishes (confirmed, unconfirmed, unchecked, off); DeliveryError
+	// explains an unconfirmed one; Unconfirmed counts readings sent while
+	// it was (verify_delivery: warn).
+	Delivery        string                 `json:"delivery"`
+	DeliveryError   string                 `json:"delivery_error,omitempty"`
+	Unconfirmed     uint64                 `json:"unconfirmed"`
+	Delivered       uint64                 `json:"delivered"`
+	Backlog         int                    `json:"backlog"`
+	OldestAgeS      float64                `json:"oldest_age_s"`
+	Dropped         uint64                 `json:"dropped"`
+	DiskError       string                 `json:"disk_error,omitempty"`
+	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
+	Certs           []certs.CertStatus     `json:"certs,omitempty"`
+	SoCTemperatureC *float64               `json:"soc_temperature_c,omitempty"`
+	Sensors         []sensors.SensorStatus `json:"sensors"`
 }
 
 // Health returns the device's current health.
@@ -51,6 +58,9 @@ func (d *Daemon) Health() Health {
 		Connected:         ps.Connected,
 		Reconnects:        ps.Reconnects,
 		IdentityConflicts: ps.IdentityConflicts,
+		Delivery:          ps.Delivery,
+		DeliveryError:     ps.DeliveryError,
+		Unconfirmed:       ps.Unconfirmed,
 		Delivered:         ps.Delivered,
 		Backlog:           ob.Backlog,
 		Dropped:           ob.Dropped,

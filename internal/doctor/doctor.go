@@ -306,7 +306,7 @@ func (c *checker) publish(ctx context.Context) Step {
 	topic := c.device + "/check"
 	if err := c.roundTrip(ctx, topic, []byte("edgepub check")); err != nil {
 		s.Detail = err.Error()
-		s.Fix = "the broker's ACL does not let " + strconv.Quote(c.device) + " use " + c.device + "/#: add `pattern readwrite %u/#` to its acl_file (the seed's rule) and restart Mosquitto"
+		s.Fix = "the broker's ACL does not let " + strconv.Quote(c.device) + " use " + c.device + "/#: add `" + publisher.ACLLine + "` to its acl_file (the tutorial's rule) and reload Mosquitto (systemctl reload mosquitto); until then run holds readings (broker.verify_delivery: " + c.cfg.Broker.VerifyDelivery + "). If the ACL lets this device write but deliberately not read its topics, set broker.verify_delivery: warn"
 		return s
 	}
 	s.OK, s.Detail = true, "published and received "+topic+" (readings go to "+c.device+"/sensors/…)"

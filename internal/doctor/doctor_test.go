@@ -95,7 +95,7 @@ func TestCheckNamesEachMisconfiguration(t *testing.T) {
 	t.Run("ACL without the seed rule", func(t *testing.T) {
 		b := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, ACL: "user monitor\ntopic read #\n"})
 		s := last(t, Check(ctx, configFor(t, b.URL(), pki.DeviceDir(t, "Kai")), opts), "test publish", false)
-		if !strings.Contains(s.Fix, "pattern readwrite %u/#") {
+		if !strings.Contains(s.Fix, "pattern readwrite %u/#") || !strings.Contains(s.Fix, "verify_delivery: warn") {
 			t.Errorf("fix = %q", s.Fix)
 		}
 	})
