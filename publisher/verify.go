@@ -100,8 +100,8 @@ func (p *Publisher) verifyLoop(ctx context.Context, conn *connection, gate *deli
 		if ctx.Err() != nil || isLost(conn) {
 			return
 		}
+		gate.set(err == nil) // before the status says so, so nothing slips out
 		p.deliveryChecked(err)
-		gate.set(err == nil)
 		wait := p.opts.VerifyEvery
 		if err != nil {
 			wait = probeRetry

@@ -105,3 +105,39 @@ func TestWarnSendsAndCountsUnconfirmed(t *testing.T) {
 		t.Errorf("status = %+v, want 10 unconfirmed", st)
 	}
 }
+
+// The periodic check notices an ACL that changes while connected, holds
+// what comes next, and lets it out once the ACL is back. An ACL that lets
+// the device write but not read its topics looks the same from here, so the
+// error names verify_delivery: warn for it.
+func TestPeriodicCheckNoticesACLChange(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
+	sub := broker.Subscribe(t, "Kai/sensors/#", mosquittotest.SubOpts{Persistent: true})
+	defer sub.Stop()
+	o := testOpts(t, broker.URL(), loadSource(t, pki.DeviceDir(t, "Kai")))
+	o.VerifyEvery = time.Second
+	q := newMemQueue()
+	p := New(q, o)
+	defer start(t, p)()
+	waitFor(t, "delivery confirmed", func() bool { return p.Status().Delivery == DeliveryConfirmed })
+	addReadings(t, q, 1, 5)
+	waitFor(t, "first readings acked", func() bool { return q.unacked() == 0 })
+
+	// Write but not read: the probe cannot come back.
+	broker.SetACL(t, "pattern write %u/#\nuser monitor\ntopic readwrite #\n")
+	broker.Reload()
+	waitFor(t, "delivery unconfirmed", func() bool { return p.Status().Delivery == DeliveryUnconfirmed })
+	if st := p.Status(); !strings.Contains(st.DeliveryError, "write but deliberately not read") || !strings.Contains(st.DeliveryError, "verify_delivery: warn") {
+		t.Errorf("status = %+v", st)
+	}
+	addReadings(t, q, 6, 10)
+	if n := q.unacked(); n != 5 {
+		t.Errorf("%d of the readings taken while unconfirmed left the queue", 5-n)
+	}
+
+	broker.SetACL(t, mosquittotest.SeedACL)
+	broker.Reload()
+	sub.WaitFor(20*time.Second, "all 10 readings", func(m []mosquittotest.Message) bool { return count(m, "Kai/sensors/env") >= 10 })
+	waitFor(t, "queue drained", func() bool { return q.unacked() == 0 })
+}
