@@ -208,3 +208,5 @@ func (p *Publisher) serveVerified(ctx context.Context, conn *connection) error {
 	}
 	return p.serve(ctx, conn, gate)
 }
+
+var _ Gate = (*deliveryGate)(nil)

@@ -28,9 +28,9 @@ var errConnectionLost = errors.New("connection lost")
 // reconnect starts again from the oldest unacknowledged record, so a
 // reading is duplicated only across a connection loss.
 //
-// With gate set (broker.verify_delivery: hold) nothing new is sent while
-// the broker is not known to route this device's publishes.
-func (p *Publisher) serve(ctx context.Context, conn *connection, gate *deliveryGate) error {
+// delivery, if set (broker.verify_delivery: hold), holds readings back like
+// Opts.Gate while the broker is not known to route this device's publishes.
+func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) error {
 	var (
 		window = make([]inflight, 0, p.opts.InFlight)
 		cursor uint64 // highest seq handed to paho on this connection
@@ -44,13 +44,16 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, gate *deliveryG
 		drainTo = b.LastSeq
 	}
 	for {
-		held, gateChanged := false, (<-chan struct{})(nil)
-		if gate != nil {
-			var ok bool
-			ok, gateChanged = gate.state()
-			held = !ok
+		open, gateChanged, deliveryChanged := true, (<-chan struct{})(nil), (<-chan struct{})(nil)
+		if p.opts.Gate != nil {
+			open, gateChanged = p.opts.Gate.Open()
 		}
-		if room := p.opts.InFlight - len(window); room > 0 && !held {
+		if delivery != nil {
+			var routed bool
+			routed, deliveryChanged = delivery.Open()
+			open = open && routed
+		}
+		if room := p.opts.InFlight - len(window); room > 0 && open {
 			recs, err := p.queue.Pending(cursor, room)
 			if err != nil {
 				p.log.Error("cannot read the outbox; retrying in 1s", "error", err)
@@ -61,24 +64,30 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, gate *deliveryG
 			}
 			for _, rec := range recs {
 				cursor = rec.Seq
-				topic, payload, err := message.Unframe(rec.Payload)
+				f, err := message.Unframe(rec.Payload)
 				if err != nil {
 					p.log.Error("dropping an outbox record that is not a message", "seq", rec.Seq, "error", err)
 					p.queue.Ack(rec.Seq)
 					continue
 				}
-				window = append(window, inflight{seq: rec.Seq, tok: conn.client.Publish(topic, 1, false, payload)})
+				payload := f.Payload
+				if p.opts.Stamp != nil {
+					payload = p.opts.Stamp(f)
+				}
+				window = append(window, inflight{seq: rec.Seq, tok: conn.client.Publish(f.Topic, 1, false, payload)})
 			}
 		}
+		var notify <-chan struct{}
+		if open {
+			notify = p.queue.Notify()
+		}
 		if len(window) == 0 {
-			notify := p.queue.Notify()
-			if held {
-				notify = nil
-			}
 			select {
+			case <-notify:
+				continue
 			case <-gateChanged:
 				continue
-			case <-notify:
+			case <-deliveryChanged:
 				continue
 			case <-conn.lost:
 				return p.endReason(ctx, conn)
@@ -86,15 +95,16 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, gate *deliveryG
 				return ctx.Err()
 			}
 		}
-		var notify <-chan struct{}
-		if len(window) < p.opts.InFlight && !held {
-			notify = p.queue.Notify()
+		if len(window) == p.opts.InFlight {
+			notify = nil
 		}
 		select {
 		case <-window[0].tok.Done():
 		case <-notify:
 			continue
 		case <-gateChanged:
+			continue
+		case <-deliveryChanged:
 			continue
 		case <-conn.lost:
 			return p.endReason(ctx, conn)

@@ -57,7 +57,8 @@ var ErrNotRouted = errors.New("the broker acknowledged the probe but did not del
 // ProbeTopic is the topic of the delivery probe, inside the device's tree.
 func ProbeTopic(device string) string { return device + "/edgepub/probe" }
 
-// deliveryGate tells serve whether it may send, per connection.
+// deliveryGate is the Gate of one connection: open while the broker is
+// known to route this device's publishes.
 type deliveryGate struct {
 	mu      sync.Mutex
 	ok      bool
@@ -66,9 +67,9 @@ type deliveryGate struct {
 
 func newDeliveryGate() *deliveryGate { return &deliveryGate{changed: make(chan struct{})} }
 
-// state returns whether delivery is confirmed and a channel closed when
-// that changes.
-func (g *deliveryGate) state() (bool, <-chan struct{}) {
+// Open reports whether delivery is confirmed and a channel closed when that
+// changes.
+func (g *deliveryGate) Open() (bool, <-chan struct{}) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.ok, g.changed

@@ -38,6 +38,7 @@ type Health struct {
 	OldestAgeS      float64                `json:"oldest_age_s"`
 	Dropped         uint64                 `json:"dropped"`
 	DiskError       string                 `json:"disk_error,omitempty"`
+	ClockSynced     bool                   `json:"clock_synced"`
 	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
 	Certs           []certs.CertStatus     `json:"certs,omitempty"`
 	SoCTemperatureC *float64               `json:"soc_temperature_c,omitempty"`
@@ -64,6 +65,7 @@ func (d *Daemon) Health() Health {
 		Delivered:         ps.Delivered,
 		Backlog:           ob.Backlog,
 		Dropped:           ob.Dropped,
+		ClockSynced:       d.clock.Synced(),
 		Certs:             d.expiry.Statuses(),
 		Sensors:           d.runner.Status(),
 	}

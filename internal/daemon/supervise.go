@@ -78,6 +78,9 @@ func (d *Daemon) StatusLine() string {
 			certPart = " · certificate EXPIRED"
 		}
 	}
+	if d.clock != nil && !d.clock.Synced() {
+		certPart += " · clock not synced"
+	}
 	if ps.Connected && ps.Delivery == publisher.DeliveryUnconfirmed {
 		held := "readings held"
 		if d.opts.Config.Broker.VerifyDelivery == "warn" {
