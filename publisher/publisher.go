@@ -121,7 +121,7 @@ type Status struct {
 	IdentityConflicts uint64 `json:"identity_conflicts"`
 	// Delivery is DeliveryConfirmed once the broker was seen to route this
 	// device's publishes back to it, DeliveryUnconfirmed when it did not,
-	// DeliveryUnchecked before the first check, "off" when not checked.
+	// DeliveryUnchecked before the first check, DeliveryOff when not checked.
 	Delivery string `json:"delivery"`
 	// DeliveryError explains an unconfirmed delivery and its fix.
 	DeliveryError string `json:"delivery_error,omitempty"`
@@ -158,7 +158,7 @@ func New(q Queue, opts Opts) *Publisher {
 	}
 	delivery := DeliveryUnchecked
 	if opts.VerifyDelivery == VerifyOff {
-		delivery = "off"
+		delivery = DeliveryOff
 	}
 	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: opts.Now(), Delivery: delivery}}
 }

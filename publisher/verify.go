@@ -36,6 +36,7 @@ const (
 	DeliveryUnchecked   = "unchecked"
 	DeliveryConfirmed   = "confirmed"
 	DeliveryUnconfirmed = "unconfirmed"
+	DeliveryOff         = "off"
 )
 
 // Defaults of the delivery check.
