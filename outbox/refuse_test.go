@@ -140,3 +140,40 @@ func TestOpenAsRootRefusesForeignStateDir(t *testing.T) {
 	}
 	e.appendN(e.open(nil), 1)
 }
+
+// Readings sent from memory while the disk was full are numbered below a
+// ceiling the lease holds, so after a crash the next seq is above them all:
+// the in-memory fallback never makes seq repeat.
+func TestCrashWhileDiskFullNeverReusesSeq(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a 256 KiB tmpfs that can fill up; CI runs as root")
+	}
+	e := newEnv(t)
+	e.dir = mountTmpfs(t, "size=256k")
+	o := e.open(nil)
+	filler := filepath.Join(e.dir, "filler")
+	fillUp(t, filler)
+	for i := 0; o.Stats().DiskErr == nil; i++ {
+		if i > 100 {
+			t.Fatal("appending to a full disk never failed")
+		}
+		e.appendN(o, 1)
+	}
+	e.appendN(o, 50)
+	sent := pendingSeqs(t, o)
+	last := o.Stats().LastSeq
+	if len(sent) == 0 || sent[len(sent)-1] != last {
+		t.Fatalf("pending %v, want every reading up to %d sendable while the lease works", sent, last)
+	}
+	for _, seq := range sent {
+		o.Ack(seq) // delivered: a repeat of any of these seqs would be a duplicate id
+	}
+	crash(o)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	o = e.open(nil)
+	if next := e.appendN(o, 1)[0]; next <= last {
+		t.Fatalf("after the crash seq went on at %d, at or below %d already sent", next, last)
+	}
+}
