@@ -18,8 +18,14 @@ const seqLimit = 1 << 63
 // make seq go back.
 var ErrRefused = errors.New("outbox dir refused")
 
+// refusal is an error matching ErrRefused whose text is only its message.
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string        { return r.msg }
+func (r *refusal) Is(target error) bool { return target == ErrRefused }
+
 func refused(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
+	return &refusal{msg: fmt.Sprintf(format, args...)}
 }
 
 // checkOwner refuses, when running as root, a dir (or its parent) that
