@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 func TestLoadRefusesUnsafeIdentity(t *testing.T) {
@@ -88,7 +88,7 @@ func TestDiscoverSkipsServerPairs(t *testing.T) {
 // tells it from a client certificate.
 func TestDiscoverSkipsTutorialServerPair(t *testing.T) {
 	t.Parallel()
-	p := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
+	p := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
 	if v := p.Version(t, "server.crt"); v != 1 {
 		t.Fatalf("tutorial server.crt is v%d, want v1", v)
 	}
@@ -105,7 +105,7 @@ func TestDiscoverSkipsTutorialServerPair(t *testing.T) {
 
 	only := t.TempDir()
 	for _, f := range []string{"ca.crt", "server.crt", "server.key"} {
-		certstest.CopyFile(t, p.File(f), filepath.Join(only, f), 0o600)
+		tutorialpki.CopyFile(t, p.File(f), filepath.Join(only, f), 0o600)
 	}
 	_, err = certs.Load(only, certs.Names{}, time.Now())
 	wantErr(t, err, "no client certificate", "server.crt", "tutorial's broker certificate", "<name>.crt")

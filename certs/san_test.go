@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 func brokerPair(t *testing.T, ca *pki.CA, cn string, extra ...pkix.Extension) tls.Certificate {
@@ -19,10 +19,10 @@ func brokerPair(t *testing.T, ca *pki.CA, cn string, extra ...pkix.Extension) tl
 	if err != nil {
 		t.Fatal(err)
 	}
-	return certstest.ServerPair(t, ca.Cert, keyPEM, cn, t0.Add(-time.Hour), t0.Add(time.Hour), extra...)
+	return tutorialpki.ServerPair(t, ca.Cert, keyPEM, cn, t0.Add(-time.Hour), t0.Add(time.Hour), extra...)
 }
 
-func dirNameSAN(t *testing.T, cn string) pkix.Extension { return certstest.DirNameSAN(t, cn) }
+func dirNameSAN(t *testing.T, cn string) pkix.Extension { return tutorialpki.DirNameSAN(t, cn) }
 
 func brokerCheck(t *testing.T, ca *pki.CA, pair tls.Certificate, host string) handshakeResult {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +197,19 @@ func TestParseBrokerURL(t *testing.T) {
 		if _, _, err := ParseBrokerURL(in); !errors.Is(err, ErrBrokerURL) {
 			t.Errorf("ParseBrokerURL(%q) err = %v", in, err)
 		}
+	}
+}
+
+// Validate leaves the broker URLs normalised, so that the daemon and the
+// doctor use them as they are.
+func TestValidateNormalisesBrokerURLs(t *testing.T) {
+	cfg := Default()
+	cfg.Broker.URLs = []string{" mqtts://broker.lan ", "ssl://192.168.137.150:8883"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"mqtts://broker.lan:8883", "ssl://192.168.137.150:8883"}; !slices.Equal(cfg.Broker.URLs, want) {
+		t.Errorf("URLs = %q, want %q", cfg.Broker.URLs, want)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A segment named near 2^64 (not written by edgepub) must not make seq
@@ -39,10 +40,8 @@ func TestOpenRefusesSegmentNamesThatWouldWrapSeq(t *testing.T) {
 func TestAppendStopsAtSeqLimit(t *testing.T) {
 	e := newEnv(t)
 	o := e.open(nil)
-	o.mu.Lock()
-	o.next = seqLimit
-	o.mu.Unlock()
-	if _, err := o.Append(e.clock.Now(), encodeSeq); err == nil || !strings.Contains(err.Error(), "end of its range") {
+	o.seq.resume(seqLimit, leaseState{}, 0, false)
+	if _, err := o.Append(time.Now(), encodeSeq); err == nil || !strings.Contains(err.Error(), "end of its range") {
 		t.Fatalf("Append at the seq limit = %v, want an error", err)
 	}
 }

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 // plainListener adds a plain MQTT listener on a free loopback port to a real
 // Mosquitto, as a broker with the default 1883 listener has.
-func plainListener(t *testing.T, pki *mosquittotest.PKI) (tlsURL, plainAddr string) {
+func plainListener(t *testing.T, pki *tutorialpki.PKI) (tlsURL, plainAddr string) {
 	t.Helper()
 	port := strconv.Itoa(mosquittotest.FreePort(t))
 	b := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, Extra: []string{"", "listener " + port + " 127.0.0.1"}})

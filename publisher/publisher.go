@@ -62,8 +62,6 @@ type Opts struct {
 	Logger *slog.Logger
 	// Rand draws the jitter; tests make it deterministic.
 	Rand *rand.Rand
-	// Now is the clock.
-	Now func() time.Time
 	// VerifyDelivery says what happens while the broker does not route
 	// this device's publishes back to it; default VerifyHold.
 	VerifyDelivery VerifyMode
@@ -138,9 +136,6 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Rand == nil {
 		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -160,7 +155,7 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.VerifyDelivery == VerifyOff {
 		delivery = DeliveryOff
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: opts.Now(), Delivery: delivery}}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now(), Delivery: delivery}}
 }
 
 // Connects receives after each new connection, so that whoever keeps

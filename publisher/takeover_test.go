@@ -1,35 +1,24 @@
 package publisher
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// waitFor waits for cond, as the tests of this package do with a real
+// broker on a busy machine.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testutil.Eventually(t, 30*time.Second, what, cond)
 }
 
 func TestTakeoverWatch(t *testing.T) {
@@ -65,10 +54,10 @@ func TestTwoClientsWithOneIdentityAreNamed(t *testing.T) {
 	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
 	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
 	var pubs []*Publisher
-	var logs []*lockedBuffer
+	var logs []*testutil.Buffer
 	for range 2 {
 		src := loadSource(t, pki.DeviceDir(t, "Kai"))
-		buf := &lockedBuffer{}
+		buf := &testutil.Buffer{}
 		o := testOpts(t, broker.URL(), src)
 		o.Logger = slog.New(slog.NewJSONHandler(buf, nil))
 		p := New(newMemQueue(), o)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -39,7 +40,7 @@ func TestHoldUntilTheBrokerRoutesPublishes(t *testing.T) {
 	sub := broker.Subscribe(t, "Kai/sensors/#", mosquittotest.SubOpts{Persistent: true})
 	defer sub.Stop()
 
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	o := testOpts(t, broker.URL(), loadSource(t, pki.DeviceDir(t, "Kai")))
 	o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	q := newMemQueue()

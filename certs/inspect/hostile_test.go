@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
 	"github.com/edgepub/edgepub/certs/inspect"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 // certs inspect shows a certificate's hostile names escaped, and a
@@ -37,9 +37,9 @@ func TestInspectEscapesNames(t *testing.T) {
 		}
 	}
 	write("ca.crt", ca.CertPEM())
-	hostile := certstest.ServerPair(t, ca.Cert, caKey, "evil\n\x1b[2Jx", now.Add(-time.Hour), now.Add(time.Hour))
+	hostile := tutorialpki.ServerPair(t, ca.Cert, caKey, "evil\n\x1b[2Jx", now.Add(-time.Hour), now.Add(time.Hour))
 	write("hostile.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hostile.Certificate[0]}))
-	dirOnly := certstest.ServerPair(t, ca.Cert, caKey, "127.0.0.1", now.Add(-time.Hour), now.Add(time.Hour), certstest.DirNameSAN(t, "127.0.0.1"))
+	dirOnly := tutorialpki.ServerPair(t, ca.Cert, caKey, "127.0.0.1", now.Add(-time.Hour), now.Add(time.Hour), tutorialpki.DirNameSAN(t, "127.0.0.1"))
 	write("dironly.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: dirOnly.Certificate[0]}))
 	r, err := inspect.Dir(dir, certs.Names{}, now)
 	if err != nil {

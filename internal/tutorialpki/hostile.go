@@ -1,4 +1,4 @@
-package certstest
+package tutorialpki
 
 import (
 	"crypto/ecdsa"
