@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/outbox"
 )
 
@@ -90,6 +91,9 @@ type Publisher struct {
 	// that a connect before anyone listens is not missed.
 	connects chan struct{}
 
+	// debugAcked rate-limits the debug record of each acknowledged reading.
+	debugAcked *logging.Limiter
+
 	mu            sync.Mutex
 	status        Status
 	everConnected bool
@@ -155,7 +159,8 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.VerifyDelivery == VerifyOff {
 		delivery = DeliveryOff
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now(), Delivery: delivery}}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now(), Delivery: delivery},
+		debugAcked: logging.NewLimiter(debugAckedPerSecond, time.Second)}
 }
 
 // Connects receives after each new connection, so that whoever keeps
