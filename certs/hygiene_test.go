@@ -62,7 +62,7 @@ func TestKeyModes(t *testing.T) {
 		}
 		b, err := certs.Load(dir, certs.Names{}, t0)
 		if tc.wantErr {
-			wantErr(t, err, key, "written by group or others", "chmod 600")
+			testutil.WantOneLineError(t, err, key, "written by group or others", "chmod 600")
 			continue
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
@@ -32,7 +33,7 @@ func TestLoadRefusesUnsafeIdentity(t *testing.T) {
 			}
 			dir := deviceDir(t, ca.CertPEM(), "dev", c, k)
 			_, err = certs.Load(dir, certs.Names{}, t0)
-			wantErr(t, err, "cannot be a device id", tc.why, "reissue")
+			testutil.WantOneLineError(t, err, "cannot be a device id", tc.why, "reissue")
 			if !errors.Is(err, certs.ErrUnusable) {
 				t.Errorf("%v is not ErrUnusable", err)
 			}
@@ -77,7 +78,7 @@ func TestDiscoverSkipsServerPairs(t *testing.T) {
 		t.Parallel()
 		dir := deviceDir(t, ca.CertPEM(), "broker", serverCrt, serverKey)
 		_, err := certs.Load(dir, certs.Names{}, t0)
-		wantErr(t, err, "no client certificate", "broker.crt", "serverAuth, no clientAuth", "broker's", "<name>.crt")
+		testutil.WantOneLineError(t, err, "no client certificate", "broker.crt", "serverAuth, no clientAuth", "broker's", "<name>.crt")
 		if !errors.Is(err, certs.ErrNoClientCert) {
 			t.Errorf("%v is not ErrNoClientCert", err)
 		}
@@ -108,7 +109,7 @@ func TestDiscoverSkipsTutorialServerPair(t *testing.T) {
 		tutorialpki.CopyFile(t, p.File(f), filepath.Join(only, f), 0o600)
 	}
 	_, err = certs.Load(only, certs.Names{}, time.Now())
-	wantErr(t, err, "no client certificate", "server.crt", "tutorial's broker certificate", "<name>.crt")
+	testutil.WantOneLineError(t, err, "no client certificate", "server.crt", "tutorial's broker certificate", "<name>.crt")
 }
 
 // certs init's folder is a working cert dir for its one client.

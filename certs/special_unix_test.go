@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // A FIFO, a device or an oversized file where a certificate belongs is
@@ -56,7 +57,7 @@ func TestLoadRefusesSpecialAndHugeFiles(t *testing.T) {
 			}()
 			select {
 			case err := <-done:
-				wantErr(t, err, append(tc.words, ca)...)
+				testutil.WantOneLineError(t, err, append(tc.words, ca)...)
 				if !errors.Is(err, certs.ErrNotPEM) {
 					t.Errorf("%v is not ErrNotPEM", err)
 				}

@@ -147,6 +147,16 @@ func TestSensorsReadAndScan(t *testing.T) {
 	if err != nil || !strings.Contains(out, "28-0316a2799bff") || !strings.Contains(out, "ds18b20") {
 		t.Errorf("sensors scan: %v\n%s", err, out)
 	}
+	// A DHT22 under the kernel's dht11 driver, as its overlay names it.
+	iioDir := t.TempDir()
+	os.MkdirAll(filepath.Join(iioDir, "iio:device0"), 0o755)
+	for name, v := range map[string]string{"name": "dht11@4", "in_temp_input": "21300", "in_humidityrelative_input": "55100"} {
+		os.WriteFile(filepath.Join(iioDir, "iio:device0", name), []byte(v+"\n"), 0o644)
+	}
+	out, _, err = runCmd(t, "sensors", "scan", "--bus", "", "--w1", "", "--iio", iioDir, "--hwmon", "")
+	if err != nil || !strings.Contains(out, "type: dht11") || !strings.Contains(out, `match: "dht11"`) {
+		t.Errorf("sensors scan of IIO devices: %v\n%s", err, out)
+	}
 	_, stderr, err := runCmd(t, "sensors", "scan", "--bus", "/dev/i2c-99", "--w1", "")
 	if err == nil || !strings.Contains(stderr, "/dev/i2c-99") || !strings.Contains(stderr, "i2c_arm=on") {
 		t.Errorf("scan of a missing bus: %v %q", err, stderr)
