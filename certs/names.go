@@ -14,7 +14,7 @@ import (
 	"github.com/edgepub/edgepub/config"
 )
 
-// DefaultCAFile is the CA certificate's file name, as in the seed tutorial.
+// DefaultCAFile is the CA certificate's file name, as in the tutorial.
 const DefaultCAFile = "ca.crt"
 
 // Names selects the files in the cert directory. Each is a file name relative

@@ -42,7 +42,7 @@ const maxRememberedLegacyCerts = 64
 // certificate is used from the next connection on), and a broker check
 // against src's ca.crt only.
 //
-// InsecureSkipVerify is set only because Go's own check refuses the seed's
+// InsecureSkipVerify is set only because Go's own check refuses the tutorial's
 // v1 certificates without subjectAltName; VerifyConnection, which also runs on
 // resumed sessions, does the full verification instead: the chain to ca.crt
 // with the serverAuth usage at opts.Now, then the subjectAltName if the
@@ -241,9 +241,9 @@ func sanList(c *x509.Certificate) string {
 }
 
 // LegacyReissueHint is the command that reissues the broker's server
-// certificate of the seed tutorial with a subjectAltName for host, run in the
+// certificate of the tutorial with a subjectAltName for host, run in the
 // broker's certificate folder where ca.key is available again. It keeps the
-// seed's file names, so mosquitto.conf stays as it is.
+// tutorial's file names, so mosquitto.conf stays as it is.
 func LegacyReissueHint(host string) string {
 	san := "DNS:" + host
 	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {

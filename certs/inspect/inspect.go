@@ -85,7 +85,7 @@ type CertReport struct {
 	Issuer     string `json:"issuer"`
 	// Serial is hex with colons, as openssl prints it.
 	Serial string `json:"serial"`
-	// Version is the X.509 version: 1 for the seed's openssl x509 -req.
+	// Version is the X.509 version: 1 for the tutorial's openssl x509 -req.
 	Version int `json:"version"`
 	// NotBefore and NotAfter bound the validity.
 	NotBefore time.Time `json:"not_before"`

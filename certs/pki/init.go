@@ -16,7 +16,7 @@ import (
 // InitOpts configures InitPKI.
 type InitOpts struct {
 	// Dir receives ca.crt, server.crt, server.key and <client>.crt/.key,
-	// named as in the seed tutorial so its mosquitto.conf works unchanged.
+	// named as in the tutorial so its mosquitto.conf works unchanged.
 	Dir string
 	// CAKeyDir receives ca.key. It must not be Dir or inside it; default is
 	// the sibling folder "<Dir>-ca-private". Move it off the machine.
@@ -67,7 +67,7 @@ func validClientName(name string) bool {
 }
 
 // InitPKI makes a CA, the broker's server certificate and one client
-// certificate per name, as the seed tutorial does with openssl but with
+// certificate per name, as the tutorial does with openssl but with
 // subjectAltNames and key usages that Go and mosquitto both verify strictly.
 //
 // Without Force it never overwrites a file: if a ca.crt and the CA key

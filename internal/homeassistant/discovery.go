@@ -90,7 +90,7 @@ type Device struct {
 }
 
 // DiscoveryACL is the line the broker's acl_file needs so that devices may
-// announce themselves: the seed's "pattern readwrite %u/#" does not reach
+// announce themselves: the tutorial's "pattern readwrite %u/#" does not reach
 // outside the device's own tree. Mosquitto substitutes %u only as a whole
 // topic level, hence the device id as Home Assistant's node_id level.
 func DiscoveryACL(prefix string) string { return "pattern readwrite " + prefix + "/sensor/%u/#" }
