@@ -85,11 +85,7 @@ func caKeyFiles(dir, skip string, cas []*x509.Certificate) []string {
 			found = append(found, path)
 			continue
 		}
-		st, err := os.Stat(path)
-		if err != nil || !st.Mode().IsRegular() || st.Size() > certfile.MaxSize {
-			continue
-		}
-		data, err := os.ReadFile(path)
+		data, err := certfile.ReadBounded(path)
 		if err != nil || !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 			continue
 		}

@@ -89,7 +89,7 @@ func (l *segmentLog) createSegment(base uint64) (*segment, error) {
 		}
 		flags = os.O_RDWR | os.O_CREATE | os.O_TRUNC
 	}
-	f, err := os.OpenFile(path, flags, 0o600)
+	f, err := openNoFollow(path, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create outbox segment: %w", err)
 	}

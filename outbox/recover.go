@@ -41,6 +41,10 @@ func (o *Outbox) recoverLocked() error {
 		return err
 	}
 	next := o.resumeSeq(listing.bases, scan, lease, leaseFound, leaseDamaged)
+	if next > seqLimit || lease.ceiling > seqLimit {
+		o.diskPermanent = true
+		return refused("its segment names or lease put the next seq at %d, near the end of the seq range, so seq would wrap to 0: these files were not written by edgepub; move the dir away (its readings stay in it) and start again", max(next, lease.ceiling))
+	}
 
 	o.disk.segs = scan.segs
 	o.disk.damaged += scan.damage.lostRecords

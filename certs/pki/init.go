@@ -198,7 +198,8 @@ func InitPKI(opts InitOpts) (*InitResult, error) {
 
 func initReminder(res *InitResult, opts InitOpts) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Broker (mosquitto.conf): cafile %s/ca.crt, certfile %s/server.crt, keyfile %s/server.key (chown mosquitto server.key).\n", res.Dir, res.Dir, res.Dir)
+	fmt.Fprintf(&b, "Broker: put this into /etc/mosquitto/conf.d/edgepub.conf (chown mosquitto %s/server.key):\n%s", res.Dir, BrokerConf(res.Dir))
+	b.WriteString("  and this line into /etc/mosquitto/acl: pattern readwrite %u/#\n")
 	for _, name := range opts.Clients {
 		fmt.Fprintf(&b, "Device %s: copy ca.crt, %s.crt and %s.key to its certificate folder (e.g. /home/kai/mqtt-certs) and chmod 600 %s.key there.\n", name, name, name, name)
 	}
@@ -258,4 +259,19 @@ func realPath(path string) string {
 func within(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// BrokerConf is the tutorial's TLS listener for the files in dir, plus
+// use_username_as_clientid: the client id is then always the certificate's
+// CN, so a client with another certificate cannot take over a device's
+// connection by sending its client id.
+func BrokerConf(dir string) string {
+	return "  listener 8883\n" +
+		"  cafile " + filepath.Join(dir, certs.DefaultCAFile) + "\n" +
+		"  certfile " + filepath.Join(dir, "server.crt") + "\n" +
+		"  keyfile " + filepath.Join(dir, "server.key") + "\n" +
+		"  require_certificate true\n" +
+		"  use_identity_as_username true\n" +
+		"  use_username_as_clientid true\n" +
+		"  acl_file /etc/mosquitto/acl\n"
 }

@@ -28,7 +28,8 @@
 #     check client certificates: see packaging/journal/journal-remote.conf);
 #   - the optional edgepub-fleet.service is installed disabled, starts with
 #     the monitor certificate and serves the device's state on /metrics;
-#   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
+#   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind
+#     but a certificate folder the administrator put under /etc/edgepub.
 #
 # Usage (root):  packaging/test/nspawn.sh [edgepub_<version>_amd64.deb]
 #   Without an argument it runs `make deb DEB_ARCHES=amd64` first.
@@ -491,8 +492,14 @@ ct test -e /etc/edgepub/config.yaml || fail "remove deleted the configuration"
 ct test -e /usr/bin/edgepub && fail "remove left /usr/bin/edgepub"
 
 say "apt-get purge edgepub"
+ct rm /var/lib/edgepub/upgrade-marker # the test's own file
+# A certificate folder the administrator keeps under /etc/edgepub.
+ct sh -c 'mkdir -p /etc/edgepub/certs && echo kept > /etc/edgepub/certs/ca.crt'
 ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q edgepub' >"$work/purge.log" 2>&1 ||
 	fail "purge failed: $(cat "$work/purge.log")"
+[ "$(ct cat /etc/edgepub/certs/ca.crt 2>/dev/null)" = kept ] || fail "purge deleted /etc/edgepub/certs, which the package did not create"
+ct test -e /etc/edgepub/config.yaml && fail "purge left /etc/edgepub/config.yaml"
+ct rm -r /etc/edgepub
 ct getent passwd edgepub >/dev/null && fail "purge left the user edgepub"
 ct getent group edgepub >/dev/null && fail "purge left the group edgepub"
 ct grep -l edgepub /etc/passwd /etc/group /etc/shadow /etc/gshadow && fail "purge left edgepub in the user databases"
