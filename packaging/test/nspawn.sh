@@ -265,13 +265,13 @@ main_pid=$(show MainPID edgepub.service)
 uid=$(ct id -u edgepub)
 [ "$uid" -lt 1000 ] || fail "edgepub is no system user (uid $uid)"
 groups=$(ct id -nG edgepub)
-for g in i2c gpio spi; do
+for g in i2c gpio spi dialout; do
 	case " $groups " in *" $g "*) ;; *) fail "edgepub is not in group $g ($groups)" ;; esac
 done
 # systemd gives the process the user's groups (initgroups), no
 # SupplementaryGroups= needed.
 proc_groups=" $(ct sed -n 's/^Groups:[[:space:]]*//p' "/proc/$main_pid/status") "
-for g in i2c gpio spi; do
+for g in i2c gpio spi dialout; do
 	gid=$(ct getent group "$g" | cut -d: -f3)
 	case $proc_groups in *" $gid "*) ;; *) fail "the daemon process lacks group $g ($gid): groups$proc_groups" ;; esac
 done
