@@ -530,7 +530,7 @@ func (l *segmentLog) recentlyAppended(seq uint64, now time.Time) bool {
 // and only the MaxBytes cap removes it.
 func (l *segmentLog) reclaim() {
 	for i := 0; i < len(l.segs)-1; {
-		if s := l.segs[i]; s.pending == 0 && s != l.active && (len(s.recs) > 0 || s.size == 0) {
+		if s := l.segs[i]; s.pending == 0 && s != l.active && (len(s.recs) > 0 || s.size == 0 || s.acked) {
 			l.removeSegment(i)
 			continue
 		}

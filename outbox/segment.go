@@ -83,6 +83,9 @@ type segment struct {
 	// read by Open; ackMarkSlot is the slot the next one goes to.
 	ackMark     uint64
 	ackMarkSlot int
+	// acked means Open found every record acknowledged without indexing
+	// them, so recs is empty and the file is to be deleted.
+	acked bool
 }
 
 // advance moves first past records that are no longer pending.
