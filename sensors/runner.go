@@ -201,7 +201,7 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 }
 
 // sample reads Samples times, each read at least the sensor's spacing after
-// the one before, and averages each field; a field missing from some
+// the end of the one before, and averages each field; a field missing from some
 // samples is averaged over the samples that had it.
 func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, error) {
 	n := max(src.Samples, 1)
@@ -215,11 +215,13 @@ func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Val
 			case <-r.opts.After(spacingOf(src.Sensor) - r.opts.Now().Sub(prev)):
 			}
 		}
-		prev = r.opts.Now()
 		v, err := reader.sense(ctx, src.Timeout)
 		if err != nil {
 			return nil, err
 		}
+		// From the end of a read: the first one may have opened the
+		// sensor, and a chip hands out its result at the end.
+		prev = r.opts.Now()
 		for k, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, fmt.Errorf("field %s is %v: %w", k, x, ErrImplausible)

@@ -62,8 +62,10 @@ type Dev struct {
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
 	started time.Time
-	version byte
-	mu      sync.Mutex
+	// lastMeasure is when measure_iaq was last sent; zero before the first.
+	lastMeasure time.Time
+	version     byte
+	mu          sync.Mutex
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -107,13 +109,23 @@ func (d *Dev) Version() byte { return d.version }
 // Sense measures tvoc_ppb and eco2_ppm. It must be called every second
 // (Cadence), warm-up included: in the 15 s after start the chip returns the
 // fixed values 400 ppm and 0 ppb, which Sense skips with an error wrapping
-// sensors.ErrWarmingUp.
+// sensors.ErrWarmingUp. A call sooner than Cadence after the last waits
+// out the rest.
 func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Keep the cadence even when called early, as right after NewI2C.
+	if !d.lastMeasure.IsZero() {
+		if early := Cadence - d.now().Sub(d.lastMeasure); early > 0 {
+			if err := d.sleep(ctx, early); err != nil {
+				return nil, fmt.Errorf("%s: waiting for the next 1 s step of the cadence: %w", d, err)
+			}
+		}
+	}
+	d.lastMeasure = d.now()
 	w, err := d.command(ctx, cmdMeasureIAQ, measureDuration, 2)
 	if err != nil {
 		return nil, fmt.Errorf("%s: measuring: %w", d, err)
