@@ -98,7 +98,18 @@ var (
 	ErrSensorCadence = errors.New("this type must be read at one fixed interval")
 	ErrSensorSpacing = errors.New("samples × the chip's spacing must fit in the interval")
 	ErrDriverOption  = errors.New("driver option not taken by this type")
+	ErrTimeoutShort  = errors.New("timeout shorter than a read of this type takes")
 )
+
+// CheckTimeout refuses a timeout shorter than readTime, the longest a read
+// of type typ takes by its datasheet.
+func (s Sensor) CheckTimeout(typ string, readTime time.Duration) error {
+	if timeout := s.Timeout.Std(); timeout < readTime {
+		return bad("timeout", fmt.Errorf("%w: a read of type %s takes up to %v, longer than the timeout %v: make the timeout at least %v (and the interval longer than that)",
+			ErrTimeoutShort, typ, readTime, timeout, readTime))
+	}
+	return nil
+}
 
 // CheckTiming refuses an interval or samples that a chip of type typ
 // cannot serve: spacing is the shortest time between two reads that give a

@@ -58,6 +58,10 @@ type TypeInfo struct {
 	// by it, and the configuration check refuses a samples × spacing that
 	// does not fit the interval.
 	Spacing time.Duration
+	// ReadTime is the longest one read takes by the datasheet, the first
+	// included, which opens the chip: a timeout shorter than that fails
+	// reads that are fine. Every type's fits config.DefaultSensorTimeout.
+	ReadTime time.Duration
 	// WarmUp is how long after opening the chip may report
 	// sensors.ErrWarmingUp instead of a value: a one-off read waits that
 	// long.
@@ -85,13 +89,13 @@ func Types() []TypeInfo {
 	)
 	types := []TypeInfo{
 		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure", Bus: "i2c or spi",
-			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID}, Open: openBMxx80},
+			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID}, ReadTime: bmx280ReadTime, Open: openBMxx80},
 		{Name: "bmp280", Chip: "Bosch BMP280", Summary: "temperature and pressure", Bus: "i2c or spi",
-			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID}, Open: openBMxx80},
+			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID}, ReadTime: bmx280ReadTime, Open: openBMxx80},
 		{Name: "bmp180", Chip: "Bosch BMP180", Summary: "temperature and pressure", Bus: "i2c",
 			Fields: []string{t, p}, Addresses: []uint16{0x77}, ChipIDs: []uint16{bmp180ChipID}, Open: openBMxx80},
 		{Name: "aht20", Chip: "Aosong AHT20", Summary: "temperature and humidity", Bus: "i2c",
-			Fields: []string{t, rh}, Addresses: []uint16{0x38},
+			Fields: []string{t, rh}, Addresses: []uint16{0x38}, ReadTime: aht20.MaxReadTime,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(aht20.NewI2C(b, spec.Address, nil))
 			})},
@@ -109,12 +113,12 @@ func Types() []TypeInfo {
 		// Each result can be read once; the chip measures once a second.
 		{Name: "hdc302x", Chip: "TI HDC3020/3021/3022", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x44, 0x45, 0x46, 0x47}, ChipIDs: []uint16{hdc302xManufacturerID},
-			Spacing: hdc302x.Period(hdc302x.DefaultOpts.SampleRate),
+			Spacing: hdc302x.Period(hdc302x.DefaultOpts.SampleRate), ReadTime: hdc302x.Period(hdc302x.DefaultOpts.SampleRate) + 10*time.Millisecond,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(hdc302x.NewI2C(b, spec.Address, nil))
 			})},
 		{Name: "mcp9808", Chip: "Microchip MCP9808", Summary: "temperature", Bus: "i2c",
-			Fields: []string{t}, Addresses: addrRange(0x18, 0x1f), ChipIDs: []uint16{mcp9808ManufacturerID},
+			Fields: []string{t}, Addresses: addrRange(0x18, 0x1f), ChipIDs: []uint16{mcp9808ManufacturerID}, ReadTime: 260 * time.Millisecond, // 250 ms conversion at 0.0625 °C
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(mcp9808.NewI2C(b, spec.Address, nil))
 			})},
@@ -124,10 +128,11 @@ func Types() []TypeInfo {
 				return sensor(tmp102.NewI2C(b, spec.Address, nil))
 			})},
 		{Name: "ds18b20", Chip: "Maxim DS18B20/DS1822/DS1825", Bus: "1-wire", Fields: []string{t}, Addresses: []uint16{0x18, 0x19},
-			Summary: "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
-			Open:    openDS18B20},
+			ReadTime: 800 * time.Millisecond, // 750 ms conversion at 12 bits, and a 10 ms EEPROM write at the first
+			Summary:  "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
+			Open:     openDS18B20},
 		{Name: "scd4x", Chip: "Sensirion SCD40/41", Summary: "CO₂, temperature and humidity (a new value every 5 s)", Bus: "i2c",
-			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp,
+			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp, ReadTime: 600 * time.Millisecond, // 500 ms after stop at the first
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(scd4x.NewI2C(ctx, b, spec.Address, nil))
 			})},
@@ -137,7 +142,7 @@ func Types() []TypeInfo {
 				return sensor(sgp30.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "bh1750", Chip: "ROHM BH1750", Summary: "ambient light", Bus: "i2c",
-			Fields: []string{"illuminance_lux"}, Addresses: []uint16{0x23, 0x5c},
+			Fields: []string{"illuminance_lux"}, Addresses: []uint16{0x23, 0x5c}, ReadTime: 200 * time.Millisecond, // 180 ms high-resolution conversion
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(bh1750.NewI2C(b, spec.Address, nil))
 			})},
@@ -182,6 +187,10 @@ func Types() []TypeInfo {
 	slices.SortFunc(types, func(a, b TypeInfo) int { return strings.Compare(a.Name, b.Name) })
 	return types
 }
+
+// bmx280ReadTime is the BMx280's longest forced conversion with the status
+// polls bmxx80 allows, and the reads around it.
+const bmx280ReadTime = 250 * time.Millisecond
 
 // Identification values the drivers accept (ChipIDs).
 const (
@@ -256,6 +265,7 @@ func Check(specs []config.Sensor) error {
 			continue
 		}
 		for _, err := range []error{
+			spec.CheckTimeout(ti.Name, ti.ReadTime),
 			spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
 			spec.CheckDriverKeys(ti.Name, ti.Options),
 		} {
