@@ -31,8 +31,11 @@ const (
 const MinSpacing = 2 * time.Second
 
 const (
-	// The wake-up write is NACKed; the sensor needs 0.8 to 3 ms to wake.
-	waitWake = time.Millisecond
+	// The wake-up write is NACKed. The datasheet (section 8.2.4, step
+	// one) holds the bus 0.8 to 3 ms inside the wake-up frame, which a
+	// Linux I²C adapter cannot; like Adafruit's driver, wait 10 ms after
+	// it instead.
+	waitWake = 10 * time.Millisecond
 	// The sensor needs at least 1.5 ms between the read command and the
 	// read of its reply.
 	waitReply = 2 * time.Millisecond

@@ -201,7 +201,7 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 		// The AM2320 sleeps until its address wakes it, which it does
 		// not acknowledge; awake, it answers a read of its registers.
 		_ = bus.Tx(addr, []byte{0x00}, nil)
-		if err := pause.For(ctx, time.Millisecond); err != nil {
+		if err := pause.For(ctx, 10*time.Millisecond); err != nil { // as the am2320 driver waits
 			return f, false, err
 		}
 		if bus.Tx(addr, []byte{0x03, 0x00, 0x04}, nil) == nil {
