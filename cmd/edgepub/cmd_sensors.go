@@ -15,7 +15,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/daemon"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/catalog"
 )
@@ -212,7 +212,7 @@ func readOnce(ctx context.Context, spec config.Sensor, buses catalog.Buses) (sen
 // seq field.
 func printReading(w io.Writer, spec config.Sensor, r sensors.Reading, device string, asJSON bool) error {
 	if asJSON {
-		payload, err := publisher.EncodeReading(device, 0, r)
+		payload, err := message.Encode(device, 0, r)
 		if err != nil {
 			return err
 		}
