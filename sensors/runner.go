@@ -96,7 +96,7 @@ func (r *Runner) Run(ctx context.Context, sources []Source, emit func(Reading)) 
 	return nil
 }
 
-// Status returns each sensor's health, in the order of the sources.
+// Status returns each sensor's health, sorted by name.
 func (r *Runner) Status() []SensorStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
