@@ -201,8 +201,8 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 }
 
 // sample reads Samples times, each read at least the sensor's spacing after
-// the end of the one before, and averages each field; a field missing from some
-// samples is averaged over the samples that had it.
+// the end of the one before, and averages each field; a field missing from
+// some samples is averaged over the samples that had it.
 func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, error) {
 	n := max(src.Samples, 1)
 	sums, counts := Values{}, map[string]int{}

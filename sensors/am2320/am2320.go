@@ -26,8 +26,8 @@ const (
 )
 
 // MinSpacing is the shortest time between two reads: the datasheet
-// (section 7.3) asks for at least 2 s, as the sensor measures after each
-// read and a read sooner returns the previous result.
+// (sections 8.2.4 and 8.3.3) asks for at least 2 s, as the sensor measures
+// after each read and a read sooner returns the previous result.
 const MinSpacing = 2 * time.Second
 
 const (

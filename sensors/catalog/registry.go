@@ -99,7 +99,7 @@ func Types() []TypeInfo {
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(aht20.NewI2C(b, spec.Address, nil))
 			})},
-		// Datasheet section 7.3: at least 2 s between two reads.
+		// The datasheet (sections 8.2.4, 8.3.3) asks for 2 s between reads.
 		{Name: "am2320", Chip: "Aosong AM2320", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x5c}, Spacing: am2320.MinSpacing,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
