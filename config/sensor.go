@@ -105,8 +105,8 @@ var (
 // of type typ takes by its datasheet.
 func (s Sensor) CheckTimeout(typ string, readTime time.Duration) error {
 	if timeout := s.Timeout.Std(); timeout < readTime {
-		return bad("timeout", fmt.Errorf("%w: a read of type %s takes up to %v, longer than the timeout %v: make the timeout at least %v (and the interval longer than that)",
-			ErrTimeoutShort, typ, readTime, timeout, readTime))
+		return &FieldError{Key: "timeout", Err: fmt.Errorf("%w: a read of type %s takes up to %v, longer than the timeout %v: make the timeout at least %v (and the interval longer than that)",
+			ErrTimeoutShort, typ, readTime, timeout, readTime)}
 	}
 	return nil
 }
@@ -120,15 +120,15 @@ func (s Sensor) CheckTiming(typ string, spacing, cadence time.Duration) error {
 	samples := max(s.Samples, 1)
 	switch {
 	case cadence > 0 && interval != cadence:
-		return bad("interval", fmt.Errorf("%w: type %s must be read every %v, not every %v (its datasheet's algorithm needs that cadence): set interval: %v",
-			ErrSensorCadence, typ, cadence, interval, cadence))
+		return &FieldError{Key: "interval", Err: fmt.Errorf("%w: type %s must be read every %v, not every %v (its datasheet's algorithm needs that cadence): set interval: %v",
+			ErrSensorCadence, typ, cadence, interval, cadence)}
 	case spacing > 0 && interval < spacing:
-		return bad("interval", fmt.Errorf("%w: type %s gives a new value every %v, so an interval of %v reads old values: make the interval at least %v",
-			ErrSensorSpacing, typ, spacing, interval, spacing))
+		return &FieldError{Key: "interval", Err: fmt.Errorf("%w: type %s gives a new value every %v, so an interval of %v reads old values: make the interval at least %v",
+			ErrSensorSpacing, typ, spacing, interval, spacing)}
 	case spacing > 0 && time.Duration(samples)*spacing > interval:
 		most := int(interval / spacing)
-		return bad("samples", fmt.Errorf("%w: %d samples of type %s take %d × %v = %v, more than the interval %v: make the interval at least %v or samples at most %d",
-			ErrSensorSpacing, samples, typ, samples, spacing, time.Duration(samples)*spacing, interval, time.Duration(samples)*spacing, most))
+		return &FieldError{Key: "samples", Err: fmt.Errorf("%w: %d samples of type %s take %d × %v = %v, more than the interval %v: make the interval at least %v or samples at most %d",
+			ErrSensorSpacing, samples, typ, samples, spacing, time.Duration(samples)*spacing, interval, time.Duration(samples)*spacing, most)}
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (s Sensor) CheckDriverKeys(typ string, taken []string) error {
 			if len(taken) > 0 {
 				hint = "it takes " + strings.Join(taken, ", ")
 			}
-			return bad("driver."+key, fmt.Errorf("%w: type %s does not use %s (%s)", ErrDriverOption, typ, key, hint))
+			return &FieldError{Key: "driver." + key, Err: fmt.Errorf("%w: type %s does not use %s (%s)", ErrDriverOption, typ, key, hint)}
 		}
 	}
 	return nil

@@ -251,36 +251,59 @@ func (ti TypeInfo) String() string {
 }
 
 // Check validates what the configuration says of each sensor against its
-// type, without touching hardware: the type exists, the interval and
-// samples fit the chip's timing, and the driver options are ones the type
-// takes, with values it accepts. It returns every problem found, each a
-// *config.FieldError naming the sensor's key.
+// type, without touching hardware (see CheckSensor). It returns each
+// sensor's first problem, a *config.FieldError naming the sensor's key.
 func Check(specs []config.Sensor) error {
 	var errs []error
 	for i, spec := range specs {
-		key := fmt.Sprintf("sensors[%d]", i)
-		ti, ok := Lookup(spec.Type)
-		if !ok {
-			errs = append(errs, &config.FieldError{Key: key + ".type", Err: unknownType(spec.Type)})
-			continue
-		}
-		for _, err := range []error{
-			spec.CheckTimeout(ti.Name, ti.ReadTime),
-			spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
-			spec.CheckDriverKeys(ti.Name, ti.Options),
-		} {
-			var fe *config.FieldError
-			if errors.As(err, &fe) {
-				errs = append(errs, &config.FieldError{Key: key + "." + fe.Key, Err: fe.Err})
-			}
-		}
-		if ti.CheckOptions != nil {
-			if err := ti.CheckOptions(spec); err != nil {
-				errs = append(errs, &config.FieldError{Key: key + ".driver", Err: err})
-			}
+		var fe *config.FieldError
+		if err := CheckSensor(spec); errors.As(err, &fe) {
+			errs = append(errs, &config.FieldError{Key: fmt.Sprintf("sensors[%d].%s", i, fe.Key), Err: fe.Err})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckSensor validates one sensor against its type, without touching
+// hardware: the type exists, the address is one the chip can have, the
+// timeout fits the longest read, the interval and samples fit the chip's
+// timing, and the driver options are ones the type takes, with values it
+// accepts. It returns the first problem as a *config.FieldError whose key
+// is relative to the sensor ("samples", "driver.channels"), as
+// config.Parser's CheckSensor hook wants it.
+func CheckSensor(spec config.Sensor) error {
+	ti, ok := Lookup(spec.Type)
+	if !ok {
+		return &config.FieldError{Key: "type", Err: unknownType(spec.Type)}
+	}
+	onBridge := ti.Bus != "1-wire" || spec.Bridge == "ds2482" // a 1-Wire probe has no address of its own
+	if spec.Address != 0 && onBridge && !isSPI(spec.Bus) && len(ti.Addresses) > 0 && !slices.Contains(ti.Addresses, spec.Address) {
+		return &config.FieldError{Key: "address", Err: fmt.Errorf("address %#02x: a %s answers only at %s", spec.Address, ti.Name, hexList(ti.Addresses))}
+	}
+	for _, err := range []error{
+		spec.CheckTimeout(ti.Name, ti.ReadTime),
+		spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
+		spec.CheckDriverKeys(ti.Name, ti.Options),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if ti.CheckOptions != nil {
+		if err := ti.CheckOptions(spec); err != nil {
+			return &config.FieldError{Key: "driver", Err: err}
+		}
+	}
+	return nil
+}
+
+// hexList writes addresses for an error message.
+func hexList(addrs []uint16) string {
+	parts := make([]string, len(addrs))
+	for i, a := range addrs {
+		parts[i] = fmt.Sprintf("%#02x", a)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // unknownType names the closest known type, for a typo.
