@@ -49,8 +49,8 @@ type TypeInfo struct {
 	Addresses []uint16
 	// ChipIDs are the values of the chip's identification register that
 	// its driver accepts (the Bosch chip id, the MCP9808's manufacturer
-	// id, the HDC302x's manufacturer id). Scan names the chip only for
-	// these.
+	// id, the HDC302x's manufacturer id, the SGP30's product type). Scan
+	// names the chip only for these.
 	ChipIDs []uint16
 	// Spacing is the shortest time between two reads that each give a
 	// new measurement: the chip measures on its own schedule, or its
@@ -137,7 +137,7 @@ func Types() []TypeInfo {
 				return sensor(scd4x.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "sgp30", Chip: "Sensirion SGP30", Summary: "TVOC and CO₂ equivalent (read it every 1 s)", Bus: "i2c",
-			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
+			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, ChipIDs: []uint16{sgp30.ProductType}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(sgp30.NewI2C(ctx, b, spec.Address, nil))
 			})},

@@ -25,6 +25,10 @@ const Addr uint16 = 0x58
 // (datasheet section 3.2), which Sense reports as sensors.ErrWarmingUp.
 const WarmUp = 15 * time.Second
 
+// ProductType is an SGP30's in the top four bits of its feature set
+// (datasheet table "Get_feature_set_version").
+const ProductType = 0
+
 // Cadence is how often measure_iaq must be sent: the chip's dynamic baseline
 // compensation assumes one measurement per second (datasheet section 3.3).
 const Cadence = time.Second
@@ -87,7 +91,7 @@ func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: no answer reading the feature set: %w", d, err)
 	}
-	if product := fs[0] >> 12; product != 0 {
+	if product := fs[0] >> 12; product != ProductType {
 		return nil, fmt.Errorf("%s: product type %d is not an SGP30 (0): check the address", d, product)
 	}
 	d.version = byte(fs[0])
