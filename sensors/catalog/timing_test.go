@@ -205,6 +205,38 @@ func (m *sgp30Model) Tx(addr uint16, w, r []byte) error {
 	return nil
 }
 
+// am2320Model follows the AM2320 datasheet (sections 8.2.4, 8.3.3): it
+// ignores the write that wakes it, takes the read-registers command, and
+// wants at least 2 s between two reads. Its reply is the datasheet's
+// example: 82.5 %RH, 27.7 °C.
+type am2320Model struct {
+	chipModel
+	lastRead time.Time
+	reply    bool
+}
+
+func (m *am2320Model) Tx(addr uint16, w, r []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case addr != m.addr:
+		return errModelNACK
+	case len(w) == 1 && w[0] == 0x00:
+		return errModelNACK // asleep: the address wakes it, unacknowledged
+	case len(w) == 3 && w[0] == 0x03:
+		if !m.lastRead.IsZero() && time.Since(m.lastRead) < 2*time.Second {
+			m.breaches = append(m.breaches, time.Now().Format("15:04:05.000")+" reads less than 2 s apart")
+		}
+		m.lastRead, m.reply = time.Now(), true
+	case len(w) == 0 && len(r) == 8 && m.reply:
+		copy(r, []byte{0x03, 0x04, 0x03, 0x39, 0x01, 0x15, 0xE1, 0xFE})
+		m.reply = false
+	default:
+		return m.breach("unexpected transfer")
+	}
+	return nil
+}
+
 // runFor runs one configured sensor as the daemon does (opened lazily,
 // through the catalog) for d of simulated time, and returns what it
 // emitted and its status.
@@ -314,6 +346,23 @@ func TestSGP30CadenceWithTheRunner(t *testing.T) {
 			if gap := chip.measures[i].Sub(chip.measures[i-1]); gap != time.Second && gap != 2*time.Second {
 				t.Errorf("measure_air_quality %v after the one before, want the datasheet's 1 s", gap)
 			}
+		}
+	})
+}
+
+// Three samples of an AM2320 in 10 s, 2 s apart as its datasheet asks.
+func TestAM2320SpacingWithTheRunner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		chip := &am2320Model{chipModel: chipModel{addr: 0x5c}}
+		got, st := runFor(t, sensorSpec("am2320", 10*time.Second, 2*time.Second, 3), i2cBuses(chip), time.Minute)
+		if st.Errors != 0 {
+			t.Errorf("%d failures, last: %s", st.Errors, st.LastError)
+		}
+		if len(got) < 5 || !near(got[0].Values["temperature_c"], 27.7) {
+			t.Errorf("readings %v", got)
+		}
+		if b := chip.broken(); len(b) > 0 {
+			t.Errorf("the driver broke the datasheet's rules: %v", b)
 		}
 	})
 }
