@@ -127,7 +127,7 @@ func Types() []TypeInfo {
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(tmp102.NewI2C(b, spec.Address, nil))
 			})},
-		{Name: "ds18b20", Chip: "Maxim DS18B20/DS1822/DS1825", Bus: "1-wire", Fields: []string{t}, Addresses: []uint16{0x18, 0x19},
+		{Name: "ds18b20", Chip: "Maxim DS18B20/DS1822/DS1825/MAX31850", Bus: "1-wire", Fields: []string{t}, Addresses: []uint16{0x18, 0x19},
 			ReadTime: 800 * time.Millisecond, // 750 ms conversion at 12 bits, and a 10 ms EEPROM write at the first
 			Summary:  "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
 			Open:     openDS18B20},
