@@ -136,6 +136,8 @@ func (m *hdc302xModel) Tx(addr uint16, w, r []byte) error {
 	switch {
 	case len(w) == 2 && w[0] == 0x30 && w[1] == 0x93:
 		m.auto = false
+	case len(w) == 2 && w[0] == 0x37 && w[1] == 0x81 && len(r) == 3:
+		copy(r, sensirion.EncodeWords(0x3000)) // Texas Instruments
 	case len(w) == 2 && w[0] == 0x21 && w[1] == 0x30:
 		m.auto, m.started, m.read = true, time.Now(), 0
 	case len(w) == 2 && w[0] == 0xe0 && w[1] == 0x00 && len(r) == 6:
