@@ -21,6 +21,7 @@ type Config struct {
 	Certs    Certs    `yaml:"certs"`
 	StateDir string   `yaml:"state_dir"`
 	Outbox   Outbox   `yaml:"outbox"`
+	Clock    Clock    `yaml:"clock"`
 	Log      Log      `yaml:"log"`
 	Presence Presence `yaml:"presence"`
 	Sensors  []Sensor `yaml:"sensors"`
@@ -72,6 +73,14 @@ type Outbox struct {
 	MemoryLimit int `yaml:"memory_limit"`
 }
 
+// Clock says how long publishing waits for the clock after boot.
+type Clock struct {
+	// HoldUnsynced holds publishing (not reading) while the clock is not
+	// synced and less than this has passed since boot, so that readings
+	// go out with repaired times; 0 does not hold.
+	HoldUnsynced Duration `yaml:"hold_unsynced"`
+}
+
 // Log selects the log level.
 type Log struct {
 	Level string `yaml:"level"`
@@ -109,7 +118,8 @@ func Default() Config {
 			SyncWindow:  Duration(time.Second),
 			MemoryLimit: 10000,
 		},
-		Log: Log{Level: "info"},
+		Clock: Clock{HoldUnsynced: Duration(2 * time.Minute)},
+		Log:   Log{Level: "info"},
 		Presence: Presence{
 			HealthInterval:  Duration(60 * time.Second),
 			DiscoveryPrefix: "homeassistant",

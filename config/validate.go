@@ -28,6 +28,7 @@ var (
 	ErrOutboxSize       = errors.New("max_bytes must be at least 64KiB")
 	ErrNegative         = errors.New("must not be negative")
 	ErrSyncWindow       = errors.New("sync_window must be between 10ms and 1m")
+	ErrHoldUnsynced     = errors.New("hold_unsynced must be between 0 (do not hold) and 24h")
 	ErrMemoryLimit      = errors.New("memory_limit must be between 1 and 1000000 readings")
 	ErrLogLevel         = errors.New("log level must be debug, info, warn or error")
 	ErrHealthInterval   = errors.New("health_interval must be 0 (off) or at least 1s")
@@ -142,6 +143,8 @@ func (c *Config) validateOutbox() error {
 		return bad("outbox.sync_window", ErrSyncWindow)
 	case o.MemoryLimit < 1 || o.MemoryLimit > 1_000_000:
 		return bad("outbox.memory_limit", ErrMemoryLimit)
+	case !between(c.Clock.HoldUnsynced, 0, 24*time.Hour):
+		return bad("clock.hold_unsynced", ErrHoldUnsynced)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ package publisher
 import (
 	"crypto/tls"
 	"errors"
+	"github.com/edgepub/edgepub/message"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -53,11 +54,24 @@ type Opts struct {
 	// "offline" on a clean stop or, as the last will, when the connection
 	// dies.
 	StatusTopic string
-	Logger      *slog.Logger
+	// Stamp, if set, gives the payload to send for a framed reading: the
+	// clock's repair of readings taken before it was synced.
+	Stamp func(message.Framed) []byte
+	// Gate, if set, holds readings back while it is closed.
+	Gate   Gate
+	Logger *slog.Logger
 	// Rand draws the jitter; tests make it deterministic.
 	Rand *rand.Rand
 	// Now is the clock.
 	Now func() time.Time
+}
+
+// A Gate holds readings back while it is closed, e.g. for a while after
+// boot until the clock is synced.
+type Gate interface {
+	// Open reports whether readings may go out now, and a channel that is
+	// closed when that may have changed.
+	Open() (bool, <-chan struct{})
 }
 
 // Publisher delivers the outbox to the broker.

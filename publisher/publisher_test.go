@@ -31,7 +31,7 @@ func newMemQueue() *memQueue {
 func (q *memQueue) add(topic string, payload []byte) {
 	q.mu.Lock()
 	seq := uint64(len(q.recs) + 1)
-	q.recs = append(q.recs, outbox.Record{Seq: seq, Payload: message.Frame(topic, payload)})
+	q.recs = append(q.recs, outbox.Record{Seq: seq, Payload: message.Frame(topic, payload, nil)})
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:

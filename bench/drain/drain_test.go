@@ -111,7 +111,7 @@ func prefill(b *testing.B, dir string) {
 		}}
 		if _, err := ob.Append(r.Time, func(seq uint64) ([]byte, error) {
 			p, err := message.Encode(device, seq, r)
-			return message.Frame(topic, p), err
+			return message.Frame(topic, p, nil), err
 		}); err != nil {
 			b.Fatal(err)
 		}

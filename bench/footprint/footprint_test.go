@@ -186,12 +186,12 @@ func outboxReadings(b *testing.B, dir string, from, to time.Time) (int, float64)
 		if r.Time.Before(from) || !r.Time.Before(to) {
 			continue
 		}
-		_, payload, err := message.Unframe(r.Payload)
+		f, err := message.Unframe(r.Payload)
 		if err != nil {
 			b.Fatal(err)
 		}
 		n++
-		size += len(payload)
+		size += len(f.Payload)
 	}
 	if n == 0 {
 		b.Fatalf("no readings in the outbox between %v and %v", from, to)

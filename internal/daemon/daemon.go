@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
+	"github.com/edgepub/edgepub/internal/clock"
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
@@ -53,8 +54,12 @@ type Opts struct {
 	// StallAfter, if set, stops the main loop's progress after that time so
 	// that a test can watch the systemd watchdog restart the service.
 	StallAfter time.Duration
-	// Now is the clock.
+	// Now is the wall clock; nil means Clock's. The daemon never lets it go
+	// below the time floor (see internal/clock).
 	Now func() time.Time
+	// Clock is the machine's clocks and sync state; nil means the system's.
+	// Tests and --debug-clock skew it.
+	Clock clock.Source
 	// Ready, if set, is called once the daemon has loaded everything and is
 	// running (READY=1 time); tests use it.
 	Ready func(*Daemon)
@@ -72,6 +77,8 @@ type Daemon struct {
 	outbox    *outbox.Outbox
 	runner    *sensors.Runner
 	publisher *publisher.Publisher
+	clock     *clock.Tracker
+	floor     *clock.Floor
 
 	progress  progressMeter
 	socTemp   atomicFloat
@@ -85,14 +92,24 @@ func Run(ctx context.Context, o Opts) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = &clock.System{}
+	}
+	schedule := o.Now // steady for the sensors' schedules: never the floor
+	if schedule == nil {
+		schedule = time.Now
+	}
+	wall := o.Now
+	if wall == nil {
+		wall = o.Clock.Wall
 	}
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
-	d := &Daemon{opts: o, started: o.Now()}
 	cfg := o.Config
+	floor := clock.OpenFloor(cfg.StateDir, clock.BuildTime(), wall)
+	o.Now = floor.Time
+	d := &Daemon{opts: o, started: o.Now(), floor: floor}
 
 	names := CertNames(cfg.Certs)
 	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
@@ -108,6 +125,10 @@ func Run(ctx context.Context, o Opts) error {
 	}
 	d.device = bundle.Identity
 	d.log = o.Logger.With("device", d.device)
+	if now, floored := floor.Now(); floored {
+		d.log.Warn("the wall clock is behind the time floor, so it is wrong: certificates are checked and readings stamped with the floor until the clock is synced",
+			"wall", wall().UTC().Format(time.RFC3339), "floor", now.UTC().Format(time.RFC3339), logging.MessageID(logging.MsgClockFloor))
+	}
 	bundle.LogWarnings(ctx, d.log)
 	d.warnUnmatchableDeviceID()
 	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
@@ -132,7 +153,12 @@ func Run(ctx context.Context, o Opts) error {
 	if err != nil {
 		return err
 	}
-	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Now: o.Now})
+	d.clock = clock.NewTracker(clock.TrackerOpts{
+		Source: o.Clock, Wall: o.Now, StateDir: cfg.StateDir, HoldUnsynced: cfg.Clock.HoldUnsynced.Std(), Logger: d.log,
+	})
+	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Now: schedule, Taken: func() (time.Time, time.Duration) {
+		return o.Now(), o.Clock.SinceBoot()
+	}})
 	d.publisher = publisher.New(d.outbox, d.publisherOpts())
 
 	d.log.Info("edgepub started", "version", o.Version, "broker", cfg.Broker.URLs, "sensors", len(sources),
@@ -153,12 +179,16 @@ func Run(ctx context.Context, o Opts) error {
 	wg.Go(func() { o.Notifier.RunWatchdog(ctx, d.progress.madeProgress) })
 	wg.Go(func() { d.superviseLoop(ctx) })
 	wg.Go(func() { d.presenceLoop(ctx) })
+	wg.Go(func() { d.clock.Run(ctx) })
 
 	<-ctx.Done()
 	o.Notifier.Stopping()
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
 	haltSensors(sources, d.log)
+	if err := floor.Persist(true); err != nil {
+		d.log.Warn("time floor not saved", "error", err)
+	}
 	return nil
 }
 
@@ -186,7 +216,8 @@ func (d *Daemon) accept(r sensors.Reading) {
 		d.socTemp.store(t)
 	}
 	d.discovery.see(d, r)
-	if _, err := d.outbox.Append(r.Time, message.Framed(d.device, r)); err != nil {
+	taken := d.clock.Taken(r.SinceBoot)
+	if _, err := d.outbox.Append(r.Time, message.FrameFunc(d.device, r, &taken)); err != nil {
 		d.log.Error("reading not accepted", "sensor", r.Sensor, "error", err)
 	}
 }
@@ -215,6 +246,8 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		StartJitter:    b.StartJitter.Std(),
 		InFlight:       b.InFlight,
 		StatusTopic:    d.device + "/status",
+		Stamp:          d.clock.Stamp,
+		Gate:           d.clock,
 		Logger:         d.log,
 		Now:            d.opts.Now,
 	}

@@ -28,6 +28,7 @@ type Health struct {
 	OldestAgeS      float64                `json:"oldest_age_s"`
 	Dropped         uint64                 `json:"dropped"`
 	DiskError       string                 `json:"disk_error,omitempty"`
+	ClockSynced     bool                   `json:"clock_synced"`
 	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
 	Certs           []certs.CertStatus     `json:"certs,omitempty"`
 	SoCTemperatureC *float64               `json:"soc_temperature_c,omitempty"`
@@ -40,18 +41,19 @@ func (d *Daemon) Health() Health {
 	ps := d.publisher.Status()
 	ob := d.outbox.Stats()
 	h := Health{
-		Device:     d.device,
-		Version:    d.opts.Version,
-		Time:       now.UTC().Format(message.TimeLayout),
-		UptimeS:    int64(now.Sub(d.started).Seconds()),
-		Broker:     ps.Broker,
-		Connected:  ps.Connected,
-		Reconnects: ps.Reconnects,
-		Delivered:  ps.Delivered,
-		Backlog:    ob.Backlog,
-		Dropped:    ob.Dropped,
-		Certs:      d.expiry.Statuses(),
-		Sensors:    d.runner.Status(),
+		Device:      d.device,
+		Version:     d.opts.Version,
+		Time:        now.UTC().Format(message.TimeLayout),
+		UptimeS:     int64(now.Sub(d.started).Seconds()),
+		Broker:      ps.Broker,
+		Connected:   ps.Connected,
+		Reconnects:  ps.Reconnects,
+		Delivered:   ps.Delivered,
+		Backlog:     ob.Backlog,
+		Dropped:     ob.Dropped,
+		ClockSynced: d.clock.Synced(),
+		Certs:       d.expiry.Statuses(),
+		Sensors:     d.runner.Status(),
 	}
 	if !ob.Oldest.IsZero() {
 		h.OldestAgeS = math.Round(now.Sub(ob.Oldest).Seconds()*10) / 10

@@ -76,6 +76,9 @@ func (d *Daemon) StatusLine() string {
 			certPart = " · certificate EXPIRED"
 		}
 	}
+	if d.clock != nil && !d.clock.Synced() {
+		certPart += " · clock not synced"
+	}
 	if ps.Connected {
 		return fmt.Sprintf("connected to %s · backlog %s%s", ps.Broker, thousands(ob.Backlog), certPart)
 	}
