@@ -1,7 +1,8 @@
 // Package config reads edgepub's YAML configuration in three steps:
 // Default, Parse (strict: unknown keys and wrong types are errors naming the
-// key and its line) and Validate (ranges and relations). Packages never see
-// this type: cmd/edgepub turns it into each package's Opts.
+// key and its line) and Validate (ranges and relations, and broker URLs
+// normalised). cmd/edgepub and internal/daemon turn it into each package's
+// Opts; certs.ConfigNames reads the certs section.
 package config
 
 import "time"

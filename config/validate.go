@@ -50,8 +50,9 @@ var (
 	fieldRE      = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
 
-// Validate checks ranges and relations. It returns the first problem as a
-// *FieldError naming the key.
+// Validate checks ranges and relations, and normalises the broker URLs to
+// scheme://host:port so that no other package parses them again. It returns
+// the first problem as a *FieldError naming the key.
 func (c *Config) Validate() error {
 	checks := []func() error{c.validateBroker, c.validateCerts, c.validateOutbox, c.validateMisc, c.validateSensors}
 	for _, check := range checks {
@@ -72,9 +73,11 @@ func (c *Config) validateBroker() error {
 		return bad("broker.urls", ErrNoBroker)
 	}
 	for i, u := range b.URLs {
-		if _, _, err := ParseBrokerURL(u); err != nil {
+		norm, _, err := ParseBrokerURL(u)
+		if err != nil {
 			return bad(fmt.Sprintf("broker.urls[%d]", i), err)
 		}
+		c.Broker.URLs[i] = norm
 	}
 	switch {
 	case !between(b.KeepAlive, 5*time.Second, 20*time.Minute):

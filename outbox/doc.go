@@ -3,7 +3,7 @@
 // crashes and power cuts, numbers readings with a per-device seq, and hands
 // them to the publisher in seq order:
 //
-//	sensor → reading → Append (seq, on disk) → Pending → MQTT QoS 1 → PUBACK → Ack
+//	sensor → message → Append (seq, on disk) → Pending → publisher → MQTT QoS 1 → PUBACK → Ack
 //
 // The publisher is the single consumer: it waits on Notify, reads batches
 // with Pending(after, n) and acks each seq when its PUBACK arrives, in any

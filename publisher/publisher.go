@@ -62,8 +62,6 @@ type Opts struct {
 	Logger *slog.Logger
 	// Rand draws the jitter; tests make it deterministic.
 	Rand *rand.Rand
-	// Now is the clock.
-	Now func() time.Time
 }
 
 // A Gate holds readings back while it is closed, e.g. for a while after
@@ -115,16 +113,13 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Rand == nil {
 		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	if opts.InFlight < 1 {
 		opts.InFlight = 1
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: opts.Now()}}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now()}}
 }
 
 // Connects receives after each new connection, so that whoever keeps

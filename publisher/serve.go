@@ -35,7 +35,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 		// the backlog is delivered, however fast new readings arrive.
 		drainTo uint64
 		drained int
-		start   = p.opts.Now()
+		start   = time.Now()
 	)
 	if b := p.queue.Backlog(); b.Readings > 0 {
 		drainTo = b.LastSeq
@@ -111,7 +111,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			p.setStatus(func(s *Status) { s.Delivered++ })
 			if drainTo != 0 && seq >= drainTo {
 				drainTo = 0
-				p.log.Info("backlog delivered", "readings", drained, "took", p.opts.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
+				p.log.Info("backlog delivered", "readings", drained, "took", time.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
 			}
 		}
 	}

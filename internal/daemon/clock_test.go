@@ -14,6 +14,8 @@ import (
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/clock"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 	"github.com/edgepub/edgepub/sensors"
 )
 
@@ -80,7 +82,7 @@ func stampedReadings(t *testing.T, msgs []mosquittotest.Message) []stamped {
 	return out
 }
 
-func clockConfig(t *testing.T, broker *mosquittotest.Broker, pki *mosquittotest.PKI, stateDir string) config.Config {
+func clockConfig(t *testing.T, broker *mosquittotest.Broker, pki *tutorialpki.PKI, stateDir string) config.Config {
 	cfg := testConfig(t, broker, pki.DeviceDir(t, "Kai"), stateDir)
 	cfg.Sensors = []config.Sensor{{Name: "counter", Type: "sim-soc", Interval: config.Duration(50 * time.Millisecond), Timeout: config.Duration(25 * time.Millisecond), Samples: 1}}
 	return cfg
@@ -181,7 +183,7 @@ func TestRestartIntoNewBootKeepsOldReadingsApart(t *testing.T) {
 	counter := newCountingSensor()
 	first := &clock.Skewed{Base: &clock.System{}, Start: time.Now(), Behind: 72 * time.Hour, SyncAfter: -1, Boot: [16]byte{3}}
 	r := startDaemon(t, Opts{Config: cfg, Clock: first, OpenSensor: counter.open})
-	waitUntil(t, 10*time.Second, "20 readings in the outbox", func() bool { return r.d.outbox.Stats().Backlog >= 20 })
+	testutil.Eventually(t, 10*time.Second, "20 readings in the outbox", func() bool { return r.d.outbox.Stats().Backlog >= 20 })
 	r.stop(t)
 	taken := counter.count()
 

@@ -54,15 +54,12 @@ type Opts struct {
 	// StallAfter, if set, stops the main loop's progress after that time so
 	// that a test can watch the systemd watchdog restart the service.
 	StallAfter time.Duration
-	// Now is the wall clock; nil means Clock's. The daemon never lets it go
-	// below the time floor (see internal/clock).
-	Now func() time.Time
-	// Clock is the machine's clocks and sync state; nil means the system's.
-	// Tests and --debug-clock skew it.
-	Clock clock.Source
 	// Ready, if set, is called once the daemon has loaded everything and is
 	// running (READY=1 time); tests use it.
 	Ready func(*Daemon)
+	// Clock is the machine's clocks and sync state; nil means the system's.
+	// Tests skew it.
+	Clock clock.Source
 }
 
 // Daemon is a running edgepub.
@@ -78,7 +75,9 @@ type Daemon struct {
 	runner    *sensors.Runner
 	publisher *publisher.Publisher
 	clock     *clock.Tracker
-	floor     *clock.Floor
+	// now is the wall clock held at the time floor: certificate checks and
+	// the device's own times use it, never a clock back at 1970.
+	now func() time.Time
 
 	progress  progressMeter
 	socTemp   atomicFloat
@@ -92,27 +91,19 @@ func Run(ctx context.Context, o Opts) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Clock == nil {
-		o.Clock = &clock.System{}
-	}
-	schedule := o.Now // steady for the sensors' schedules: never the floor
-	if schedule == nil {
-		schedule = time.Now
-	}
-	wall := o.Now
-	if wall == nil {
-		wall = o.Clock.Wall
-	}
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
+	if o.Clock == nil {
+		o.Clock = &clock.System{}
+	}
 	cfg := o.Config
-	floor := clock.OpenFloor(cfg.StateDir, clock.BuildTime(), wall)
-	o.Now = floor.Time
-	d := &Daemon{opts: o, started: o.Now(), floor: floor}
+	floor := clock.OpenFloor(cfg.StateDir, clock.BuildTime(), o.Clock.Wall)
+	d := &Daemon{opts: o, now: floor.Time}
+	d.started = d.now()
 
-	names := CertNames(cfg.Certs)
-	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
+	names := certs.ConfigNames(cfg.Certs)
+	bundle, err := certs.Load(cfg.Certs.Dir, names, d.now())
 	var validity *certs.ValidityError
 	switch {
 	case errors.As(err, &validity) && bundle != nil:
@@ -127,13 +118,13 @@ func Run(ctx context.Context, o Opts) error {
 	d.log = o.Logger.With("device", d.device)
 	if now, floored := floor.Now(); floored {
 		d.log.Warn("the wall clock is behind the time floor, so it is wrong: certificates are checked and readings stamped with the floor until the clock is synced",
-			"wall", wall().UTC().Format(time.RFC3339), "floor", now.UTC().Format(time.RFC3339), logging.MessageID(logging.MsgClockFloor))
+			"wall", o.Clock.Wall().UTC().Format(time.RFC3339), "floor", now.UTC().Format(time.RFC3339), logging.MessageID(logging.MsgClockFloor))
 	}
 	bundle.LogWarnings(ctx, d.log)
 	d.warnUnmatchableDeviceID()
 	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
 	d.expiry = certs.NewExpiryWatcher(d.certs, certs.ExpiryOpts{
-		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: o.Now, Logger: d.log,
+		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: d.now, Logger: d.log,
 	})
 
 	d.outbox, err = outbox.Open(filepath.Join(cfg.StateDir, "outbox"), &outbox.Opts{
@@ -141,7 +132,6 @@ func Run(ctx context.Context, o Opts) error {
 		MaxAge:      cfg.Outbox.MaxAge.Std(),
 		SyncWindow:  cfg.Outbox.SyncWindow.Std(),
 		MemoryLimit: cfg.Outbox.MemoryLimit,
-		Now:         o.Now,
 		Logger:      d.log,
 	})
 	if err != nil {
@@ -154,10 +144,10 @@ func Run(ctx context.Context, o Opts) error {
 		return err
 	}
 	d.clock = clock.NewTracker(clock.TrackerOpts{
-		Source: o.Clock, Wall: o.Now, StateDir: cfg.StateDir, HoldUnsynced: cfg.Clock.HoldUnsynced.Std(), Logger: d.log,
+		Source: o.Clock, Wall: d.now, StateDir: cfg.StateDir, HoldUnsynced: cfg.Clock.HoldUnsynced.Std(), Logger: d.log,
 	})
-	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Now: schedule, Taken: func() (time.Time, time.Duration) {
-		return o.Now(), o.Clock.SinceBoot()
+	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Taken: func() (time.Time, time.Duration) {
+		return d.now(), o.Clock.SinceBoot()
 	}})
 	d.publisher = publisher.New(d.outbox, d.publisherOpts())
 
@@ -172,7 +162,7 @@ func Run(ctx context.Context, o Opts) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
-	wg.Go(func() { d.certs.Watch(ctx, o.Now) })
+	wg.Go(func() { d.certs.Watch(ctx, d.now) })
 	wg.Go(func() { d.expiry.Run(ctx) })
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
@@ -204,11 +194,6 @@ func haltSensors(sources []sensors.Source, log *slog.Logger) {
 	}
 }
 
-// CertNames selects the certificate files as the config says.
-func CertNames(c config.Certs) certs.Names {
-	return certs.Names{CA: c.CA, Cert: c.Cert, Key: c.Key, Prefix: c.Prefix}
-}
-
 // accept turns a reading into a message and makes it durable. It runs on
 // the sensors' goroutines.
 func (d *Daemon) accept(r sensors.Reading) {
@@ -224,17 +209,13 @@ func (d *Daemon) accept(r sensors.Reading) {
 
 func (d *Daemon) publisherOpts() publisher.Opts {
 	b := d.opts.Config.Broker
-	urls := make([]string, len(b.URLs))
-	for i, u := range b.URLs {
-		urls[i], _, _ = config.ParseBrokerURL(u) // validated with the config
-	}
 	return publisher.Opts{
-		URLs:     urls,
+		URLs:     b.URLs, // normalised by config.Validate
 		ClientID: d.device,
 		TLSConfig: func(host string) *tls.Config {
 			return certs.ClientTLSConfig(d.certs, certs.TLSOpts{
 				Host:               host,
-				Now:                d.opts.Now,
+				Now:                d.now,
 				OnServerCert:       d.expiry.SetBrokerCert,
 				OnLegacyServerCert: func(c *x509.Certificate) { d.warnLegacyServerCert(host, c) },
 			})
@@ -249,7 +230,6 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		Stamp:          d.clock.Stamp,
 		Gate:           d.clock,
 		Logger:         d.log,
-		Now:            d.opts.Now,
 	}
 }
 

@@ -37,7 +37,7 @@ type Health struct {
 
 // Health returns the device's current health.
 func (d *Daemon) Health() Health {
-	now := d.opts.Now()
+	now := d.now()
 	ps := d.publisher.Status()
 	ob := d.outbox.Stats()
 	h := Health{
