@@ -34,8 +34,12 @@ type Sensor struct {
 	// Bridge selects how a DS18B20 is reached: "sysfs" (w1-gpio, default)
 	// or "ds2482" (an I2C bridge at Bus/Address).
 	Bridge string `yaml:"bridge"`
-	// Path overrides a sysfs file, e.g. the thermal zone of a "soc" sensor.
+	// Path overrides a sysfs file, e.g. the thermal zone of a "soc" sensor,
+	// or names a kernel device folder (/sys/bus/iio/devices/iio:device0).
 	Path string `yaml:"path"`
+	// Match picks a kernel IIO or hwmon device by its driver's name, such
+	// as "bme680", searched in Bus (or the subsystem's usual folder).
+	Match string `yaml:"match"`
 	// Seed makes a simulated sensor reproducible; 0 picks one from the name.
 	Seed int64 `yaml:"seed"`
 
@@ -65,6 +69,15 @@ type DriverOpts struct {
 	// ShuntOhms and MaxCurrentA configure an INA219.
 	ShuntOhms   float64 `yaml:"shunt_ohms"`
 	MaxCurrentA float64 `yaml:"max_current_a"`
+	// VRef is an MCP3008's reference voltage in volts (0 means 3.3).
+	VRef float64 `yaml:"vref"`
+	// ABC turns an MH-Z19's automatic baseline correction on or off; it
+	// must be given.
+	ABC *bool `yaml:"abc"`
+	// HeaterC and HeaterDuration are a BME680's heater step (0 means
+	// 300 °C for 100 ms).
+	HeaterC        float64  `yaml:"heater_c"`
+	HeaterDuration Duration `yaml:"heater_duration"`
 }
 
 // ADCChannel maps one ADC input to a named quantity: field = volts*scale + offset.

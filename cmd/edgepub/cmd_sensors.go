@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -18,39 +19,14 @@ import (
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/catalog"
+	"github.com/edgepub/edgepub/sensors/hwmon"
+	"github.com/edgepub/edgepub/sensors/iio"
 )
-
-func cmdSensors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "scan":
-			return cmdSensorsScan(ctx, args[1:], stdout, stderr)
-		case "read":
-			return cmdSensorsRead(ctx, args[1:], stdout, stderr)
-		case "types":
-			return cmdSensorsTypes(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprint(stdout, "Usage: edgepub sensors scan [--bus /dev/i2c-1] [--w1 DIR]\n"+
-		"       edgepub sensors read [NAME...] [--all] [--config FILE] [--json]\n"+
-		"       edgepub sensors types\n\n"+
-		"scan probes an I2C bus and the 1-Wire probes and prints a config snippet to paste.\n"+
-		"read reads configured sensors once, without a broker, and prints their values.\n"+
-		"types lists the sensor types edgepub knows: name, chip, bus, fields.\n")
-	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
-		return exitCode(2)
-	}
-	return nil
-}
 
 func cmdSensorsTypes(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("sensors types", "", "List the sensor types edgepub knows, one per line: type, chip, bus, fields.", stderr)
 	if help, err := parseFlags(fset, args, stdout); help || err != nil {
 		return err
-	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(stderr, "edgepub sensors types: unexpected argument %q\n", fset.Arg(0))
-		return exitCode(2)
 	}
 	for _, ti := range catalog.Types() {
 		fmt.Fprintln(stdout, ti)
@@ -62,9 +38,11 @@ func cmdSensorsTypes(_ context.Context, args []string, stdout, stderr io.Writer)
 const defaultW1 = "/sys/bus/w1/devices"
 
 func cmdSensorsScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("sensors scan", "[--bus /dev/i2c-1] [--w1 DIR]", "Probe an I2C bus (like i2cdetect) and list 1-Wire probes, naming the devices edgepub knows,\nand print a config snippet. Run it as a user in the i2c group.", stderr)
+	fset := newFlagSet("sensors scan", "[--bus /dev/i2c-1] [--w1 DIR] [--iio DIR] [--hwmon DIR]", "Probe an I2C bus (like i2cdetect), list 1-Wire probes and the IIO and hwmon devices the kernel drives,\nnaming the devices edgepub knows, and print a config snippet. Run it as a user in the i2c group.", stderr)
 	bus := fset.String("bus", "/dev/i2c-1", "I2C bus to probe; \"\" skips I2C")
 	w1 := fset.String("w1", defaultW1, "sysfs directory of 1-Wire devices; \"\" skips 1-Wire")
+	iioDir := fset.String("iio", iio.DefaultBus, "sysfs directory of IIO devices; \"\" skips IIO")
+	hwmonDir := fset.String("hwmon", hwmon.DefaultBus, "sysfs directory of hwmon devices; \"\" skips hwmon")
 	if help, err := parseFlags(fset, args, stdout); help || err != nil {
 		return err
 	}
@@ -99,6 +77,13 @@ func cmdSensorsScan(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		found = append(found, f...)
 	}
+	kernel, err := catalog.ListKernel(*iioDir, *hwmonDir)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(kernel) > 0 {
+		found, scanned = append(found, kernel...), true
+	}
 	if scanned {
 		fmt.Fprint(stdout, catalog.Snippet(found, *bus))
 	}
@@ -120,13 +105,11 @@ func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer
 	cf.register(fset)
 	all := fset.Bool("all", false, "read every configured sensor")
 	asJSON := fset.Bool("json", false, "print one JSON line per reading, as run publishes it (without seq)")
-	if help, err := parseFlags(fset, interspersed(fset, args), stdout); help || err != nil {
+	if help, err := parseArgs(fset, args, stdout, 0, math.MaxInt); help || err != nil {
 		return err
 	}
 	if (fset.NArg() == 0) == !*all {
-		fmt.Fprintln(stderr, "edgepub sensors read: name the sensors to read, or give --all (not both)")
-		fset.Usage()
-		return exitCode(2)
+		return usageError(fset, "name the sensors to read, or give --all (not both)")
 	}
 	cfg, err := cf.load()
 	if err != nil {

@@ -29,6 +29,14 @@ var quantities = map[string]quantity{
 	"voltage_v":         {"voltage", "V"},
 	"current_a":         {"current", "A"},
 	"power_w":           {"power", "W"},
+	"pm1_0_ugm3":        {"pm1", "µg/m³"},
+	"pm2_5_ugm3":        {"pm25", "µg/m³"},
+	"pm10_ugm3":         {"pm10", "µg/m³"},
+	// Home Assistant has no device class for these: unit only.
+	"gas_ohm":        {"", "Ω"},
+	"resistance_ohm": {"", "Ω"},
+	"uv_index":       {"", ""},
+	"fan_rpm":        {"", "rpm"},
 }
 
 // quantityOf falls back on the unit suffix for fields not in the table,
@@ -44,6 +52,7 @@ func quantityOf(field string) quantity {
 		{"_c", quantity{"temperature", "°C"}}, {"_pct", quantity{"", "%"}}, {"_hpa", quantity{"atmospheric_pressure", "hPa"}},
 		{"_ppm", quantity{"", "ppm"}}, {"_lux", quantity{"illuminance", "lx"}}, {"_v", quantity{"voltage", "V"}},
 		{"_a", quantity{"current", "A"}}, {"_w", quantity{"power", "W"}},
+		{"_ppb", quantity{"", "ppb"}}, {"_ohm", quantity{"", "Ω"}},
 	}
 	for _, s := range suffixes {
 		if strings.HasSuffix(field, s.suffix) {

@@ -27,6 +27,11 @@ type Found struct {
 	Chip string
 	// Note explains an ambiguity or what to do with the device.
 	Note string
+	// Path is the folder of a device the kernel drives (IIO or hwmon).
+	Path string
+	// Match is that device's driver name, when it is the only one of its
+	// kind; otherwise the configuration needs Path.
+	Match string
 }
 
 // Scan looks for devices at every address from 0x03 to 0x77 on bus and names
@@ -39,8 +44,8 @@ type Found struct {
 // chips at 0x69, which a Raspberry Pi does not have). Sensirion sensors and
 // the HDC302x do not acknowledge a read when they hold no result, so where
 // one of them can sit and the read went unanswered, Scan sends the chip's
-// read-serial-number command, which changes no setting; an AM2320 sleeps and
-// is woken first. Where a chip has an identification register (the Bosch
+// read-serial-number command (an SHT3x's read-status), which changes no
+// setting; an AM2320 sleeps and is woken first. Where a chip has an identification register (the Bosch
 // chip id, the MCP9808's manufacturer id) Scan reads it; at 0x48..0x4b it
 // reads the configuration register to tell a TMP102 from an ADS1x15, which
 // remains a guess.
@@ -181,6 +186,16 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 		if addr <= 0x46 {
 			if _, err := commandWords(ctx, bus, addr, []byte{0x89}, 10*time.Millisecond, 2); err == nil {
 				f.Chip, f.Types = "SHT4x", []string{"sht4x"}
+				return f, true, nil
+			} else if isContextErr(err) {
+				return f, false, err
+			}
+		}
+		// An SHT3x has no serial number command; its status register
+		// (0xF32D, datasheet table 17) reads without changing anything.
+		if addr <= 0x45 {
+			if _, err := commandWords(ctx, bus, addr, []byte{0xF3, 0x2D}, 0, 1); err == nil {
+				f.Chip, f.Types = "SHT3x", []string{"sht3x"}
 				return f, true, nil
 			} else if isContextErr(err) {
 				return f, false, err

@@ -222,7 +222,7 @@ func TestScanBridgeAtAnAddressPeriphRefuses(t *testing.T) {
 // of samples and 0x58 for mass production; periph's driver accepts only
 // 0x58. Scan must not promise a bmp280 that Open then refuses.
 func TestScanNamesOnlyChipIDsTheDriverAccepts(t *testing.T) {
-	for _, id := range []uint16{0x56, 0x57, 0x61} {
+	for _, id := range []uint16{0x56, 0x57, 0x50} {
 		bus := &deviceBus{devices: map[uint16]chip{0x76: registers(map[byte]uint16{0xd0: id})}}
 		found, err := Scan(context.Background(), bus)
 		if err != nil || len(found) != 1 {
