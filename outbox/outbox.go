@@ -49,6 +49,8 @@ type Outbox struct {
 	// droppedAge counts readings dropped for their age, from either part.
 	droppedAge uint64
 	aged       episode
+	// skipped is the seq range Open skipped, for Stats.
+	skipped SeqRange
 }
 
 // Stats is a snapshot of the outbox.
@@ -80,6 +82,9 @@ type Stats struct {
 	Damaged uint64
 	// OpenDamage is what Open found damaged in the dir.
 	OpenDamage Damage
+	// Skipped is the seq range Open skipped (see logJump); zero when seq
+	// continued without a jump.
+	Skipped SeqRange
 	// Syncs counts fsyncs of record data. It stays 0 while the broker
 	// acknowledges every reading within SyncWindow.
 	Syncs uint64
@@ -328,6 +333,7 @@ func (o *Outbox) Stats() Stats {
 		DroppedMemory: o.mem.dropped,
 		Damaged:       o.disk.damaged,
 		OpenDamage:    o.disk.openDamage,
+		Skipped:       o.skipped,
 		Syncs:         o.disk.syncs,
 		DiskErr:       o.diskErr,
 	}

@@ -204,6 +204,7 @@ func (o *Outbox) logJump(recovered, next uint64, reason string) {
 	if next <= recovered+1 {
 		return
 	}
+	o.skipped = SeqRange{First: recovered + 1, Last: next - 1, Reason: reason}
 	o.log.Warn("outbox seq jumped: the skipped seqs may have been handed out before the page cache was lost, so they are not used again",
 		logging.MessageID(logging.MsgSeqJumped), slog.String("dir", o.dir),
 		slog.Uint64("from", recovered+1), slog.Uint64("to", next), slog.Uint64("by", next-recovered-1),
@@ -224,6 +225,15 @@ func jumpReason(lease leaseState, bootID string, haveSegments, damaged bool) str
 		return "segment files are damaged, so the last seq handed out is unknown"
 	}
 	return "unknown"
+}
+
+// SeqRange is a span of seqs, both ends included, that Open skipped: none
+// is handed out (again), and the readings a power cut took are among them,
+// so a consumer can count a gap inside it as declared, not unexplained.
+type SeqRange struct {
+	First  uint64 `json:"first"`
+	Last   uint64 `json:"last"`
+	Reason string `json:"reason"`
 }
 
 // Damage is what Open found damaged in the dir and skipped.

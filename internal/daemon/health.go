@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/message"
+	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -27,6 +28,7 @@ type Health struct {
 	Backlog         int                    `json:"backlog"`
 	OldestAgeS      float64                `json:"oldest_age_s"`
 	Dropped         uint64                 `json:"dropped"`
+	SeqSkipped      []outbox.SeqRange      `json:"seq_skipped,omitempty"`
 	DiskError       string                 `json:"disk_error,omitempty"`
 	ClockSynced     bool                   `json:"clock_synced"`
 	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
@@ -57,6 +59,9 @@ func (d *Daemon) Health() Health {
 	}
 	if !ob.Oldest.IsZero() {
 		h.OldestAgeS = math.Round(now.Sub(ob.Oldest).Seconds()*10) / 10
+	}
+	if ob.Skipped != (outbox.SeqRange{}) {
+		h.SeqSkipped = []outbox.SeqRange{ob.Skipped}
 	}
 	if ob.DiskErr != nil {
 		h.DiskError = ob.DiskErr.Error()
