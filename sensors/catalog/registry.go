@@ -358,8 +358,7 @@ func Check(specs []config.Sensor) error {
 }
 
 // CheckSensor validates one sensor against its type, without touching
-// hardware: the type exists, the address is one the chip can have, the
-// timeout fits the longest read, the interval and samples fit the chip's
+// hardware: the type exists, the timeout fits the longest read, the interval and samples fit the chip's
 // timing, and the driver options are ones the type takes, with values it
 // accepts. It returns the first problem as a *config.FieldError whose key
 // is relative to the sensor ("samples", "driver.channels"), as
@@ -368,10 +367,6 @@ func CheckSensor(spec config.Sensor) error {
 	ti, ok := Lookup(spec.Type)
 	if !ok {
 		return &config.FieldError{Key: "type", Err: unknownType(spec.Type)}
-	}
-	onBridge := ti.Bus != "1-wire" || spec.Bridge == "ds2482" // a 1-Wire probe has no address of its own
-	if spec.Address != 0 && onBridge && !isSPI(spec.Bus) && len(ti.Addresses) > 0 && !slices.Contains(ti.Addresses, spec.Address) {
-		return &config.FieldError{Key: "address", Err: fmt.Errorf("address %#02x: a %s answers only at %s", spec.Address, ti.Name, hexList(ti.Addresses))}
 	}
 	for _, err := range []error{
 		spec.CheckTimeout(ti.Name, ti.ReadTime),
@@ -388,15 +383,6 @@ func CheckSensor(spec config.Sensor) error {
 		}
 	}
 	return nil
-}
-
-// hexList writes addresses for an error message.
-func hexList(addrs []uint16) string {
-	parts := make([]string, len(addrs))
-	for i, a := range addrs {
-		parts[i] = fmt.Sprintf("%#02x", a)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // unknownType names the closest known type, for a typo.
