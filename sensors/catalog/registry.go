@@ -358,11 +358,11 @@ func Check(specs []config.Sensor) error {
 }
 
 // CheckSensor validates one sensor against its type, without touching
-// hardware: the type exists, the timeout fits the longest read, the interval and samples fit the chip's
-// timing, and the driver options are ones the type takes, with values it
-// accepts. It returns the first problem as a *config.FieldError whose key
-// is relative to the sensor ("samples", "driver.channels"), as
-// config.Parser's CheckSensor hook wants it.
+// hardware: the type exists, the timeout fits the longest read, the
+// interval and samples fit the chip's timing, and the driver options are
+// ones the type takes, with values it accepts. It returns the first
+// problem as a *config.FieldError whose key is relative to the sensor
+// ("samples", "driver.channels").
 func CheckSensor(spec config.Sensor) error {
 	ti, ok := Lookup(spec.Type)
 	if !ok {

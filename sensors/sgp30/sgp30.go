@@ -22,7 +22,8 @@ const (
 const Addr uint16 = 0x58
 
 // WarmUp is how long after Init_air_quality the chip returns fixed values
-// (datasheet section 3.2), which Sense reports as sensors.ErrWarmingUp.
+// (datasheet section 1.2, "Air Quality Signals"), which Sense reports as
+// sensors.ErrWarmingUp.
 const WarmUp = 15 * time.Second
 
 // ProductType is an SGP30's in the top four bits of its feature set
@@ -30,7 +31,7 @@ const WarmUp = 15 * time.Second
 const ProductType = 0
 
 // Cadence is how often measure_iaq must be sent: the chip's dynamic baseline
-// compensation assumes one measurement per second (datasheet section 3.3).
+// compensation assumes one measurement per second (datasheet section 1.2).
 const Cadence = time.Second
 
 // Commands and their maximum durations, datasheet table "Measurement

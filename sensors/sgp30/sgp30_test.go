@@ -52,7 +52,7 @@ func TestWarmUpThenMeasurements(t *testing.T) {
 		t.Errorf("version %#x", d.Version())
 	}
 	clock.t = clock.t.Add(time.Second)
-	// Datasheet section 3.2: fixed 400 ppm, 0 ppb for 15 s after
+	// Datasheet section 1.2: fixed 400 ppm, 0 ppb for 15 s after
 	// Init_air_quality. Not a reading, and not a failure either.
 	if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrWarmingUp) || errors.Is(err, sensors.ErrImplausible) {
 		t.Errorf("during warm-up: %v, want ErrWarmingUp", err)
