@@ -103,7 +103,7 @@ func (r *Runner) Run(ctx context.Context, sources []Source, emit func(Reading)) 
 	return nil
 }
 
-// Status returns each sensor's health, in the order of the sources.
+// Status returns each sensor's health, sorted by name.
 func (r *Runner) Status() []SensorStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -212,11 +212,10 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 }
 
 // sample reads Samples times, each read at least the sensor's spacing after
-// the one before, and averages each field; a field missing from some
-// samples is averaged over the samples that had it.
-// sample reads src Samples times and averages. The reading is stamped
-// (Taken) on the reading goroutine right before the first Sense, so a busy
-// scheduler does not make its time early.
+// the end of the one before, and averages each field; a field missing from
+// some samples is averaged over the samples that had it. The reading is
+// stamped (Taken) on the reading goroutine right before the first Sense, so
+// a busy scheduler does not make its time early.
 func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, time.Time, time.Duration, error) {
 	n := max(src.Samples, 1)
 	sums, counts := Values{}, map[string]int{}
@@ -235,11 +234,13 @@ func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Val
 			case <-r.opts.After(spacingOf(src.Sensor) - r.opts.Now().Sub(prev)):
 			}
 		}
-		prev = r.opts.Now()
 		v, err := reader.sense(ctx, src.Timeout, stamp)
 		if err != nil {
 			return nil, time.Time{}, 0, err
 		}
+		// From the end of a read: the first one may have opened the
+		// sensor, and a chip hands out its result at the end.
+		prev = r.opts.Now()
 		for k, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, time.Time{}, 0, fmt.Errorf("field %s is %v: %w", k, x, ErrImplausible)
