@@ -95,7 +95,9 @@ type Stats struct {
 // Open opens or creates the outbox in dir. Damaged content never stops it:
 // intact records are kept, damage is logged once. When dir cannot be used it
 // returns an outbox that keeps readings in memory, with Stats().DiskErr set,
-// and retries the disk from Run. It fails only for invalid opts.
+// and retries the disk from Run. It fails for invalid opts and for a dir it
+// refuses (ErrRefused): one whose seq would wrap, or, as root, one another
+// user could change.
 func Open(dir string, opts *Opts) (*Outbox, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -122,6 +124,12 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if err := ob.attachLocked(); err != nil {
+		if errors.Is(err, ErrRefused) {
+			if ob.lockFile != nil {
+				ob.lockFile.Close()
+			}
+			return nil, fmt.Errorf("outbox dir %s: %w", dir, err)
+		}
 		ob.enterDiskErrorLocked(err)
 	}
 	if ob.diskErr == nil && bootID != "" {
@@ -135,6 +143,12 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 // retry a failed disk.
 func (o *Outbox) attachLocked() error {
 	mkdirErr := os.MkdirAll(o.dir, 0o700)
+	if mkdirErr == nil {
+		if err := checkOwner(o.dir); err != nil {
+			o.diskPermanent = true
+			return err
+		}
+	}
 	var lockErr error
 	if o.lockFile == nil && mkdirErr == nil {
 		o.lockFile, lockErr = lockDir(o.dir)
@@ -192,9 +206,13 @@ func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (u
 		return 0, ErrClosed
 	}
 	seq := o.seq.peek()
-	if o.diskErr == nil {
+	if seq >= seqLimit {
+		return 0, fmt.Errorf("outbox seq reached %d, the end of its range: move the outbox dir away and restart edgepub", seq)
+	}
+	if o.diskErr == nil || o.seq.isOpen() {
 		// A seq may leave the outbox only below a durable ceiling, or a
-		// power cut could hand it out a second time.
+		// power cut could hand it out a second time. While the disk fails
+		// the lease, rewritten in place, may still work (a full disk).
 		if err := o.seq.cover(seq); err != nil {
 			o.enterDiskErrorLocked(err)
 		}
@@ -237,7 +255,10 @@ func (o *Outbox) Pending(after uint64, limit int) ([]Record, error) {
 	}
 	out := make([]Record, 0, min(limit, o.disk.pending+o.mem.pending))
 	out = o.disk.read(after, limit, out)
-	return o.mem.read(after, limit, out), nil
+	// A reading held in memory leaves only once the lease on disk makes
+	// the next start resume above its seq; else a restart could number
+	// another reading the same.
+	return o.mem.read(after, limit, o.seq.releasable, out), nil
 }
 
 // Ack marks seq delivered. Acks may come in any order; unknown, repeated

@@ -119,9 +119,6 @@ func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if err := catalog.Check(cfg.Sensors); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
 	device := ""
 	if *asJSON {
 		device = deviceName(cfg, stderr)
@@ -172,7 +169,7 @@ func selectSensors(configured []config.Sensor, names []string) ([]config.Sensor,
 // readOnce opens spec's sensor, reads it once as run would and halts it.
 // The read may take the type's warm-up, its samples and their timeouts.
 func readOnce(ctx context.Context, spec config.Sensor, buses catalog.Buses) (sensors.Reading, error) {
-	ti, _ := catalog.Lookup(spec.Type) // catalog.Check made sure it exists
+	ti, _ := catalog.Lookup(spec.Type) // loading the config checked it exists
 	samples := time.Duration(max(spec.Samples, 1))
 	budget := ti.WarmUp + samples*(ti.Spacing+spec.Timeout.Std()) + spec.Timeout.Std()
 	ctx, cancel := context.WithTimeout(ctx, budget)

@@ -297,3 +297,21 @@ func readSoftwareSensor(t *testing.T, ti catalog.TypeInfo) (sensors.Values, bool
 	}
 	return v, true
 }
+
+// Two devices whose ids differ only in characters Home Assistant's ids
+// cannot carry stay two devices there.
+func TestDiscoveryIDsDoNotCollide(t *testing.T) {
+	seen := map[string]string{}
+	for _, device := range []string{"Kai.1", "Kai_1", "Kai 1", "Kai-1", "Kai:1"} {
+		topic, cfg := Discovery(haPrefix, device, "", "environment", "temperature_c")
+		if !haDiscoveryTopic.MatchString(topic) {
+			t.Errorf("device %q: topic %q is not a Home Assistant discovery topic", device, topic)
+		}
+		for _, id := range []string{topic, cfg.UniqueID, cfg.Device.Identifiers[0]} {
+			if other, dup := seen[id]; dup {
+				t.Errorf("devices %q and %q share %q", other, device, id)
+			}
+			seen[id] = device
+		}
+	}
+}

@@ -2,8 +2,8 @@
 # Packaging checks for CI: builds the four .debs (make deb) and checks
 #   - systemd-analyze verify on the three units (in a scratch root holding
 #     the host's units and the built binary as /usr/bin/edgepub),
-#   - systemd-analyze security --offline: exposure of edgepub.service and
-#     edgepub-fleet.service <= 2.0,
+#   - systemd-analyze security --offline: exposure of edgepub.service,
+#     edgepub-certs.service and edgepub-fleet.service <= 2.0,
 #   - promtool check rules and promtool test rules on the alert rules,
 #   - the journald catalog compiles and lists every id of msgid.go,
 #   - lintian on the amd64 package: no errors or warnings left unoverridden,
@@ -60,7 +60,7 @@ else
 fi
 
 step "systemd-analyze security --offline=true"
-for unit in edgepub.service edgepub-fleet.service; do
+for unit in edgepub.service edgepub-certs.service edgepub-fleet.service; do
 	report=$(systemd-analyze security --offline=true "packaging/$unit" 2>&1 || true)
 	unit_score=$(printf '%s\n' "$report" | sed -n "s/.*Overall exposure level for $unit: \([0-9.]*\).*/\1/p")
 	echo "$unit exposure: ${unit_score:-?}"

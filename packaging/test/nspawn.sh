@@ -32,7 +32,8 @@
 #     check client certificates: see packaging/journal/journal-remote.conf);
 #   - the optional edgepub-fleet.service is installed disabled, starts with
 #     the monitor certificate and serves the device's state on /metrics;
-#   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
+#   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind
+#     but a certificate folder the administrator put under /etc/edgepub.
 #
 # Usage (root):  packaging/test/nspawn.sh [edgepub_<version>_amd64.deb]
 #   Without an argument it runs `make deb DEB_ARCHES=amd64` first.
@@ -272,13 +273,13 @@ main_pid=$(show MainPID edgepub.service)
 uid=$(ct id -u edgepub)
 [ "$uid" -lt 1000 ] || fail "edgepub is no system user (uid $uid)"
 groups=$(ct id -nG edgepub)
-for g in i2c gpio spi; do
+for g in i2c gpio spi dialout; do
 	case " $groups " in *" $g "*) ;; *) fail "edgepub is not in group $g ($groups)" ;; esac
 done
 # systemd gives the process the user's groups (initgroups), no
 # SupplementaryGroups= needed.
 proc_groups=" $(ct sed -n 's/^Groups:[[:space:]]*//p' "/proc/$main_pid/status") "
-for g in i2c gpio spi; do
+for g in i2c gpio spi dialout; do
 	gid=$(ct getent group "$g" | cut -d: -f3)
 	case $proc_groups in *" $gid "*) ;; *) fail "the daemon process lacks group $g ($gid): groups$proc_groups" ;; esac
 done
@@ -541,8 +542,14 @@ ct test -e /etc/edgepub/config.yaml || fail "remove deleted the configuration"
 ct test -e /usr/bin/edgepub && fail "remove left /usr/bin/edgepub"
 
 say "apt-get purge edgepub"
+ct rm /var/lib/edgepub/upgrade-marker # the test's own file
+# A certificate folder the administrator keeps under /etc/edgepub.
+ct sh -c 'mkdir -p /etc/edgepub/certs && echo kept > /etc/edgepub/certs/ca.crt'
 ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q edgepub' >"$work/purge.log" 2>&1 ||
 	fail "purge failed: $(cat "$work/purge.log")"
+[ "$(ct cat /etc/edgepub/certs/ca.crt 2>/dev/null)" = kept ] || fail "purge deleted /etc/edgepub/certs, which the package did not create"
+ct test -e /etc/edgepub/config.yaml && fail "purge left /etc/edgepub/config.yaml"
+ct rm -r /etc/edgepub
 ct getent passwd edgepub >/dev/null && fail "purge left the user edgepub"
 ct getent group edgepub >/dev/null && fail "purge left the group edgepub"
 ct grep -l edgepub /etc/passwd /etc/group /etc/shadow /etc/gshadow && fail "purge left edgepub in the user databases"

@@ -53,8 +53,8 @@ type TypeInfo struct {
 	Addresses []uint16
 	// ChipIDs are the values of the chip's identification register that
 	// its driver accepts (the Bosch chip id, the MCP9808's manufacturer
-	// id, the HDC302x's manufacturer id). Scan names the chip only for
-	// these.
+	// id, the HDC302x's manufacturer id, the SGP30's product type). Scan
+	// names the chip only for these.
 	ChipIDs []uint16
 	// Spacing is the shortest time between two reads that each give a
 	// new measurement: the chip measures on its own schedule, or its
@@ -62,6 +62,10 @@ type TypeInfo struct {
 	// by it, and the configuration check refuses a samples × spacing that
 	// does not fit the interval.
 	Spacing time.Duration
+	// ReadTime is the longest one read takes by the datasheet, the first
+	// included, which opens the chip: a timeout shorter than that fails
+	// reads that are fine. Every type's fits config.DefaultSensorTimeout.
+	ReadTime time.Duration
 	// WarmUp is how long after opening the chip may report
 	// sensors.ErrWarmingUp instead of a value: a one-off read waits that
 	// long.
@@ -106,11 +110,11 @@ func Types() []TypeInfo {
 	)
 	types := []TypeInfo{
 		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
-			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID},
+			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID}, ReadTime: bmx280ReadTime,
 			Overlay: "dtoverlay=i2c-sensor,bme280",
 			kernel:  boschKernel("bme280"), Open: ownOrKernel(boschKernel("bme280"), openBMxx80)},
 		{Name: "bmp280", Chip: "Bosch BMP280", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
-			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID},
+			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID}, ReadTime: bmx280ReadTime,
 			Overlay: "dtoverlay=i2c-sensor,bmp280",
 			kernel:  boschKernel("bmp280"), Open: ownOrKernel(boschKernel("bmp280"), openBMxx80)},
 		{Name: "bmp180", Chip: "Bosch BMP180", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c or iio",
@@ -118,11 +122,11 @@ func Types() []TypeInfo {
 			Overlay: "dtoverlay=i2c-sensor,bmp180",
 			kernel:  boschKernel("bmp180"), Open: ownOrKernel(boschKernel("bmp180"), openBMxx80)},
 		{Name: "aht20", Chip: "Aosong AHT20", Summary: "temperature and humidity", Bus: "i2c",
-			Fields: []string{t, rh}, Addresses: []uint16{0x38},
+			Fields: []string{t, rh}, Addresses: []uint16{0x38}, ReadTime: aht20.MaxReadTime,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(aht20.NewI2C(b, spec.Address, nil))
 			})},
-		// Datasheet section 7.3: at least 2 s between two reads.
+		// The datasheet (sections 8.2.4, 8.3.3) asks for 2 s between reads.
 		{Name: "am2320", Chip: "Aosong AM2320", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x5c}, Spacing: am2320.MinSpacing,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
@@ -136,12 +140,12 @@ func Types() []TypeInfo {
 		// Each result can be read once; the chip measures once a second.
 		{Name: "hdc302x", Chip: "TI HDC3020/3021/3022", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x44, 0x45, 0x46, 0x47}, ChipIDs: []uint16{hdc302xManufacturerID},
-			Spacing: hdc302x.Period(hdc302x.DefaultOpts.SampleRate),
+			Spacing: hdc302x.Period(hdc302x.DefaultOpts.SampleRate), ReadTime: hdc302x.Period(hdc302x.DefaultOpts.SampleRate) + 10*time.Millisecond,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(hdc302x.NewI2C(b, spec.Address, nil))
 			})},
 		{Name: "mcp9808", Chip: "Microchip MCP9808", Summary: "temperature", Bus: "i2c",
-			Fields: []string{t}, Addresses: addrRange(0x18, 0x1f), ChipIDs: []uint16{mcp9808ManufacturerID},
+			Fields: []string{t}, Addresses: addrRange(0x18, 0x1f), ChipIDs: []uint16{mcp9808ManufacturerID}, ReadTime: 260 * time.Millisecond, // 250 ms conversion at 0.0625 °C
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(mcp9808.NewI2C(b, spec.Address, nil))
 			})},
@@ -150,21 +154,22 @@ func Types() []TypeInfo {
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(tmp102.NewI2C(b, spec.Address, nil))
 			})},
-		{Name: "ds18b20", Chip: "Maxim DS18B20/DS1822/DS1825", Bus: "1-wire", Fields: []string{t}, Addresses: []uint16{0x18, 0x19},
-			Summary: "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
-			Open:    openDS18B20},
+		{Name: "ds18b20", Chip: "Maxim DS18B20/DS1822/DS1825/MAX31850", Bus: "1-wire", Fields: []string{t}, Addresses: []uint16{0x18, 0x19},
+			ReadTime: 800 * time.Millisecond, // 750 ms conversion at 12 bits, and a 10 ms EEPROM write at the first
+			Summary:  "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
+			Open:     openDS18B20},
 		{Name: "scd4x", Chip: "Sensirion SCD40/41", Summary: "CO₂, temperature and humidity (a new value every 5 s)", Bus: "i2c",
-			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp,
+			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp, ReadTime: 600 * time.Millisecond, // 500 ms after stop at the first
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(scd4x.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "sgp30", Chip: "Sensirion SGP30", Summary: "TVOC and CO₂ equivalent (read it every 1 s)", Bus: "i2c",
-			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
+			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, ChipIDs: []uint16{sgp30.ProductType}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(sgp30.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "bh1750", Chip: "ROHM BH1750", Summary: "ambient light", Bus: "i2c",
-			Fields: []string{"illuminance_lux"}, Addresses: []uint16{0x23, 0x5c},
+			Fields: []string{"illuminance_lux"}, Addresses: []uint16{0x23, 0x5c}, ReadTime: 200 * time.Millisecond, // 180 ms high-resolution conversion
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(bh1750.NewI2C(b, spec.Address, nil))
 			})},
@@ -275,6 +280,10 @@ func Types() []TypeInfo {
 	return types
 }
 
+// bmx280ReadTime is the BMx280's longest forced conversion with the status
+// polls bmxx80 allows, and the reads around it.
+const bmx280ReadTime = 250 * time.Millisecond
+
 // Identification values the drivers accept (ChipIDs).
 const (
 	bmeChipID             = 0x60   // BME280 datasheet, register 0xD0 "id"
@@ -335,35 +344,45 @@ func (ti TypeInfo) String() string {
 }
 
 // Check validates what the configuration says of each sensor against its
-// type, without touching hardware: the type exists, the interval and
-// samples fit the chip's timing, and the driver options are ones the type
-// takes, with values it accepts. It returns every problem found, each a
-// *config.FieldError naming the sensor's key.
+// type, without touching hardware (see CheckSensor). It returns each
+// sensor's first problem, a *config.FieldError naming the sensor's key.
 func Check(specs []config.Sensor) error {
 	var errs []error
 	for i, spec := range specs {
-		key := fmt.Sprintf("sensors[%d]", i)
-		ti, ok := Lookup(spec.Type)
-		if !ok {
-			errs = append(errs, &config.FieldError{Key: key + ".type", Err: unknownType(spec.Type)})
-			continue
-		}
-		for _, err := range []error{
-			spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
-			spec.CheckDriverKeys(ti.Name, ti.Options),
-		} {
-			var fe *config.FieldError
-			if errors.As(err, &fe) {
-				errs = append(errs, &config.FieldError{Key: key + "." + fe.Key, Err: fe.Err})
-			}
-		}
-		if ti.CheckOptions != nil {
-			if err := ti.CheckOptions(spec); err != nil {
-				errs = append(errs, &config.FieldError{Key: key + ".driver", Err: err})
-			}
+		var fe *config.FieldError
+		if err := CheckSensor(spec); errors.As(err, &fe) {
+			errs = append(errs, &config.FieldError{Key: fmt.Sprintf("sensors[%d].%s", i, fe.Key), Err: fe.Err})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckSensor validates one sensor against its type, without touching
+// hardware: the type exists, the timeout fits the longest read, the
+// interval and samples fit the chip's timing, and the driver options are
+// ones the type takes, with values it accepts. It returns the first
+// problem as a *config.FieldError whose key is relative to the sensor
+// ("samples", "driver.channels").
+func CheckSensor(spec config.Sensor) error {
+	ti, ok := Lookup(spec.Type)
+	if !ok {
+		return &config.FieldError{Key: "type", Err: unknownType(spec.Type)}
+	}
+	for _, err := range []error{
+		spec.CheckTimeout(ti.Name, ti.ReadTime),
+		spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
+		spec.CheckDriverKeys(ti.Name, ti.Options),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if ti.CheckOptions != nil {
+		if err := ti.CheckOptions(spec); err != nil {
+			return &config.FieldError{Key: "driver", Err: err}
+		}
+	}
+	return nil
 }
 
 // unknownType names the closest known type, for a typo.

@@ -201,13 +201,24 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 				return f, false, err
 			}
 		}
-	case addr == 0x58 || addr == 0x62:
-		if _, err := commandWords(ctx, bus, addr, []byte{0x36, 0x82}, time.Millisecond, 3); err == nil {
-			if addr == 0x58 {
-				f.Chip, f.Types = "SGP30", []string{"sgp30"}
+	case addr == 0x58:
+		// The driver accepts the product type (the feature set's top
+		// four bits) of an SGP30 only, not an SGPC3's at the same address.
+		w, err := commandWords(ctx, bus, addr, []byte{0x20, 0x2f}, 10*time.Millisecond, 1)
+		if isContextErr(err) {
+			return f, false, err
+		}
+		if err == nil {
+			if ti, ok := acceptingID(addr, w[0]>>12); ok {
+				f.Chip, f.Types = "SGP30", []string{ti.Name}
 			} else {
-				f.Chip, f.Types = "SCD4x", []string{"scd4x"}
+				f.Note = fmt.Sprintf("a Sensirion gas sensor of product type %d, not an SGP30 (0), which is all edgepub reads at 0x58", w[0]>>12)
 			}
+			return f, true, nil
+		}
+	case addr == 0x62:
+		if _, err := commandWords(ctx, bus, addr, []byte{0x36, 0x82}, time.Millisecond, 3); err == nil {
+			f.Chip, f.Types = "SCD4x", []string{"scd4x"}
 			return f, true, nil
 		} else if isContextErr(err) {
 			return f, false, err
@@ -216,7 +227,7 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 		// The AM2320 sleeps until its address wakes it, which it does
 		// not acknowledge; awake, it answers a read of its registers.
 		_ = bus.Tx(addr, []byte{0x00}, nil)
-		if err := pause.For(ctx, time.Millisecond); err != nil {
+		if err := pause.For(ctx, 10*time.Millisecond); err != nil { // as the am2320 driver waits
 			return f, false, err
 		}
 		if bus.Tx(addr, []byte{0x03, 0x00, 0x04}, nil) == nil {
