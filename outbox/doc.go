@@ -19,7 +19,11 @@
 //     those readings are held in memory (see below) and die with the process.
 //   - A power cut loses at most the readings the broker had not acknowledged
 //     that were appended in the last SyncWindow (default 1 s). Run fsyncs
-//     before the oldest unacknowledged, unsynced reading is SyncWindow old.
+//     before the oldest unacknowledged, unsynced reading is SyncWindow old,
+//     starting each fsync earlier by the time the last one took. That holds
+//     while an fsync takes less than half of SyncWindow minus Run's tick
+//     (SyncWindow/4, at most 250 ms); a slower fsync stretches the window to
+//     about twice its duration and is logged (logging.MsgSlowSync).
 //     Acknowledged readings are never synced: they are already safe at the
 //     broker.
 //   - A seq is never handed out for two different readings. Within one boot,

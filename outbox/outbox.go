@@ -74,6 +74,13 @@ type Outbox struct {
 	// rate, and the deadline they give errs towards syncing early.
 	unsynced []syncMark
 	scratch  []byte
+	// syncLead is how much earlier than SyncWindow the next fsync starts:
+	// the last fsync's duration, or half the previous lead if that was
+	// longer, so one slow fsync moves the next ones forward for a while.
+	syncLead time.Duration
+	// syncFile fsyncs a segment; tests replace it with a slow one.
+	syncFile func(*os.File) error
+	slowSync slowSyncEpisode
 
 	bytes   int64
 	backlog int
@@ -103,6 +110,14 @@ type memRecord struct {
 type syncMark struct {
 	seq uint64
 	at  int64
+}
+
+// slowSyncEpisode tracks a stretch of fsyncs slower than SyncWindow so it is
+// logged once at its start and once at its end.
+type slowSyncEpisode struct {
+	active  bool
+	count   uint64
+	slowest time.Duration
 }
 
 // episode tracks one stretch of drops so it is logged once, not per reading.
@@ -166,6 +181,7 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 		notify:    make(chan struct{}, 1),
 		tickEvery: min(max(o.SyncWindow/4, 10*time.Millisecond), 250*time.Millisecond),
 		next:      1,
+		syncFile:  (*os.File).Sync,
 	}
 	bootID, err := o.BootID()
 	if err != nil {

@@ -90,7 +90,9 @@ func (o *Outbox) syncIfDue() {
 		return
 	}
 	now := o.opts.Now()
-	if time.Duration(now.UnixNano()-o.unsynced[0].at) < o.opts.SyncWindow-o.tickEvery {
+	// The records are safe only when the fsync returns, so it starts one
+	// tick plus the expected fsync time before the window ends.
+	if time.Duration(now.UnixNano()-o.unsynced[0].at) < o.opts.SyncWindow-o.tickEvery-o.syncLead {
 		o.mu.Unlock()
 		return
 	}
@@ -120,7 +122,7 @@ func (o *Outbox) syncIfDue() {
 		if err != nil {
 			break
 		}
-		if err = j.f.Sync(); err != nil {
+		if err = o.syncFile(j.f); err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				err = nil // the segment was finished meanwhile
 				continue
@@ -156,6 +158,7 @@ func (o *Outbox) syncIfDue() {
 	}
 	if len(jobs) > 0 {
 		o.syncs++
+		o.timeSyncLocked(o.opts.Now().Sub(now))
 	}
 	// Records appended during the fsync keep their mark.
 	for len(o.unsynced) > 0 {
@@ -165,6 +168,32 @@ func (o *Outbox) syncIfDue() {
 		}
 		o.unsynced[0].seq = max(o.unsynced[0].seq, covered+1)
 		break
+	}
+}
+
+// timeSyncLocked moves the next fsync forward by the time this one took and
+// logs fsyncs that take longer than SyncWindow: on a busy disk (on ext4 an
+// fsync also waits for other processes' data in the same journal commit) no
+// schedule keeps the window then, and a power cut can lose readings up to
+// about twice the fsync's duration old.
+func (o *Outbox) timeSyncLocked(took time.Duration) {
+	o.syncLead = max(took, o.syncLead/2)
+	e := &o.slowSync
+	if took <= o.opts.SyncWindow {
+		if e.active {
+			o.log.Info("outbox fsyncs are within the sync window again", slog.String("dir", o.dir),
+				slog.Uint64("slow_fsyncs", e.count), slog.Duration("slowest", e.slowest))
+			*e = slowSyncEpisode{}
+		}
+		return
+	}
+	e.count++
+	e.slowest = max(e.slowest, took)
+	if !e.active {
+		e.active = true
+		o.log.Warn("outbox fsync took longer than the sync window: a power cut now can lose unacknowledged readings older than the window",
+			logging.MessageID(logging.MsgSlowSync), slog.String("dir", o.dir),
+			slog.Duration("took", took), slog.Duration("sync_window", o.opts.SyncWindow))
 	}
 }
 

@@ -1,8 +1,12 @@
 package outbox
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/logging"
 )
 
 func TestAckedReadingsAreNeverSynced(t *testing.T) {
@@ -129,5 +133,98 @@ func TestSyncMarksStayFewAtHighRates(t *testing.T) {
 	o.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d sync marks left after a sync that covered everything", n)
+	}
+}
+
+// slowSync makes every fsync of o take d on the test's clock.
+func (e *testEnv) slowSync(o *Outbox, d *time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.syncFile = func(f *os.File) error {
+		e.clock.Advance(*d)
+		return f.Sync()
+	}
+}
+
+func TestSlowFsyncMovesTheNextOneForward(t *testing.T) {
+	e := newEnv(t)
+	o := e.open(nil)
+	took := 600 * time.Millisecond
+	e.slowSync(o, &took)
+	window, tick := o.opts.SyncWindow, o.tickEvery
+
+	// Without a measured fsync the sync starts one tick before the window
+	// ends; this one takes 600 ms, so the reading is durable only at 1.35 s.
+	e.appendN(o, 1)
+	e.clock.Advance(window - tick)
+	o.tick()
+	if st := o.Stats(); st.Syncs != 1 {
+		t.Fatalf("Syncs = %d, want 1", st.Syncs)
+	}
+
+	// The next fsync starts 600 ms earlier, so it ends within the window.
+	e.appendN(o, 1)
+	e.clock.Advance(window - tick - took - time.Millisecond)
+	o.tick()
+	if st := o.Stats(); st.Syncs != 1 {
+		t.Fatalf("synced at %v, before window - tick - last fsync", window-tick-took-time.Millisecond)
+	}
+	start := e.clock.Now()
+	e.clock.Advance(time.Millisecond)
+	o.tick()
+	if st := o.Stats(); st.Syncs != 2 {
+		t.Fatalf("Syncs = %d, want 2: the fsync did not start %v before the window ended", st.Syncs, tick+took)
+	}
+	if end := e.clock.Now().Sub(start) + window - tick - took; end > window {
+		t.Fatalf("the reading was durable %v after it was appended, beyond the %v window", end, window)
+	}
+
+	// Fast fsyncs let the lead shrink again, by half per fsync.
+	took = 0
+	for range 4 {
+		e.appendN(o, 1)
+		e.clock.Advance(window)
+		o.tick()
+	}
+	o.mu.Lock()
+	lead := o.syncLead
+	o.mu.Unlock()
+	if lead != 600*time.Millisecond/16 {
+		t.Fatalf("lead after 4 instant fsyncs = %v, want %v", lead, 600*time.Millisecond/16)
+	}
+	if n := e.logs.count(logging.MsgSlowSync); n != 0 {
+		t.Fatalf("logged %d slow fsyncs, but none took longer than the window", n)
+	}
+}
+
+func TestFsyncSlowerThanTheWindowIsLoggedOncePerEpisode(t *testing.T) {
+	e := newEnv(t)
+	o := e.open(nil)
+	took := 1500 * time.Millisecond
+	e.slowSync(o, &took)
+	for range 3 {
+		e.appendN(o, 1)
+		e.clock.Advance(o.opts.SyncWindow)
+		o.tick()
+	}
+	if n := e.logs.count(logging.MsgSlowSync); n != 1 {
+		t.Fatalf("logged %d slow-fsync records for one episode of 3, want 1:\n%s", n, e.logs)
+	}
+	if !strings.Contains(e.logs.String(), `"took":1500000000`) {
+		t.Fatalf("the record does not say how long the fsync took:\n%s", e.logs)
+	}
+	took = time.Millisecond
+	e.appendN(o, 1)
+	e.clock.Advance(o.opts.SyncWindow)
+	o.tick()
+	if !strings.Contains(e.logs.String(), `"slow_fsyncs":3`) {
+		t.Fatalf("the end of the episode was not logged with its count:\n%s", e.logs)
+	}
+	took = 1500 * time.Millisecond
+	e.appendN(o, 1)
+	e.clock.Advance(o.opts.SyncWindow)
+	o.tick()
+	if n := e.logs.count(logging.MsgSlowSync); n != 2 {
+		t.Fatalf("a new episode was logged %d times in all, want 2", n)
 	}
 }

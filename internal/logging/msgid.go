@@ -25,4 +25,5 @@ const (
 	MsgDiskError        = "2797c3faf5344ce7ba98605a721be1ec"
 	MsgCertRotated      = "7b8c957f148744bbaf876479bf4b0507"
 	MsgDrainFinished    = "d81f88c6c98b4686a52f585a32843690"
+	MsgSlowSync         = "c91552ac2f2c4ecf96c328e4cd9355ab"
 )
