@@ -26,6 +26,10 @@ const (
 	// markEvery is how often a new sync mark starts: a quarter of the
 	// tick, so a record is synced at most that much early.
 	markEvery = 4
+	// slowSyncQuiet is how long fsyncs stay within SyncWindow before a
+	// stretch of slow ones is over: a short window on a busy disk would
+	// otherwise start and end one every few seconds.
+	slowSyncQuiet = time.Minute
 	// retryEvery is how often a failed disk is tried again.
 	retryEvery = 5 * time.Second
 )
@@ -113,11 +117,12 @@ type syncMark struct {
 }
 
 // slowSyncEpisode tracks a stretch of fsyncs slower than SyncWindow so it is
-// logged once at its start and once at its end.
+// logged once at its start and once at its end, a minute after the last.
 type slowSyncEpisode struct {
 	active  bool
 	count   uint64
 	slowest time.Duration
+	last    time.Time
 }
 
 // episode tracks one stretch of drops so it is logged once, not per reading.

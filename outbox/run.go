@@ -158,7 +158,7 @@ func (o *Outbox) syncIfDue() {
 	}
 	if len(jobs) > 0 {
 		o.syncs++
-		o.timeSyncLocked(o.opts.Now().Sub(now))
+		o.timeSyncLocked(now, o.opts.Now())
 	}
 	// Records appended during the fsync keep their mark.
 	for len(o.unsynced) > 0 {
@@ -176,11 +176,12 @@ func (o *Outbox) syncIfDue() {
 // fsync also waits for other processes' data in the same journal commit) no
 // schedule keeps the window then, and a power cut can lose readings up to
 // about twice the fsync's duration old.
-func (o *Outbox) timeSyncLocked(took time.Duration) {
+func (o *Outbox) timeSyncLocked(start, end time.Time) {
+	took := end.Sub(start)
 	o.syncLead = max(took, o.syncLead/2)
 	e := &o.slowSync
 	if took <= o.opts.SyncWindow {
-		if e.active {
+		if e.active && end.Sub(e.last) >= slowSyncQuiet {
 			o.log.Info("outbox fsyncs are within the sync window again", slog.String("dir", o.dir),
 				slog.Uint64("slow_fsyncs", e.count), slog.Duration("slowest", e.slowest))
 			*e = slowSyncEpisode{}
@@ -189,6 +190,7 @@ func (o *Outbox) timeSyncLocked(took time.Duration) {
 	}
 	e.count++
 	e.slowest = max(e.slowest, took)
+	e.last = end
 	if !e.active {
 		e.active = true
 		o.log.Warn("outbox fsync took longer than the sync window: a power cut now can lose unacknowledged readings older than the window",
