@@ -83,8 +83,17 @@ func (o *Outbox) appendDiskLocked(seq uint64, t time.Time, payload []byte, now t
 	}
 	seg.recs = append(seg.recs, entry{seq: seq, off: off, unixNano: timeToNanos(t), size: uint32(len(payload))})
 	seg.pending++
-	if n := len(o.unsynced); n == 0 || time.Duration(now.UnixNano()-o.unsynced[n-1].at) >= o.tickEvery/markEvery {
-		o.unsynced = append(o.unsynced, syncMark{seq: seq, at: now.UnixNano()})
+	// The window counts from when the reading was taken: it may have waited
+	// for Append, e.g. while a busy disk held up the lock.
+	at := now.UnixNano()
+	if taken := timeToNanos(t); taken > 0 && taken < at {
+		at = taken
+	}
+	switch n := len(o.unsynced); {
+	case n == 0 || time.Duration(at-o.unsynced[n-1].at) >= o.tickEvery/markEvery:
+		o.unsynced = append(o.unsynced, syncMark{seq: seq, at: at})
+	case at < o.unsynced[n-1].at:
+		o.unsynced[n-1].at = at // taken before the mark's first reading
 	}
 	return nil
 }

@@ -18,7 +18,8 @@
 //     next start. Appending to a full or failing disk is the exception:
 //     those readings are held in memory (see below) and die with the process.
 //   - A power cut loses at most the readings the broker had not acknowledged
-//     that were appended in the last SyncWindow (default 1 s). Run fsyncs
+//     that were taken in the last SyncWindow (default 1 s): the window counts
+//     from the reading's time, or from Append if that is earlier. Run fsyncs
 //     before the oldest unacknowledged, unsynced reading is SyncWindow old,
 //     starting each fsync earlier by the time the last one took. That holds
 //     while an fsync takes less than half of SyncWindow minus Run's tick

@@ -90,9 +90,14 @@ func (o *Outbox) syncIfDue() {
 		return
 	}
 	now := o.opts.Now()
+	// Readings taken out of order can leave an older mark behind a newer.
+	oldest := o.unsynced[0].at
+	for _, m := range o.unsynced[1:] {
+		oldest = min(oldest, m.at)
+	}
 	// The records are safe only when the fsync returns, so it starts one
 	// tick plus the expected fsync time before the window ends.
-	if time.Duration(now.UnixNano()-o.unsynced[0].at) < o.opts.SyncWindow-o.tickEvery-o.syncLead {
+	if time.Duration(now.UnixNano()-oldest) < o.opts.SyncWindow-o.tickEvery-o.syncLead {
 		o.mu.Unlock()
 		return
 	}

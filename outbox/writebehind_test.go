@@ -236,3 +236,36 @@ func TestFsyncSlowerThanTheWindowIsLoggedOncePerEpisode(t *testing.T) {
 		t.Fatalf("a new episode was logged %d times in all, want 2", n)
 	}
 }
+
+// A reading that waited before Append (a busy disk held the lock, or a slow
+// sensor read) counts its window from when it was taken.
+func TestWindowCountsFromTheReadingTime(t *testing.T) {
+	e := newEnv(t)
+	o := e.open(nil)
+	window, tick := o.opts.SyncWindow, o.tickEvery
+	e.appendN(o, 1) // a fresh reading: its mark is now
+	taken := e.clock.Now().Add(-(window - tick))
+	if _, err := o.Append(taken, encodeSeq); err != nil {
+		t.Fatal(err)
+	}
+	o.tick()
+	if st := o.Stats(); st.Syncs != 1 {
+		t.Fatalf("Syncs = %d: a reading taken %v ago was not synced at once", st.Syncs, window-tick)
+	}
+	// A reading stamped in the future (the clock was set back) counts from
+	// its append.
+	e.appendN(o, 1)
+	if _, err := o.Append(e.clock.Now().Add(time.Hour), encodeSeq); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(window - tick - time.Millisecond)
+	o.tick()
+	if st := o.Stats(); st.Syncs != 1 {
+		t.Fatalf("Syncs = %d, want still 1 before the window of the appends is nearly over", st.Syncs)
+	}
+	e.clock.Advance(time.Millisecond)
+	o.tick()
+	if st := o.Stats(); st.Syncs != 2 {
+		t.Fatalf("Syncs = %d, want 2", st.Syncs)
+	}
+}
