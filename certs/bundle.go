@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // Bundle is a checked set of the device's TLS files.
@@ -39,9 +41,9 @@ type Bundle struct {
 // Leaf returns the client certificate.
 func (b *Bundle) Leaf() *x509.Certificate { return b.Client.Leaf }
 
-// Validity returns a *ValidityError when now lies outside the validity of the
+// chainValidity returns a *ValidityError when now lies outside the validity of the
 // client certificate or of a certificate on its chain, or nil.
-func (b *Bundle) Validity(now time.Time) error {
+func (b *Bundle) chainValidity(now time.Time) error {
 	for i, c := range b.Chain {
 		which, file := "intermediate", b.CertFile
 		switch {
@@ -74,17 +76,17 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 	b := &Bundle{CAFile: n.CA, CertFile: n.Cert, KeyFile: n.Key}
 	b.Dir = absDir(dir)
 
-	caData, err := readFile(n.CA, "CA certificate", "certs.ca")
+	caData, err := certfile.Read(n.CA, "CA certificate", "certs.ca")
 	if err != nil {
 		return nil, err
 	}
-	b.CA, err = parseCertificates(n.CA, "CA certificate", caData)
+	b.CA, err = certfile.ParseCertificates(n.CA, "CA certificate", caData)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range b.CA {
-		if !isCACert(c) {
-			return nil, newProblem(ErrWrongPEMType, "CA certificate %s holds %s issued by %s, which is not a CA certificate: it looks like a client or server certificate; copy the broker's ca.crt there", n.CA, subjectCN(c), issuerCN(c))
+		if !certfile.IsCA(c) {
+			return nil, certfile.Problem(ErrWrongPEMType, "CA certificate %s holds %s issued by %s, which is not a CA certificate: it looks like a client or server certificate; copy the broker's ca.crt there", n.CA, certfile.SubjectCN(c), certfile.IssuerCN(c))
 		}
 	}
 	b.Roots = x509.NewCertPool()
@@ -92,51 +94,51 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 		b.Roots.AddCert(c)
 	}
 
-	certData, err := readFile(n.Cert, "client certificate", "certs.cert")
+	certData, err := certfile.Read(n.Cert, "client certificate", "certs.cert")
 	if err != nil {
 		return nil, err
 	}
-	certs, err := parseCertificates(n.Cert, "client certificate", certData)
+	certs, err := certfile.ParseCertificates(n.Cert, "client certificate", certData)
 	if err != nil {
 		return nil, err
 	}
 	leaf := certs[0]
-	if leaf.IsCA || containsCert(b.CA, leaf) {
-		return nil, newProblem(ErrWrongPEMType, "client certificate %s holds the CA certificate %s, not a client certificate: the CA and client files look mixed up; copy the device's own <name>.crt there", n.Cert, subjectCN(leaf))
+	if leaf.IsCA || certfile.ContainsCert(b.CA, leaf) {
+		return nil, certfile.Problem(ErrWrongPEMType, "client certificate %s holds the CA certificate %s, not a client certificate: the CA and client files look mixed up; copy the device's own <name>.crt there", n.Cert, certfile.SubjectCN(leaf))
 	}
 	if leaf.Subject.CommonName == "" {
-		return nil, newProblem(ErrUnusable, "client certificate %s has no common name (CN): the broker uses the CN as user name (use_identity_as_username); reissue it with -subj \"/CN=<device name>\"", n.Cert)
+		return nil, certfile.Problem(ErrUnusable, "client certificate %s has no common name (CN): the broker uses the CN as user name (use_identity_as_username); reissue it with -subj \"/CN=<device name>\"", n.Cert)
 	}
 
-	keyData, err := readFile(n.Key, "client key", "certs.key")
+	keyData, err := certfile.Read(n.Key, "client key", "certs.key")
 	if err != nil {
 		return nil, err
 	}
-	key, err := parsePrivateKey(n.Key, "client key", keyData)
+	key, err := certfile.ParsePrivateKey(n.Key, "client key", keyData)
 	if err != nil {
 		return nil, err
 	}
-	if !samePublicKey(leaf.PublicKey, key.signer.Public()) {
+	if !certfile.SamePublicKey(leaf.PublicKey, key.Signer.Public()) {
 		for _, c := range b.CA {
-			if samePublicKey(c.PublicKey, key.signer.Public()) {
-				return nil, newProblem(ErrKeyMismatch, "client key %s is the CA's private key, not the key of %s: the CA and client files look mixed up; copy the device's own key there and move the CA key off the device", n.Key, n.Cert)
+			if certfile.SamePublicKey(c.PublicKey, key.Signer.Public()) {
+				return nil, certfile.Problem(ErrKeyMismatch, "client key %s is the CA's private key, not the key of %s: the CA and client files look mixed up; copy the device's own key there and move the CA key off the device", n.Key, n.Cert)
 			}
 		}
-		return nil, newProblem(ErrKeyMismatch, "client key %s does not match client certificate %s (%s): copy the key that was made together with this certificate, or issue a new pair", n.Key, n.Cert, subjectCN(leaf))
+		return nil, certfile.Problem(ErrKeyMismatch, "client key %s does not match client certificate %s (%s): copy the key that was made together with this certificate, or issue a new pair", n.Key, n.Cert, certfile.SubjectCN(leaf))
 	}
 
-	chain, ok := signaturePath(leaf, certs[1:], b.CA)
+	chain, ok := certfile.SignaturePath(leaf, certs[1:], b.CA)
 	if !ok {
 		last := chain[len(chain)-1]
-		hint := fmt.Sprintf("the certificate and ca.crt come from different CAs; copy the broker's ca.crt, or reissue the certificate with the broker's CA (if %s is an intermediate CA, append its certificate to %s)", issuerCN(last), n.Cert)
+		hint := fmt.Sprintf("the certificate and ca.crt come from different CAs; copy the broker's ca.crt, or reissue the certificate with the broker's CA (if %s is an intermediate CA, append its certificate to %s)", certfile.IssuerCN(last), n.Cert)
 		if hasIssuer(last, b.CA) {
-			hint = fmt.Sprintf("%s names %s, but that CA's key did not sign it: the CA was made anew (the openssl commands were run again); copy the current ca.crt from the broker and reissue the client certificate with it", n.CA, issuerCN(last))
+			hint = fmt.Sprintf("%s names %s, but that CA's key did not sign it: the CA was made anew (the openssl commands were run again); copy the current ca.crt from the broker and reissue the client certificate with it", n.CA, certfile.IssuerCN(last))
 		}
-		return nil, newProblem(ErrNotSignedByCA, "client certificate %s (%s, issued by %s) is not signed by %s (%s): %s", n.Cert, subjectCN(leaf), issuerCN(leaf), n.CA, caNames(b.CA), hint)
+		return nil, certfile.Problem(ErrNotSignedByCA, "client certificate %s (%s, issued by %s) is not signed by %s (%s): %s", n.Cert, certfile.SubjectCN(leaf), certfile.IssuerCN(leaf), n.CA, caNames(b.CA), hint)
 	}
 	b.Chain = chain
 	b.Identity = leaf.Subject.CommonName
-	b.Client = tls.Certificate{PrivateKey: key.signer, Leaf: leaf}
+	b.Client = tls.Certificate{PrivateKey: key.Signer, Leaf: leaf}
 	for _, c := range certs {
 		b.Client.Certificate = append(b.Client.Certificate, c.Raw)
 	}
@@ -144,13 +146,13 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 	// clients (mosquitto_pub) send them: a broker whose cafile has only the
 	// root cannot verify the leaf without them.
 	for _, c := range intermediatesAbove(chain[len(chain)-1], b.CA) {
-		if !containsCert(certs, c) {
+		if !certfile.ContainsCert(certs, c) {
 			b.Client.Certificate = append(b.Client.Certificate, c.Raw)
 		}
 	}
 	b.fingerprint = fingerprint(certs, b.CA)
 
-	validity := b.Validity(now)
+	validity := b.chainValidity(now)
 	if err := checkUsage(b, chainUsableAt(chain, now)); err != nil {
 		return nil, err
 	}
@@ -163,10 +165,10 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 
 // checkUsage runs Go's own verifier as mosquitto's OpenSSL will: chain
 // constraints and the clientAuth usage. It runs at a time at which the chain
-// is valid so that expiry is reported by Validity, not here.
+// is valid so that expiry is reported by chainValidity, not here.
 func checkUsage(b *Bundle, at time.Time) error {
 	if at.IsZero() {
-		return nil // no moment at which the whole chain is valid; Validity says why
+		return nil // no moment at which the whole chain is valid; chainValidity says why
 	}
 	inter := x509.NewCertPool()
 	for _, c := range b.Chain[1 : len(b.Chain)-1] {
@@ -183,9 +185,9 @@ func checkUsage(b *Bundle, at time.Time) error {
 	}
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &invalid) && invalid.Reason == x509.IncompatibleUsage {
-		return newProblem(ErrUnusable, "client certificate %s (%s) is not allowed for client authentication (extended key usage %s): it looks like a server certificate; issue one with extendedKeyUsage=clientAuth or without that extension", b.CertFile, subjectCN(b.Leaf()), extKeyUsageNames(b.Leaf().ExtKeyUsage))
+		return certfile.Problem(ErrUnusable, "client certificate %s (%s) is not allowed for client authentication (extended key usage %s): it looks like a server certificate; issue one with extendedKeyUsage=clientAuth or without that extension", b.CertFile, certfile.SubjectCN(b.Leaf()), certfile.ExtKeyUsageNames(b.Leaf().ExtKeyUsage))
 	}
-	return &problem{msg: fmt.Sprintf("client certificate %s (%s) does not verify against %s: %v", b.CertFile, subjectCN(b.Leaf()), b.CAFile, err), causes: []error{ErrUnusable, err}}
+	return certfile.ProblemWith(fmt.Sprintf("client certificate %s (%s) does not verify against %s: %v", b.CertFile, certfile.SubjectCN(b.Leaf()), b.CAFile, err), ErrUnusable, err)
 }
 
 // chainUsableAt is now when every certificate of chain is valid at now, else
@@ -215,51 +217,19 @@ func chainUsableAt(chain []*x509.Certificate, now time.Time) time.Time {
 	return time.Time{}
 }
 
-// signaturePath follows signatures from leaf through intermediates to a
-// certificate of roots, ignoring time, so that "not signed by the CA" and
-// "expired" are told apart. ok is false when no root is reached; the path
-// then ends at the last certificate whose issuer was not found.
-func signaturePath(leaf *x509.Certificate, intermediates, roots []*x509.Certificate) ([]*x509.Certificate, bool) {
-	path := []*x509.Certificate{leaf}
-	cur := leaf
-	for range 8 {
-		for _, r := range roots {
-			if cur.Equal(r) && len(path) > 1 {
-				return path, true
-			}
-			if cur.CheckSignatureFrom(r) == nil {
-				return append(path, r), true
-			}
-		}
-		next := (*x509.Certificate)(nil)
-		for _, c := range intermediates {
-			if !containsCert(path, c) && cur.CheckSignatureFrom(c) == nil {
-				next = c
-				break
-			}
-		}
-		if next == nil {
-			return path, false
-		}
-		path = append(path, next)
-		cur = next
-	}
-	return path, false
-}
-
 // intermediatesAbove returns from and the certificates of cas above it up to
 // a self-signed root, roots excluded.
 func intermediatesAbove(from *x509.Certificate, cas []*x509.Certificate) []*x509.Certificate {
 	var path []*x509.Certificate
 	cur := from
 	for range 8 {
-		if isSelfSigned(cur) {
+		if certfile.IsSelfSigned(cur) {
 			return path
 		}
 		path = append(path, cur)
 		var next *x509.Certificate
 		for _, c := range cas {
-			if !containsCert(path, c) && cur.CheckSignatureFrom(c) == nil {
+			if !certfile.ContainsCert(path, c) && cur.CheckSignatureFrom(c) == nil {
 				next = c
 				break
 			}
@@ -283,34 +253,10 @@ func hasIssuer(c *x509.Certificate, lists ...[]*x509.Certificate) bool {
 	return false
 }
 
-// isSelfSigned reports whether c names itself as issuer and its own key
-// signed it.
-func isSelfSigned(c *x509.Certificate) bool {
-	return string(c.RawSubject) == string(c.RawIssuer) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
-}
-
-// isCACert accepts what may sign others: a certificate marked CA, or an old
-// v1 self-signed root that has no extensions to mark it.
-func isCACert(c *x509.Certificate) bool {
-	if c.BasicConstraintsValid {
-		return c.IsCA
-	}
-	return isSelfSigned(c)
-}
-
-func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
-	for _, x := range list {
-		if x.Equal(c) {
-			return true
-		}
-	}
-	return false
-}
-
 func caNames(cas []*x509.Certificate) string {
 	names := make([]string, 0, len(cas))
 	for _, c := range cas {
-		names = append(names, subjectCN(c))
+		names = append(names, certfile.SubjectCN(c))
 	}
 	return strings.Join(names, ", ")
 }
@@ -327,30 +273,6 @@ func fingerprint(certs, cas []*x509.Certificate) [sha256.Size]byte {
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum
-}
-
-func extKeyUsageNames(usages []x509.ExtKeyUsage) string {
-	if len(usages) == 0 {
-		return "none"
-	}
-	names := make([]string, 0, len(usages))
-	for _, u := range usages {
-		switch u {
-		case x509.ExtKeyUsageServerAuth:
-			names = append(names, "serverAuth")
-		case x509.ExtKeyUsageClientAuth:
-			names = append(names, "clientAuth")
-		case x509.ExtKeyUsageAny:
-			names = append(names, "any")
-		case x509.ExtKeyUsageCodeSigning:
-			names = append(names, "codeSigning")
-		case x509.ExtKeyUsageEmailProtection:
-			names = append(names, "emailProtection")
-		default:
-			names = append(names, fmt.Sprintf("usage%d", u))
-		}
-	}
-	return strings.Join(names, ",")
 }
 
 func absDir(dir string) string {

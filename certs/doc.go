@@ -1,7 +1,7 @@
 // Package certs loads and checks the device's TLS files (ca.crt, <name>.crt,
 // <name>.key), builds the client tls.Config that verifies the broker against
-// ca.crt only, rotates the client pair without a restart, watches expiry,
-// generates a small PKI and reports on a certificate directory.
+// ca.crt only, rotates the client pair without a restart and watches expiry.
+// Making certificates is certs/pki's job, reporting on a folder certs/inspect's.
 //
 // The seed tutorial's openssl commands (`openssl x509 -req` without -extfile)
 // make X.509 v1 certificates with the broker's address only in the subject

@@ -2,9 +2,10 @@ package certs
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // Kinds of problems, for errors.Is. The error texts themselves are written for
@@ -12,35 +13,17 @@ import (
 // them. A missing or unreadable file also matches fs.ErrNotExist or
 // fs.ErrPermission.
 var (
-	ErrNoClientCert       = errors.New("no client certificate found")
-	ErrSeveralClientCerts = errors.New("several client certificates found")
-	ErrNotPEM             = errors.New("not a PEM file")
-	ErrWrongPEMType       = errors.New("wrong kind of PEM file")
-	ErrEncryptedKey       = errors.New("private key is encrypted")
-	ErrKeyMismatch        = errors.New("private key does not match the certificate")
-	ErrNotSignedByCA      = errors.New("certificate is not signed by the CA")
-	ErrUnusable           = errors.New("certificate cannot be used")
-	ErrExpired            = errors.New("certificate has expired")
-	ErrNotYetValid        = errors.New("certificate is not valid yet")
+	ErrNoClientCert       = certfile.ErrNoClientCert
+	ErrSeveralClientCerts = certfile.ErrSeveralClientCerts
+	ErrNotPEM             = certfile.ErrNotPEM
+	ErrWrongPEMType       = certfile.ErrWrongPEMType
+	ErrEncryptedKey       = certfile.ErrEncryptedKey
+	ErrKeyMismatch        = certfile.ErrKeyMismatch
+	ErrNotSignedByCA      = certfile.ErrNotSignedByCA
+	ErrUnusable           = certfile.ErrUnusable
+	ErrExpired            = certfile.ErrExpired
+	ErrNotYetValid        = certfile.ErrNotYetValid
 )
-
-// problem is an error with a message meant for a person and causes meant for
-// errors.Is, so the text stays one clean line while fs.ErrNotExist and the
-// kinds above still match.
-type problem struct {
-	msg    string
-	causes []error
-}
-
-// Error returns the message for the person.
-func (p *problem) Error() string { return p.msg }
-
-// Unwrap returns the causes, for errors.Is and errors.As.
-func (p *problem) Unwrap() []error { return p.causes }
-
-func newProblem(kind error, format string, args ...any) error {
-	return &problem{msg: fmt.Sprintf(format, args...), causes: []error{kind}}
-}
 
 // ValidityError reports a certificate that is fine except that now lies
 // outside its validity period. Load returns it together with a usable Bundle:
@@ -69,10 +52,10 @@ func (e *ValidityError) Error() string {
 	what := describeWhich(e.Which)
 	if e.NotYetValid() {
 		return fmt.Sprintf("%s %s (%s) is not valid before %s, but the clock says %s: if the clock is wrong (a Pi without RTC before NTP sync) wait for time sync, else the certificate was issued with a future start date",
-			what, e.File, subjectCN(e.Cert), e.Cert.NotBefore.UTC().Format(time.RFC3339), e.Now.UTC().Format(time.RFC3339))
+			what, e.File, certfile.SubjectCN(e.Cert), e.Cert.NotBefore.UTC().Format(time.RFC3339), e.Now.UTC().Format(time.RFC3339))
 	}
 	return fmt.Sprintf("%s %s (%s) expired on %s (%d days ago): issue a new one with the CA and replace the file; edgepub picks it up without a restart",
-		what, e.File, subjectCN(e.Cert), e.Cert.NotAfter.UTC().Format(time.RFC3339), -DaysLeft(e.Cert, e.Now))
+		what, e.File, certfile.SubjectCN(e.Cert), e.Cert.NotAfter.UTC().Format(time.RFC3339), -DaysLeft(e.Cert, e.Now))
 }
 
 // Is makes errors.Is(err, ErrExpired) and errors.Is(err, ErrNotYetValid) work.

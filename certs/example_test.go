@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
@@ -25,7 +26,7 @@ func Example() {
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "mqtt-certs")
-	if _, err := certs.InitPKI(certs.InitOpts{Dir: dir, Host: "192.168.137.150", Clients: []string{"Kai"}}); err != nil {
+	if _, err := pki.InitPKI(pki.InitOpts{Dir: dir, Host: "192.168.137.150", Clients: []string{"Kai"}}); err != nil {
 		log.Fatal(err)
 	}
 	// A device folder holds only ca.crt, Kai.crt and Kai.key.
@@ -68,24 +69,4 @@ func Example() {
 	// identity: Kai
 	// TLS 1.2 or newer: true
 	// days left: 824
-}
-
-// ExampleCA_IssueClient makes client certificates for a fleet of test
-// devices from one CA.
-func ExampleCA_IssueClient() {
-	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	ca, err := certs.NewCA("Fleet-CA", certs.KeyECDSAP256, now)
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, name := range []string{"pi-001", "pi-002"} {
-		certPEM, keyPEM, err := ca.IssueClient(name, now)
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Println(name, len(certPEM) > 0, len(keyPEM) > 0)
-	}
-	// Output:
-	// pi-001 true true
-	// pi-002 true true
 }

@@ -179,18 +179,6 @@ func (w *ExpiryWatcher) DaysLeft() (days int, ok bool) {
 	return days, ok
 }
 
-// DaysLeftOf returns the fewest days left among the certificates of one kind
-// ("client", "intermediate", "ca" or "broker"); ok is false when there is
-// none, e.g. no broker certificate seen yet.
-func (w *ExpiryWatcher) DaysLeftOf(which string) (days int, ok bool) {
-	for _, st := range w.Statuses() {
-		if st.Which == which && (!ok || st.DaysLeft < days) {
-			days, ok = st.DaysLeft, true
-		}
-	}
-	return days, ok
-}
-
 func (w *ExpiryWatcher) status(which, file string, c *x509.Certificate, now time.Time) CertStatus {
 	return CertStatus{
 		Which:    which,

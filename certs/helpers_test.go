@@ -13,22 +13,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 // t0 is a fixed "now" for tests that do not run openssl.
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func newCA(t testing.TB, name string, kt certs.KeyType) *certs.CA {
+func newCA(t testing.TB, name string, kt pki.KeyType) *pki.CA {
 	t.Helper()
-	ca, err := certs.NewCA(name, kt, t0)
+	ca, err := pki.NewCA(name, kt, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ca
 }
 
-func issueClient(t testing.TB, ca *certs.CA, name string) (certPEM, keyPEM []byte) {
+func issueClient(t testing.TB, ca *pki.CA, name string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	c, k, err := ca.IssueClient(name, t0)
 	if err != nil {

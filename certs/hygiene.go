@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
@@ -40,20 +41,17 @@ func (b *Bundle) LogWarnings(ctx context.Context, logger *slog.Logger) {
 	}
 }
 
-// caKeyFileName is what the seed tutorial calls the CA's private key.
-const caKeyFileName = "ca.key"
-
 // hygieneWarnings looks for a key readable by others and for the CA's
 // private key, which the seed says must not stay on a device: whoever reads
 // it can mint certificates for every device and the broker.
 func hygieneWarnings(b *Bundle) []Warning {
 	var out []Warning
 	if st, err := os.Stat(b.KeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
-		who := currentUser()
+		who := certfile.CurrentUser()
 		out = append(out, Warning{
 			File: b.KeyFile,
 			Message: fmt.Sprintf("client key %s can be read by group or others (mode %04o): run `chmod 600 %s` and `chown %s %s` so only the service can read it",
-				b.KeyFile, st.Mode().Perm(), b.KeyFile, who.name, b.KeyFile),
+				b.KeyFile, st.Mode().Perm(), b.KeyFile, who.Name, b.KeyFile),
 		})
 	}
 	for _, f := range caKeyFiles(b.Dir, b.KeyFile, b.CA) {
@@ -83,24 +81,24 @@ func caKeyFiles(dir, skip string, cas []*x509.Certificate) []string {
 		if path == skip {
 			continue
 		}
-		if e.Name() == caKeyFileName {
+		if e.Name() == certfile.CAKeyName {
 			found = append(found, path)
 			continue
 		}
 		st, err := os.Stat(path)
-		if err != nil || !st.Mode().IsRegular() || st.Size() > maxFileSize {
+		if err != nil || !st.Mode().IsRegular() || st.Size() > certfile.MaxSize {
 			continue
 		}
 		data, err := os.ReadFile(path)
 		if err != nil || !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 			continue
 		}
-		key, err := parsePrivateKey(path, "key", data)
+		key, err := certfile.ParsePrivateKey(path, "key", data)
 		if err != nil {
 			continue
 		}
 		for _, c := range cas {
-			if samePublicKey(c.PublicKey, key.signer.Public()) {
+			if certfile.SamePublicKey(c.PublicKey, key.Signer.Public()) {
 				found = append(found, path)
 				break
 			}

@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
 func TestLogWarnings(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	c, k := issueClient(t, ca, "Kai")
 	dir := deviceDir(t, ca.CertPEM(), "Kai", c, k)
 	writeFile(t, filepath.Join(dir, "ca.key"), mustKeyPEM(t, ca), 0o644)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 // An intermediate that only the device's ca.crt holds (ca.crt = root +
@@ -12,7 +13,7 @@ import (
 // the root cannot verify the leaf otherwise.
 func TestIntermediateFromCABundleIsSent(t *testing.T) {
 	t.Parallel()
-	root := newCA(t, "Root-CA", certs.KeyECDSAP256)
+	root := newCA(t, "Root-CA", pki.KeyECDSAP256)
 	inter, err := root.IssueIntermediate("Issuing-CA", t0)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/certstest"
+	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
@@ -56,28 +57,28 @@ func TestLoadSeedBundle(t *testing.T) {
 
 func TestLoadKeyTypesAndEncodings(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "Test-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "Test-CA", pki.KeyECDSAP256)
 	_, edKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name     string
-		keyType  certs.KeyType
+		keyType  pki.KeyType
 		encoding string
 		wantType string
 	}{
-		{name: "rsa-pkcs1", keyType: certs.KeyRSA2048, encoding: "PKCS#1", wantType: "*rsa.PrivateKey"},
-		{name: "rsa-pkcs8", keyType: certs.KeyRSA2048, encoding: "PKCS#8", wantType: "*rsa.PrivateKey"},
-		{name: "p256-sec1", keyType: certs.KeyECDSAP256, encoding: "SEC1", wantType: "*ecdsa.PrivateKey"},
-		{name: "p256-pkcs8", keyType: certs.KeyECDSAP256, encoding: "PKCS#8", wantType: "*ecdsa.PrivateKey"},
-		{name: "p384-sec1", keyType: certs.KeyECDSAP384, encoding: "SEC1", wantType: "*ecdsa.PrivateKey"},
-		{name: "p384-pkcs8", keyType: certs.KeyECDSAP384, encoding: "PKCS#8", wantType: "*ecdsa.PrivateKey"},
+		{name: "rsa-pkcs1", keyType: pki.KeyRSA2048, encoding: "PKCS#1", wantType: "*rsa.PrivateKey"},
+		{name: "rsa-pkcs8", keyType: pki.KeyRSA2048, encoding: "PKCS#8", wantType: "*rsa.PrivateKey"},
+		{name: "p256-sec1", keyType: pki.KeyECDSAP256, encoding: "SEC1", wantType: "*ecdsa.PrivateKey"},
+		{name: "p256-pkcs8", keyType: pki.KeyECDSAP256, encoding: "PKCS#8", wantType: "*ecdsa.PrivateKey"},
+		{name: "p384-sec1", keyType: pki.KeyECDSAP384, encoding: "SEC1", wantType: "*ecdsa.PrivateKey"},
+		{name: "p384-pkcs8", keyType: pki.KeyECDSAP384, encoding: "PKCS#8", wantType: "*ecdsa.PrivateKey"},
 		{name: "ed25519-pkcs8", encoding: "PKCS#8", wantType: "ed25519.PrivateKey"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			req := certs.IssueRequest{CommonName: "dev-" + tc.name, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), KeyType: tc.keyType}
+			req := pki.IssueRequest{CommonName: "dev-" + tc.name, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), KeyType: tc.keyType}
 			if tc.keyType == "" {
 				req.Key = edKey
 			}
@@ -113,7 +114,7 @@ func typeName(v any) string {
 
 // checkClientAuthHandshake runs a TLS handshake over net.Pipe against a
 // server that requires a client certificate from ca, using b's pair.
-func checkClientAuthHandshake(t *testing.T, ca *certs.CA, b *certs.Bundle) {
+func checkClientAuthHandshake(t *testing.T, ca *pki.CA, b *certs.Bundle) {
 	t.Helper()
 	srvCert, srvKey, err := ca.IssueServer("broker.test", t0)
 	if err != nil {
@@ -179,7 +180,7 @@ func handshake(t *testing.T, srvConf, cliConf *tls.Config) handshakeResult {
 
 func TestLoadIntermediateChain(t *testing.T) {
 	t.Parallel()
-	root := newCA(t, "Root-CA", certs.KeyECDSAP256)
+	root := newCA(t, "Root-CA", pki.KeyECDSAP256)
 	inter, err := root.IssueIntermediate("Issuing-CA", t0)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +234,7 @@ type badBundle struct {
 
 // fixture is a good device folder's ingredients.
 type fixture struct {
-	ca, other           *certs.CA
+	ca, other           *pki.CA
 	caPEM               []byte
 	certPEM, keyPEM     []byte
 	otherCert, otherKey []byte
@@ -241,8 +242,8 @@ type fixture struct {
 
 func TestLoadErrors(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
-	other := newCA(t, "Other-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
+	other := newCA(t, "Other-CA", pki.KeyECDSAP256)
 	certPEM, keyPEM := issueClient(t, ca, "Kai")
 	otherCert, otherKey := issueClient(t, other, "Kai")
 	fx := fixture{ca: ca, other: other, caPEM: ca.CertPEM(), certPEM: certPEM, keyPEM: keyPEM, otherCert: otherCert, otherKey: otherKey}
@@ -285,7 +286,7 @@ func TestLoadErrors(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "Kai.crt"), f.otherCert, 0o644)
 			writeFile(t, filepath.Join(dir, "Kai.key"), f.otherKey, 0o600)
 		}, kind: certs.ErrNotSignedByCA, words: []string{"Kai.crt", "not signed by", "ca.crt", "CN=Other-CA", "CN=MQTT-CA"}},
-		{name: "CA made anew with the same name", spoil: put("ca.crt", newCA(t, "MQTT-CA", certs.KeyECDSAP256).CertPEM()),
+		{name: "CA made anew with the same name", spoil: put("ca.crt", newCA(t, "MQTT-CA", pki.KeyECDSAP256).CertPEM()),
 			kind: certs.ErrNotSignedByCA, words: []string{"Kai.crt", "not signed by", "made anew", "reissue"}},
 		{name: "server cert as client cert", spoil: func(t *testing.T, dir string, _ fixture) {
 			writeFile(t, filepath.Join(dir, "Kai.crt"), serverPEM, 0o644)
@@ -335,7 +336,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestLoadNoCommonName(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	// Issue requires a CN, so build the certificate by hand.
 	caKey := parseKeyPEM(t, mustKeyPEM(t, ca))
 	tmpl := &x509.Certificate{SerialNumber: bigOne(), NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
@@ -356,7 +357,7 @@ func TestLoadNoCommonName(t *testing.T) {
 	wantErr(t, err, "anon.crt", "no common name", "use_identity_as_username")
 }
 
-func mustKeyPEM(t testing.TB, ca *certs.CA) []byte {
+func mustKeyPEM(t testing.TB, ca *pki.CA) []byte {
 	t.Helper()
 	k, err := ca.KeyPEM()
 	if err != nil {
@@ -415,7 +416,7 @@ func TestDecryptHintWorks(t *testing.T) {
 
 func TestHygieneWarnings(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	certPEM, keyPEM := issueClient(t, ca, "Kai")
 	caKey := mustKeyPEM(t, ca)
 
@@ -456,7 +457,7 @@ func TestHygieneWarnings(t *testing.T) {
 		dir := deviceDir(t, ca.CertPEM(), "Kai", certPEM, keyPEM)
 		writeFile(t, filepath.Join(dir, "backup.pem"), caKey, 0o600)
 		// A key of another CA is not the CA key of this bundle.
-		writeFile(t, filepath.Join(dir, "unrelated.key"), mustKeyPEM(t, newCA(t, "X", certs.KeyECDSAP256)), 0o600)
+		writeFile(t, filepath.Join(dir, "unrelated.key"), mustKeyPEM(t, newCA(t, "X", pki.KeyECDSAP256)), 0o600)
 		b, err := certs.Load(dir, certs.Names{}, t0)
 		if err != nil {
 			t.Fatal(err)
@@ -473,5 +474,16 @@ func wantCAKeyWarning(t *testing.T, b *certs.Bundle, file string) {
 	w := b.Warnings[0]
 	if w.File != file || w.MessageID != logging.MsgCAKeyOnDevice || !strings.Contains(w.Message, "CA's private key") || !strings.Contains(w.Message, file) {
 		t.Errorf("warning %+v", w)
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	ca := newCA(b, "MQTT-CA", pki.KeyECDSAP256)
+	c, k := issueClient(b, ca, "Kai")
+	dir := deviceDir(b, ca.CertPEM(), "Kai", c, k)
+	for b.Loop() {
+		if _, err := certs.Load(dir, certs.Names{}, t0); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

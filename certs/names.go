@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // DefaultCAFile is the CA certificate's file name, as in the seed tutorial.
@@ -66,9 +68,9 @@ func Discover(dir string, names Names) (Names, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Names{}, &problem{msg: fmt.Sprintf("certificate directory %s does not exist: create it and copy ca.crt, <name>.crt and <name>.key there, or set certs.dir in the config", dir), causes: []error{err}}
+			return Names{}, certfile.ProblemWith(fmt.Sprintf("certificate directory %s does not exist: create it and copy ca.crt, <name>.crt and <name>.key there, or set certs.dir in the config", dir), err)
 		}
-		return Names{}, readError(dir, "certificate directory", "certs.dir", err)
+		return Names{}, certfile.ReadError(dir, "certificate directory", "certs.dir", err)
 	}
 	present := map[string]bool{}
 	var found []string
@@ -100,12 +102,12 @@ func Discover(dir string, names Names) (Names, error) {
 		if len(found) > 0 {
 			listing = strings.Join(found, ", ")
 		}
-		return Names{}, newProblem(ErrNoClientCert, "no client certificate in %s (found %s): copy <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, listing)
+		return Names{}, certfile.Problem(ErrNoClientCert, "no client certificate in %s (found %s): copy <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, listing)
 	}
 	for i, p := range pairs {
 		pairs[i] = p + "+" + strings.TrimSuffix(p, ".crt") + ".key"
 	}
-	return Names{}, newProblem(ErrSeveralClientCerts, "several client certificates in %s (%s): set certs.cert and certs.key in the config to choose one", dir, strings.Join(pairs, ", "))
+	return Names{}, certfile.Problem(ErrSeveralClientCerts, "several client certificates in %s (%s): set certs.cert and certs.key in the config to choose one", dir, strings.Join(pairs, ", "))
 }
 
 func isRegular(path string) bool {

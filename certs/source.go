@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
@@ -60,11 +61,11 @@ func (s *Source) Reload(now time.Time) error {
 	cur := s.current.Load()
 	next, err := Load(s.dir, s.names, now)
 	var validity *ValidityError
-	if err != nil && (next == nil || !errors.As(err, &validity)) || validity != nil && cur.Validity(now) == nil {
+	if err != nil && (next == nil || !errors.As(err, &validity)) || validity != nil && cur.chainValidity(now) == nil {
 		// The file may already hold the refused replacement, so name the
 		// pair in use by what it is, not by its file.
-		return &problem{msg: fmt.Sprintf("still using the previously loaded %s (CN %s, serial %s): %s",
-			cur.CertFile, cur.Identity, cur.Leaf().SerialNumber.Text(16), err), causes: []error{err}}
+		return certfile.ProblemWith(fmt.Sprintf("still using the previously loaded %s (CN %s, serial %s): %s",
+			cur.CertFile, cur.Identity, cur.Leaf().SerialNumber.Text(16), err), err)
 	}
 	s.current.Store(next)
 	if next.fingerprint == cur.fingerprint {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 const unreadableDirEnv = "EDGEPUB_CERTS_TEST_UNREADABLE_DIR"
@@ -23,7 +24,7 @@ const unreadableDirEnv = "EDGEPUB_CERTS_TEST_UNREADABLE_DIR"
 // this test binary started as the user nobody.
 func TestLoadUnreadableKey(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	certPEM, keyPEM := issueClient(t, ca, "Kai")
 	if os.Getuid() != 0 {
 		dir := deviceDir(t, ca.CertPEM(), "Kai", certPEM, keyPEM)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // TLSOpts configures ClientTLSConfig.
@@ -138,40 +140,34 @@ func verifyBrokerChain(b *Bundle, leaf *x509.Certificate, rest []*x509.Certifica
 	)
 	switch {
 	case errors.As(err, &unknown):
-		return &problem{
-			msg: fmt.Sprintf("broker certificate (%s, issued by %s) is not signed by %s (%s): the broker and this device use different CAs; copy the broker's ca.crt to %s",
-				subjectCN(leaf), issuerCN(leaf), b.CAFile, caNames(b.CA), b.CAFile),
-			causes: []error{ErrNotSignedByCA, err},
-		}
+		return certfile.ProblemWith(fmt.Sprintf("broker certificate (%s, issued by %s) is not signed by %s (%s): the broker and this device use different CAs; copy the broker's ca.crt to %s",
+			certfile.SubjectCN(leaf), certfile.IssuerCN(leaf), b.CAFile, caNames(b.CA), b.CAFile), ErrNotSignedByCA, err)
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 		for _, c := range append([]*x509.Certificate{leaf}, rest...) {
 			if ve := checkValidity("broker", "sent by the broker", c, now); ve != nil {
-				return &problem{msg: brokerValidityMessage(c, now), causes: []error{ve, err}}
+				return certfile.ProblemWith(brokerValidityMessage(c, now), ve, err)
 			}
 		}
 		for _, c := range b.CA {
 			if ve := checkValidity("ca", b.CAFile, c, now); ve != nil {
-				return &problem{msg: ve.Error(), causes: []error{ve, err}}
+				return certfile.ProblemWith(ve.Error(), ve, err)
 			}
 		}
-		return &problem{msg: "broker certificate chain is outside its validity period: " + err.Error(), causes: []error{ErrExpired, err}}
+		return certfile.ProblemWith("broker certificate chain is outside its validity period: "+err.Error(), ErrExpired, err)
 	case errors.As(err, &invalid) && invalid.Reason == x509.IncompatibleUsage:
-		return &problem{
-			msg: fmt.Sprintf("broker certificate (%s) is not allowed for servers (extended key usage %s): reissue the broker's server.crt with extendedKeyUsage=serverAuth or without that extension",
-				subjectCN(leaf), extKeyUsageNames(leaf.ExtKeyUsage)),
-			causes: []error{ErrUnusable, err},
-		}
+		return certfile.ProblemWith(fmt.Sprintf("broker certificate (%s) is not allowed for servers (extended key usage %s): reissue the broker's server.crt with extendedKeyUsage=serverAuth or without that extension",
+			certfile.SubjectCN(leaf), certfile.ExtKeyUsageNames(leaf.ExtKeyUsage)), ErrUnusable, err)
 	}
-	return &problem{msg: fmt.Sprintf("broker certificate (%s, issued by %s) does not verify against %s: %v", subjectCN(leaf), issuerCN(leaf), b.CAFile, err), causes: []error{ErrUnusable, err}}
+	return certfile.ProblemWith(fmt.Sprintf("broker certificate (%s, issued by %s) does not verify against %s: %v", certfile.SubjectCN(leaf), certfile.IssuerCN(leaf), b.CAFile, err), ErrUnusable, err)
 }
 
 func brokerValidityMessage(c *x509.Certificate, now time.Time) string {
 	if now.Before(c.NotBefore) {
 		return fmt.Sprintf("broker certificate (%s) is not valid before %s, but the clock says %s: if the clock is wrong (a Pi without RTC before NTP sync) wait for time sync, else the broker's certificate has a future start date",
-			subjectCN(c), c.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			certfile.SubjectCN(c), c.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return fmt.Sprintf("broker certificate (%s) expired on %s: the broker's server.crt must be renewed (the clock says %s)",
-		subjectCN(c), c.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		certfile.SubjectCN(c), c.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 }
 
 // verifyBrokerHost checks that leaf is for host. legacy is true when the
@@ -179,11 +175,8 @@ func brokerValidityMessage(c *x509.Certificate, now time.Time) string {
 func verifyBrokerHost(leaf *x509.Certificate, host string) (legacy bool, err error) {
 	if hasSAN(leaf) {
 		if err := leaf.VerifyHostname(host); err != nil {
-			return false, &problem{
-				msg: fmt.Sprintf("broker certificate is for %s, not for host %s: set the broker host in the config to one of those names, or reissue the broker certificate for %s",
-					sanList(leaf), host, host),
-				causes: []error{ErrUnusable, err},
-			}
+			return false, certfile.ProblemWith(fmt.Sprintf("broker certificate is for %s, not for host %s: set the broker host in the config to one of those names, or reissue the broker certificate for %s",
+				sanList(leaf), host, host), ErrUnusable, err)
 		}
 		return false, nil
 	}
@@ -192,10 +185,10 @@ func verifyBrokerHost(leaf *x509.Certificate, host string) (legacy bool, err err
 		return true, nil
 	}
 	if cn == "" {
-		return false, newProblem(ErrUnusable, "broker certificate names no host at all (no CN, no subjectAltName): reissue the broker certificate for %s with `%s`",
+		return false, certfile.Problem(ErrUnusable, "broker certificate names no host at all (no CN, no subjectAltName): reissue the broker certificate for %s with `%s`",
 			host, LegacyReissueHint(host))
 	}
-	return false, newProblem(ErrUnusable, "broker certificate is for %s, not for host %s: set the broker host in the config to %s, or reissue the broker certificate for %s with `%s`",
+	return false, certfile.Problem(ErrUnusable, "broker certificate is for %s, not for host %s: set the broker host in the config to %s, or reissue the broker certificate for %s with `%s`",
 		cn, host, cn, host, LegacyReissueHint(host))
 }
 

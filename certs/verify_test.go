@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/certstest"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 // seedBroker is a seed-style PKI made with openssl: a broker certificate
@@ -155,7 +156,7 @@ func TestSeedExpiredByOpenSSL(t *testing.T) {
 // matched only by it; its CN is ignored, as RFC 6125 and Go want.
 func TestModernServerCertMatchedBySAN(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	certPEM, keyPEM := issueClient(t, ca, "Kai")
 	dir := deviceDir(t, ca.CertPEM(), "Kai", certPEM, keyPEM)
 	b, err := certs.Load(dir, certs.Names{}, t0)
@@ -163,7 +164,7 @@ func TestModernServerCertMatchedBySAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := certs.NewSource(dir, certs.Names{}, b, nil)
-	srvCert, srvKey, err := ca.Issue(certs.IssueRequest{CommonName: "ignored-cn", Server: true, Hosts: []string{"broker.example", "10.0.0.7"}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour)})
+	srvCert, srvKey, err := ca.Issue(pki.IssueRequest{CommonName: "ignored-cn", Server: true, Hosts: []string{"broker.example", "10.0.0.7"}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestLegacyReissueHintWorks(t *testing.T) {
 // the device's ca.crt holds only the root.
 func TestBrokerChainWithIntermediate(t *testing.T) {
 	t.Parallel()
-	root := newCA(t, "Root-CA", certs.KeyECDSAP256)
+	root := newCA(t, "Root-CA", pki.KeyECDSAP256)
 	inter, err := root.IssueIntermediate("Issuing-CA", t0)
 	if err != nil {
 		t.Fatal(err)

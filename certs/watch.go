@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 	"github.com/fsnotify/fsnotify"
 )
 
-// WatchOpts tunes Source.WatchWith.
-type WatchOpts struct {
+// watchOpts tunes the watch; tests shorten its timings.
+type watchOpts struct {
 	// Debounce is how long the files must stay quiet before a reload, so that
 	// a certificate written before its key is read as a pair; default 1.5 s.
 	Debounce time.Duration
@@ -31,18 +32,39 @@ const (
 	DefaultWatchPoll     = time.Minute
 )
 
-// Watch reloads the bundle whenever its files change, until ctx is done; see
-// WatchWith. Failed reloads are logged (once per distinct error) and the
-// current pair stays in use.
+// Watch reloads the bundle whenever its files change, until ctx is done. It
+// follows replacements by rename, in-place writes, symlinked files and
+// directories (Kubernetes ..data swaps, a re-pointed directory link) and files
+// given by absolute path outside the directory. Failed reloads are logged
+// (once per distinct error) and the current pair stays in use. It returns nil
+// when ctx is done.
 func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
-	return s.WatchWith(ctx, WatchOpts{Now: now})
+	return s.watch(ctx, watchOpts{Now: now})
 }
 
-// WatchWith is Watch with tunable timings. It follows replacements by
-// rename, in-place writes, symlinked files and directories (Kubernetes
-// ..data swaps, a re-pointed directory link) and files given by absolute path
-// outside the directory. It returns nil when ctx is done.
-func (s *Source) WatchWith(ctx context.Context, opts WatchOpts) error {
+// watch is Watch with tunable timings.
+func (s *Source) watch(ctx context.Context, opts watchOpts) error {
+	w, err := s.newWatch(opts)
+	if err != nil {
+		return err
+	}
+	return w.run(ctx)
+}
+
+type dirWatch struct {
+	source *Source
+	opts   watchOpts
+	fsw    *fsnotify.Watcher // nil when only polling
+
+	targets  map[string]map[string]bool // watched dir → names that matter (nil: all)
+	resolved map[string]string          // watched dir → where it pointed when added
+	lastErr  string
+	state    string
+}
+
+// newWatch registers the watches: every change made after it returns is
+// seen by run.
+func (s *Source) newWatch(opts watchOpts) (*dirWatch, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = DefaultWatchDebounce
 	}
@@ -52,36 +74,27 @@ func (s *Source) WatchWith(ctx context.Context, opts WatchOpts) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &dirWatch{source: s, opts: opts}
+	w := &dirWatch{source: s, opts: opts, resolved: map[string]string{}}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		if opts.Poll < 0 {
-			return err
+			return nil, err
 		}
 		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
 	} else {
 		w.fsw = fsw
-		defer fsw.Close()
 	}
-	return w.run(ctx)
-}
-
-type dirWatch struct {
-	source *Source
-	opts   WatchOpts
-	fsw    *fsnotify.Watcher // nil when only polling
-
-	targets  map[string]map[string]bool // watched dir → names that matter (nil: all)
-	resolved map[string]string          // watched dir → where it pointed when added
-	lastErr  string
-	state    string
-}
-
-func (w *dirWatch) run(ctx context.Context) error {
-	w.resolved = map[string]string{}
 	w.sync()
 	w.state = w.fileState()
+	return w, nil
+}
 
+// run reloads the bundle on changes until ctx is done, then releases the
+// watches.
+func (w *dirWatch) run(ctx context.Context) error {
+	if w.fsw != nil {
+		defer w.fsw.Close()
+	}
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error
 	if w.fsw != nil {
@@ -241,7 +254,7 @@ func (w *dirWatch) fileState() string {
 			state += "|" + err.Error()
 			continue
 		}
-		state += fmt.Sprintf("|%d %d %s", st.ModTime().UnixNano(), st.Size(), fileIdentity(st))
+		state += fmt.Sprintf("|%d %d %s", st.ModTime().UnixNano(), st.Size(), certfile.FileIdentity(st))
 	}
 	return state
 }

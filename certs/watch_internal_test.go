@@ -2,45 +2,44 @@ package certs
 
 import (
 	"context"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/certstest"
 )
 
 // TestWatchPollAlone runs the watch loop without change events, as when
 // inotify is unavailable, so only the periodic comparison can notice.
 func TestWatchPollAlone(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	ca, err := NewCA("MQTT-CA", KeyECDSAP256, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	write := func(name string, data []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{Clients: []string{"Kai"}})
+	dir := seed.DeviceDir(t, t.TempDir(), "Kai")
+	now := time.Now().Add(time.Hour) // after the NotBefore of the certificate issued below
 	issue := func() []byte {
-		c, k, err := ca.IssueClient("Kai", now)
+		seed.Issue(t, "Kai", "Kai", 825)
+		for _, f := range []string{"Kai.crt", "Kai.key"} {
+			certstest.CopyFile(t, seed.File(f), filepath.Join(dir, f), 0o600)
+		}
+		data, err := os.ReadFile(seed.File("Kai.crt"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		write("Kai.crt", c)
-		write("Kai.key", k)
-		return c
+		return data
 	}
-	write("ca.crt", ca.CertPEM())
-	issue()
 	b, err := Load(dir, Names{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := NewSource(dir, Names{}, b, nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &dirWatch{source: src, opts: WatchOpts{Debounce: 10 * time.Millisecond, Poll: 30 * time.Millisecond, Now: func() time.Time { return now }}}
+	// newWatch without its inotify watcher: what it records before run is
+	// the state the poll compares against.
+	w := &dirWatch{source: src, opts: watchOpts{Debounce: 10 * time.Millisecond, Poll: 30 * time.Millisecond, Now: func() time.Time { return now }}, resolved: map[string]string{}}
+	w.sync()
+	w.state = w.fileState()
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx) }()
 	defer func() {
@@ -48,12 +47,11 @@ func TestWatchPollAlone(t *testing.T) {
 		<-done
 	}()
 
-	time.Sleep(50 * time.Millisecond)
-	certPEM := issue()
-	want := string(certPEM)
+	block, _ := pem.Decode(issue())
+	want := string(block.Bytes)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if string(encodeCert(src.Current().Leaf().Raw)) == want {
+		if string(src.Current().Leaf().Raw) == want {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -8,24 +8,26 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
-// startWatch runs WatchWith on src until the test ends. Polling is off so
+// startWatch watches src until the test ends. Polling is off so
 // that only change events can trigger a reload.
 func startWatch(t *testing.T, src *certs.Source) {
 	t.Helper()
+	w, err := src.StartWatch(certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- src.WatchWith(ctx, certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 }})
-	}()
+	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Watch: %v", err)
 		}
 	})
-	time.Sleep(50 * time.Millisecond) // let the watcher register its folders
 }
 
 // waitForSerial waits (bounded) until src presents the certificate certPEM.
@@ -79,7 +81,7 @@ func TestWatchCertThenKey(t *testing.T) {
 // swapped to a new timestamped folder by rename.
 func TestWatchKubernetesSecret(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	dir := t.TempDir()
 	version := func(name string, certPEM, keyPEM []byte) {
 		v := filepath.Join(dir, name)
@@ -122,7 +124,7 @@ func TestWatchKubernetesSecret(t *testing.T) {
 // a deploy tool points at a new release folder.
 func TestWatchRepointedDirectoryLink(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
+	ca := newCA(t, "MQTT-CA", pki.KeyECDSAP256)
 	base := t.TempDir()
 	release := func(name string) []byte {
 		c, k := issueClient(t, ca, "Kai")

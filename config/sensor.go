@@ -1,6 +1,13 @@
 package config
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Sensor is one configured sensor. Type selects the driver (see
 // sensors/catalog); the bus and address fields are read only by the drivers
@@ -84,4 +91,61 @@ func SimulatedSensors(interval time.Duration) []Sensor {
 		{Name: "environment", Type: "sim-bme280", Interval: Duration(interval), Timeout: Duration(min(DefaultSensorTimeout, interval/2)), Samples: 1},
 		{Name: "soc", Type: "sim-soc", Interval: Duration(interval), Timeout: Duration(min(DefaultSensorTimeout, interval/2)), Samples: 1},
 	}
+}
+
+// Errors of the checks a sensor's type adds to Validate.
+var (
+	ErrSensorCadence = errors.New("this type must be read at one fixed interval")
+	ErrSensorSpacing = errors.New("samples × the chip's spacing must fit in the interval")
+	ErrDriverOption  = errors.New("driver option not taken by this type")
+)
+
+// CheckTiming refuses an interval or samples that a chip of type typ
+// cannot serve: spacing is the shortest time between two reads that give a
+// new measurement, cadence (if not 0) the one interval the chip must be read
+// at. The error names the key and gives the numbers.
+func (s Sensor) CheckTiming(typ string, spacing, cadence time.Duration) error {
+	interval := s.Interval.Std()
+	samples := max(s.Samples, 1)
+	switch {
+	case cadence > 0 && interval != cadence:
+		return bad("interval", fmt.Errorf("%w: type %s must be read every %v, not every %v (its datasheet's algorithm needs that cadence): set interval: %v",
+			ErrSensorCadence, typ, cadence, interval, cadence))
+	case spacing > 0 && interval < spacing:
+		return bad("interval", fmt.Errorf("%w: type %s gives a new value every %v, so an interval of %v reads old values: make the interval at least %v",
+			ErrSensorSpacing, typ, spacing, interval, spacing))
+	case spacing > 0 && time.Duration(samples)*spacing > interval:
+		most := int(interval / spacing)
+		return bad("samples", fmt.Errorf("%w: %d samples of type %s take %d × %v = %v, more than the interval %v: make the interval at least %v or samples at most %d",
+			ErrSensorSpacing, samples, typ, samples, spacing, time.Duration(samples)*spacing, interval, time.Duration(samples)*spacing, most))
+	}
+	return nil
+}
+
+// CheckDriverKeys refuses a driver option that type typ does not take;
+// taken lists the keys it does.
+func (s Sensor) CheckDriverKeys(typ string, taken []string) error {
+	for _, key := range s.Driver.keys() {
+		if !slices.Contains(taken, key) {
+			hint := "it takes no driver options"
+			if len(taken) > 0 {
+				hint = "it takes " + strings.Join(taken, ", ")
+			}
+			return bad("driver."+key, fmt.Errorf("%w: type %s does not use %s (%s)", ErrDriverOption, typ, key, hint))
+		}
+	}
+	return nil
+}
+
+// keys lists the driver options given, by their YAML names.
+func (d DriverOpts) keys() []string {
+	var keys []string
+	v := reflect.ValueOf(d)
+	for i := range v.NumField() {
+		if !v.Field(i).IsZero() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }

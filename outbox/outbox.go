@@ -471,6 +471,26 @@ func (o *Outbox) Stats() Stats {
 	return s
 }
 
+// Backlog is what the outbox holds, as its reader sees it.
+type Backlog struct {
+	// Readings not yet acknowledged, and when the oldest was taken.
+	Readings int
+	Oldest   time.Time
+	// LastSeq is the newest seq handed out.
+	LastSeq uint64
+}
+
+// Backlog returns what the outbox holds; cheaper than Stats.
+func (o *Outbox) Backlog() Backlog {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b := Backlog{Readings: o.backlog, LastSeq: o.next - 1}
+	if ns, ok := o.oldestLocked(); ok {
+		b.Oldest = nanosToTime(ns)
+	}
+	return b
+}
+
 // Close syncs unacknowledged records, records how far everything was acked
 // so the next Open does not resend it, and closes the files.
 func (o *Outbox) Close() error {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 )
 
@@ -171,7 +171,7 @@ func (env *deliveryEnv) mosquittoPub(b *testing.B, topic string, window int) del
 	var in bytes.Buffer
 	at := time.Now()
 	for i := range mosquittoPubLines {
-		p, err := publisher.EncodeReading(deviceID, uint64(i+1), sensors.Reading{Sensor: "environment",
+		p, err := message.Encode(deviceID, uint64(i+1), sensors.Reading{Sensor: "environment",
 			Time: at.Add(time.Duration(i) * time.Millisecond), Values: sensors.Values{
 				"temperature_c": 21.53 + float64(i%100)/100, "humidity_pct": 40.1, "pressure_hpa": 1013.2}})
 		if err != nil {
@@ -292,20 +292,4 @@ func roundAll(xs []float64) []int {
 		out[i] = int(x + 0.5)
 	}
 	return out
-}
-
-// BenchmarkEncodeReading is the per-reading encoding cost that
-// edgepub-live pays on top of delivery (a BME280-like reading, three
-// fields).
-func BenchmarkEncodeReading(b *testing.B) {
-	r := sensors.Reading{Sensor: "environment", Time: time.Date(2026, 11, 26, 11, 0, 0, 123e6, time.UTC),
-		Values: sensors.Values{"temperature_c": 21.53, "humidity_pct": 40.1, "pressure_hpa": 1013.2}}
-	b.ReportAllocs()
-	var seq uint64
-	for b.Loop() {
-		seq++
-		if _, err := publisher.EncodeReading(deviceID, seq, r); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -3,7 +3,8 @@
 // jittered backoff across the configured brokers, and a bounded window of
 // QoS 1 publishes. A reading leaves the outbox only after the broker's PUBACK
 // on the connection it was sent on; paho is never asked to buffer or resend
-// (see ../shared/notes/dependencies.md for why).
+// (a resumed session completes old tokens without a PUBACK:
+// eclipse/paho.mqtt.golang#458).
 package publisher
 
 import (
@@ -25,6 +26,8 @@ type Queue interface {
 	Notify() <-chan struct{}
 	// Ack removes a record the broker acknowledged.
 	Ack(seq uint64)
+	// Backlog says what the queue holds, for the logs and the drain.
+	Backlog() outbox.Backlog
 }
 
 // Opts configures a Publisher.
@@ -50,12 +53,7 @@ type Opts struct {
 	// "offline" on a clean stop or, as the last will, when the connection
 	// dies.
 	StatusTopic string
-	// OnConnect is called (in its own goroutine) after every connect, e.g.
-	// to publish health and discovery messages.
-	OnConnect func()
-	// Backlog reports what the outbox holds, for the logs.
-	Backlog func() Backlog
-	Logger  *slog.Logger
+	Logger      *slog.Logger
 	// Rand draws the jitter; tests make it deterministic.
 	Rand *rand.Rand
 	// Now is the clock.
@@ -67,6 +65,10 @@ type Publisher struct {
 	opts  Opts
 	queue Queue
 	log   *slog.Logger
+
+	// connects receives after each new connection; it holds one value so
+	// that a connect before anyone listens is not missed.
+	connects chan struct{}
 
 	mu            sync.Mutex
 	status        Status
@@ -91,15 +93,6 @@ type Status struct {
 	Delivered uint64 `json:"delivered"`
 }
 
-// Backlog is what the outbox holds.
-type Backlog struct {
-	// Readings not yet acknowledged, and when the oldest was taken.
-	Readings int
-	Oldest   time.Time
-	// LastSeq is the newest seq assigned.
-	LastSeq uint64
-}
-
 // ErrNotConnected is returned by Publish while there is no connection.
 var ErrNotConnected = errors.New("not connected to the broker")
 
@@ -117,8 +110,13 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.InFlight < 1 {
 		opts.InFlight = 1
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, status: Status{Since: opts.Now()}}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: opts.Now()}}
 }
+
+// Connects receives after each new connection, so that whoever keeps
+// retained state (health, discovery) can refresh it through Publish. Several
+// connects before a receive count as one.
+func (p *Publisher) Connects() <-chan struct{} { return p.connects }
 
 // Status returns the current state.
 func (p *Publisher) Status() Status {

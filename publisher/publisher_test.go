@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -30,7 +31,7 @@ func newMemQueue() *memQueue {
 func (q *memQueue) add(topic string, payload []byte) {
 	q.mu.Lock()
 	seq := uint64(len(q.recs) + 1)
-	q.recs = append(q.recs, outbox.Record{Seq: seq, Payload: MarshalEntry(topic, payload)})
+	q.recs = append(q.recs, outbox.Record{Seq: seq, Payload: message.Frame(topic, payload)})
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:
@@ -56,6 +57,18 @@ func (q *memQueue) Ack(seq uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.acked[seq] = true
+}
+
+func (q *memQueue) Backlog() outbox.Backlog {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := outbox.Backlog{LastSeq: uint64(len(q.recs))}
+	for _, r := range q.recs {
+		if !q.acked[r.Seq] {
+			b.Readings++
+		}
+	}
+	return b
 }
 
 func (q *memQueue) unacked() int {
@@ -114,11 +127,11 @@ func TestDeliversToSeedBroker(t *testing.T) {
 	add := func(from, to int) {
 		for seq := from; seq <= to; seq++ {
 			r := sensors.Reading{Sensor: "env", Time: time.Now(), Values: sensors.Values{"temperature_c": 20 + float64(seq)/10}}
-			payload, err := EncodeReading("Kai", uint64(seq), r)
+			payload, err := message.Encode("Kai", uint64(seq), r)
 			if err != nil {
 				t.Fatal(err)
 			}
-			q.add(ReadingTopic("Kai", "env"), payload)
+			q.add(message.Topic("Kai", "env"), payload)
 		}
 	}
 	add(1, 50)
@@ -144,7 +157,7 @@ func TestDeliversToSeedBroker(t *testing.T) {
 			if body.Device != "Kai" || body.Sensor != "env" || body.Temp == 0 {
 				t.Errorf("payload fields: %+v", body)
 			}
-			if _, err := time.Parse(TimeLayout, body.Time); err != nil {
+			if _, err := time.Parse(message.TimeLayout, body.Time); err != nil {
 				t.Errorf("time %q: %v", body.Time, err)
 			}
 			seqs = append(seqs, body.Seq)

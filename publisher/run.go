@@ -86,19 +86,18 @@ func (p *Publisher) connected(conn *connection) {
 	p.status.Connected, p.status.Broker, p.status.Since, p.status.RetryAt = true, conn.url, now, time.Time{}
 	p.mu.Unlock()
 	attrs := []any{"broker", conn.url, logging.MessageID(logging.MsgConnected)}
-	if p.opts.Backlog != nil {
-		b := p.opts.Backlog()
-		attrs = append(attrs, "backlog", b.Readings)
-		if b.Readings > 0 {
-			attrs = append(attrs, "oldest_age", now.Sub(b.Oldest).Round(time.Second).String())
-		}
+	b := p.queue.Backlog()
+	attrs = append(attrs, "backlog", b.Readings)
+	if b.Readings > 0 {
+		attrs = append(attrs, "oldest_age", now.Sub(b.Oldest).Round(time.Second).String())
 	}
 	p.log.Info("connected to broker", attrs...)
 	if p.opts.StatusTopic != "" {
 		conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("online"))
 	}
-	if p.opts.OnConnect != nil {
-		go p.opts.OnConnect()
+	select {
+	case p.connects <- struct{}{}:
+	default:
 	}
 }
 
@@ -114,10 +113,7 @@ func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duratio
 		}
 		s.Connected, s.LastError, s.RetryAt = false, reason, now.Add(delay)
 	})
-	attrs := []any{"broker", brokerURL, "error", reason, "retry_in", delay.Round(10 * time.Millisecond).String()}
-	if p.opts.Backlog != nil {
-		attrs = append(attrs, "backlog", p.opts.Backlog().Readings)
-	}
+	attrs := []any{"broker", brokerURL, "error", reason, "retry_in", delay.Round(10 * time.Millisecond).String(), "backlog", p.queue.Backlog().Readings}
 	if wasConnected {
 		p.log.Warn("disconnected from broker; reconnecting", append(attrs, logging.MessageID(logging.MsgDisconnected))...)
 	} else {

@@ -9,6 +9,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/message"
 )
 
 // inflight is a publish awaiting its PUBACK.
@@ -36,10 +37,8 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 		drained int
 		start   = p.opts.Now()
 	)
-	if p.opts.Backlog != nil {
-		if b := p.opts.Backlog(); b.Readings > 0 {
-			drainTo = b.LastSeq
-		}
+	if b := p.queue.Backlog(); b.Readings > 0 {
+		drainTo = b.LastSeq
 	}
 	for {
 		if room := p.opts.InFlight - len(window); room > 0 {
@@ -53,7 +52,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			}
 			for _, rec := range recs {
 				cursor = rec.Seq
-				topic, payload, err := UnmarshalEntry(rec.Payload)
+				topic, payload, err := message.Unframe(rec.Payload)
 				if err != nil {
 					p.log.Error("dropping an outbox record that is not a message", "seq", rec.Seq, "error", err)
 					p.queue.Ack(rec.Seq)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Opener opens a sensor: it probes the bus and the device.
@@ -35,4 +36,14 @@ func (l *lazy) Sense(ctx context.Context) (Values, error) {
 	}
 	l.mu.Unlock()
 	return s.Sense(ctx)
+}
+
+// Spacing is the opened sensor's spacing; 0 until it is open.
+func (l *lazy) Spacing() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sensor == nil {
+		return 0
+	}
+	return spacingOf(l.sensor)
 }

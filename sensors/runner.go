@@ -19,7 +19,8 @@ type Source struct {
 	Sensor Sensor
 	// Interval between reads; Timeout bounds one read.
 	Interval, Timeout time.Duration
-	// Samples > 1 averages that many consecutive reads into one Reading.
+	// Samples > 1 averages that many reads into one Reading, spaced by the
+	// sensor's Spacing if it is Spaced.
 	Samples int
 	// Calibrate corrects fields after averaging.
 	Calibrate map[string]Linear
@@ -116,9 +117,11 @@ func sortStatus(s []SensorStatus) {
 }
 
 // loop is one sensor's schedule. After a failure the next attempt comes
-// after a backoff that starts at a tenth of the interval and doubles up to
-// the interval, so a sensor that comes back is picked up quickly but a dead
-// one does not flood the bus.
+// after a backoff that starts at a tenth of the interval (or the sensor's
+// spacing, if longer) and doubles up to the interval, so a sensor that comes
+// back is picked up quickly but a dead one does not flood the bus. A read in
+// the sensor's warm-up is retried after that first step, without counting a
+// failure.
 func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 	log := r.opts.Logger.With("sensor", src.Name)
 	var (
@@ -127,6 +130,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		backoff  time.Duration
 		failures int
 		lastLog  time.Time
+		warming  bool
 	)
 	wait := time.Duration(0)
 	for {
@@ -140,6 +144,16 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		if ctx.Err() != nil {
 			return
 		}
+		retry := max(src.Interval/10, spacingOf(src.Sensor))
+		if errors.Is(err, ErrWarmingUp) {
+			if !warming {
+				log.Info("sensor warming up; no reading until it is done", "detail", err)
+				warming = true
+			}
+			wait = retry - r.opts.Now().Sub(start)
+			continue
+		}
+		warming = false
 		if err != nil {
 			failures++
 			r.recordFailure(src.Name, err)
@@ -147,8 +161,8 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 				log.Warn("sensor read failed; retrying", "error", err, "failures", failures, logging.MessageID(logging.MsgSensorFailing))
 				lastLog = r.opts.Now()
 			}
-			backoff = min(max(2*backoff, src.Interval/10), src.Interval)
-			wait = backoff
+			backoff = min(max(2*backoff, retry), src.Interval)
+			wait = backoff - r.opts.Now().Sub(start)
 			continue
 		}
 		if failures > 0 {
@@ -165,12 +179,43 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 	}
 }
 
-// sample reads Samples times and averages each field; a field missing from
-// some samples is averaged over the samples that had it.
+// ReadOnce reads src once as Run would, samples, warm-up and calibration
+// included, but without deadband: it waits out a warm-up until ctx is done.
+func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
+	reader := &hangGuard{sensor: src.Sensor}
+	for {
+		start := r.opts.Now()
+		values, err := r.sample(ctx, reader, src)
+		if err == nil {
+			return Reading{Sensor: src.Name, Time: start.UTC(), Values: calibrate(values, src.Calibrate)}, nil
+		}
+		if !errors.Is(err, ErrWarmingUp) || ctx.Err() != nil {
+			return Reading{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return Reading{}, fmt.Errorf("%w (%w)", ctx.Err(), err)
+		case <-r.opts.After(max(src.Interval/10, spacingOf(src.Sensor)) - r.opts.Now().Sub(start)):
+		}
+	}
+}
+
+// sample reads Samples times, each read at least the sensor's spacing after
+// the one before, and averages each field; a field missing from some
+// samples is averaged over the samples that had it.
 func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, error) {
 	n := max(src.Samples, 1)
 	sums, counts := Values{}, map[string]int{}
-	for range n {
+	var prev time.Time
+	for i := range n {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-r.opts.After(spacingOf(src.Sensor) - r.opts.Now().Sub(prev)):
+			}
+		}
+		prev = r.opts.Now()
 		v, err := reader.sense(ctx, src.Timeout)
 		if err != nil {
 			return nil, err

@@ -3,10 +3,12 @@ package sensors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -229,4 +231,77 @@ func TestLazyOpensWhenTheDeviceAppears(t *testing.T) {
 	if attempts.Load() != 3 {
 		t.Errorf("opened %d times, want 3", attempts.Load())
 	}
+}
+
+// spacedSensor needs spacing between reads and counts a read that comes
+// too soon, as a chip with its own measurement schedule would give an old
+// or minimum value then.
+type spacedSensor struct {
+	spacing time.Duration
+	warmUp  int // reads that return ErrWarmingUp first
+
+	mu     sync.Mutex
+	reads  []time.Time
+	tooFew int
+}
+
+func (s *spacedSensor) Spacing() time.Duration { return s.spacing }
+
+func (s *spacedSensor) Sense(context.Context) (Values, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if n := len(s.reads); n > 0 && now.Sub(s.reads[n-1]) < s.spacing {
+		s.tooFew++
+	}
+	s.reads = append(s.reads, now)
+	if len(s.reads) <= s.warmUp {
+		return nil, fmt.Errorf("first measurement not ready: %w", ErrWarmingUp)
+	}
+	return Values{"co2_ppm": 500}, nil
+}
+
+// Samples of one reading are spaced by the sensor's Spacing, and reads in
+// the warm-up are neither failures nor readings.
+func TestSamplesAreSpacedAndWarmUpIsNoFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &spacedSensor{spacing: 5 * time.Second, warmUp: 3}
+		r := NewRunner(RunnerOpts{})
+		ctx, cancel := context.WithCancel(t.Context())
+		c := &collector{}
+		done := make(chan struct{})
+		go func() {
+			r.Run(ctx, []Source{{Name: "co2", Sensor: s, Interval: 30 * time.Second, Timeout: 2 * time.Second, Samples: 3}}, c.emit)
+			close(done)
+		}()
+		time.Sleep(2 * time.Minute)
+		cancel()
+		<-done
+		if s.tooFew != 0 {
+			t.Errorf("%d reads came sooner than the sensor's 5 s spacing", s.tooFew)
+		}
+		if st := r.Status()[0]; st.Errors != 0 || st.Failing {
+			t.Errorf("status %+v: the warm-up counted as a failure", st)
+		}
+		if got := c.of("co2"); len(got) < 3 {
+			t.Errorf("%d readings in 2 minutes at a 30 s interval", len(got))
+		}
+	})
+}
+
+// ReadOnce waits out a warm-up and returns the first real reading.
+func TestReadOnceWaitsOutTheWarmUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &spacedSensor{spacing: time.Second, warmUp: 15}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		got, err := NewRunner(RunnerOpts{}).ReadOnce(ctx, Source{Name: "air", Sensor: s, Interval: time.Second, Timeout: 100 * time.Millisecond, Samples: 1})
+		if err != nil || got.Values["co2_ppm"] != 500 {
+			t.Fatalf("ReadOnce = %+v, %v", got, err)
+		}
+		if waited := time.Since(start); waited != 15*time.Second {
+			t.Errorf("ReadOnce took %v, want the 15 one-second retries of the warm-up", waited)
+		}
+	})
 }

@@ -35,3 +35,25 @@ type Sensor interface {
 // measurement, such as a DS18B20's 85 °C power-on value. Drivers wrap it so
 // the Runner counts the read as failed instead of publishing it.
 var ErrImplausible = errors.New("implausible value")
+
+// ErrWarmingUp marks a read in a sensor's warm-up after start, before the
+// chip has a valid measurement (an SCD4x's first 5 s, an SGP30's first
+// 15 s). Drivers wrap it; the Runner tries again soon, publishes nothing and
+// counts no failure.
+var ErrWarmingUp = errors.New("warming up")
+
+// Spaced is a Sensor that needs time between two reads, because the chip
+// measures on its own schedule or its datasheet forbids faster reads. The
+// Runner spaces the samples of one reading, and its retries, by at least
+// Spacing.
+type Spaced interface {
+	Spacing() time.Duration
+}
+
+// spacingOf is s's spacing, or 0 if it needs none.
+func spacingOf(s Sensor) time.Duration {
+	if sp, ok := s.(Spaced); ok {
+		return sp.Spacing()
+	}
+	return 0
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/edgepub/edgepub/bench/footprint/edgepubproc"
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -110,8 +110,8 @@ func prefill(b *testing.B, dir string) {
 			"temperature_c": 21.53 + float64(i%100)/100, "humidity_pct": 40.1, "pressure_hpa": 1013.2,
 		}}
 		if _, err := ob.Append(r.Time, func(seq uint64) ([]byte, error) {
-			p, err := publisher.EncodeReading(device, seq, r)
-			return publisher.MarshalEntry(topic, p), err
+			p, err := message.Encode(device, seq, r)
+			return message.Frame(topic, p), err
 		}); err != nil {
 			b.Fatal(err)
 		}

@@ -5,7 +5,7 @@
 // and whether any reading is lost through the restart.
 //
 // Every device is the real daemon (internal/daemon.Run) in this process,
-// with its own certificate (issued with the project's certs.NewCA and
+// with its own certificate (issued with the project's certs/pki.NewCA and
 // IssueClient), its own state directory and outbox, and a simulated BME280.
 // The broker is Debian's mosquitto, started here with the seed's TLS
 // listener on 127.0.0.1 (server certificate from IssueServer), the seed's

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 // identity is one simulated device's name and directories.
@@ -25,7 +25,7 @@ type pkiFiles struct {
 // 127.0.0.1, a monitor identity and one client certificate per device, and
 // lays out each device's cert and state directories under root.
 func makePKI(root string, n int, now time.Time) (pkiFiles, []identity, error) {
-	ca, err := certs.NewCA("", certs.KeyECDSAP256, now)
+	ca, err := pki.NewCA("", pki.KeyECDSAP256, now)
 	if err != nil {
 		return pkiFiles{}, nil, err
 	}

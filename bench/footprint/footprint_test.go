@@ -18,7 +18,7 @@ import (
 	"github.com/edgepub/edgepub/bench/footprint/edgepubproc"
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 )
 
@@ -186,7 +186,7 @@ func outboxReadings(b *testing.B, dir string, from, to time.Time) (int, float64)
 		if r.Time.Before(from) || !r.Time.Before(to) {
 			continue
 		}
-		_, payload, err := publisher.UnmarshalEntry(r.Payload)
+		_, payload, err := message.Unframe(r.Payload)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -36,8 +36,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
+	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
 
@@ -185,7 +186,7 @@ func pahoLoop(ctx context.Context, c config, src *certs.Source) (Result, error) 
 	msgs := make([][]byte, c.n)
 	at := time.Now()
 	for i := range msgs {
-		p, err := publisher.EncodeReading(src.Current().Identity, uint64(i+1), reading(at.Add(time.Duration(i)*time.Millisecond), i))
+		p, err := message.Encode(src.Current().Identity, uint64(i+1), reading(at.Add(time.Duration(i)*time.Millisecond), i))
 		if err != nil {
 			return Result{}, err
 		}
@@ -262,8 +263,8 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 		for i := range c.n {
 			r := reading(at.Add(time.Duration(i)*time.Millisecond), i)
 			if _, err := ob.Append(r.Time, func(seq uint64) ([]byte, error) {
-				p, err := publisher.EncodeReading(device, seq, r)
-				return publisher.MarshalEntry(c.topic, p), err
+				p, err := message.Encode(device, seq, r)
+				return message.Frame(c.topic, p), err
 			}); err != nil {
 				return err
 			}
@@ -280,13 +281,6 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 		res.PrefillSeconds = time.Since(start).Seconds()
 	}
 
-	// The span starts once connected, as the paho loop's does.
-	type begun struct {
-		s   *span
-		err error
-	}
-	connected := make(chan begun, 1)
-	var once sync.Once
 	p := publisher.New(ob, publisher.Opts{
 		URLs:      []string{c.broker},
 		ClientID:  device,
@@ -294,12 +288,6 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 		KeepAlive: 30 * time.Second, ConnectTimeout: 10 * time.Second,
 		BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second,
 		InFlight: c.window,
-		OnConnect: func() {
-			once.Do(func() {
-				s, err := begin(c.cpuProfile)
-				connected <- begun{s, err}
-			})
-		},
 	})
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -307,15 +295,15 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 	defer wg.Wait()
 	wg.Go(func() { ob.Run(runCtx) })
 	wg.Go(func() { p.Run(runCtx) })
-	var s *span
+	// The span starts once connected, as the paho loop's does.
 	select {
-	case b := <-connected:
-		if b.err != nil {
-			return res, b.err
-		}
-		s = b.s
+	case <-p.Connects():
 	case <-ctx.Done():
 		return res, fmt.Errorf("not connected: %w", ctx.Err())
+	}
+	s, err := begin(c.cpuProfile)
+	if err != nil {
+		return res, err
 	}
 	appendErr := make(chan error, 1)
 	if live {

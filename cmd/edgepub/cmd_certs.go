@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/inspect"
+	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/config"
 )
 
@@ -40,7 +42,7 @@ func cmdCertsInspect(_ context.Context, args []string, stdout, stderr io.Writer)
 	if fs.NArg() > 0 {
 		dir = fs.Arg(0)
 	}
-	report, err := certs.Inspect(dir, time.Now())
+	report, err := inspect.Dir(dir, certs.Names{}, time.Now())
 	if err != nil {
 		return err
 	}
@@ -67,11 +69,11 @@ func cmdCertsInit(_ context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return exitCode(2)
 	}
-	opts := certs.InitOpts{Dir: fs.Arg(0), CAKeyDir: *caKeyDir, Host: *host, Clients: clients, Force: *force}
+	opts := pki.InitOpts{Dir: fs.Arg(0), CAKeyDir: *caKeyDir, Host: *host, Clients: clients, Force: *force}
 	if *rsa {
-		opts.KeyType = certs.KeyRSA2048
+		opts.KeyType = pki.KeyRSA2048
 	}
-	res, err := certs.InitPKI(opts)
+	res, err := pki.InitPKI(opts)
 	if err != nil {
 		return err
 	}

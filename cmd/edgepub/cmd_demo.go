@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/buildinfo"
 	"github.com/edgepub/edgepub/internal/daemon"
@@ -43,7 +43,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer os.RemoveAll(dir)
 
 	certDir := filepath.Join(dir, "certs")
-	if _, err := certs.InitPKI(certs.InitOpts{Dir: certDir, CAKeyDir: filepath.Join(dir, "ca-private"), Host: "127.0.0.1", Clients: []string{*device}}); err != nil {
+	if _, err := pki.InitPKI(pki.InitOpts{Dir: certDir, CAKeyDir: filepath.Join(dir, "ca-private"), Host: "127.0.0.1", Clients: []string{*device}}); err != nil {
 		return fmt.Errorf("demo: make PKI: %w", err)
 	}
 	serverTLS, err := demoServerTLS(certDir)

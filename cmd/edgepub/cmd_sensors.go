@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/daemon"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/catalog"
 )
@@ -23,13 +27,33 @@ func cmdSensors(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return cmdSensorsScan(ctx, args[1:], stdout, stderr)
 		case "read":
 			return cmdSensorsRead(ctx, args[1:], stdout, stderr)
+		case "types":
+			return cmdSensorsTypes(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprint(stdout, "Usage: edgepub sensors scan [--bus /dev/i2c-1] [--w1 DIR]\n       edgepub sensors read NAME [--config FILE]\n\n"+
+	fmt.Fprint(stdout, "Usage: edgepub sensors scan [--bus /dev/i2c-1] [--w1 DIR]\n"+
+		"       edgepub sensors read [NAME...] [--all] [--config FILE] [--json]\n"+
+		"       edgepub sensors types\n\n"+
 		"scan probes an I2C bus and the 1-Wire probes and prints a config snippet to paste.\n"+
-		"read reads one configured sensor once and prints its values.\n")
+		"read reads configured sensors once, without a broker, and prints their values.\n"+
+		"types lists the sensor types edgepub knows: name, chip, bus, fields.\n")
 	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
 		return exitCode(2)
+	}
+	return nil
+}
+
+func cmdSensorsTypes(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := newFlagSet("sensors types", "", "List the sensor types edgepub knows, one per line: type, chip, bus, fields.", stderr)
+	if help, err := parseFlags(fset, args, stdout); help || err != nil {
+		return err
+	}
+	if fset.NArg() > 0 {
+		fmt.Fprintf(stderr, "edgepub sensors types: unexpected argument %q\n", fset.Arg(0))
+		return exitCode(2)
+	}
+	for _, ti := range catalog.Types() {
+		fmt.Fprintln(stdout, ti)
 	}
 	return nil
 }
@@ -44,49 +68,63 @@ func cmdSensorsScan(ctx context.Context, args []string, stdout, stderr io.Writer
 	if help, err := parseFlags(fset, args, stdout); help || err != nil {
 		return err
 	}
-	var found []catalog.Found
-	var problems []string
+	var (
+		found    []catalog.Found
+		problems []string
+		scanned  bool // a bus could be looked at, so "found nothing" is news
+	)
 	if *bus != "" {
 		buses := catalog.NewHostBuses()
 		defer buses.Close()
 		b, err := buses.I2C(*bus)
-		if err == nil {
-			var f []catalog.Found
-			f, err = catalog.Scan(ctx, b)
-			found = append(found, f...)
-		}
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("I2C %s: %v (enable I2C with dtparam=i2c_arm=on in /boot/firmware/config.txt, and add the user to the i2c group)", *bus, err))
+			problems = append(problems, err.Error())
+		} else {
+			f, err := catalog.Scan(ctx, b)
+			found, scanned = append(found, f...), true
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("scanning i2c bus %q: %v", *bus, err))
+			}
 		}
 	}
 	if *w1 != "" {
 		f, err := catalog.ListOneWire(*w1)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			problems = append(problems, fmt.Sprintf("1-Wire %s: not present (add dtoverlay=w1-gpio to /boot/firmware/config.txt for DS18B20 probes)", *w1))
+			problems = append(problems, fmt.Sprintf("cannot list 1-Wire probes: %s does not exist (add dtoverlay=w1-gpio to /boot/firmware/config.txt for DS18B20 probes, and reboot)", *w1))
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("1-Wire %s: %v", *w1, err))
+			problems = append(problems, fmt.Sprintf("cannot list 1-Wire probes in %s: %v", *w1, err))
+		default:
+			scanned = true
 		}
 		found = append(found, f...)
 	}
-	fmt.Fprint(stdout, catalog.Snippet(found, *bus))
+	if scanned {
+		fmt.Fprint(stdout, catalog.Snippet(found, *bus))
+	}
 	for _, p := range problems {
 		fmt.Fprintln(stderr, "edgepub: sensors scan:", p)
 	}
-	if len(found) == 0 && len(problems) > 0 {
+	if !scanned && len(problems) > 0 {
 		return exitCode(1)
 	}
 	return nil
 }
 
 func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("sensors read", "NAME [--config FILE]", "Read one configured sensor once, with its timeout and calibration, and print the values.", stderr)
+	fset := newFlagSet("sensors read", "[NAME...] [--all] [--config FILE] [--json]",
+		"Read the named configured sensors, or all of them, once, without a broker: with their timeout, samples\n"+
+			"and calibration, waiting out a sensor's warm-up. --json prints each reading as run would publish it,\n"+
+			"without the seq field.", stderr)
 	var cf configFlags
 	cf.register(fset)
+	all := fset.Bool("all", false, "read every configured sensor")
+	asJSON := fset.Bool("json", false, "print one JSON line per reading, as run publishes it (without seq)")
 	if help, err := parseFlags(fset, interspersed(fset, args), stdout); help || err != nil {
 		return err
 	}
-	if fset.NArg() != 1 {
+	if (fset.NArg() == 0) == !*all {
+		fmt.Fprintln(stderr, "edgepub sensors read: name the sensors to read, or give --all (not both)")
 		fset.Usage()
 		return exitCode(2)
 	}
@@ -94,54 +132,109 @@ func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	name := fset.Arg(0)
-	idx := slices.IndexFunc(cfg.Sensors, func(s config.Sensor) bool { return s.Name == name })
-	if idx < 0 {
-		var names []string
-		for _, s := range cfg.Sensors {
-			names = append(names, s.Name)
-		}
-		return fmt.Errorf("no sensor named %q in the config (configured: %s)", name, strings.Join(names, ", "))
+	specs, err := selectSensors(cfg.Sensors, fset.Args())
+	if err != nil {
+		return err
 	}
-	spec := cfg.Sensors[idx]
+	if err := catalog.Check(cfg.Sensors); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	device := ""
+	if *asJSON {
+		device = deviceName(cfg, stderr)
+	}
 	buses := catalog.NewHostBuses()
 	defer buses.Close()
-	s, err := catalog.Open(ctx, spec, buses)
-	if err != nil {
-		return fmt.Errorf("sensor %s (%s): %w", spec.Name, spec.Type, err)
-	}
-	src := daemon.SensorSource(spec, s)
-	src.Interval = time.Hour // one read only
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var got *sensors.Reading
-	runner := sensors.NewRunner(sensors.RunnerOpts{})
-	done := make(chan struct{})
-	go func() {
-		runner.Run(runCtx, []sensors.Source{src}, func(r sensors.Reading) { got = &r; cancel() })
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(spec.Timeout.Std()*time.Duration(spec.Samples) + time.Second):
-		cancel()
-		<-done
-	}
-	if got == nil {
-		st := runner.Status()
-		if len(st) == 1 && st[0].LastError != "" {
-			return fmt.Errorf("sensor %s: %s", spec.Name, st[0].LastError)
+	failed := 0
+	for _, spec := range specs {
+		r, err := readOnce(ctx, spec, buses)
+		if err == nil {
+			err = printReading(stdout, spec, r, device, *asJSON)
 		}
-		return fmt.Errorf("sensor %s: no reading within its timeout %v", spec.Name, spec.Timeout.Std())
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Fprintf(stderr, "edgepub: sensors read: %v\n", err)
+			failed++
+		}
 	}
-	keys := make([]string, 0, len(got.Values))
-	for k := range got.Values {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	fmt.Fprintf(stdout, "%s (%s) at %s\n", spec.Name, spec.Type, got.Time.Format(time.RFC3339))
-	for _, k := range keys {
-		fmt.Fprintf(stdout, "  %-20s %g\n", k, got.Values[k])
+	if failed > 0 {
+		return exitCode(1)
 	}
 	return nil
+}
+
+// selectSensors returns the configured sensors named, in the order given, or
+// all of them if names is empty.
+func selectSensors(configured []config.Sensor, names []string) ([]config.Sensor, error) {
+	if len(names) == 0 {
+		return configured, nil
+	}
+	var specs []config.Sensor
+	for _, name := range names {
+		i := slices.IndexFunc(configured, func(s config.Sensor) bool { return s.Name == name })
+		if i < 0 {
+			var known []string
+			for _, s := range configured {
+				known = append(known, s.Name)
+			}
+			return nil, fmt.Errorf("no sensor named %q in the config (configured: %s)", name, strings.Join(known, ", "))
+		}
+		specs = append(specs, configured[i])
+	}
+	return specs, nil
+}
+
+// readOnce opens spec's sensor, reads it once as run would and halts it.
+// The read may take the type's warm-up, its samples and their timeouts.
+func readOnce(ctx context.Context, spec config.Sensor, buses catalog.Buses) (sensors.Reading, error) {
+	ti, _ := catalog.Lookup(spec.Type) // catalog.Check made sure it exists
+	samples := time.Duration(max(spec.Samples, 1))
+	budget := ti.WarmUp + samples*(ti.Spacing+spec.Timeout.Std()) + spec.Timeout.Std()
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	s, err := catalog.Open(ctx, spec, buses)
+	if err != nil {
+		return sensors.Reading{}, err
+	}
+	if h, ok := s.(interface{ Halt() error }); ok {
+		defer h.Halt()
+	}
+	r, err := sensors.NewRunner(sensors.RunnerOpts{}).ReadOnce(ctx, daemon.SensorSource(spec, s))
+	if err != nil {
+		return r, fmt.Errorf("sensor %q (type %s): %w", spec.Name, spec.Type, err)
+	}
+	return r, nil
+}
+
+// printReading writes r as text, or as the JSON run publishes without its
+// seq field.
+func printReading(w io.Writer, spec config.Sensor, r sensors.Reading, device string, asJSON bool) error {
+	if asJSON {
+		payload, err := message.Encode(device, 0, r)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", strings.Replace(string(payload), `,"seq":0`, "", 1))
+		return err
+	}
+	fmt.Fprintf(w, "%s (%s) at %s\n", spec.Name, spec.Type, r.Time.Format(time.RFC3339))
+	for _, k := range slices.Sorted(maps.Keys(r.Values)) {
+		fmt.Fprintf(w, "  %-20s %g\n", k, r.Values[k])
+	}
+	return nil
+}
+
+// deviceName is the device field run would publish: the client
+// certificate's common name. Without a usable certificate it is the host
+// name, and a note says so.
+func deviceName(cfg config.Config, stderr io.Writer) string {
+	b, err := certs.Load(cfg.Certs.Dir, daemon.CertNames(cfg.Certs), time.Now())
+	if err == nil {
+		return b.Identity
+	}
+	host, _ := os.Hostname()
+	fmt.Fprintf(stderr, "edgepub: sensors read: device %q is the host name, not the certificate's name, which run publishes (%v)\n", host, err)
+	return host
 }

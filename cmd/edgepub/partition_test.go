@@ -98,10 +98,11 @@ func TestPartitionIsDetectedAndNothingIsLost(t *testing.T) {
 	} else {
 		t.Logf("dead connection noticed after %v (keepalive %v)", took.Round(10*time.Millisecond), keepalive)
 	}
-	time.Sleep(time.Until(cut.Add(keepalive * 2)))
+	time.Sleep(time.Until(cut.Add(keepalive * 2))) // the partition lasts two keepalives
+	healed := len(d.Log())
 	sh(t, "ip", "netns", "exec", deviceNS, "nft", "delete table inet partition")
 
-	time.Sleep(2 * time.Second)
+	waitLogAfter(t, d, healed, 15*time.Second, `msg="connected to broker"`)
 	d.stopWithin(t, 2*time.Second)
 	drainAndStop(t, deviceNS, writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "1h")))
 	var got delivery

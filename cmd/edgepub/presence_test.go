@@ -76,10 +76,20 @@ func retainedStatus(t *testing.T, broker *mosquittotest.Broker, id string) mosqu
 
 func waitLog(t *testing.T, d *daemonProc, what string, timeout time.Duration) {
 	t.Helper()
+	waitLogAfter(t, d, 0, timeout, what)
+}
+
+// waitLogAfter waits for a whole log line past offset that holds every part,
+// and returns it.
+func waitLogAfter(t *testing.T, d *daemonProc, offset int, timeout time.Duration, parts ...string) string {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !strings.Contains(d.Log(), what) {
+	for {
+		if line, _ := logLineAfter(d.Log(), offset, parts...); line != "" {
+			return line
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("edgepub did not log %q within %v", what, timeout)
+			t.Fatalf("edgepub did not log a line with %q within %v", parts, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 )
@@ -345,7 +346,7 @@ func TestECClientKeys(t *testing.T) {
 // 127.0.0.1.
 func TestInitPKIWithTheSeedsBrokerConfig(t *testing.T) {
 	initDir := filepath.Join(t.TempDir(), "certs")
-	res, err := certs.InitPKI(certs.InitOpts{Dir: initDir, Host: "127.0.0.1", Clients: []string{"Kai", "monitor"}})
+	res, err := pki.InitPKI(pki.InitOpts{Dir: initDir, Host: "127.0.0.1", Clients: []string{"Kai", "monitor"}})
 	if err != nil {
 		t.Fatal(err)
 	}

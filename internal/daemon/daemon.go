@@ -1,7 +1,8 @@
 // Package daemon wires edgepub together: certificates, sensors, the
 // durable outbox and the publisher, plus the device status that systemd,
 // the logs and the health messages show. Data flows one way: sensor →
-// reading → outbox (on disk) → MQTT → PUBACK → removed from the outbox.
+// message → outbox (on disk) → publisher → MQTT → PUBACK → removed from the
+// outbox.
 package daemon
 
 import (
@@ -18,8 +19,9 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/logging"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
+	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
 
@@ -150,9 +152,7 @@ func Run(ctx context.Context, o Opts) error {
 	wg.Go(func() { d.publisher.Run(ctx) })
 	wg.Go(func() { o.Notifier.RunWatchdog(ctx, d.progress.madeProgress) })
 	wg.Go(func() { d.superviseLoop(ctx) })
-	if cfg.Presence.HealthInterval > 0 {
-		wg.Go(func() { d.healthLoop(ctx) })
-	}
+	wg.Go(func() { d.presenceLoop(ctx) })
 
 	<-ctx.Done()
 	o.Notifier.Stopping()
@@ -186,15 +186,7 @@ func (d *Daemon) accept(r sensors.Reading) {
 		d.socTemp.store(t)
 	}
 	d.discovery.see(d, r)
-	topic := publisher.ReadingTopic(d.device, r.Sensor)
-	_, err := d.outbox.Append(r.Time, func(seq uint64) ([]byte, error) {
-		payload, err := publisher.EncodeReading(d.device, seq, r)
-		if err != nil {
-			return nil, err
-		}
-		return publisher.MarshalEntry(topic, payload), nil
-	})
-	if err != nil {
+	if _, err := d.outbox.Append(r.Time, message.Framed(d.device, r)); err != nil {
 		d.log.Error("reading not accepted", "sensor", r.Sensor, "error", err)
 	}
 }
@@ -223,13 +215,8 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		StartJitter:    b.StartJitter.Std(),
 		InFlight:       b.InFlight,
 		StatusTopic:    d.device + "/status",
-		OnConnect:      d.onConnect,
-		Backlog: func() publisher.Backlog {
-			st := d.outbox.Stats()
-			return publisher.Backlog{Readings: st.Backlog, Oldest: st.Oldest, LastSeq: st.LastSeq}
-		},
-		Logger: d.log,
-		Now:    d.opts.Now,
+		Logger:         d.log,
+		Now:            d.opts.Now,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -103,7 +104,7 @@ func Discovery(prefix, device, version, sensor, field string) (string, Discovery
 	return DiscoveryTopic(prefix, device, object), DiscoveryConfig{
 		Name:                sensor + " " + strings.ReplaceAll(strings.TrimSuffix(field, "_"+unitSuffix(field)), "_", " "),
 		UniqueID:            "edgepub_" + id,
-		StateTopic:          publisher.ReadingTopic(device, sensor),
+		StateTopic:          message.Topic(device, sensor),
 		ValueTemplate:       "{{ value_json." + field + " }}",
 		DeviceClass:         q.DeviceClass,
 		UnitOfMeasurement:   q.Unit,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
-	"github.com/edgepub/edgepub/publisher"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/catalog"
 )
@@ -135,7 +135,7 @@ func checkDiscovery(t *testing.T, device, sensor, field, topic string, cfg []byt
 		t.Errorf("%s: state_class %q, want one of %v", where, sc, haStateClasses)
 	}
 
-	if got, want := str("state_topic"), publisher.ReadingTopic(device, sensor); got != want {
+	if got, want := str("state_topic"), message.Topic(device, sensor); got != want {
 		t.Errorf("%s: state_topic %q, but the readings go to %q", where, got, want)
 	}
 	if got, want := str("availability_topic"), device+"/status"; got != want {
@@ -213,7 +213,7 @@ func TestDiscoveryForEveryCatalogField(t *testing.T) {
 			values = real
 		}
 		sensor := ti.Name // a valid sensor name, as users often name them
-		payload, err := publisher.EncodeReading(device, 1, sensors.Reading{Sensor: sensor, Time: now, Values: values})
+		payload, err := message.Encode(device, 1, sensors.Reading{Sensor: sensor, Time: now, Values: values})
 		if err != nil {
 			t.Fatalf("%s: %v", ti.Name, err)
 		}
@@ -242,7 +242,7 @@ func TestDiscoveryForUserNamedADCFields(t *testing.T) {
 	const device = "greenhouse-3"
 	for _, field := range []string{"ain0_v", "battery_v", "soil_moisture_pct", "tank_level", "shunt_a", "pump_w",
 		"probe_c", "duct_pressure_hpa", "co_ppm", "light_lux"} {
-		payload, err := publisher.EncodeReading(device, 1, sensors.Reading{Sensor: "adc", Time: time.Now(), Values: sensors.Values{field: 1.25}})
+		payload, err := message.Encode(device, 1, sensors.Reading{Sensor: "adc", Time: time.Now(), Values: sensors.Values{field: 1.25}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,7 +400,7 @@ func TestDiscoveryWithoutTheACLLineNeverArrives(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	states.WaitFor(10*time.Second, "40 readings", func(m []mosquittotest.Message) bool { return len(readings(t, m, "Kai")) >= 40 })
-	time.Sleep(500 * time.Millisecond)
+	ha.Sync()
 	for _, line := range strings.Split(broker.Log(), "\n") {
 		if strings.Contains(line, "Denied PUBLISH from Kai") && !strings.Contains(line, "'"+haPrefix+"/sensor/Kai/") {
 			t.Errorf("a publish other than discovery was refused: %s", line)

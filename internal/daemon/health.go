@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -41,7 +42,7 @@ func (d *Daemon) Health() Health {
 	h := Health{
 		Device:     d.device,
 		Version:    d.opts.Version,
-		Time:       now.UTC().Format(publisher.TimeLayout),
+		Time:       now.UTC().Format(message.TimeLayout),
 		UptimeS:    int64(now.Sub(d.started).Seconds()),
 		Broker:     ps.Broker,
 		Connected:  ps.Connected,
@@ -67,16 +68,23 @@ func (d *Daemon) Health() Health {
 	return h
 }
 
-// healthLoop publishes Health every interval while connected.
-func (d *Daemon) healthLoop(ctx context.Context) {
-	tick := time.NewTicker(d.opts.Config.Presence.HealthInterval.Std())
-	defer tick.Stop()
+// presenceLoop keeps the retained state fresh: Health every interval while
+// connected, and Health and discovery again after every connect.
+func (d *Daemon) presenceLoop(ctx context.Context) {
+	var tick <-chan time.Time
+	if every := d.opts.Config.Presence.HealthInterval.Std(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-tick:
 			d.publishHealth(ctx)
+		case <-d.publisher.Connects():
+			d.refreshRetained(ctx)
 		}
 	}
 }
@@ -94,9 +102,9 @@ func (d *Daemon) publishHealth(ctx context.Context) {
 	}
 }
 
-// onConnect refreshes the retained state on every new connection.
-func (d *Daemon) onConnect() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// refreshRetained publishes the retained state anew on a new connection.
+func (d *Daemon) refreshRetained(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if d.opts.Config.Presence.HealthInterval > 0 {
 		d.publishHealth(ctx)

@@ -22,9 +22,11 @@ type Message struct {
 // identity, with QoS 1 and, if asked, a persistent session so that it keeps
 // everything across broker restarts.
 type Subscriber struct {
-	t    testing.TB
-	cmd  *exec.Cmd
-	done chan struct{}
+	t      testing.TB
+	broker *Broker
+	cmd    *exec.Cmd
+	done   chan struct{}
+	syncs  int
 
 	mu   sync.Mutex
 	msgs []Message
@@ -67,7 +69,7 @@ func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start mosquitto_sub (apt-get install -y mosquitto-clients): %v", err)
 	}
-	s := &Subscriber{t: t, cmd: cmd, done: make(chan struct{})}
+	s := &Subscriber{t: t, broker: b, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		sc := bufio.NewScanner(out)
@@ -143,6 +145,26 @@ func (s *Subscriber) WaitFor(timeout time.Duration, what string, done func([]Mes
 			s.t.Fatalf("subscriber: %s not seen within %v (%d messages received)", what, timeout, len(msgs))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Sync returns once everything the broker routed to this subscriber before
+// the call has arrived: it publishes a probe after it and waits for the
+// probe, which the broker delivers in order behind them. Tests that assert
+// something did not arrive call it instead of waiting a while.
+func (s *Subscriber) Sync() {
+	s.t.Helper()
+	s.syncs++
+	probe := fmt.Sprintf("sync-%d", s.syncs)
+	if out, err := s.broker.Publish(s.t, "monitor", "monitor/ready", probe); err != nil {
+		s.t.Fatalf("publish sync probe: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.Matching(func(m Message) bool { return m.Topic == "monitor/ready" && m.Payload == probe })) == 0 {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("subscriber: sync probe %q not received within 10s", probe)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -82,6 +82,18 @@ func ads1015() chip {
 	return chip{"ads1015", []int{128, 250, 490, 920, 1600, 2400, 3300}, 1600, 0x7ff0}
 }
 
+// CheckADS1115 and CheckADS1015 report what NewADS1115 and NewADS1015 would
+// refuse in opts, without a bus.
+func CheckADS1115(opts *Opts) error { return check(ads1115(), opts) }
+
+// CheckADS1015 is CheckADS1115 for the ADS1015.
+func CheckADS1015(opts *Opts) error { return check(ads1015(), opts) }
+
+func check(c chip, opts *Opts) error {
+	d := &Dev{chip: c}
+	return d.configure(withDefaults(opts))
+}
+
 // channel is a validated Channel with its configuration word.
 type channel struct {
 	Channel
@@ -111,7 +123,8 @@ func NewADS1015(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	return newDev(bus, addr, ads1015(), opts)
 }
 
-func newDev(bus i2c.Bus, addr uint16, c chip, opts *Opts) (*Dev, error) {
+// withDefaults fills what opts leaves unset from DefaultOpts.
+func withDefaults(opts *Opts) Opts {
 	o := DefaultOpts()
 	if opts != nil {
 		if len(opts.Channels) > 0 {
@@ -119,6 +132,11 @@ func newDev(bus i2c.Bus, addr uint16, c chip, opts *Opts) (*Dev, error) {
 		}
 		o.DataRate, o.Sleep = opts.DataRate, opts.Sleep
 	}
+	return o
+}
+
+func newDev(bus i2c.Bus, addr uint16, c chip, opts *Opts) (*Dev, error) {
+	o := withDefaults(opts)
 	if o.Sleep == nil {
 		o.Sleep = pause.For
 	}

@@ -1,9 +1,13 @@
 // Package aht20 reads the Aosong AHT20 temperature and humidity sensor over
-// I²C through periph.io/x/devices/v3/aht20.
+// I²C.
 //
-// A read takes at least 80 ms: periph triggers a measurement, sleeps, then
-// polls until the sensor is no longer busy. That wait cannot be interrupted,
-// so ctx is only checked before the bus is touched.
+// It is edgepub's own driver rather than periph.io/x/devices/v3/aht20,
+// which fails every read of a sensor whose calibration bit is clear, as on
+// newer batches, and never resets it. This one follows the current
+// datasheet's start sequence (40 ms power-up wait, soft reset, status by a
+// plain read, initialisation when the calibration bit is clear) and
+// initialises a sensor again that lost its calibration. Every wait honours
+// ctx.
 //
 // # Datasheet
 //

@@ -25,6 +25,11 @@ const (
 	maxHumidity = 100.0
 )
 
+// MinSpacing is the shortest time between two reads: the datasheet
+// (section 7.3) asks for at least 2 s, as the sensor measures after each
+// read and a read sooner returns the previous result.
+const MinSpacing = 2 * time.Second
+
 const (
 	// The wake-up write is NACKed; the sensor needs 0.8 to 3 ms to wake.
 	waitWake = time.Millisecond
@@ -48,6 +53,9 @@ type Opts struct {
 	// early when ctx is done. Nil means a real timer; tests pass a function
 	// that records the wait instead of sleeping.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now tells the time, to keep reads MinSpacing apart. Nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // DefaultOpts sleeps on a real timer.
@@ -59,7 +67,8 @@ type Dev struct {
 	d    i2c.Dev
 	opts Opts
 
-	mu sync.Mutex
+	mu       sync.Mutex
+	lastRead time.Time // when the last read command was sent; zero before the first
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -78,6 +87,9 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if d.opts.Sleep == nil {
 		d.opts.Sleep = pause.For
 	}
+	if d.opts.Now == nil {
+		d.opts.Now = time.Now
+	}
 	return d, nil
 }
 
@@ -86,8 +98,14 @@ func (d *Dev) String() string {
 	return fmt.Sprintf("am2320 at %#x on %s", d.d.Addr, d.d.Bus)
 }
 
+// Spacing is MinSpacing: the datasheet's shortest time between two reads.
+func (d *Dev) Spacing() time.Duration { return MinSpacing }
+
 // Sense wakes the sensor, reads it and returns "temperature_c" and
-// "humidity_pct". A reply outside -40..80 °C or 0..100 %, or of all 0x00 or
+// "humidity_pct". A read sooner than MinSpacing after the last one first
+// waits out the rest (bounded by ctx). The sensor measures after each read
+// and returns that measurement at the next, so a value is as old as the
+// time since the previous read. A reply outside -40..80 °C or 0..100 %, or of all 0x00 or
 // all 0xFF, is reported as sensors.ErrImplausible; a corrupted reply as ErrCRC.
 func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := ctx.Err(); err != nil {
@@ -107,12 +125,20 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 }
 
 func (d *Dev) read(ctx context.Context) ([]byte, error) {
+	if !d.lastRead.IsZero() {
+		if early := MinSpacing - d.opts.Now().Sub(d.lastRead); early > 0 {
+			if err := d.opts.Sleep(ctx, early); err != nil {
+				return nil, fmt.Errorf("wait %v since the last read, as the datasheet asks: %w", MinSpacing, err)
+			}
+		}
+	}
 	// A sleeping sensor does not acknowledge the byte that wakes it, so the
 	// error is expected. periph's sysfs bus skips empty writes, hence one byte.
 	_ = d.d.Tx([]byte{0x00}, nil)
 	if err := d.opts.Sleep(ctx, waitWake); err != nil {
 		return nil, fmt.Errorf("wait for wake-up: %w", err)
 	}
+	d.lastRead = d.opts.Now()
 	if err := d.d.Tx(readRegisters, nil); err != nil {
 		return nil, fmt.Errorf("send read command (is an AM2320 connected?): %w", err)
 	}

@@ -248,3 +248,35 @@ func TestNewI2CRejectsOtherAddresses(t *testing.T) {
 	}
 	bustest.AllUsed(t, bus)
 }
+
+// Datasheet section 8.2.4: "minimum interval of continuous reading 2S".
+// A second read 0.5 s after the first waits the remaining 1.5 s before it
+// wakes the sensor; one 3 s later does not wait.
+func TestReadsAreTwoSecondsApart(t *testing.T) {
+	ops := append(readOps(datasheetReply), readOps(datasheetReply)...)
+	ops = append(ops, readOps(datasheetReply)...)
+	bus := &sleepingSensorBus{FailingBus: bustest.FailingBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, Err: errNACK}}
+	sleeps := &bustest.Sleeps{}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.Sleep, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Spacing() != 2*time.Second {
+		t.Errorf("Spacing = %v, want 2 s", d.Spacing())
+	}
+	for _, gap := range []time.Duration{0, 500 * time.Millisecond, 3 * time.Second} {
+		now = now.Add(gap)
+		if _, err := d.Sense(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []time.Duration{
+		waitWake, waitReply, // first read
+		1500 * time.Millisecond, waitWake, waitReply, // 0.5 s later
+		waitWake, waitReply, // 3 s later
+	}
+	if got := sleeps.Waits(); !slices.Equal(got, want) {
+		t.Errorf("waited %v, want %v", got, want)
+	}
+}

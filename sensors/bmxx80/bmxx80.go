@@ -79,7 +79,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("bmxx80 %s: address must be 0x76 or 0x77 (set by the SDO pin)", where)
 	}
 	o := withDefaults(opts)
-	dev, err := periphbmxx80.NewI2C(b, addr, &o)
+	dev, err := periphbmxx80.NewI2C(&guardedBus{Bus: b}, addr, &o)
 	if err != nil {
 		return nil, fmt.Errorf("bmxx80 %s: detect and configure (is a BMP180, BMP280 or BME280 connected there?): %w", where, err)
 	}
@@ -91,7 +91,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 func NewSPI(p spi.Port, opts *Opts) (*Dev, error) {
 	where := fmt.Sprintf("on %s", p)
 	o := withDefaults(opts)
-	dev, err := periphbmxx80.NewSPI(p, &o)
+	dev, err := periphbmxx80.NewSPI(guardedPort{Port: p}, &o)
 	if err != nil {
 		return nil, fmt.Errorf("bmxx80 %s: detect and configure (is a BMP280 or BME280 connected there?): %w", where, err)
 	}

@@ -3,6 +3,10 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 
 	"periph.io/x/conn/v3/i2c"
@@ -87,7 +91,7 @@ func (h *HostBuses) I2C(name string) (i2c.Bus, error) {
 	}
 	b, err := i2creg.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("opening i2c bus %q: %w (is the bus enabled with dtparam=i2c_arm=on, and is edgepub in the i2c group?)", name, err)
+		return nil, i2cOpenError(name, err)
 	}
 	for _, open := range h.i2c {
 		if open.String() == b.String() {
@@ -98,6 +102,40 @@ func (h *HostBuses) I2C(name string) (i2c.Bus, error) {
 	}
 	h.i2c[name] = b
 	return b, nil
+}
+
+// i2cOpenError says why the bus named name cannot be opened and what to
+// do, in place of periph's registry error (which, on a machine without any
+// bus, asks its programmer whether they forgot to call Init).
+func i2cOpenError(name string, err error) error {
+	node := i2cDevNode(name)
+	if node == "" {
+		return fmt.Errorf("cannot open i2c bus %q: %s (name it as /dev/i2c-1; is the bus enabled with dtparam=i2c_arm=on?)", name, strings.TrimSuffix(err.Error(), "; did you forget to call Init()?"))
+	}
+	f, oerr := os.OpenFile(node, os.O_RDWR, 0)
+	switch {
+	case errors.Is(oerr, fs.ErrNotExist):
+		return fmt.Errorf("cannot open i2c bus %q: %s does not exist: enable I2C with dtparam=i2c_arm=on in /boot/firmware/config.txt (or raspi-config) and reboot", name, node)
+	case errors.Is(oerr, fs.ErrPermission):
+		return fmt.Errorf("cannot open i2c bus %q: no permission to open %s: add the user to the i2c group (sudo adduser $USER i2c, then log in again)", name, node)
+	case oerr != nil:
+		return fmt.Errorf("cannot open i2c bus %q: %w", name, oerr)
+	}
+	f.Close()
+	return fmt.Errorf("cannot open i2c bus %q: %s opens, but periph's host drivers do not list it: is edgepub running in a container without /sys?", name, node)
+}
+
+// i2cDevNode is the device file of an I²C bus named "/dev/i2c-1", "1" or
+// "I2C1"; empty for other names.
+func i2cDevNode(name string) string {
+	if strings.HasPrefix(name, "/dev/") {
+		return name
+	}
+	n := strings.TrimPrefix(strings.ToUpper(name), "I2C")
+	if _, err := strconv.Atoi(n); err != nil {
+		return ""
+	}
+	return "/dev/i2c-" + n
 }
 
 // SPI opens the named SPI port. Closing the port releases it; Close closes

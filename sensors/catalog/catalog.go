@@ -5,26 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"strings"
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/ads1x15"
-	"github.com/edgepub/edgepub/sensors/aht20"
-	"github.com/edgepub/edgepub/sensors/am2320"
-	"github.com/edgepub/edgepub/sensors/bh1750"
 	"github.com/edgepub/edgepub/sensors/bmxx80"
 	"github.com/edgepub/edgepub/sensors/ds18b20"
-	"github.com/edgepub/edgepub/sensors/hdc302x"
-	"github.com/edgepub/edgepub/sensors/ina219"
-	"github.com/edgepub/edgepub/sensors/mcp9808"
-	"github.com/edgepub/edgepub/sensors/scd4x"
-	"github.com/edgepub/edgepub/sensors/sgp30"
-	"github.com/edgepub/edgepub/sensors/sht4x"
-	"github.com/edgepub/edgepub/sensors/sim"
-	"github.com/edgepub/edgepub/sensors/soc"
-	"github.com/edgepub/edgepub/sensors/tmp102"
-	"periph.io/x/conn/v3/i2c"
 )
 
 // Open sets up the sensor spec describes, on the buses it names. It fails
@@ -42,70 +30,14 @@ func open(ctx context.Context, spec config.Sensor, buses Buses) (sensors.Sensor,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	switch spec.Type {
-	case "bme280", "bmp280", "bmp180":
-		return openBMxx80(spec, buses)
-	case "aht20":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(aht20.NewI2C(b, addr, nil))
-		})
-	case "am2320":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(am2320.NewI2C(b, addr, nil))
-		})
-	case "sht4x":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(sht4x.NewI2C(b, addr, nil))
-		})
-	case "hdc302x":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(hdc302x.NewI2C(b, addr, nil))
-		})
-	case "mcp9808":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(mcp9808.NewI2C(b, addr, nil))
-		})
-	case "tmp102":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(tmp102.NewI2C(b, addr, nil))
-		})
-	case "ds18b20":
-		return openDS18B20(spec, buses)
-	case "scd4x":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(scd4x.NewI2C(ctx, b, addr, nil))
-		})
-	case "sgp30":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(sgp30.NewI2C(ctx, b, addr, nil))
-		})
-	case "bh1750":
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(bh1750.NewI2C(b, addr, nil))
-		})
-	case "ina219":
-		opts := &ina219.Opts{ShuntOhms: spec.Driver.ShuntOhms, MaxCurrentA: spec.Driver.MaxCurrentA}
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(ina219.NewI2C(b, addr, opts))
-		})
-	case "ads1115":
-		opts := adcOpts(spec)
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(ads1x15.NewADS1115(b, addr, opts))
-		})
-	case "ads1015":
-		opts := adcOpts(spec)
-		return onI2C(spec, buses, func(b i2c.Bus, addr uint16) (sensors.Sensor, error) {
-			return sensor(ads1x15.NewADS1015(b, addr, opts))
-		})
-	case "soc":
-		return sensor(soc.New(&soc.Opts{Path: spec.Path}))
-	case "sim-bme280":
-		return sim.NewBME280(&sim.Opts{Seed: simSeed(spec)}), nil
-	case "sim-soc":
-		return sim.NewSoC(&sim.Opts{Seed: simSeed(spec)}), nil
+	ti, ok := Lookup(spec.Type)
+	if !ok {
+		return nil, unknownType(spec.Type)
 	}
-	return nil, fmt.Errorf("unknown type %q: choose one of %s", spec.Type, typeNames())
+	if spec.Address == 0 && len(ti.Addresses) > 0 {
+		spec.Address = ti.Addresses[0]
+	}
+	return ti.Open(ctx, spec, buses)
 }
 
 // sensor turns a constructor's concrete result into a Sensor without
@@ -117,34 +49,10 @@ func sensor[T sensors.Sensor](s T, err error) (sensors.Sensor, error) {
 	return s, nil
 }
 
-// onI2C opens spec's I²C bus and calls open with it and spec's address, or
-// the type's default address if the configuration gives none.
-func onI2C(spec config.Sensor, buses Buses, open func(i2c.Bus, uint16) (sensors.Sensor, error)) (sensors.Sensor, error) {
-	if spec.Bus == "" {
-		return nil, errNoBusName
-	}
-	b, err := buses.I2C(spec.Bus)
-	if err != nil {
-		return nil, err
-	}
-	return open(b, addressOf(spec))
-}
-
-// addressOf is spec's address or its type's default.
-func addressOf(spec config.Sensor) uint16 {
-	if spec.Address != 0 {
-		return spec.Address
-	}
-	if ti, ok := lookupType(spec.Type); ok && len(ti.Addresses) > 0 {
-		return ti.Addresses[0]
-	}
-	return 0
-}
-
 // openBMxx80 opens a BME280, BMP280 or BMP180 on I²C, or a BMx280 on SPI
 // when the bus is an SPI port, and checks that the chip is the one
 // configured: a BMP280 configured as a BME280 would silently lack humidity.
-func openBMxx80(spec config.Sensor, buses Buses) (sensors.Sensor, error) {
+func openBMxx80(_ context.Context, spec config.Sensor, buses Buses) (sensors.Sensor, error) {
 	var (
 		dev  *bmxx80.Dev
 		err  error
@@ -168,7 +76,7 @@ func openBMxx80(spec config.Sensor, buses Buses) (sensors.Sensor, error) {
 		if berr != nil {
 			return nil, berr
 		}
-		dev, err = bmxx80.NewI2C(b, addressOf(spec), nil)
+		dev, err = bmxx80.NewI2C(b, spec.Address, nil)
 	}
 	if err == nil && !strings.EqualFold(dev.Model(), spec.Type) {
 		err = fmt.Errorf("the chip found is a %s, not a %s: set type: %s", dev.Model(), spec.Type, strings.ToLower(dev.Model()))
@@ -188,7 +96,7 @@ func isSPI(bus string) bool {
 }
 
 // openDS18B20 opens a probe on the kernel's 1-Wire bus or behind a DS2482.
-func openDS18B20(spec config.Sensor, buses Buses) (sensors.Sensor, error) {
+func openDS18B20(_ context.Context, spec config.Sensor, buses Buses) (sensors.Sensor, error) {
 	if spec.ROM == "" {
 		return nil, errors.New("rom is empty: give the probe's id, such as rom: 28-0316a2799bff (edgepub scan lists them)")
 	}
@@ -201,11 +109,12 @@ func openDS18B20(spec config.Sensor, buses Buses) (sensors.Sensor, error) {
 		if spec.Bus == "" {
 			return nil, errNoBusName
 		}
-		ow, err := buses.OneWireBridge(spec.Bus, addressOf(spec))
+		ow, err := buses.OneWireBridge(spec.Bus, spec.Address)
 		if err != nil {
 			return nil, err
 		}
-		return sensor(ds18b20.NewOneWire(ow, spec.ROM, nil))
+		// A change of the probe's resolution wears its EEPROM: say so.
+		return sensor(ds18b20.NewOneWire(ow, spec.ROM, &ds18b20.Opts{Logger: slog.Default()}))
 	}
 	return nil, fmt.Errorf("bridge %q: choose sysfs (the kernel's w1-gpio bus) or ds2482 (an I²C bridge at bus and address)", spec.Bridge)
 }

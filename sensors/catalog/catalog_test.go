@@ -336,7 +336,7 @@ func TestTypesAreSortedAndComplete(t *testing.T) {
 		t.Error("Types is not sorted")
 	}
 	for _, ti := range types {
-		if ti.Summary == "" || len(ti.Fields) == 0 || ti.Bus == "" {
+		if ti.Chip == "" || ti.Summary == "" || len(ti.Fields) == 0 || ti.Bus == "" || ti.Open == nil {
 			t.Errorf("%s is not fully described: %+v", ti.Name, ti)
 		}
 		if strings.HasPrefix(ti.Bus, "i2c") && len(ti.Addresses) == 0 {

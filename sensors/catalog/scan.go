@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors/ds18b20"
@@ -98,25 +99,35 @@ func identifyBosch(bus i2c.Bus, f *Found) {
 		f.Note = fmt.Sprintf("reading the chip id failed: %v", err)
 		return
 	}
-	switch id[0] {
-	case 0x60:
-		f.Chip, f.Types = "BME280", []string{"bme280"}
-	case 0x56, 0x57, 0x58:
-		f.Chip, f.Types = "BMP280", []string{"bmp280"}
-	case 0x55:
-		f.Chip, f.Types = "BMP180", []string{"bmp180"}
-	default:
-		f.Types, f.Note = nil, fmt.Sprintf("chip id %#02x is not a Bosch BMP180, BMP280 or BME280", id[0])
+	if ti, ok := acceptingID(f.Addr, uint16(id[0])); ok {
+		f.Chip, f.Types = strings.TrimPrefix(ti.Chip, "Bosch "), []string{ti.Name}
+		return
 	}
+	f.Types, f.Note = nil, fmt.Sprintf("chip id %#02x is none that edgepub's BMP180, BMP280 and BME280 drivers accept", id[0])
+}
+
+// acceptingID returns the type that can sit at addr and whose driver
+// accepts the identification value id.
+func acceptingID(addr, id uint16) (TypeInfo, bool) {
+	for _, ti := range Types() {
+		if slices.Contains(ti.Addresses, addr) && slices.Contains(ti.ChipIDs, id) {
+			return ti, true
+		}
+	}
+	return TypeInfo{}, false
 }
 
 // identifyMCP9808OrBridge tells an MCP9808 by its manufacturer id; at
 // 0x18..0x1b anything else is taken for a DS2482 1-Wire bridge.
 func identifyMCP9808OrBridge(bus i2c.Bus, f *Found) {
-	var id [2]byte
-	if bus.Tx(f.Addr, []byte{0x06}, id[:]) == nil && id[0] == 0x00 && id[1] == 0x54 {
-		f.Chip, f.Types = "MCP9808", []string{"mcp9808"}
-		return
+	// The driver checks the manufacturer id (register 6) and the device
+	// id (the high byte of register 7, 0x04 in the datasheet's table 5-1).
+	var id, dev [2]byte
+	if bus.Tx(f.Addr, []byte{0x06}, id[:]) == nil && bus.Tx(f.Addr, []byte{0x07}, dev[:]) == nil && dev[0] == 0x04 {
+		if ti, ok := acceptingID(f.Addr, uint16(id[0])<<8|uint16(id[1])); ok {
+			f.Chip, f.Types = strings.TrimPrefix(ti.Chip, "Microchip "), []string{ti.Name}
+			return
+		}
 	}
 	switch {
 	case f.Addr <= 0x19:
@@ -160,8 +171,9 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 	f := Found{Addr: addr}
 	switch {
 	case addr >= 0x44 && addr <= 0x47:
-		if w, err := commandWords(ctx, bus, addr, []byte{0x37, 0x81}, 0, 1); err == nil && w[0] == 0x3000 {
-			f.Chip, f.Types = "HDC302x", []string{"hdc302x"}
+		w, err := commandWords(ctx, bus, addr, []byte{0x37, 0x81}, 0, 1)
+		if ti, ok := acceptingID(addr, firstWord(w)); err == nil && ok {
+			f.Chip, f.Types = "HDC302x", []string{ti.Name}
 			return f, true, nil
 		} else if isContextErr(err) {
 			return f, false, err
@@ -203,6 +215,14 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 		}
 	}
 	return f, false, nil
+}
+
+// firstWord is w[0], or 0 if w is empty.
+func firstWord(w []uint16) uint16 {
+	if len(w) == 0 {
+		return 0
+	}
+	return w[0]
 }
 
 // commandWords sends a Sensirion-style command to addr, waits, and reads n

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/config"
+	"periph.io/x/conn/v3/i2c/i2ctest"
 )
 
 // testBench is a bus with one of every kind of chip Scan has to tell apart.
@@ -186,7 +187,7 @@ func TestSnippetParsesAsConfig(t *testing.T) {
 	}
 	// Every entry's type is one Open knows.
 	for _, s := range cfg.Sensors {
-		if _, ok := lookupType(s.Type); !ok {
+		if _, ok := Lookup(s.Type); !ok {
 			t.Errorf("entry %s has unknown type %s", s.Name, s.Type)
 		}
 	}
@@ -214,5 +215,32 @@ func TestScanBridgeAtAnAddressPeriphRefuses(t *testing.T) {
 	}
 	if len(found[0].Types) != 0 || !strings.Contains(found[0].Note, "0x18 or 0x19") {
 		t.Errorf("0x1a: %+v, want no type and a note on moving the bridge", found[0])
+	}
+}
+
+// The BMP280 datasheet (section 5.4.1) gives 0x56 and 0x57 as the chip ids
+// of samples and 0x58 for mass production; periph's driver accepts only
+// 0x58. Scan must not promise a bmp280 that Open then refuses.
+func TestScanNamesOnlyChipIDsTheDriverAccepts(t *testing.T) {
+	for _, id := range []uint16{0x56, 0x57, 0x61} {
+		bus := &deviceBus{devices: map[uint16]chip{0x76: registers(map[byte]uint16{0xd0: id})}}
+		found, err := Scan(context.Background(), bus)
+		if err != nil || len(found) != 1 {
+			t.Fatalf("Scan = %+v, %v", found, err)
+		}
+		if len(found[0].Types) != 0 || found[0].Chip != "" || !strings.Contains(found[0].Note, "chip id") {
+			t.Errorf("chip id %#x: named %v %q (%s); the driver refuses it", id, found[0].Types, found[0].Chip, found[0].Note)
+		}
+		spec := config.Sensor{Name: "x", Type: "bmp280", Bus: bus1}
+		if _, err := Open(context.Background(), spec, i2cBuses(playback(i2ctest.IO{Addr: 0x76, W: []byte{0xd0}, R: []byte{byte(id)}}))); err == nil {
+			t.Errorf("chip id %#x: the driver accepts it, so Scan should name it", id)
+		}
+	}
+	// An MCP9808's device id is 0x04 (datasheet table 5-1); a Microchip
+	// part with another one is refused by the driver.
+	bus := &deviceBus{devices: map[uint16]chip{0x1c: registers(map[byte]uint16{0x06: 0x0054, 0x07: 0x0500})}}
+	found, err := Scan(context.Background(), bus)
+	if err != nil || len(found) != 1 || len(found[0].Types) != 0 {
+		t.Errorf("a Microchip part with device id 5: %+v, %v", found, err)
 	}
 }

@@ -3,6 +3,7 @@ package ds18b20
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -26,6 +27,8 @@ type Opts struct {
 	// Sleep waits for a conversion. Nil means a timer that returns ctx.Err()
 	// as soon as ctx is done; tests inject one that returns at once.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Logger notes a change of a probe's EEPROM. Nil discards.
+	Logger *slog.Logger
 }
 
 // DefaultOpts returns the options used for a nil *Opts: the kernel's
@@ -40,6 +43,7 @@ func (o *Opts) withDefaults() Opts {
 	d := DefaultOpts()
 	d.Sleep = pause.For
 	if o == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
 		return d
 	}
 	r := *o
@@ -51,6 +55,9 @@ func (o *Opts) withDefaults() Opts {
 	}
 	if r.Sleep == nil {
 		r.Sleep = d.Sleep
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
 	}
 	return r
 }
@@ -80,16 +87,19 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.name, err)
 	}
-	if err := checkPlausible(c); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
-	}
 	return sensors.Values{Field: c}, nil
 }
 
 // checkPlausible rejects the power-on value and anything outside the range
-// the probe is rated for.
-func checkPlausible(c float64) error {
+// the probe is rated for; a MAX31850 thermocouple converter's range is
+// -270..1800 °C (its datasheet's temperature data format table) and it has
+// no power-on value to mistake.
+func checkPlausible(c float64, thermocouple bool) error {
 	switch {
+	case thermocouple && (c < -270 || c > 1800):
+		return fmt.Errorf("read %.2f °C, outside the MAX31850's -270..1800 °C: %w", c, sensors.ErrImplausible)
+	case thermocouple:
+		return nil
 	case c == 85:
 		return fmt.Errorf("read 85.000 °C, the power-on value: the probe reset or did not convert (check the pull-up resistor and the supply): %w", sensors.ErrImplausible)
 	case c < -55 || c > 125:

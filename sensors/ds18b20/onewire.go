@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"periph.io/x/conn/v3/onewire"
@@ -37,9 +39,9 @@ func NewOneWire(bus onewire.Bus, rom string, opts *Opts) (*Dev, error) {
 	if !isThermometer(byte(a)) {
 		return nil, fmt.Errorf("ds18b20 %s: family 0x%02x is not a DS18B20-type thermometer (28, 22 or 3b)", rom, byte(a))
 	}
-	p := &probe{dev: onewire.Dev{Bus: bus, Addr: a}, bits: o.Resolution, sleep: o.Sleep}
+	p := &probe{dev: onewire.Dev{Bus: bus, Addr: a}, bits: o.Resolution, sleep: o.Sleep, log: o.Logger}
 	name := fmt.Sprintf("ds18b20 %s on %s", rom, bus)
-	if err := p.setResolution(context.Background()); err != nil {
+	if err := p.setResolution(context.Background(), name); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &Dev{name: name, readCelsius: p.read}, nil
@@ -67,6 +69,9 @@ type probe struct {
 	dev   onewire.Dev
 	bits  int
 	sleep func(ctx context.Context, d time.Duration) error
+	log   *slog.Logger
+	// thermocouple is set for a MAX31850, whose resolution is fixed.
+	thermocouple bool
 }
 
 // read starts a conversion, waits for it and reads the result. The strong
@@ -82,25 +87,40 @@ func (p *probe) read(ctx context.Context) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return decodeCelsius(spad, p.bits), nil
+	c, err := decodeScratchpad(spad, p.bits)
+	if err != nil {
+		return 0, err
+	}
+	return c, checkPlausible(c, isMAX31850(spad))
 }
 
-// setResolution writes the configuration register if it differs from bits.
-func (p *probe) setResolution(ctx context.Context) error {
+// setResolution writes the resolution bits of the configuration register
+// (6 and 5) if they differ from bits, and copies them to the EEPROM, which
+// wears with every write. The other bits are left alone: on a DS1825 the
+// low four are its address pins. A MAX31850 (family 3b, bit 7 set) has no
+// resolution to set.
+func (p *probe) setResolution(ctx context.Context, name string) error {
 	spad, err := p.readScratchpad()
 	if err != nil {
 		return err
 	}
-	cfg := byte(p.bits-9)<<5 | 0x1f
-	if spad[4] == cfg {
+	if isMAX31850(spad) {
+		p.thermocouple = true
 		return nil
 	}
+	want := byte(p.bits-9) << 5
+	if spad[4]&resolutionBits == want {
+		return nil
+	}
+	cfg := spad[4]&^resolutionBits | want
 	if err := p.dev.Tx([]byte{cmdWriteScratchpad, spad[2], spad[3], cfg}, nil); err != nil {
 		return fmt.Errorf("setting the resolution: %w", err)
 	}
 	if err := p.dev.TxPower([]byte{cmdCopyScratchpad}, nil); err != nil {
 		return fmt.Errorf("saving the resolution to eeprom: %w", err)
 	}
+	p.log.Info("set the probe's resolution and saved it to its EEPROM", "probe", name,
+		"from_bits", 9+int(spad[4]&resolutionBits>>5), "to_bits", p.bits)
 	return p.sleep(ctx, eepromWriteDuration)
 }
 
@@ -122,6 +142,39 @@ func (p *probe) readScratchpad() ([]byte, error) {
 		return nil, fmt.Errorf("scratchpad crc mismatch (% x): check the wiring and the pull-up resistor", spad)
 	}
 	return spad, nil
+}
+
+// resolutionBits are R1 and R0 of the configuration register.
+const resolutionBits = 0x60
+
+// isMAX31850 tells a MAX31850 thermocouple converter, which shares family
+// 3b with the DS1825, by its configuration register: bits 7..4 read 1
+// (MAX31850 datasheet, "Configuration Register"), where a DS18B20's and a
+// DS1825's bit 7 is always 0.
+func isMAX31850(spad []byte) bool { return spad[4]&0x80 != 0 }
+
+// decodeScratchpad returns the temperature in a checked scratchpad: a
+// DS18B20-type's at bits resolution, or a MAX31850's, whose fault bit
+// (byte 0, bit 0) is reported with its cause (byte 2, bits 0..2).
+func decodeScratchpad(spad []byte, bits int) (float64, error) {
+	if !isMAX31850(spad) {
+		return decodeCelsius(spad, bits), nil
+	}
+	if spad[0]&1 != 0 {
+		var causes []string
+		for bit, cause := range []string{"the thermocouple is open (not connected)", "the thermocouple is shorted to GND", "the thermocouple is shorted to VDD"} {
+			if spad[2]&(1<<bit) != 0 {
+				causes = append(causes, cause)
+			}
+		}
+		if len(causes) == 0 {
+			causes = append(causes, "no cause given")
+		}
+		return 0, fmt.Errorf("max31850 reports a fault: %s: check the thermocouple's wiring", strings.Join(causes, ", "))
+	}
+	// 14 bits of 0.25 °C above the reserved bit 1 and the fault bit 0.
+	raw := int16(uint16(spad[1])<<8|uint16(spad[0])) &^ 3
+	return float64(raw) / 16, nil
 }
 
 // decodeCelsius reads the temperature register, a signed count of 1/16 °C

@@ -2,6 +2,7 @@ package ds18b20
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -76,7 +77,11 @@ func readSysfs(dir string) (float64, error) {
 		if _, serr := os.Stat(dir); serr != nil {
 			return 0, fmt.Errorf("the probe left the bus (%s is gone): check the wiring", dir)
 		}
-		return readTemperatureFile(filepath.Join(dir, "temperature"))
+		c, err := readTemperatureFile(filepath.Join(dir, "temperature"))
+		if err != nil {
+			return 0, err
+		}
+		return c, checkPlausible(c, false)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading w1_slave: %w", err)
@@ -119,6 +124,19 @@ func parseW1Slave(s string) (float64, error) {
 	if allZero(check[:9]) {
 		return 0, errors.New("scratchpad is all zeros: the probe is not answering (check the data line)")
 	}
+	spad, err := hex.DecodeString(strings.Join(check[:9], ""))
+	if err != nil {
+		return 0, fmt.Errorf("w1_slave: first line %q is not nine hex bytes", lines[0])
+	}
+	if isMAX31850(spad) {
+		// The kernel's w1_therm may convert family 3b as a DS1825; the
+		// scratchpad says what a MAX31850 measured and whether it failed.
+		c, err := decodeScratchpad(spad, 12)
+		if err != nil {
+			return 0, err
+		}
+		return c, checkPlausible(c, true)
+	}
 	_, t, ok := strings.Cut(lines[1], "t=")
 	if !ok {
 		return 0, fmt.Errorf("w1_slave: no t= in %q", lines[1])
@@ -127,7 +145,8 @@ func parseW1Slave(s string) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("w1_slave: t=%q is not a number of milli-°C", t)
 	}
-	return float64(milli) / 1000, nil
+	c := float64(milli) / 1000
+	return c, checkPlausible(c, false)
 }
 
 // allZero reports whether every hex byte is 00.

@@ -3,6 +3,7 @@ package hdc302x
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/plausible"
@@ -34,6 +35,16 @@ const (
 	Rate10Hertz   = periphhdc302x.Rate10Hertz
 )
 
+// Period is how often the sensor measures at rate r: each result can be
+// read once, so reads closer than this get no new measurement.
+func Period(r SampleRate) time.Duration {
+	periods := []time.Duration{2 * time.Second, time.Second, 500 * time.Millisecond, 250 * time.Millisecond, 100 * time.Millisecond}
+	if int(r) < len(periods) {
+		return periods[r]
+	}
+	return 0
+}
+
 // Opts configures a Dev.
 type Opts struct {
 	// SampleRate is the sensor's own measurement rate. NewI2C waits one
@@ -47,16 +58,23 @@ var DefaultOpts = Opts{SampleRate: RateHertz}
 
 // Dev is an HDC302x on an I²C bus. It is safe for concurrent use.
 type Dev struct {
-	dev  *periphhdc302x.Dev
-	addr uint16
-	bus  string
+	dev    *periphhdc302x.Dev
+	addr   uint16
+	bus    string
+	period time.Duration
 }
+
+// exitAutoMode is the "Auto Measurement Mode Exit" command (datasheet table
+// 7-3, 0x3093): a chip left measuring by a crashed edgepub ignores other
+// configuration until it gets it.
+var exitAutoMode = []byte{0x30, 0x93}
 
 var _ sensors.Sensor = (*Dev)(nil)
 
 // NewI2C returns the HDC302x at addr (0x44 to 0x47) on b and starts its
-// continuous measurements; it blocks for one sample period. A nil opts means
-// DefaultOpts.
+// continuous measurements; it blocks for one sample period. A chip still
+// measuring since an earlier start is stopped first, so that it takes the
+// new rate. A nil opts means DefaultOpts.
 func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	d := &Dev{addr: addr, bus: b.String()}
 	if addr < 0x44 || addr > 0x47 {
@@ -68,13 +86,19 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts.SampleRate > Rate10Hertz {
 		return nil, fmt.Errorf("%s: unknown sample rate %d: use one of the Rate constants", d, opts.SampleRate)
 	}
+	// A chip in sleep mode may NACK the exit; the start below tells whether
+	// one answers at all.
+	_ = b.Tx(addr, exitAutoMode, nil)
 	dev, err := periphhdc302x.NewI2C(b, addr, opts.SampleRate)
 	if err != nil {
 		return nil, fmt.Errorf("%s: start measurements (is an HDC302x connected there?): %w", d, err)
 	}
-	d.dev = dev
+	d.dev, d.period = dev, Period(opts.SampleRate)
 	return d, nil
 }
+
+// Spacing is the sample period: the chip hands out each result once.
+func (d *Dev) Spacing() time.Duration { return d.period }
 
 // String names the device and where it is, for error messages and logs.
 func (d *Dev) String() string {
@@ -95,6 +119,13 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 		return nil, fmt.Errorf("%s: read: %w", d, err)
 	}
 	celsius := env.Temperature.Celsius()
+	// Datasheet section 7.4.1: "temperature and humidity data is only
+	// available to be read by the controller once. Any following attempts
+	// to read temperature and humidity results produces the minimum
+	// temperature and humidity values", raw 0 and 0.
+	if celsius == -45 && env.Humidity == 0 {
+		return nil, fmt.Errorf("%s: the chip gave its minimum values, which it sends when its last result was already read: read it at most every %v", d, d.period)
+	}
 	if err := plausible.Temperature(celsius, minCelsius, maxCelsius, 2); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/bustest"
@@ -19,6 +20,7 @@ import (
 // scale → 25 °C (CRC 0x93); raw 0x9999 is 0.6 → 60 % (CRC 0xBE).
 var (
 	start10Hz     = i2ctest.IO{Addr: 0x44, W: []byte{0x27, 0x37}}
+	exitAuto      = i2ctest.IO{Addr: 0x44, W: []byte{0x30, 0x93}} // datasheet table 7-3: Auto Measurement Mode Exit
 	reply25C60pct = []byte{0x66, 0x66, 0x93, 0x99, 0x99, 0xBE}
 )
 
@@ -28,7 +30,7 @@ func read(r []byte) i2ctest.IO { return i2ctest.IO{Addr: 0x44, W: []byte{0xE0, 0
 var fastOpts = &Opts{SampleRate: Rate10Hertz}
 
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{start10Hz, read(reply25C60pct)}, DontPanic: true}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(reply25C60pct)}, DontPanic: true}
 	d, err := NewI2C(bus, DefaultAddr, fastOpts)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
@@ -46,7 +48,7 @@ func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 func TestNilOptsStartsAtOneHertz(t *testing.T) {
 	// 0x2130 is the datasheet's 1 measurement per second, low-noise
 	// command. NewI2C blocks for that one second.
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x45, W: []byte{0x21, 0x30}}}, DontPanic: true}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x45, W: []byte{0x30, 0x93}}, {Addr: 0x45, W: []byte{0x21, 0x30}}}, DontPanic: true}
 	if _, err := NewI2C(bus, 0x45, nil); err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
@@ -55,7 +57,7 @@ func TestNilOptsStartsAtOneHertz(t *testing.T) {
 
 func TestHaltStopsAndSenseRestarts(t *testing.T) {
 	bus := &i2ctest.Playback{Ops: []i2ctest.IO{
-		start10Hz,
+		exitAuto, start10Hz,
 		{Addr: 0x44, W: []byte{0x30, 0x93}}, // exit continuous mode
 		start10Hz,
 		read(reply25C60pct),
@@ -90,7 +92,7 @@ func TestSenseRejects(t *testing.T) {
 		{"too cold", []byte{0x00, 0x00, 0x81, 0x99, 0x99, 0xBE}, sensors.ErrImplausible, "-45.00 °C"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: []i2ctest.IO{start10Hz, read(tc.reply)}, DontPanic: true}
+			bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(tc.reply)}, DontPanic: true}
 			d, err := NewI2C(bus, DefaultAddr, fastOpts)
 			if err != nil {
 				t.Fatalf("NewI2C: %v", err)
@@ -110,7 +112,7 @@ func TestSenseRejects(t *testing.T) {
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK", func(t *testing.T) {
-		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{start10Hz}, DontPanic: true}, Err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz}, DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -121,7 +123,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
-		bus := &i2ctest.Playback{Ops: []i2ctest.IO{start10Hz, read(reply25C60pct[:3])}, DontPanic: true}
+		bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(reply25C60pct[:3])}, DontPanic: true}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -134,7 +136,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		}
 	})
 	t.Run("NACK on halt", func(t *testing.T) {
-		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{start10Hz}, DontPanic: true}, Err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz}, DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -146,7 +148,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 }
 
 func TestSenseHonoursCancelledContext(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{start10Hz}, DontPanic: true}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz}, DontPanic: true}
 	d, err := NewI2C(bus, DefaultAddr, fastOpts)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
@@ -182,4 +184,27 @@ func TestNewI2CRejects(t *testing.T) {
 			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
 		}
 	})
+}
+
+// Datasheet section 7.4.1: each result can be read once; a second read
+// gives the minimum values, raw 0x0000 for both (CRC-8 of 00 00 is 0x81).
+// That is no measurement of -45 °C and 0 %RH, and says why.
+func TestSecondReadOfOneResult(t *testing.T) {
+	minimum := []byte{0x00, 0x00, 0x81, 0x00, 0x00, 0x81}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(reply25C60pct), read(minimum)}, DontPanic: true}
+	d, err := NewI2C(bus, DefaultAddr, fastOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Spacing() != 100*time.Millisecond {
+		t.Errorf("Spacing = %v, want the 10 Hz period", d.Spacing())
+	}
+	if _, err := d.Sense(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.Sense(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "already read") {
+		t.Errorf("second read of one result = %v, %v; want an error saying it was read already", v, err)
+	}
+	bustest.AllUsed(t, bus)
 }

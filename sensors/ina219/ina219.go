@@ -59,6 +59,29 @@ func DefaultOpts() Opts {
 	return Opts{ShuntOhms: 0.1, MaxCurrentA: 3.2, Averaging: 1}
 }
 
+// withDefaults fills what opts leaves zero from DefaultOpts.
+func withDefaults(opts *Opts) Opts {
+	o := DefaultOpts()
+	if opts != nil {
+		if opts.ShuntOhms != 0 {
+			o.ShuntOhms = opts.ShuntOhms
+		}
+		if opts.MaxCurrentA != 0 {
+			o.MaxCurrentA = opts.MaxCurrentA
+		}
+		if opts.Averaging != 0 {
+			o.Averaging = opts.Averaging
+		}
+	}
+	return o
+}
+
+// CheckOpts reports what NewI2C would refuse in opts, without a bus.
+func CheckOpts(opts *Opts) error {
+	_, err := (&Dev{}).configFor(withDefaults(opts))
+	return err
+}
+
 // Dev is one INA219 on an I²C bus.
 type Dev struct {
 	dev       i2c.Dev
@@ -75,18 +98,7 @@ var _ sensors.Sensor = (*Dev)(nil)
 // continuous conversions in the range opts asks for, and reads the
 // configuration back to check that the chip took it.
 func NewI2C(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
-	o := DefaultOpts()
-	if opts != nil {
-		if opts.ShuntOhms != 0 {
-			o.ShuntOhms = opts.ShuntOhms
-		}
-		if opts.MaxCurrentA != 0 {
-			o.MaxCurrentA = opts.MaxCurrentA
-		}
-		if opts.Averaging != 0 {
-			o.Averaging = opts.Averaging
-		}
-	}
+	o := withDefaults(opts)
 	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, shuntOhms: o.ShuntOhms}
 	if addr < 0x40 || addr > 0x4f {
 		return nil, fmt.Errorf("%s: an INA219 answers only at 0x40..0x4f", d)

@@ -22,6 +22,16 @@ const (
 // Addr is the only address an SCD4x answers at.
 const Addr uint16 = 0x62
 
+// Period is how often the sensor measures in periodic mode (datasheet
+// section 3.5, start_periodic_measurement): the first result comes one
+// period after the start, and a read sooner than that gets none.
+const Period = 5 * time.Second
+
+// WarmUp is how long after the start Sense may report
+// sensors.ErrWarmingUp: one period, and a fifth of it for the chip's clock
+// tolerance.
+const WarmUp = Period + Period/5
+
 // maxCO2 is the top of the sensor's output range.
 const maxCO2 = 40000
 
@@ -50,6 +60,9 @@ type Opts struct {
 	AltitudeM int
 	// Poll is how often Sense asks whether a measurement is ready.
 	Poll time.Duration
+	// Now tells the time, to know when the warm-up after the start ends.
+	// Nil means time.Now.
+	Now func() time.Time
 	// Sleep waits between commands and polls. Nil means a timer that returns
 	// ctx.Err() as soon as ctx is done; tests inject one that returns at once.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -57,16 +70,18 @@ type Opts struct {
 
 // DefaultOpts returns the options used for a nil *Opts: periodic
 // measurement every 5 s at the stored altitude, polled every 250 ms.
-func DefaultOpts() Opts { return Opts{Poll: 250 * time.Millisecond} }
+func DefaultOpts() Opts { return Opts{Poll: 250 * time.Millisecond, Now: time.Now} }
 
 // Dev is one SCD4x in periodic measurement.
 type Dev struct {
-	dev    i2c.Dev
-	serial uint64
-	period time.Duration
-	poll   time.Duration
-	sleep  func(ctx context.Context, d time.Duration) error
-	mu     sync.Mutex
+	dev     i2c.Dev
+	serial  uint64
+	period  time.Duration
+	poll    time.Duration
+	sleep   func(ctx context.Context, d time.Duration) error
+	now     func() time.Time
+	started time.Time
+	mu      sync.Mutex
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -86,10 +101,13 @@ func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, er
 	if o.Sleep == nil {
 		o.Sleep = pause.For
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.AltitudeM < 0 || o.AltitudeM > 3000 {
 		return nil, fmt.Errorf("scd4x at %#02x on %s: altitude %d m is outside the sensor's 0..3000 m", addr, bus, o.AltitudeM)
 	}
-	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, poll: o.Poll, sleep: o.Sleep, period: 5 * time.Second}
+	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, poll: o.Poll, sleep: o.Sleep, now: o.Now, period: Period}
 	if err := d.init(ctx, o); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -125,8 +143,13 @@ func (d *Dev) init(ctx context.Context, o Opts) error {
 	if err := d.dev.Tx(word(start), nil); err != nil {
 		return fmt.Errorf("starting periodic measurement: %w", err)
 	}
+	d.started = d.now()
 	return nil
 }
+
+// Spacing is the measurement period: a read sooner than one period after
+// the last gets no new measurement.
+func (d *Dev) Spacing() time.Duration { return d.period }
 
 // String names the sensor and its bus.
 func (d *Dev) String() string {
@@ -136,8 +159,11 @@ func (d *Dev) String() string {
 // Serial returns the sensor's 48-bit serial number.
 func (d *Dev) Serial() uint64 { return d.serial }
 
-// Sense waits for the next measurement and returns co2_ppm, temperature_c
-// and humidity_pct.
+// Sense returns the latest measurement's co2_ppm, temperature_c and
+// humidity_pct, waiting for it if it is not ready yet. Until the first
+// measurement after the start (one period, with a fifth for the chip's
+// clock tolerance) it returns an error wrapping sensors.ErrWarmingUp at once
+// instead of waiting.
 func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -182,6 +208,9 @@ func (d *Dev) waitReady(ctx context.Context) error {
 		}
 		if w[0]&0x07ff != 0 {
 			return nil
+		}
+		if since := d.now().Sub(d.started); since < d.period+d.period/5 {
+			return fmt.Errorf("the first measurement comes %v after the start, %v from now: %w", d.period, (d.period - since).Round(time.Millisecond), sensors.ErrWarmingUp)
 		}
 		if err := d.sleep(ctx, d.poll); err != nil {
 			return fmt.Errorf("no measurement ready (the sensor gives one every %v: make the timeout longer than that): %w", d.period, err)

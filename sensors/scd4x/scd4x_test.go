@@ -34,6 +34,17 @@ func measurementOps(co2, t, rh uint16) []i2ctest.IO {
 	return []i2ctest.IO{{Addr: Addr, W: []byte{0xec, 0x05}}, {Addr: Addr, R: sensirion.EncodeWords(co2, t, rh)}}
 }
 
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+// warmClock is a clock that starts at the sensor's start and is moved past
+// the first measurement by warm.
+func warmClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) warm() { c.t = c.t.Add(Period + time.Second + time.Millisecond) }
+
 func TestSenseDatasheetExample(t *testing.T) {
 	ops := initOps()
 	ops = append(ops, readyOps(0x8000)...) // not ready yet
@@ -42,10 +53,12 @@ func TestSenseDatasheetExample(t *testing.T) {
 	ops = append(ops, measurementOps(0x01f4, 0x6667, 0x5eb9)...)
 	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
 	var sleeps bustest.Sleeps
-	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: sleeps.Sleep})
+	clock := warmClock()
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: sleeps.Sleep, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock.warm()
 	if d.Serial() != 0xf8969f073bb4 {
 		t.Errorf("serial %#x", d.Serial())
 	}
@@ -149,10 +162,12 @@ func TestWaitForMeasurementHonoursContext(t *testing.T) {
 		}
 		return nil
 	}
-	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: pollExpires})
+	clock := warmClock()
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: pollExpires, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock.warm()
 	_, err = d.Sense(context.Background())
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "every 5s") {
 		t.Errorf("Sense = %v, want DeadlineExceeded with the measurement period", err)
@@ -167,4 +182,32 @@ func TestWaitForMeasurementHonoursContext(t *testing.T) {
 	if _, err := NewI2C(ctx, &i2ctest.Playback{DontPanic: true, Ops: initOps()}, Addr, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("NewI2C with a done context: %v", err)
 	}
+}
+
+// Datasheet section 3.5 (start_periodic_measurement): the first result is
+// ready 5 s after the start. Until then Sense says so at once instead of
+// polling into the read's timeout; after it, a not-ready sensor is waited
+// for as before.
+func TestWarmUpIsNotAWait(t *testing.T) {
+	ops := append(initOps(), readyOps(0x8000)...)
+	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	var sleeps bustest.Sleeps
+	clock := warmClock()
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: sleeps.Sleep, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Spacing() != 5*time.Second {
+		t.Errorf("Spacing = %v, want the datasheet's 5 s", d.Spacing())
+	}
+	clock.t = clock.t.Add(4 * time.Second)
+	before := len(sleeps.Waits())
+	_, err = d.Sense(context.Background())
+	if !errors.Is(err, sensors.ErrWarmingUp) || errors.Is(err, sensors.ErrImplausible) {
+		t.Fatalf("Sense 4 s after the start = %v, want ErrWarmingUp", err)
+	}
+	if polls := sleeps.Waits()[before:]; slices.Contains(polls, 250*time.Millisecond) {
+		t.Errorf("polled during the warm-up: %v", polls)
+	}
+	bustest.AllUsed(t, bus)
 }

@@ -21,6 +21,14 @@ const (
 // Addr is the only address an SGP30 answers at.
 const Addr uint16 = 0x58
 
+// WarmUp is how long after Init_air_quality the chip returns fixed values
+// (datasheet section 3.2), which Sense reports as sensors.ErrWarmingUp.
+const WarmUp = 15 * time.Second
+
+// Cadence is how often measure_iaq must be sent: the chip's dynamic baseline
+// compensation assumes one measurement per second (datasheet section 3.3).
+const Cadence = time.Second
+
 // Commands and their maximum durations, datasheet table "Measurement
 // commands".
 const (
@@ -30,7 +38,6 @@ const (
 	initDuration          = 10 * time.Millisecond
 	measureDuration       = 12 * time.Millisecond
 	featureSetDuration    = 10 * time.Millisecond
-	warmUp                = 15 * time.Second
 	warmUpECO2, warmUpVOC = 400, 0
 	maxOutput             = 60000
 )
@@ -97,7 +104,10 @@ func (d *Dev) String() string {
 // Version returns the sensor's feature set version.
 func (d *Dev) Version() byte { return d.version }
 
-// Sense measures tvoc_ppb and eco2_ppm.
+// Sense measures tvoc_ppb and eco2_ppm. It must be called every second
+// (Cadence), warm-up included: in the 15 s after start the chip returns the
+// fixed values 400 ppm and 0 ppb, which Sense skips with an error wrapping
+// sensors.ErrWarmingUp.
 func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -109,14 +119,17 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 		return nil, fmt.Errorf("%s: measuring: %w", d, err)
 	}
 	eco2, tvoc := w[0], w[1]
-	if eco2 == warmUpECO2 && tvoc == warmUpVOC && d.now().Sub(d.started) < warmUp {
-		return nil, fmt.Errorf("%s: warming up, the sensor gives fixed values for %v after start: %w", d, warmUp, sensors.ErrImplausible)
+	if eco2 == warmUpECO2 && tvoc == warmUpVOC && d.now().Sub(d.started) < WarmUp {
+		return nil, fmt.Errorf("%s: the sensor gives the fixed values 400 ppm, 0 ppb for %v after start, which edgepub skips: %w", d, WarmUp, sensors.ErrWarmingUp)
 	}
 	if eco2 < warmUpECO2 || eco2 > maxOutput || tvoc > maxOutput {
 		return nil, fmt.Errorf("%s: %d ppm eCO2, %d ppb TVOC is outside the output range: %w", d, eco2, tvoc, sensors.ErrImplausible)
 	}
 	return sensors.Values{FieldECO2: float64(eco2), FieldTVOC: float64(tvoc)}, nil
 }
+
+// Spacing is the cadence the air quality algorithm needs.
+func (d *Dev) Spacing() time.Duration { return Cadence }
 
 // command sends cmd, waits its duration and reads n words, checking each
 // word's CRC.

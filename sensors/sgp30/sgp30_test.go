@@ -52,8 +52,13 @@ func TestWarmUpThenMeasurements(t *testing.T) {
 		t.Errorf("version %#x", d.Version())
 	}
 	clock.t = clock.t.Add(time.Second)
-	if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrImplausible) || !strings.Contains(err.Error(), "warming up") {
-		t.Errorf("during warm-up: %v, want ErrImplausible", err)
+	// Datasheet section 3.2: fixed 400 ppm, 0 ppb for 15 s after
+	// Init_air_quality. Not a reading, and not a failure either.
+	if _, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrWarmingUp) || errors.Is(err, sensors.ErrImplausible) {
+		t.Errorf("during warm-up: %v, want ErrWarmingUp", err)
+	}
+	if d.Spacing() != time.Second {
+		t.Errorf("Spacing = %v, want the datasheet's 1 s cadence", d.Spacing())
 	}
 	clock.t = clock.t.Add(15 * time.Second)
 	v, err := d.Sense(context.Background())

@@ -1,4 +1,4 @@
-package publisher
+package message
 
 import (
 	"encoding/json"
@@ -13,14 +13,14 @@ import (
 // reservedFields are the envelope's own keys; a sensor field may not use them.
 var reservedFields = map[string]bool{"device": true, "sensor": true, "seq": true, "time": true}
 
-// EncodeReading returns the message for one reading: one flat JSON object
+// Encode returns the message for one reading: one flat JSON object
 // that describes itself, e.g.
 //
 //	{"device":"Kai","sensor":"bme280","seq":42,"time":"2026-11-26T11:00:00.123Z","humidity_pct":40.1,"pressure_hpa":1013.2,"temperature_c":21.53}
 //
 // Fields follow the envelope in name order, so equal readings encode
 // equally. time is when the sensor was read, in UTC with milliseconds.
-func EncodeReading(device string, seq uint64, r sensors.Reading) ([]byte, error) {
+func Encode(device string, seq uint64, r sensors.Reading) ([]byte, error) {
 	buf := make([]byte, 0, 96+24*len(r.Values))
 	buf = append(buf, `{"device":`...)
 	buf = appendString(buf, device)
@@ -57,9 +57,9 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, b...)
 }
 
-// ReadingTopic is where a sensor's readings go: under the device's own tree,
+// Topic is where a sensor's readings go: under the device's own tree,
 // so the seed's ACL "pattern readwrite %u/#" admits it.
-func ReadingTopic(device, sensor string) string { return device + "/sensors/" + sensor }
+func Topic(device, sensor string) string { return device + "/sensors/" + sensor }
 
 // TimeLayout is the payload's time format: RFC 3339 in UTC with milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"

@@ -1,4 +1,7 @@
-package certs
+// Package inspect reports on a certificate folder for `edgepub certs inspect`:
+// every file's kind, owner, mode and content, which key belongs to which
+// certificate, and whether the folder loads as the daemon's bundle.
+package inspect
 
 import (
 	"bytes"
@@ -12,6 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // Report describes a certificate directory for `edgepub certs inspect`. Its
@@ -27,9 +33,9 @@ type Report struct {
 	Files []FileReport `json:"files"`
 }
 
-// BundleReport is the outcome of Load on the directory.
+// BundleReport is the outcome of certs.Load on the directory.
 type BundleReport struct {
-	// OK is true when Load succeeded (an expired certificate is not OK).
+	// OK is true when certs.Load succeeded (an expired certificate is not OK).
 	OK bool `json:"ok"`
 	// Identity is the client certificate's CN, when the bundle loaded.
 	Identity string `json:"identity,omitempty"`
@@ -37,10 +43,10 @@ type BundleReport struct {
 	CAFile   string `json:"ca_file,omitempty"`
 	CertFile string `json:"cert_file,omitempty"`
 	KeyFile  string `json:"key_file,omitempty"`
-	// Error is Load's error message, if any.
+	// Error is certs.Load's error message, if any.
 	Error string `json:"error,omitempty"`
-	// Warnings are Load's hygiene warnings.
-	Warnings []Warning `json:"warnings,omitempty"`
+	// Warnings are certs.Load's hygiene warnings.
+	Warnings []certs.Warning `json:"warnings,omitempty"`
 }
 
 // FileReport describes one file of the directory.
@@ -83,9 +89,9 @@ type CertReport struct {
 	// NotBefore and NotAfter bound the validity.
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
-	// DaysLeft is as DaysLeft; Status grades it with the default thresholds.
-	DaysLeft int   `json:"days_left"`
-	Status   Level `json:"status"`
+	// DaysLeft is as certs.DaysLeft; Status grades it with the default thresholds.
+	DaysLeft int         `json:"days_left"`
+	Status   certs.Level `json:"status"`
 	// DNSNames and IPAddresses are the subjectAltNames.
 	DNSNames    []string `json:"dns_names,omitempty"`
 	IPAddresses []string `json:"ip_addresses,omitempty"`
@@ -121,27 +127,24 @@ type KeyReport struct {
 	Matches []string `json:"matches,omitempty"`
 }
 
-// Inspect describes every file of dir and the outcome of loading it as a
-// bundle with discovered names.
-func Inspect(dir string, now time.Time) (*Report, error) {
-	return InspectNames(dir, Names{}, now)
-}
-
-// InspectNames is Inspect with the file names of the config.
-func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
-	dir = absDir(dir)
+// Dir describes every file of dir and the outcome of loading it as a bundle
+// with names, as the daemon would.
+func Dir(dir string, names certs.Names, now time.Time) (*Report, error) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, readError(dir, "certificate directory", "certs.dir", err)
+		return nil, certfile.ReadError(dir, "certificate directory", "certs.dir", err)
 	}
 	r := &Report{Dir: dir, CheckedAt: now}
 
-	b, loadErr := Load(dir, names, now)
+	b, loadErr := certs.Load(dir, names, now)
 	switch {
 	case b != nil:
 		r.Bundle = BundleReport{OK: loadErr == nil, Identity: b.Identity, CAFile: b.CAFile, CertFile: b.CertFile, KeyFile: b.KeyFile, Warnings: b.Warnings}
 	default:
-		if n, err := Discover(dir, names); err == nil {
+		if n, err := certs.Discover(dir, names); err == nil {
 			r.Bundle = BundleReport{CAFile: n.CA, CertFile: n.Cert, KeyFile: n.Key}
 		}
 	}
@@ -150,16 +153,16 @@ func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
 	}
 	caFile := r.Bundle.CAFile
 	if caFile == "" {
-		caFile = filepath.Join(dir, DefaultCAFile)
+		caFile = filepath.Join(dir, certs.DefaultCAFile)
 	}
 	var cas []*x509.Certificate
 	if data, err := os.ReadFile(caFile); err == nil {
-		cas, _ = parseCertificates(caFile, "CA certificate", data)
+		cas, _ = certfile.ParseCertificates(caFile, "CA certificate", data)
 	}
 
 	type keyed struct {
 		file int // index into r.Files, which still grows
-		key  parsedKey
+		key  certfile.Key
 	}
 	var keys []keyed
 	for _, e := range entries {
@@ -182,8 +185,8 @@ func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
 		}
 		fr.Mode = fmt.Sprintf("%04o", st.Mode().Perm())
 		fr.Size = st.Size()
-		if uid, gid, ok := fileOwner(st); ok {
-			fr.Owner, fr.Group = userName(uid), groupName(gid)
+		if uid, gid, ok := certfile.FileOwner(st); ok {
+			fr.Owner, fr.Group = certfile.UserName(uid), certfile.GroupName(gid)
 		}
 		key, hasKey := describeFile(&fr, path, cas, now)
 		if fr.Kind == "private_key" && st.Mode().Perm()&0o077 != 0 {
@@ -201,13 +204,13 @@ func InspectNames(dir string, names Names, now time.Time) (*Report, error) {
 			f := &r.Files[fi]
 			for ci := range f.Certificates {
 				c := &f.Certificates[ci]
-				if c.pub != nil && samePublicKey(c.pub, k.key.signer.Public()) {
+				if c.pub != nil && certfile.SamePublicKey(c.pub, k.key.Signer.Public()) {
 					c.MatchingKeys = append(c.MatchingKeys, keyFile.Name)
 					keyFile.Key.Matches = appendOnce(keyFile.Key.Matches, f.Name)
 				}
 			}
 		}
-		if keyFile.Name == caKeyFileName || contains(keyFile.Key.Matches, filepath.Base(caFile)) {
+		if keyFile.Name == certfile.CAKeyName || contains(keyFile.Key.Matches, filepath.Base(caFile)) {
 			keyFile.Warnings = append(keyFile.Warnings, "this is the CA's private key: move it to an offline place and delete it here")
 		}
 	}
@@ -225,15 +228,15 @@ func appendOnce(list []string, s string) []string {
 
 // describeFile fills fr from the file's content; it returns the private key
 // if the file holds one.
-func describeFile(fr *FileReport, path string, cas []*x509.Certificate, now time.Time) (parsedKey, bool) {
-	if fr.Size > maxFileSize {
+func describeFile(fr *FileReport, path string, cas []*x509.Certificate, now time.Time) (certfile.Key, bool) {
+	if fr.Size > certfile.MaxSize {
 		fr.Kind = "other"
-		return parsedKey{}, false
+		return certfile.Key{}, false
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		fr.Kind, fr.Error = "unreadable", readError(path, "file", "certs.dir", err).Error()
-		return parsedKey{}, false
+		fr.Kind, fr.Error = "unreadable", certfile.ReadError(path, "file", "certs.dir", err).Error()
+		return certfile.Key{}, false
 	}
 	var types []string
 	for rest := data; ; {
@@ -245,39 +248,39 @@ func describeFile(fr *FileReport, path string, cas []*x509.Certificate, now time
 		types = append(types, block.Type)
 	}
 	switch {
-	case contains(types, pemCertificate):
+	case contains(types, certfile.PEMCertificate):
 		fr.Kind = "certificate"
-		certs, err := parseCertificates(path, "certificate", data)
+		certs, err := certfile.ParseCertificates(path, "certificate", data)
 		if err != nil {
 			fr.Error = err.Error()
-			return parsedKey{}, false
+			return certfile.Key{}, false
 		}
 		for i, c := range certs {
 			fr.Certificates = append(fr.Certificates, describeCert(c, certs[i+1:], cas, now))
 		}
 	case containsKey(types):
 		fr.Kind = "private_key"
-		key, err := parsePrivateKey(path, "private key", data)
+		key, err := certfile.ParsePrivateKey(path, "private key", data)
 		if err != nil {
 			fr.Error = err.Error()
 			if isEncrypted(types, data) {
 				fr.Key = &KeyReport{Type: "unknown (encrypted)", Encrypted: true}
 			}
-			return parsedKey{}, false
+			return certfile.Key{}, false
 		}
-		typ, bits := keyDescription(key.signer.Public())
-		fr.Key = &KeyReport{Type: typ, Bits: bits, Encoding: key.encoding}
+		typ, bits := certfile.KeyDescription(key.Signer.Public())
+		fr.Key = &KeyReport{Type: typ, Bits: bits, Encoding: key.Encoding}
 		return key, true
-	case contains(types, pemRequest) || contains(types, pemNewRequest):
+	case contains(types, certfile.PEMRequest) || contains(types, certfile.PEMNewRequest):
 		fr.Kind = "certificate_request"
 	default:
 		fr.Kind = "other"
 	}
-	return parsedKey{}, false
+	return certfile.Key{}, false
 }
 
 func isEncrypted(types []string, data []byte) bool {
-	return contains(types, pemEncryptedPKCS8) || bytes.Contains(data, []byte("Proc-Type: 4,ENCRYPTED"))
+	return contains(types, certfile.PEMEncryptedPKCS8) || bytes.Contains(data, []byte("Proc-Type: 4,ENCRYPTED"))
 }
 
 func contains(list []string, s string) bool {
@@ -291,7 +294,7 @@ func contains(list []string, s string) bool {
 
 func containsKey(types []string) bool {
 	for _, t := range types {
-		if isKeyBlock(t) {
+		if certfile.IsKeyBlock(t) {
 			return true
 		}
 	}
@@ -299,7 +302,7 @@ func containsKey(types []string) bool {
 }
 
 func describeCert(c *x509.Certificate, rest, cas []*x509.Certificate, now time.Time) CertReport {
-	typ, bits := keyDescription(c.PublicKey)
+	typ, bits := certfile.KeyDescription(c.PublicKey)
 	sum := sha256.Sum256(c.Raw)
 	cr := CertReport{
 		Subject:     c.Subject.String(),
@@ -309,11 +312,11 @@ func describeCert(c *x509.Certificate, rest, cas []*x509.Certificate, now time.T
 		Version:     c.Version,
 		NotBefore:   c.NotBefore,
 		NotAfter:    c.NotAfter,
-		DaysLeft:    DaysLeft(c, now),
-		Status:      Grade(c, now, DefaultWarnDays, DefaultErrorDays),
+		DaysLeft:    certs.DaysLeft(c, now),
+		Status:      certs.Grade(c, now, certs.DefaultWarnDays, certs.DefaultErrorDays),
 		DNSNames:    c.DNSNames,
 		IsCA:        c.IsCA,
-		ExtKeyUsage: extKeyUsageNames(c.ExtKeyUsage),
+		ExtKeyUsage: certfile.ExtKeyUsageNames(c.ExtKeyUsage),
 		KeyType:     typ,
 		KeyBits:     bits,
 		SHA256:      colonHex(sum[:]),
@@ -325,24 +328,24 @@ func describeCert(c *x509.Certificate, rest, cas []*x509.Certificate, now time.T
 	switch {
 	case len(cas) == 0:
 		cr.Chain = "not checked: no readable CA file"
-	case containsCert(cas, c) && isSelfSigned(c):
+	case certfile.ContainsCert(cas, c) && certfile.IsSelfSigned(c):
 		cr.ChainOK, cr.Chain = true, "is a root of the CA file"
-	case containsCert(cas, c):
-		_, ok := signaturePath(c, cas, cas)
+	case certfile.ContainsCert(cas, c):
+		_, ok := certfile.SignaturePath(c, cas, cas)
 		cr.ChainOK = ok
 		cr.Chain = "is an intermediate of the CA file"
 		if !ok {
 			cr.Chain += ", but no root of the file signs it"
 		}
 	default:
-		if path, ok := signaturePath(c, rest, cas); ok {
+		if path, ok := certfile.SignaturePath(c, rest, cas); ok {
 			cr.ChainOK = true
-			cr.Chain = "signed by " + subjectCN(path[len(path)-1]) + " of the CA file"
+			cr.Chain = "signed by " + certfile.SubjectCN(path[len(path)-1]) + " of the CA file"
 			if len(path) > 2 {
 				cr.Chain += fmt.Sprintf(" via %d intermediate(s)", len(path)-2)
 			}
 		} else {
-			cr.Chain = "NOT signed by the CA file (issuer " + issuerCN(c) + ")"
+			cr.Chain = "NOT signed by the CA file (issuer " + certfile.IssuerCN(c) + ")"
 		}
 	}
 	return cr

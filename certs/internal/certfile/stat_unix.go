@@ -1,6 +1,6 @@
 //go:build unix
 
-package certs
+package certfile
 
 import (
 	"io/fs"
@@ -8,17 +8,17 @@ import (
 	"syscall"
 )
 
-// fileIdentity is the device and inode of a file, which change when a file
+// FileIdentity is the device and inode of a file, which change when a file
 // is replaced by rename even if size and time stay the same.
-func fileIdentity(st fs.FileInfo) string {
+func FileIdentity(st fs.FileInfo) string {
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		return strconv.FormatUint(uint64(sys.Dev), 16) + ":" + strconv.FormatUint(sys.Ino, 16)
 	}
 	return ""
 }
 
-// fileOwner returns the uid and gid of a file.
-func fileOwner(st fs.FileInfo) (uid, gid uint32, ok bool) {
+// FileOwner returns the uid and gid of a file.
+func FileOwner(st fs.FileInfo) (uid, gid uint32, ok bool) {
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		return sys.Uid, sys.Gid, true
 	}

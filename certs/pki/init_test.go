@@ -1,4 +1,4 @@
-package certs_test
+package pki_test
 
 import (
 	"crypto/x509"
@@ -10,18 +10,19 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/certstest"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 func TestInitPKI(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		host    string
-		keyType certs.KeyType
-	}{{"192.168.137.150", ""}, {"broker.example", certs.KeyRSA2048}} {
+		keyType pki.KeyType
+	}{{"192.168.137.150", ""}, {"broker.example", pki.KeyRSA2048}} {
 		t.Run(tc.host, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "certs")
-			res, err := certs.InitPKI(certs.InitOpts{Dir: dir, Host: tc.host, Clients: []string{"Kai", "greenhouse-2"}, KeyType: tc.keyType, Now: t0})
+			res, err := pki.InitPKI(pki.InitOpts{Dir: dir, Host: tc.host, Clients: []string{"Kai", "greenhouse-2"}, KeyType: tc.keyType, Now: t0})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +98,7 @@ func TestInitPKI(t *testing.T) {
 func TestInitPKIOpenSSLAccepts(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if _, err := certs.InitPKI(certs.InitOpts{Dir: dir, CAKeyDir: t.TempDir(), Host: "127.0.0.1", Clients: []string{"Kai"}}); err != nil {
+	if _, err := pki.InitPKI(pki.InitOpts{Dir: dir, CAKeyDir: t.TempDir(), Host: "127.0.0.1", Clients: []string{"Kai"}}); err != nil {
 		t.Fatal(err)
 	}
 	out := certstest.RunIn(t, dir, "openssl", "verify", "-CAfile", "ca.crt", "-purpose", "sslserver", "-verify_ip", "127.0.0.1", "server.crt")
@@ -114,8 +115,8 @@ func TestInitPKINeverOverwrites(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "certs")
 	caKeyDir := filepath.Join(t.TempDir(), "private")
-	opts := certs.InitOpts{Dir: dir, CAKeyDir: caKeyDir, Host: "10.0.0.1", Clients: []string{"Kai"}, Now: t0}
-	if _, err := certs.InitPKI(opts); err != nil {
+	opts := pki.InitOpts{Dir: dir, CAKeyDir: caKeyDir, Host: "10.0.0.1", Clients: []string{"Kai"}, Now: t0}
+	if _, err := pki.InitPKI(opts); err != nil {
 		t.Fatal(err)
 	}
 	kaiBefore, err := os.ReadFile(filepath.Join(dir, "Kai.crt"))
@@ -130,7 +131,7 @@ func TestInitPKINeverOverwrites(t *testing.T) {
 	// Again with one more client: the existing files stop it before anything is written.
 	again := opts
 	again.Clients = []string{"Bob", "Kai"}
-	_, err = certs.InitPKI(again)
+	_, err = pki.InitPKI(again)
 	wantErr(t, err, filepath.Join(dir, "server.crt"), "already exists", "--force")
 	if _, err := os.Stat(filepath.Join(dir, "Bob.crt")); err == nil {
 		t.Error("Bob.crt was written although the run failed")
@@ -146,7 +147,7 @@ func TestInitPKINeverOverwrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	more.Clients = []string{"Bob"}
-	res, err := certs.InitPKI(more)
+	res, err := pki.InitPKI(more)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestInitPKINeverOverwrites(t *testing.T) {
 	// Force overwrites everything, with a new CA.
 	forced := opts
 	forced.Force = true
-	if _, err := certs.InitPKI(forced); err != nil {
+	if _, err := pki.InitPKI(forced); err != nil {
 		t.Fatal(err)
 	}
 	kaiAfter, _ := os.ReadFile(filepath.Join(dir, "Kai.crt"))
@@ -177,18 +178,18 @@ func TestInitPKIRejects(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name  string
-		opts  certs.InitOpts
+		opts  pki.InitOpts
 		words []string
 	}{
-		{"CA key inside the folder", certs.InitOpts{Dir: dir, CAKeyDir: filepath.Join(dir, "private"), Host: "h"}, []string{"inside the certificate folder"}},
-		{"CA key folder is the folder", certs.InitOpts{Dir: dir, CAKeyDir: dir, Host: "h"}, []string{"inside the certificate folder"}},
-		{"topic characters in a name", certs.InitOpts{Dir: dir, Host: "h", Clients: []string{"kai/+"}}, []string{`"kai/+"`, "letters, digits"}},
-		{"name clashes with server files", certs.InitOpts{Dir: dir, Host: "h", Clients: []string{"server"}}, []string{"server files"}},
-		{"no host", certs.InitOpts{Dir: dir}, []string{"--host"}},
-		{"name twice", certs.InitOpts{Dir: dir, Host: "h", Clients: []string{"a", "a"}}, []string{"twice"}},
+		{"CA key inside the folder", pki.InitOpts{Dir: dir, CAKeyDir: filepath.Join(dir, "private"), Host: "h"}, []string{"inside the certificate folder"}},
+		{"CA key folder is the folder", pki.InitOpts{Dir: dir, CAKeyDir: dir, Host: "h"}, []string{"inside the certificate folder"}},
+		{"topic characters in a name", pki.InitOpts{Dir: dir, Host: "h", Clients: []string{"kai/+"}}, []string{`"kai/+"`, "letters, digits"}},
+		{"name clashes with server files", pki.InitOpts{Dir: dir, Host: "h", Clients: []string{"server"}}, []string{"server files"}},
+		{"no host", pki.InitOpts{Dir: dir}, []string{"--host"}},
+		{"name twice", pki.InitOpts{Dir: dir, Host: "h", Clients: []string{"a", "a"}}, []string{"twice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := certs.InitPKI(tc.opts)
+			_, err := pki.InitPKI(tc.opts)
 			wantErr(t, err, tc.words...)
 		})
 	}
@@ -207,9 +208,9 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 }
 
 func BenchmarkIssueClient(b *testing.B) {
-	for _, kt := range []certs.KeyType{certs.KeyECDSAP256, certs.KeyRSA2048} {
+	for _, kt := range []pki.KeyType{pki.KeyECDSAP256, pki.KeyRSA2048} {
 		b.Run(string(kt), func(b *testing.B) {
-			ca, err := certs.NewCA("bench", kt, t0)
+			ca, err := pki.NewCA("bench", kt, t0)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -219,16 +220,5 @@ func BenchmarkIssueClient(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-func BenchmarkLoad(b *testing.B) {
-	ca := newCA(b, "MQTT-CA", certs.KeyECDSAP256)
-	c, k := issueClient(b, ca, "Kai")
-	dir := deviceDir(b, ca.CertPEM(), "Kai", c, k)
-	for b.Loop() {
-		if _, err := certs.Load(dir, certs.Names{}, t0); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package certs
+package pki
 
 import (
 	"errors"
@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // InitOpts configures InitPKI.
@@ -111,8 +114,8 @@ func InitPKI(opts InitOpts) (*InitResult, error) {
 		seen[name] = true
 	}
 
-	res := &InitResult{Dir: dir, CAKeyFile: filepath.Join(caKeyDir, caKeyFileName)}
-	caCertFile := filepath.Join(dir, DefaultCAFile)
+	res := &InitResult{Dir: dir, CAKeyFile: filepath.Join(caKeyDir, certfile.CAKeyName)}
+	caCertFile := filepath.Join(dir, certs.DefaultCAFile)
 	var leafFiles []string
 	leafFiles = append(leafFiles, filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
 	for _, name := range opts.Clients {

@@ -1,4 +1,4 @@
-package certs_test
+package inspect_test
 
 import (
 	"bytes"
@@ -14,22 +14,24 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/certstest"
+	"github.com/edgepub/edgepub/certs/inspect"
+	"github.com/edgepub/edgepub/certs/pki"
 )
 
 func TestInspectSeedBrokerFolder(t *testing.T) {
 	t.Parallel()
-	pki := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
+	seed := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
 	foreign := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{Clients: []string{"Eve"}})
-	certstest.CopyFile(t, foreign.File("Eve.crt"), pki.File("Eve.crt"), 0o644)
-	if err := os.Chmod(pki.File("Kai.key"), 0o644); err != nil {
+	certstest.CopyFile(t, foreign.File("Eve.crt"), seed.File("Eve.crt"), 0o644)
+	if err := os.Chmod(seed.File("Kai.key"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	r, err := certs.Inspect(pki.Dir, now)
+	r, err := inspect.Dir(seed.Dir, certs.Names{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]certs.FileReport{}
+	files := map[string]inspect.FileReport{}
 	for _, f := range r.Files {
 		files[f.Name] = f
 	}
@@ -103,10 +105,16 @@ func TestInspectSeedBrokerFolder(t *testing.T) {
 
 func TestInspectDeviceFolderJSON(t *testing.T) {
 	t.Parallel()
-	ca := newCA(t, "MQTT-CA", certs.KeyECDSAP256)
-	c, k := issueClient(t, ca, "Kai")
-	dir := deviceDir(t, ca.CertPEM(), "Kai", c, k)
-	r, err := certs.Inspect(dir, t0)
+	dir := filepath.Join(t.TempDir(), "mqtt-certs")
+	if _, err := pki.InitPKI(pki.InitOpts{Dir: dir, Host: "127.0.0.1", Clients: []string{"Kai"}, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"server.crt", "server.key"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := inspect.Dir(dir, certs.Names{}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +162,26 @@ func collectKeys(v any, keys map[string]bool) {
 
 func TestInspectMissingFolder(t *testing.T) {
 	t.Parallel()
-	_, err := certs.Inspect(filepath.Join(t.TempDir(), "nope"), t0)
+	_, err := inspect.Dir(filepath.Join(t.TempDir(), "nope"), certs.Names{}, t0)
 	wantErr(t, err, "nope", "does not exist")
+}
+
+// t0 is a fixed "now" for tests that do not run openssl.
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// wantErr checks that err is one line mentioning every word, case-insensitively.
+func wantErr(t testing.TB, err error, words ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one mentioning %q", words)
+	}
+	msg := strings.ToLower(err.Error())
+	for _, w := range words {
+		if !strings.Contains(msg, strings.ToLower(w)) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error spans several lines: %q", err)
+	}
 }

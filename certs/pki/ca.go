@@ -1,4 +1,4 @@
-package certs
+package pki
 
 import (
 	"crypto"
@@ -16,6 +16,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/edgepub/edgepub/certs/internal/certfile"
 )
 
 // KeyType selects the kind of key generated for new certificates.
@@ -43,8 +45,8 @@ const backdate = time.Hour
 // DefaultCAName is the CA's common name, as in the seed tutorial.
 const DefaultCAName = "MQTT-CA"
 
-// GenerateKey makes a new private key of type t (empty means KeyECDSAP256).
-func GenerateKey(t KeyType) (crypto.Signer, error) {
+// generateKey makes a new private key of type t (empty means KeyECDSAP256).
+func generateKey(t KeyType) (crypto.Signer, error) {
 	switch t {
 	case "", KeyECDSAP256:
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -82,7 +84,7 @@ func NewCA(name string, keyType KeyType, now time.Time) (*CA, error) {
 // newCA makes a CA certificate signed by parent, or self-signed when parent
 // is nil. An intermediate may not sign further CAs.
 func newCA(name string, keyType KeyType, now time.Time, parent *CA) (*CA, error) {
-	key, err := GenerateKey(keyType)
+	key, err := generateKey(keyType)
 	if err != nil {
 		return nil, err
 	}
@@ -119,29 +121,29 @@ func newCA(name string, keyType KeyType, now time.Time, parent *CA) (*CA, error)
 // LoadCA reads a CA certificate and its private key, e.g. ca.crt and the
 // ca.key kept off the device, to issue more certificates.
 func LoadCA(certFile, keyFile string) (*CA, error) {
-	certData, err := readFile(certFile, "CA certificate", "")
+	certData, err := certfile.Read(certFile, "CA certificate", "")
 	if err != nil {
 		return nil, err
 	}
-	certs, err := parseCertificates(certFile, "CA certificate", certData)
+	certs, err := certfile.ParseCertificates(certFile, "CA certificate", certData)
 	if err != nil {
 		return nil, err
 	}
-	keyData, err := readFile(keyFile, "CA key", "")
+	keyData, err := certfile.Read(keyFile, "CA key", "")
 	if err != nil {
 		return nil, err
 	}
-	key, err := parsePrivateKey(keyFile, "CA key", keyData)
+	key, err := certfile.ParsePrivateKey(keyFile, "CA key", keyData)
 	if err != nil {
 		return nil, err
 	}
-	if !isCACert(certs[0]) {
-		return nil, newProblem(ErrWrongPEMType, "CA certificate %s (%s) is not a CA certificate: use the CA's ca.crt", certFile, subjectCN(certs[0]))
+	if !certfile.IsCA(certs[0]) {
+		return nil, certfile.Problem(certfile.ErrWrongPEMType, "CA certificate %s (%s) is not a CA certificate: use the CA's ca.crt", certFile, certfile.SubjectCN(certs[0]))
 	}
-	if !samePublicKey(certs[0].PublicKey, key.signer.Public()) {
-		return nil, newProblem(ErrKeyMismatch, "CA key %s does not match CA certificate %s (%s): use the ca.key made together with this ca.crt", keyFile, certFile, subjectCN(certs[0]))
+	if !certfile.SamePublicKey(certs[0].PublicKey, key.Signer.Public()) {
+		return nil, certfile.Problem(certfile.ErrKeyMismatch, "CA key %s does not match CA certificate %s (%s): use the ca.key made together with this ca.crt", keyFile, certFile, certfile.SubjectCN(certs[0]))
 	}
-	return &CA{Cert: certs[0], KeyType: keyTypeOf(key.signer.Public()), key: key.signer}, nil
+	return &CA{Cert: certs[0], KeyType: keyTypeOf(key.Signer.Public()), key: key.Signer}, nil
 }
 
 // CertPEM returns the CA certificate in PEM form (the content of ca.crt).
@@ -180,7 +182,7 @@ func (ca *CA) Issue(req IssueRequest) (certPEM, keyPEM []byte, err error) {
 		if t == "" {
 			t = ca.KeyType
 		}
-		if key, err = GenerateKey(t); err != nil {
+		if key, err = generateKey(t); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -283,7 +285,7 @@ func keyTypeOf(pub crypto.PublicKey) KeyType {
 }
 
 func encodeCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: pemCertificate, Bytes: der})
+	return pem.EncodeToMemory(&pem.Block{Type: certfile.PEMCertificate, Bytes: der})
 }
 
 func encodeKey(key crypto.Signer) ([]byte, error) {
@@ -291,7 +293,7 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode private key: %w", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: pemPKCS8, Bytes: der}), nil
+	return pem.EncodeToMemory(&pem.Block{Type: certfile.PEMPKCS8, Bytes: der}), nil
 }
 
 // IssueIntermediate makes a subordinate CA signed by ca, valid for
