@@ -47,6 +47,11 @@ func TestVMPowerCuts(t *testing.T) {
 		t.Skip("runs in the VM rig: make test-vm (packaging/test/vm.sh)")
 	}
 	rig := &vmRig{t: t, dir: dir, accel: os.Getenv("EDGEPUB_VM_ACCEL")}
+	if os.Getenv("EDGEPUB_VM_REANALYSE") == "1" {
+		// The analysis alone, of a run kept with KEEP=1.
+		rig.check(rig.reload())
+		return
+	}
 	runs := []struct {
 		window time.Duration
 		param  string
@@ -66,15 +71,52 @@ func TestVMPowerCuts(t *testing.T) {
 		}
 	}
 	boots = append(boots, rig.drain())
+	rig.check(boots)
+}
+
+func (r *vmRig) check(boots []*vmBoot) {
 	a := analyse(boots)
 	report := a.report()
-	t.Log("\n" + report)
-	if err := os.WriteFile(filepath.Join(dir, "report.txt"), []byte(report), 0o644); err != nil {
-		t.Error(err)
+	r.t.Log("\n" + report)
+	if err := os.WriteFile(filepath.Join(r.dir, "report.txt"), []byte(report), 0o644); err != nil {
+		r.t.Error(err)
 	}
 	for _, f := range a.failures {
-		t.Error(f)
+		r.t.Error(f)
 	}
+}
+
+// reload reads the boots of a finished run from its files.
+func (r *vmRig) reload() []*vmBoot {
+	var boots []*vmBoot
+	for n := 1; ; n++ {
+		p := func(name string) string { return filepath.Join(r.dir, fmt.Sprintf("boot-%03d.%s", n, name)) }
+		cmdline, err := os.ReadFile(p("cmdline"))
+		if err != nil {
+			break
+		}
+		b := &vmBoot{n: n, window: time.Second, plan: "drain"}
+		for _, f := range strings.Fields(string(cmdline)) {
+			switch k, v, _ := strings.Cut(f, "="); k {
+			case "vmtest.sync_window":
+				b.window, _ = time.ParseDuration(v)
+			case "vmtest.plan":
+				b.plan = v
+			}
+		}
+		r.read(b, vmFiles{sub: p("sub"), marks: p("marks"), journal: p("journal")})
+		if b.plan != "drain" {
+			b.cut = b.lastMark()
+		}
+		if e, ok := b.event("stop-begin"); ok {
+			b.stopAt = e.at
+		}
+		boots = append(boots, b)
+	}
+	if len(boots) == 0 {
+		r.t.Fatalf("no boot-*.cmdline in %s", r.dir)
+	}
+	return boots
 }
 
 type vmRig struct {
@@ -123,8 +165,6 @@ func (r *vmRig) cycle(window time.Duration, param string, first bool) *vmBoot {
 	if stop {
 		cmdline += fmt.Sprintf(" vmtest.stop=%.1f", 0.5+rand.Float64()*2)
 	}
-	b, cmd, files := r.start(cmdline)
-	b.window = window
 	anchor := "connected"
 	if stop {
 		anchor = "stop-begin"
@@ -132,7 +172,9 @@ func (r *vmRig) cycle(window time.Duration, param string, first bool) *vmBoot {
 	// Up to 4 s after the anchor; a broker stop takes a moment, and cuts
 	// during it are wanted too.
 	delay := time.Duration(rand.Int64N(int64(4 * time.Second)))
-	b.plan = fmt.Sprintf("%s+%.1fs", anchor, delay.Seconds())
+	plan := fmt.Sprintf("%s+%.1fs", anchor, delay.Seconds())
+	b, cmd, files := r.start(cmdline + " vmtest.plan=" + plan)
+	b.window, b.plan = window, plan
 	deadline := time.Now().Add(vmBootLimit)
 	var target time.Time
 	for time.Now().Before(deadline) {
@@ -167,10 +209,12 @@ func (r *vmRig) cycle(window time.Duration, param string, first bool) *vmBoot {
 	return b
 }
 
-// drain boots once more with the broker up; the agent waits until the
-// backlog is delivered, stops edgepub cleanly and powers off.
+// drain boots once more with the broker up. The agent first lets the
+// watchdog kill a stalled edgepub (systemd restarts it; seq goes on without
+// a gap, which analyse checks), then waits until the backlog is delivered,
+// stops edgepub cleanly and powers off.
 func (r *vmRig) drain() *vmBoot {
-	b, cmd, files := r.start("vmtest.drain=1")
+	b, cmd, files := r.start("vmtest.watchdog=1 vmtest.drain=1")
 	b.plan = "drain"
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -181,6 +225,9 @@ func (r *vmRig) drain() *vmBoot {
 		<-done
 	}
 	r.read(b, files)
+	if e, ok := b.event("watchdog-restart"); !ok || e.args == "0" {
+		r.t.Errorf("drain boot %d: a stalled edgepub was not restarted by the watchdog (event %+v)", b.n, e)
+	}
 	if e, ok := b.event("drained"); !ok || e.args != "success" {
 		r.t.Fatalf("drain boot %d: no clean stop of edgepub (event %+v); serial console: %s", b.n, e, files.serial)
 	}
@@ -194,6 +241,9 @@ func (r *vmRig) start(cmdline string) (*vmBoot, *exec.Cmd, vmFiles) {
 	b := &vmBoot{n: r.n}
 	p := func(name string) string { return filepath.Join(r.dir, fmt.Sprintf("boot-%03d.%s", r.n, name)) }
 	f := vmFiles{sub: p("sub"), marks: p("marks"), journal: p("journal"), serial: p("serial")}
+	if err := os.WriteFile(p("cmdline"), []byte(cmdline), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
 	// cache=none: the guest sees a disk with a volatile write cache and
 	// must flush it, as on an SD card, and qemu writes around the host's
 	// page cache, so a guest fsync waits for the host's disk. Killing qemu
@@ -332,6 +382,10 @@ type vmCut struct {
 	// newest is the newest such reading; age is the cut minus its time.
 	newest vmReading
 	age    time.Duration
+	// live is the age at the cut of the newest reading that reached the
+	// subscriber before the cut: the delivery delay while the broker is
+	// up, the time since the broker stopped otherwise.
+	live time.Duration
 	// lost estimates the readings lost at the cut from the sensor's
 	// cadence: those that would have followed newest.
 	lost int
@@ -437,6 +491,12 @@ func analyse(boots []*vmBoot) *vmAnalysis {
 		newest := mine[len(mine)-1]
 		c := vmCut{boot: b, taken: len(mine), newest: newest, age: b.cut.Sub(newest.at)}
 		c.lost = max(0, int(c.age/vmReadingEvery))
+		c.live = -1
+		for _, r := range b.readings {
+			if !r.at.Before(b.first) && (c.live < 0 || b.cut.Sub(r.at) < c.live) {
+				c.live = b.cut.Sub(r.at)
+			}
+		}
 		// The lost readings' seqs are not in the stream: bound them by
 		// twice the sensor's rate, as a ticker catching up after a stall
 		// may take readings closer together.
@@ -452,7 +512,7 @@ func analyse(boots []*vmBoot) *vmAnalysis {
 
 func (a *vmAnalysis) report() string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "%-4s %-7s %-7s %-22s %-9s %8s %10s %6s %8s %s\n", "boot", "window", "ready", "plan", "cut after", "readings", "newest age", "lost~", "jump", "damage")
+	fmt.Fprintf(&w, "%-4s %-7s %-7s %-22s %-9s %8s %9s %10s %6s %8s %s\n", "boot", "window", "ready", "plan", "cut after", "readings", "live age", "newest age", "lost~", "jump", "damage")
 	for _, c := range a.cuts {
 		since := "-"
 		if !c.boot.stopAt.IsZero() {
@@ -467,8 +527,8 @@ func (a *vmAnalysis) report() string {
 			ready, _, _ = strings.Cut(e.args, " ")
 			ready += "s"
 		}
-		fmt.Fprintf(&w, "%-4d %-7v %-7s %-22s %-9s %8d %10v %6d %8d %s\n", c.boot.n, c.boot.window, ready, c.boot.plan, since,
-			c.taken, c.age.Round(time.Millisecond), c.lost, c.jump, damage)
+		fmt.Fprintf(&w, "%-4d %-7v %-7s %-22s %-9s %8d %9v %10v %6d %8d %s\n", c.boot.n, c.boot.window, ready, c.boot.plan, since,
+			c.taken, c.live.Round(time.Millisecond), c.age.Round(time.Millisecond), c.lost, c.jump, damage)
 	}
 	var worst [2]time.Duration
 	for _, c := range a.cuts {
