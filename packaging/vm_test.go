@@ -229,7 +229,7 @@ func (r *vmRig) drain() *vmBoot {
 		r.t.Errorf("drain boot %d: a stalled edgepub was not restarted by the watchdog (event %+v)", b.n, e)
 	}
 	if e, ok := b.event("drained"); !ok || e.args != "success" {
-		r.t.Fatalf("drain boot %d: no clean stop of edgepub (event %+v); serial console: %s", b.n, e, files.serial)
+		r.t.Errorf("drain boot %d: no clean stop of edgepub (event %+v); serial console: %s", b.n, e, files.serial)
 	}
 	return b
 }
