@@ -392,9 +392,10 @@ type vmCut struct {
 	// jump is the seq gap the next boot declared in its journal.
 	jump    uint64
 	damaged bool
-	// slowSync is the duration of the slow fsync the boot logged, when
-	// the loss went beyond the window.
-	slowSync string
+	// slowSync is the slowest fsync longer than the window that the boot
+	// logged; beyond is set when the loss went beyond the window after it.
+	slowSync time.Duration
+	beyond   bool
 }
 
 type vmAnalysis struct {
@@ -504,11 +505,17 @@ func analyse(boots []*vmBoot) *vmAnalysis {
 		// twice the sensor's rate, as a ticker catching up after a stall
 		// may take readings closer together.
 		handedOut += uint64(2*c.lost + 2)
+		for _, rec := range b.journalWith(logging.MsgSlowSync) {
+			// journald gets durations in microseconds.
+			if us, err := strconv.ParseInt(fmt.Sprint(rec["TOOK"]), 10, 64); err == nil {
+				c.slowSync = max(c.slowSync, time.Duration(us)*time.Microsecond)
+			}
+		}
 		if c.age > b.window+vmCutSlack {
 			// The README's exception: an fsync slower than the window
 			// stretches it, and edgepub says so before the cut.
-			if slow := b.journalWith(logging.MsgSlowSync); len(slow) > 0 {
-				c.slowSync = fmt.Sprint(slow[0]["TOOK"])
+			if c.slowSync > 0 {
+				c.beyond = true
 			} else {
 				fail("boot %d (%s): the newest reading that survived the cut was taken %v before it, beyond sync_window %v, and no slow fsync was logged",
 					b.n, b.plan, c.age.Round(time.Millisecond), b.window)
@@ -521,7 +528,7 @@ func analyse(boots []*vmBoot) *vmAnalysis {
 
 func (a *vmAnalysis) report() string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "%-4s %-7s %-7s %-22s %-9s %8s %9s %10s %6s %8s %s\n", "boot", "window", "ready", "plan", "cut after", "readings", "live age", "newest age", "lost~", "jump", "damage")
+	fmt.Fprintf(&w, "%-4s %-7s %-7s %-22s %-9s %8s %9s %10s %6s %8s %s\n", "boot", "window", "ready", "plan", "cut after", "readings", "live age", "newest age", "lost~", "jump", "notes")
 	for _, c := range a.cuts {
 		since := "-"
 		if !c.boot.stopAt.IsZero() {
@@ -529,10 +536,13 @@ func (a *vmAnalysis) report() string {
 		}
 		damage := ""
 		if c.damaged {
-			damage = "logged"
+			damage = "damage logged"
 		}
-		if c.slowSync != "" {
-			damage += " beyond the window after a logged slow fsync (" + c.slowSync + ")"
+		if c.slowSync > 0 {
+			damage += " slow fsync " + c.slowSync.Round(time.Millisecond).String()
+		}
+		if c.beyond {
+			damage += ", loss beyond the window"
 		}
 		ready := "-"
 		if e, ok := c.boot.event("edgepub-active"); ok {
@@ -588,8 +598,8 @@ func TestVMAnalysisFindsBrokenPromises(t *testing.T) {
 	// exception.
 	declared := healthy()
 	declared[0].cut = declared[0].cut.Add(time.Second)
-	declared[0].journal = append(declared[0].journal, map[string]any{"MESSAGE_ID": logging.MsgSlowSync, "TOOK": "1.2s"})
-	if a := analyse(declared); len(a.failures) != 0 || a.cuts[0].slowSync != "1.2s" {
+	declared[0].journal = append(declared[0].journal, map[string]any{"MESSAGE_ID": logging.MsgSlowSync, "TOOK": "1200000"})
+	if a := analyse(declared); len(a.failures) != 0 || a.cuts[0].slowSync != 1200*time.Millisecond || !a.cuts[0].beyond {
 		t.Fatalf("loss after a logged slow fsync: failures %q, report\n%s", a.failures, a.report())
 	}
 	for _, tc := range []struct {
