@@ -392,8 +392,9 @@ type vmCut struct {
 	// jump is the seq gap the next boot declared in its journal.
 	jump    uint64
 	damaged bool
-	// slowSync is the slowest fsync longer than the window that the boot
-	// logged; beyond is set when the loss went beyond the window after it.
+	// slowSync is the longest fsync the boot logged as slower than the
+	// window (only the first of each stretch is logged); beyond is set
+	// when the loss went beyond the window after it.
 	slowSync time.Duration
 	beyond   bool
 }
@@ -539,7 +540,7 @@ func (a *vmAnalysis) report() string {
 			damage = "damage logged"
 		}
 		if c.slowSync > 0 {
-			damage += " slow fsync " + c.slowSync.Round(time.Millisecond).String()
+			damage += " slow fsync logged " + c.slowSync.Round(time.Millisecond).String()
 		}
 		if c.beyond {
 			damage += ", loss beyond the window"
