@@ -78,7 +78,7 @@ packages: dist/changelog.Debian.gz dist/edgepub.1.gz
 		mkdir -p '$(PKGDIR)'; rm -f '$(PKGDIR)'/edgepub_*_$$arch.deb; \
 		echo "nfpm: edgepub $(VERSION)-$(REVISION) $$arch"; \
 		DEB_ARCH=$$arch VERSION='$(VERSION)' REVISION='$(REVISION)' MAINTAINER='$(MAINTAINER)' \
-			$(GO) tool nfpm package -p deb -f packaging/nfpm.yaml -t '$(PKGDIR)/' || exit 1; \
+			$(GO) tool -modfile=tools/go.mod nfpm package -p deb -f packaging/nfpm.yaml -t '$(PKGDIR)/' || exit 1; \
 	done
 
 dist/changelog.Debian.gz: FORCE

@@ -11,6 +11,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 func TestDaysLeftBoundaries(t *testing.T) {
@@ -78,7 +79,7 @@ func expiryFixture(t *testing.T, clientEnd time.Time) (*certs.Source, *pki.CA) {
 
 type logRecord map[string]any
 
-func records(t *testing.T, buf *syncBuffer) []logRecord {
+func records(t *testing.T, buf *testutil.Buffer) []logRecord {
 	t.Helper()
 	var out []logRecord
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
@@ -112,7 +113,7 @@ func TestExpiryWatcherLevels(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			src, _ := expiryFixture(t, t0.Add(tc.left))
-			buf := &syncBuffer{}
+			buf := &testutil.Buffer{}
 			w := certs.NewExpiryWatcher(src, certs.ExpiryOpts{Now: func() time.Time { return t0 }, Logger: jsonLogger(buf)})
 			statuses := w.Check(context.Background())
 			if len(statuses) != 2 || statuses[0].Which != "client" || statuses[1].Which != "ca" {
@@ -143,7 +144,7 @@ func TestExpiryWatcherLevels(t *testing.T) {
 func TestExpiryWatcherBrokerAndMinimum(t *testing.T) {
 	t.Parallel()
 	src, ca := expiryFixture(t, t0.Add(200*24*time.Hour))
-	buf := &syncBuffer{}
+	buf := &testutil.Buffer{}
 	w := certs.NewExpiryWatcher(src, certs.ExpiryOpts{Now: func() time.Time { return t0 }, Logger: jsonLogger(buf)})
 	if _, ok := daysLeftOf(w, "broker"); ok {
 		t.Error("broker days known before any connection")
@@ -170,15 +171,14 @@ func TestExpiryWatcherBrokerAndMinimum(t *testing.T) {
 func TestExpiryWatcherRunChecksAtStart(t *testing.T) {
 	t.Parallel()
 	src, _ := expiryFixture(t, t0.Add(-time.Hour))
-	buf := &syncBuffer{}
+	buf := &testutil.Buffer{}
 	w := certs.NewExpiryWatcher(src, certs.ExpiryOpts{Now: func() time.Time { return t0 }, Logger: jsonLogger(buf), Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(buf.String(), logging.MsgCertExpired) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "an expired record at start", func() bool {
+		return strings.Contains(buf.String(), logging.MsgCertExpired)
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

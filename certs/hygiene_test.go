@@ -8,6 +8,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 func TestLogWarnings(t *testing.T) {
@@ -21,7 +22,7 @@ func TestLogWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &syncBuffer{}
+	buf := &testutil.Buffer{}
 	b.LogWarnings(context.Background(), jsonLogger(buf))
 	recs := records(t, buf)
 	if len(recs) != 2 {

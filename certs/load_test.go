@@ -19,18 +19,18 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 func TestLoadSeedBundle(t *testing.T) {
 	t.Parallel()
-	pki := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{Clients: []string{"Kai"}})
+	pki := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{Clients: []string{"Kai"}})
 	if v := pki.Version(t, "Kai.crt"); v != 1 {
 		t.Fatalf("seed client certificate is X.509 v%d, want v1 as the seed's openssl commands make", v)
 	}
-	dir := pki.DeviceDir(t, t.TempDir(), "Kai")
+	dir := pki.DeviceDir(t, "Kai")
 
 	b, err := certs.Load(dir, certs.Names{}, time.Now())
 	if err != nil {
@@ -368,7 +368,7 @@ func mustKeyPEM(t testing.TB, ca *pki.CA) []byte {
 
 func TestLoadEncryptedKeys(t *testing.T) {
 	t.Parallel()
-	pki := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{Clients: []string{"Kai"}})
+	pki := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{Clients: []string{"Kai"}})
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -378,8 +378,8 @@ func TestLoadEncryptedKeys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pki.Run(t, tc.args...)
-			dir := pki.DeviceDir(t, t.TempDir(), "Kai")
-			certstest.CopyFile(t, pki.File("enc.key"), filepath.Join(dir, "Kai.key"), 0o600)
+			dir := pki.DeviceDir(t, "Kai")
+			tutorialpki.CopyFile(t, pki.File("enc.key"), filepath.Join(dir, "Kai.key"), 0o600)
 			_, err := certs.Load(dir, certs.Names{}, time.Now())
 			keyFile := filepath.Join(dir, "Kai.key")
 			wantErr(t, err, keyFile, "passphrase", "openssl pkey -in "+keyFile+" -out "+keyFile+".new")
@@ -394,11 +394,11 @@ func TestLoadEncryptedKeys(t *testing.T) {
 // loads the result, so the advice cannot rot.
 func TestDecryptHintWorks(t *testing.T) {
 	t.Parallel()
-	pki := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{Clients: []string{"Kai"}})
+	pki := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{Clients: []string{"Kai"}})
 	pki.Run(t, "pkey", "-in", "Kai.key", "-aes256", "-passout", "pass:secret", "-out", "Kai.key.enc")
-	dir := pki.DeviceDir(t, t.TempDir(), "Kai")
+	dir := pki.DeviceDir(t, "Kai")
 	keyFile := filepath.Join(dir, "Kai.key")
-	certstest.CopyFile(t, pki.File("Kai.key.enc"), keyFile, 0o600)
+	tutorialpki.CopyFile(t, pki.File("Kai.key.enc"), keyFile, 0o600)
 	_, err := certs.Load(dir, certs.Names{}, time.Now())
 	msg := err.Error()
 	start := strings.Index(msg, "`")
@@ -408,7 +408,7 @@ func TestDecryptHintWorks(t *testing.T) {
 	}
 	// The person types the passphrase; the test passes it on the command line.
 	command := strings.Replace(msg[start+1:start+1+end], ".new", ".new -passin pass:secret", 1)
-	certstest.RunIn(t, dir, "sh", "-c", command)
+	tutorialpki.RunIn(t, dir, "sh", "-c", command)
 	if _, err := certs.Load(dir, certs.Names{}, time.Now()); err != nil {
 		t.Fatalf("after %s: %v", command, err)
 	}

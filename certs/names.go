@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/edgepub/edgepub/certs/internal/certfile"
+	"github.com/edgepub/edgepub/config"
 )
 
 // DefaultCAFile is the CA certificate's file name, as in the seed tutorial.
@@ -28,6 +29,11 @@ type Names struct {
 	// files that carry it: systemd's LoadCredential=certs:DIR hands the
 	// service the files of DIR as certs_ca.crt, certs_<name>.crt, ….
 	Prefix string
+}
+
+// ConfigNames selects the files as the config's certs section says.
+func ConfigNames(c config.Certs) Names {
+	return Names{CA: c.CA, Cert: c.Cert, Key: c.Key, Prefix: c.Prefix}
 }
 
 // Discover resolves names to absolute paths. CA defaults to ca.crt. When only

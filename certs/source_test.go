@@ -1,7 +1,6 @@
 package certs_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -13,27 +12,10 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
-// syncBuffer is a bytes.Buffer safe for a logger used from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func jsonLogger(buf *syncBuffer) *slog.Logger {
+func jsonLogger(buf *testutil.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -42,7 +24,7 @@ type rotation struct {
 	ca  *pki.CA
 	dir string
 	src *certs.Source
-	log *syncBuffer
+	log *testutil.Buffer
 }
 
 func newRotation(t *testing.T) *rotation {
@@ -54,7 +36,7 @@ func newRotation(t *testing.T) *rotation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &testutil.Buffer{}
 	return &rotation{ca: ca, dir: dir, src: certs.NewSource(dir, certs.Names{}, b, jsonLogger(log)), log: log}
 }
 

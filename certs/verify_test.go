@@ -13,28 +13,28 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 // seedBroker is a seed-style PKI made with openssl: a broker certificate
 // per CN and the device folder of Kai.
 type seedBroker struct {
-	pki       *certstest.SeedPKI
+	pki       *tutorialpki.PKI
 	deviceDir string
 	src       *certs.Source
 }
 
 func newSeedBroker(t *testing.T, serverCNs ...string) *seedBroker {
 	t.Helper()
-	pki := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{Clients: []string{"Kai"}})
+	pki := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{Clients: []string{"Kai"}})
 	for i, cn := range serverCNs {
 		pki.Issue(t, serverBase(i), cn, 825)
 		if v := pki.Version(t, serverBase(i)+".crt"); v != 1 {
 			t.Fatalf("seed server certificate is X.509 v%d, want v1", v)
 		}
 	}
-	dir := pki.DeviceDir(t, t.TempDir(), "Kai")
+	dir := pki.DeviceDir(t, "Kai")
 	b, err := certs.Load(dir, certs.Names{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -274,12 +274,12 @@ func TestLegacyReissueHintWorks(t *testing.T) {
 	for _, host := range []string{"192.0.2.10", "broker.example"} {
 		t.Run(host, func(t *testing.T) {
 			t.Parallel()
-			pki := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{ServerCN: host})
+			pki := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{ServerCN: host})
 			hint := certs.LegacyReissueHint(host)
 			if !strings.HasSuffix(hint, " && systemctl restart mosquitto") {
 				t.Fatalf("hint %q does not end with the restart", hint)
 			}
-			certstest.RunIn(t, pki.Dir, "bash", "-c", strings.TrimSuffix(hint, " && systemctl restart mosquitto"))
+			tutorialpki.RunIn(t, pki.Dir, "bash", "-c", strings.TrimSuffix(hint, " && systemctl restart mosquitto"))
 			if v := pki.Version(t, "server.crt"); v != 3 {
 				t.Errorf("reissued certificate is v%d", v)
 			}

@@ -24,6 +24,9 @@ type watchOpts struct {
 	Poll time.Duration
 	// Now is the clock passed to Reload; nil means time.Now.
 	Now func() time.Time
+	// Started, if set, is called once the files are watched, so a test
+	// changes them only after that.
+	Started func()
 }
 
 // Default watch timings.
@@ -44,9 +47,25 @@ func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
 
 // watch is Watch with tunable timings.
 func (s *Source) watch(ctx context.Context, opts watchOpts) error {
-	w, err := s.newWatch(opts)
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultWatchDebounce
+	}
+	if opts.Poll == 0 {
+		opts.Poll = DefaultWatchPoll
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &dirWatch{source: s, opts: opts}
+	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
-		return err
+		if opts.Poll < 0 {
+			return err
+		}
+		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
+	} else {
+		w.fsw = fsw
+		defer fsw.Close()
 	}
 	return w.run(ctx)
 }
@@ -62,39 +81,14 @@ type dirWatch struct {
 	state    string
 }
 
-// newWatch registers the watches: every change made after it returns is
-// seen by run.
-func (s *Source) newWatch(opts watchOpts) (*dirWatch, error) {
-	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultWatchDebounce
-	}
-	if opts.Poll == 0 {
-		opts.Poll = DefaultWatchPoll
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	w := &dirWatch{source: s, opts: opts, resolved: map[string]string{}}
-	fsw, err := fsnotify.NewWatcher()
-	if err != nil {
-		if opts.Poll < 0 {
-			return nil, err
-		}
-		s.logger.Warn("cannot watch the certificate files for changes, checking them every "+opts.Poll.String()+" instead", slog.Any("error", err))
-	} else {
-		w.fsw = fsw
-	}
+func (w *dirWatch) run(ctx context.Context) error {
+	w.resolved = map[string]string{}
 	w.sync()
 	w.state = w.fileState()
-	return w, nil
-}
-
-// run reloads the bundle on changes until ctx is done, then releases the
-// watches.
-func (w *dirWatch) run(ctx context.Context) error {
-	if w.fsw != nil {
-		defer w.fsw.Close()
+	if w.opts.Started != nil {
+		w.opts.Started()
 	}
+
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error
 	if w.fsw != nil {

@@ -9,39 +9,40 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
-// startWatch watches src until the test ends. Polling is off so
+// startWatch runs WatchWith on src until the test ends. Polling is off so
 // that only change events can trigger a reload.
 func startWatch(t *testing.T, src *certs.Source) {
 	t.Helper()
-	w, err := src.StartWatch(certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	started := make(chan struct{})
+	go func() {
+		done <- src.WatchWith(ctx, certs.WatchOpts{Debounce: 100 * time.Millisecond, Poll: -1, Now: func() time.Time { return t0 },
+			Started: func() { close(started) }})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Watch: %v", err)
 		}
 	})
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Watch ended before watching: %v", err)
+	}
 }
 
 // waitForSerial waits (bounded) until src presents the certificate certPEM.
 func waitForSerial(t *testing.T, src *certs.Source, certPEM []byte) {
 	t.Helper()
 	want := parseCertPEM(t, certPEM).SerialNumber.String()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if src.Current().Leaf().SerialNumber.String() == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the new certificate was not picked up (serial %s, want %s)", src.Current().Leaf().SerialNumber, want)
+	testutil.Eventually(t, 10*time.Second, "the new certificate with serial "+want+" picked up", func() bool {
+		return src.Current().Leaf().SerialNumber.String() == want
+	})
 }
 
 func TestWatchAtomicRename(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package config reads edgepub's YAML configuration in three steps:
 // Default, Parse (strict: unknown keys and wrong types are errors naming the
-// key and its line) and Validate (ranges and relations). Packages never see
-// this type: cmd/edgepub turns it into each package's Opts.
+// key and its line) and Validate (ranges and relations, and broker URLs
+// normalised). cmd/edgepub and internal/daemon turn it into each package's
+// Opts; certs.ConfigNames reads the certs section.
 package config
 
 import "time"
@@ -21,6 +22,7 @@ type Config struct {
 	Certs    Certs    `yaml:"certs"`
 	StateDir string   `yaml:"state_dir"`
 	Outbox   Outbox   `yaml:"outbox"`
+	Clock    Clock    `yaml:"clock"`
 	Log      Log      `yaml:"log"`
 	Presence Presence `yaml:"presence"`
 	Sensors  []Sensor `yaml:"sensors"`
@@ -72,6 +74,14 @@ type Outbox struct {
 	MemoryLimit int `yaml:"memory_limit"`
 }
 
+// Clock says how long publishing waits for the clock after boot.
+type Clock struct {
+	// HoldUnsynced holds publishing (not reading) while the clock is not
+	// synced and less than this has passed since boot, so that readings
+	// go out with repaired times; 0 does not hold.
+	HoldUnsynced Duration `yaml:"hold_unsynced"`
+}
+
 // Log selects the log level.
 type Log struct {
 	Level string `yaml:"level"`
@@ -109,7 +119,8 @@ func Default() Config {
 			SyncWindow:  Duration(time.Second),
 			MemoryLimit: 10000,
 		},
-		Log: Log{Level: "info"},
+		Clock: Clock{HoldUnsynced: Duration(2 * time.Minute)},
+		Log:   Log{Level: "info"},
 		Presence: Presence{
 			HealthInterval:  Duration(60 * time.Second),
 			DiscoveryPrefix: "homeassistant",

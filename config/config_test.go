@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,19 @@ func TestParseBrokerURL(t *testing.T) {
 		if _, _, err := ParseBrokerURL(in); !errors.Is(err, ErrBrokerURL) {
 			t.Errorf("ParseBrokerURL(%q) err = %v", in, err)
 		}
+	}
+}
+
+// Validate leaves the broker URLs normalised, so that the daemon and the
+// doctor use them as they are.
+func TestValidateNormalisesBrokerURLs(t *testing.T) {
+	cfg := Default()
+	cfg.Broker.URLs = []string{" mqtts://broker.lan ", "ssl://192.168.137.150:8883"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"mqtts://broker.lan:8883", "ssl://192.168.137.150:8883"}; !slices.Equal(cfg.Broker.URLs, want) {
+		t.Errorf("URLs = %q, want %q", cfg.Broker.URLs, want)
 	}
 }
 

@@ -28,6 +28,7 @@ var (
 	ErrOutboxSize       = errors.New("max_bytes must be at least 64KiB")
 	ErrNegative         = errors.New("must not be negative")
 	ErrSyncWindow       = errors.New("sync_window must be between 10ms and 1m")
+	ErrHoldUnsynced     = errors.New("hold_unsynced must be between 0 (do not hold) and 24h")
 	ErrMemoryLimit      = errors.New("memory_limit must be between 1 and 1000000 readings")
 	ErrLogLevel         = errors.New("log level must be debug, info, warn or error")
 	ErrHealthInterval   = errors.New("health_interval must be 0 (off) or at least 1s")
@@ -49,8 +50,9 @@ var (
 	fieldRE      = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
 
-// Validate checks ranges and relations. It returns the first problem as a
-// *FieldError naming the key.
+// Validate checks ranges and relations, and normalises the broker URLs to
+// scheme://host:port so that no other package parses them again. It returns
+// the first problem as a *FieldError naming the key.
 func (c *Config) Validate() error {
 	checks := []func() error{c.validateBroker, c.validateCerts, c.validateOutbox, c.validateMisc, c.validateSensors}
 	for _, check := range checks {
@@ -71,9 +73,11 @@ func (c *Config) validateBroker() error {
 		return bad("broker.urls", ErrNoBroker)
 	}
 	for i, u := range b.URLs {
-		if _, _, err := ParseBrokerURL(u); err != nil {
+		norm, _, err := ParseBrokerURL(u)
+		if err != nil {
 			return bad(fmt.Sprintf("broker.urls[%d]", i), err)
 		}
+		c.Broker.URLs[i] = norm
 	}
 	switch {
 	case !between(b.KeepAlive, 5*time.Second, 20*time.Minute):
@@ -142,6 +146,8 @@ func (c *Config) validateOutbox() error {
 		return bad("outbox.sync_window", ErrSyncWindow)
 	case o.MemoryLimit < 1 || o.MemoryLimit > 1_000_000:
 		return bad("outbox.memory_limit", ErrMemoryLimit)
+	case !between(c.Clock.HoldUnsynced, 0, 24*time.Hour):
+		return bad("clock.hold_unsynced", ErrHoldUnsynced)
 	}
 	return nil
 }

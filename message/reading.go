@@ -11,7 +11,7 @@ import (
 )
 
 // reservedFields are the envelope's own keys; a sensor field may not use them.
-var reservedFields = map[string]bool{"device": true, "sensor": true, "seq": true, "time": true}
+var reservedFields = map[string]bool{"device": true, "sensor": true, "seq": true, "time": true, "time_synced": true}
 
 // Encode returns the message for one reading: one flat JSON object
 // that describes itself, e.g.

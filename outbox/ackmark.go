@@ -29,10 +29,10 @@ const (
 	// acked-through(8); the CRC-32C of the body follows.
 	ackSlotBodySize = 24
 	ackSlotLen      = ackSlotBodySize + 4
-	// markAcksEvery bounds how often Ack rewrites marks: a SIGKILL resends
+	// ackMarkEvery bounds how often Ack rewrites marks: a SIGKILL resends
 	// at most this much of acknowledged readings besides the in-flight
 	// window, for a few syscalls per second at any rate.
-	markAcksEvery = 100 * time.Millisecond
+	ackMarkEvery = 100 * time.Millisecond
 )
 
 // errMarkReadOnly means the segment file could only be opened for reading.
@@ -102,9 +102,9 @@ func (s *segment) ackedThrough() uint64 {
 	return s.recs[len(s.recs)-1].seq
 }
 
-// writeMark stores mark in the slot not holding the newest one, without
+// writeAckMark stores mark in the slot not holding the newest one, without
 // fsync.
-func (s *segment) writeMark(mark uint64) error {
+func (s *segment) writeAckMark(mark uint64) error {
 	if s.size < segmentHeaderSize {
 		return nil // no records, so nothing to mark
 	}
@@ -114,10 +114,10 @@ func (s *segment) writeMark(mark uint64) error {
 	if s.readOnly {
 		return errMarkReadOnly
 	}
-	if _, err := s.file.WriteAt(encodeAckSlot(s.base, mark), int64(s.markSlot)*ackSlotSize); err != nil {
+	if _, err := s.file.WriteAt(encodeAckSlot(s.base, mark), int64(s.ackMarkSlot)*ackSlotSize); err != nil {
 		return fmt.Errorf("write ack mark: %w", err)
 	}
-	s.marked = mark
-	s.markSlot = (s.markSlot + 1) % ackSlots
+	s.ackMark = mark
+	s.ackMarkSlot = (s.ackMarkSlot + 1) % ackSlots
 	return nil
 }

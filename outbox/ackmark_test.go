@@ -6,66 +6,71 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
 func TestCrashResendsOnlyUnackedReadings(t *testing.T) {
-	e := newEnv(t)
-	o := e.open(nil)
-	e.appendN(o, 50)
-	for seq := uint64(1); seq <= 10; seq++ {
-		o.Ack(seq)
-	}
-	e.clock.Advance(markAcksEvery)
-	for seq := uint64(11); seq <= 20; seq++ {
-		o.Ack(seq)
-	}
-	// Acks above the first unacked reading are not marked: they come back.
-	o.Ack(25)
-	o.Ack(30)
-	o.tick()
-	if st := o.Stats(); st.Syncs != 0 {
-		t.Fatalf("Syncs = %d: ack marks must not be synced", st.Syncs)
-	}
-	crash(o)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		o := e.open(nil)
+		e.appendN(o, 50)
+		for seq := uint64(1); seq <= 10; seq++ {
+			o.Ack(seq)
+		}
+		time.Sleep(ackMarkEvery)
+		for seq := uint64(11); seq <= 20; seq++ {
+			o.Ack(seq)
+		}
+		// Acks above the first unacked reading are not marked: they come back.
+		o.Ack(25)
+		o.Ack(30)
+		o.tick()
+		if st := o.Stats(); st.Syncs != 0 {
+			t.Fatalf("Syncs = %d: ack marks must not be synced", st.Syncs)
+		}
+		crash(o)
 
-	o = e.open(nil)
-	wantSeqs(t, pendingSeqs(t, o), seqRange(21, 50))
-	if st := o.Stats(); st.Backlog != 30 || st.LastSeq != 50 || st.OpenDamage != (Damage{}) {
-		t.Fatalf("after crash Stats = %+v", st)
-	}
-	wantSeqs(t, e.appendN(o, 1), []uint64{51})
-	if n := e.logs.count(logging.MsgOutboxDamaged) + e.logs.count(logging.MsgSeqJumped); n != 0 {
-		t.Fatalf("crash with ack marks logged damage or a jump:\n%s", e.logs)
-	}
+		o = e.open(nil)
+		wantSeqs(t, pendingSeqs(t, o), seqRange(21, 50))
+		if st := o.Stats(); st.Backlog != 30 || st.LastSeq != 50 || st.OpenDamage != (Damage{}) {
+			t.Fatalf("after crash Stats = %+v", st)
+		}
+		wantSeqs(t, e.appendN(o, 1), []uint64{51})
+		if n := e.logs.count(logging.MsgOutboxDamaged) + e.logs.count(logging.MsgSeqJumped); n != 0 {
+			t.Fatalf("crash with ack marks logged damage or a jump:\n%s", e.logs)
+		}
+	})
 }
 
 func TestAckMarksAreWrittenAtMostEveryInterval(t *testing.T) {
-	e := newEnv(t)
-	o := e.open(nil)
-	const n = 1000
-	for _, seq := range e.appendN(o, n) {
-		o.Ack(seq)
-		e.clock.Advance(time.Millisecond)
-	}
-	o.mu.Lock()
-	writes, marked := o.markWrites, o.active.marked
-	o.mu.Unlock()
-	if limit := uint64(n*time.Millisecond/markAcksEvery) + 1; writes > limit || writes < limit-1 {
-		t.Fatalf("%d mark writes for %d acks over %v, want about %d", writes, n, n*time.Millisecond, limit)
-	}
-	if marked >= n || marked < n-uint64(markAcksEvery/time.Millisecond) {
-		t.Fatalf("mark %d lags more than %v of acks behind %d", marked, markAcksEvery, n)
-	}
-	o.tick()
-	o.mu.Lock()
-	marked = o.active.marked
-	o.mu.Unlock()
-	if marked != n {
-		t.Fatalf("after a tick the mark is %d, want %d", marked, n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		o := e.open(nil)
+		const n = 1000
+		for _, seq := range e.appendN(o, n) {
+			o.Ack(seq)
+			time.Sleep(time.Millisecond)
+		}
+		o.mu.Lock()
+		writes, marked := o.disk.ackMarkWrites, o.disk.active.ackMark
+		o.mu.Unlock()
+		if limit := uint64(n*time.Millisecond/ackMarkEvery) + 1; writes > limit || writes < limit-1 {
+			t.Fatalf("%d mark writes for %d acks over %v, want about %d", writes, n, n*time.Millisecond, limit)
+		}
+		if marked >= n || marked < n-uint64(ackMarkEvery/time.Millisecond) {
+			t.Fatalf("mark %d lags more than %v of acks behind %d", marked, ackMarkEvery, n)
+		}
+		o.tick()
+		o.mu.Lock()
+		marked = o.disk.active.ackMark
+		o.mu.Unlock()
+		if marked != n {
+			t.Fatalf("after a tick the mark is %d, want %d", marked, n)
+		}
+	})
 }
 
 func TestAckMarksPerSegment(t *testing.T) {
@@ -77,7 +82,7 @@ func TestAckMarksPerSegment(t *testing.T) {
 	e.appendN(o, 150) // about four segments
 	o.mu.Lock()
 	var bounds [][2]uint64
-	for _, s := range o.segs {
+	for _, s := range o.disk.segs {
 		bounds = append(bounds, [2]uint64{s.recs[0].seq, s.recs[len(s.recs)-1].seq})
 	}
 	o.mu.Unlock()
@@ -226,7 +231,7 @@ func TestReadOnlySegmentSkipsMarksQuietly(t *testing.T) {
 	o.Close()
 	o = e.open(nil)
 	o.mu.Lock()
-	s := o.segs[0]
+	s := o.disk.segs[0]
 	if err := s.openFile(); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
 )
@@ -99,75 +101,79 @@ func TestCorruptRecordsInTheMiddle(t *testing.T) {
 }
 
 func TestForeignFilesAreLeftAlone(t *testing.T) {
-	e := newEnv(t)
-	closedBacklog(t, e, 3)
-	foreign := []string{"notes.txt", "00000000000000000001.seg.bak", "123.seg"}
-	for _, name := range foreign {
-		if err := os.WriteFile(filepath.Join(e.dir, name), []byte("not a segment"), 0o600); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		closedBacklog(t, e, 3)
+		foreign := []string{"notes.txt", "00000000000000000001.seg.bak", "123.seg"}
+		for _, name := range foreign {
+			if err := os.WriteFile(filepath.Join(e.dir, name), []byte("not a segment"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Mkdir(filepath.Join(e.dir, "sub"), 0o700); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := os.Mkdir(filepath.Join(e.dir, "sub"), 0o700); err != nil {
-		t.Fatal(err)
-	}
 
-	o := e.open(nil)
-	wantSeqs(t, pendingSeqs(t, o), seqRange(1, 3))
-	if d := o.Stats().OpenDamage; d.ForeignFiles != 4 || d.Segments != 0 {
-		t.Fatalf("OpenDamage = %+v", d)
-	}
-	for _, seq := range seqRange(1, 3) {
-		o.Ack(seq)
-	}
-	e.clock.Advance(rotateAfter)
-	o.tick()
-	o.Close()
-	for _, name := range append(foreign, "sub") {
-		if _, err := os.Stat(filepath.Join(e.dir, name)); err != nil {
-			t.Errorf("foreign %s: %v", name, err)
+		o := e.open(nil)
+		wantSeqs(t, pendingSeqs(t, o), seqRange(1, 3))
+		if d := o.Stats().OpenDamage; d.ForeignFiles != 4 || d.Segments != 0 {
+			t.Fatalf("OpenDamage = %+v", d)
 		}
-	}
-	if n := e.logs.count(logging.MsgOutboxDamaged); n != 1 {
-		t.Fatalf("damage logged %d times, want once", n)
-	}
+		for _, seq := range seqRange(1, 3) {
+			o.Ack(seq)
+		}
+		time.Sleep(rotateAfter)
+		o.tick()
+		o.Close()
+		for _, name := range append(foreign, "sub") {
+			if _, err := os.Stat(filepath.Join(e.dir, name)); err != nil {
+				t.Errorf("foreign %s: %v", name, err)
+			}
+		}
+		if n := e.logs.count(logging.MsgOutboxDamaged); n != 1 {
+			t.Fatalf("damage logged %d times, want once", n)
+		}
+	})
 }
 
 func TestGarbageSegmentAndLease(t *testing.T) {
-	e := newEnv(t)
-	closedBacklog(t, e, 5)
-	garbage := make([]byte, 5000)
-	for i := range garbage {
-		garbage[i] = byte(i * 7)
-	}
-	if err := os.WriteFile(filepath.Join(e.dir, segmentName(3)), garbage, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(e.dir, leaseName), garbage[:100], 0o600); err != nil {
-		t.Fatal(err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		closedBacklog(t, e, 5)
+		garbage := make([]byte, 5000)
+		for i := range garbage {
+			garbage[i] = byte(i * 7)
+		}
+		if err := os.WriteFile(filepath.Join(e.dir, segmentName(3)), garbage, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.dir, leaseName), garbage[:100], 0o600); err != nil {
+			t.Fatal(err)
+		}
 
-	o := e.open(nil)
-	// seqs 3..5 now lie in the range of the garbage segment's name, so the
-	// first segment keeps 1..2 and the rest is counted as damage.
-	got := pendingSeqs(t, o)
-	if len(got) < 2 || got[0] != 1 || got[1] != 2 {
-		t.Fatalf("pending = %v", got)
-	}
-	d := o.Stats().OpenDamage
-	if !d.LeaseDamaged || d.Segments == 0 {
-		t.Fatalf("OpenDamage = %+v", d)
-	}
-	if seq := e.appendN(o, 1)[0]; seq <= 5 {
-		t.Fatalf("seq %d reused after damage", seq)
-	}
-	for _, seq := range pendingSeqs(t, o) {
-		o.Ack(seq)
-	}
-	e.clock.Advance(rotateAfter)
-	o.tick()
-	if got := fileSize(t, filepath.Join(e.dir, segmentName(3))); got != int64(len(garbage)) {
-		t.Fatalf("segment of pure garbage is %d bytes after reclaim, want it kept with %d", got, len(garbage))
-	}
+		o := e.open(nil)
+		// seqs 3..5 now lie in the range of the garbage segment's name, so the
+		// first segment keeps 1..2 and the rest is counted as damage.
+		got := pendingSeqs(t, o)
+		if len(got) < 2 || got[0] != 1 || got[1] != 2 {
+			t.Fatalf("pending = %v", got)
+		}
+		d := o.Stats().OpenDamage
+		if !d.LeaseDamaged || d.Segments == 0 {
+			t.Fatalf("OpenDamage = %+v", d)
+		}
+		if seq := e.appendN(o, 1)[0]; seq <= 5 {
+			t.Fatalf("seq %d reused after damage", seq)
+		}
+		for _, seq := range pendingSeqs(t, o) {
+			o.Ack(seq)
+		}
+		time.Sleep(rotateAfter)
+		o.tick()
+		if got := fileSize(t, filepath.Join(e.dir, segmentName(3))); got != int64(len(garbage)) {
+			t.Fatalf("segment of pure garbage is %d bytes after reclaim, want it kept with %d", got, len(garbage))
+		}
+	})
 }
 
 func TestPendingDropsRecordDamagedAfterOpen(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
 )
@@ -23,128 +25,134 @@ func notCreatableDir(t *testing.T) string {
 }
 
 func TestUncreatableDirKeepsReadingsInMemory(t *testing.T) {
-	e := newEnv(t)
-	e.dir = notCreatableDir(t)
-	o := e.open(nil)
-	st := o.Stats()
-	if st.DiskErr == nil || !strings.Contains(st.DiskErr.Error(), e.dir) {
-		t.Fatalf("DiskErr = %v, want an error naming %s", st.DiskErr, e.dir)
-	}
-	e.appendN(o, 5)
-	o.Ack(2)
-	wantSeqs(t, pendingSeqs(t, o), []uint64{1, 3, 4, 5})
-	if st := o.Stats(); st.InMemory != 4 || st.Backlog != 4 {
-		t.Fatalf("Stats = %+v", st)
-	}
-	if c := e.logs.count(logging.MsgDiskError); c != 1 {
-		t.Fatalf("disk error logged %d times, want once", c)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.dir = notCreatableDir(t)
+		o := e.open(nil)
+		st := o.Stats()
+		if st.DiskErr == nil || !strings.Contains(st.DiskErr.Error(), e.dir) {
+			t.Fatalf("DiskErr = %v, want an error naming %s", st.DiskErr, e.dir)
+		}
+		e.appendN(o, 5)
+		o.Ack(2)
+		wantSeqs(t, pendingSeqs(t, o), []uint64{1, 3, 4, 5})
+		if st := o.Stats(); st.InMemory != 4 || st.Backlog != 4 {
+			t.Fatalf("Stats = %+v", st)
+		}
+		if c := e.logs.count(logging.MsgDiskError); c != 1 {
+			t.Fatalf("disk error logged %d times, want once", c)
+		}
 
-	// Fix the path: the next retry moves the readings to disk.
-	parent := filepath.Dir(e.dir)
-	if err := os.Remove(parent); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(parent, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	o.tick() // too early for a retry
-	if o.Stats().DiskErr == nil {
-		t.Fatal("retried the disk before retryEvery")
-	}
-	e.clock.Advance(retryEvery)
-	o.tick()
-	st = o.Stats()
-	if st.DiskErr != nil || st.InMemory != 0 || st.Backlog != 4 || st.Bytes == 0 {
-		t.Fatalf("after the fix Stats = %+v", st)
-	}
-	wantSeqs(t, e.appendN(o, 1), []uint64{6})
-	crash(o)
-	o = e.open(nil)
-	wantSeqs(t, pendingSeqs(t, o), []uint64{1, 3, 4, 5, 6})
-	wantSeqs(t, e.appendN(o, 1), []uint64{7})
+		// Fix the path: the next retry moves the readings to disk.
+		parent := filepath.Dir(e.dir)
+		if err := os.Remove(parent); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(parent, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		o.tick() // too early for a retry
+		if o.Stats().DiskErr == nil {
+			t.Fatal("retried the disk before retryEvery")
+		}
+		time.Sleep(retryEvery)
+		o.tick()
+		st = o.Stats()
+		if st.DiskErr != nil || st.InMemory != 0 || st.Backlog != 4 || st.Bytes == 0 {
+			t.Fatalf("after the fix Stats = %+v", st)
+		}
+		wantSeqs(t, e.appendN(o, 1), []uint64{6})
+		crash(o)
+		o = e.open(nil)
+		wantSeqs(t, pendingSeqs(t, o), []uint64{1, 3, 4, 5, 6})
+		wantSeqs(t, e.appendN(o, 1), []uint64{7})
+	})
 }
 
 func TestReadOnlyDirServesBacklog(t *testing.T) {
-	e := newEnv(t)
-	if os.Geteuid() == 0 {
-		// Root ignores permission bits; a read-only mount stops it.
-		e.dir = mountTmpfs(t, "size=1m")
-	}
-	o := e.open(nil)
-	e.appendN(o, 10)
-	o.Close()
-	setReadOnly(t, e.dir, true)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		if os.Geteuid() == 0 {
+			// Root ignores permission bits; a read-only mount stops it.
+			e.dir = mountTmpfs(t, "size=1m")
+		}
+		o := e.open(nil)
+		e.appendN(o, 10)
+		o.Close()
+		setReadOnly(t, e.dir, true)
 
-	o = e.open(nil)
-	st := o.Stats()
-	if st.DiskErr == nil || !strings.Contains(st.DiskErr.Error(), "writable") {
-		t.Fatalf("DiskErr = %v, want one that says to make the dir writable", st.DiskErr)
-	}
-	e.appendN(o, 5)
-	wantSeqs(t, pendingSeqs(t, o), seqRange(1, 15))
-	for _, seq := range seqRange(1, 12) {
-		o.Ack(seq)
-	}
-	wantSeqs(t, pendingSeqs(t, o), seqRange(13, 15))
+		o = e.open(nil)
+		st := o.Stats()
+		if st.DiskErr == nil || !strings.Contains(st.DiskErr.Error(), "writable") {
+			t.Fatalf("DiskErr = %v, want one that says to make the dir writable", st.DiskErr)
+		}
+		e.appendN(o, 5)
+		wantSeqs(t, pendingSeqs(t, o), seqRange(1, 15))
+		for _, seq := range seqRange(1, 12) {
+			o.Ack(seq)
+		}
+		wantSeqs(t, pendingSeqs(t, o), seqRange(13, 15))
 
-	setReadOnly(t, e.dir, false)
-	e.clock.Advance(retryEvery)
-	o.tick()
-	if st := o.Stats(); st.DiskErr != nil || st.InMemory != 0 || st.Backlog != 3 {
-		t.Fatalf("after the dir became writable Stats = %+v", st)
-	}
-	o.Close()
-	o = e.open(nil)
-	wantSeqs(t, pendingSeqs(t, o), seqRange(13, 15))
+		setReadOnly(t, e.dir, false)
+		time.Sleep(retryEvery)
+		o.tick()
+		if st := o.Stats(); st.DiskErr != nil || st.InMemory != 0 || st.Backlog != 3 {
+			t.Fatalf("after the dir became writable Stats = %+v", st)
+		}
+		o.Close()
+		o = e.open(nil)
+		wantSeqs(t, pendingSeqs(t, o), seqRange(13, 15))
+	})
 }
 
 func TestDiskFullKeepsReadingsInMemory(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a 256 KiB tmpfs that can fill up; CI runs as root")
-	}
-	e := newEnv(t)
-	e.dir = mountTmpfs(t, "size=256k")
-	o := e.open(nil)
-	filler := filepath.Join(e.dir, "filler")
-	fillUp(t, filler)
-	var onDisk uint64
-	for i := 0; o.Stats().DiskErr == nil; i++ {
-		if i > 100 {
-			t.Fatal("appending to a full disk never failed")
+	synctest.Test(t, func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to mount a 256 KiB tmpfs that can fill up; CI runs as root")
 		}
-		onDisk = e.appendN(o, 1)[0]
-	}
-	onDisk-- // the reading that hit ENOSPC went to memory
-	st := o.Stats()
-	if !errors.Is(st.DiskErr, syscall.ENOSPC) || !strings.Contains(st.DiskErr.Error(), "free space") {
-		t.Fatalf("DiskErr = %v, want ENOSPC with a fix", st.DiskErr)
-	}
-	e.appendN(o, 200)
-	last := onDisk + 201
-	if st := o.Stats(); st.InMemory != 201 || st.Backlog != int(last) {
-		t.Fatalf("while full Stats = %+v", st)
-	}
-	wantSeqs(t, pendingSeqs(t, o), seqRange(1, last))
-	if c := e.logs.count(logging.MsgDiskError); c != 1 {
-		t.Fatalf("disk error logged %d times, want once", c)
-	}
+		e := newEnv(t)
+		e.dir = mountTmpfs(t, "size=256k")
+		o := e.open(nil)
+		filler := filepath.Join(e.dir, "filler")
+		fillUp(t, filler)
+		var onDisk uint64
+		for i := 0; o.Stats().DiskErr == nil; i++ {
+			if i > 100 {
+				t.Fatal("appending to a full disk never failed")
+			}
+			onDisk = e.appendN(o, 1)[0]
+		}
+		onDisk-- // the reading that hit ENOSPC went to memory
+		st := o.Stats()
+		if !errors.Is(st.DiskErr, syscall.ENOSPC) || !strings.Contains(st.DiskErr.Error(), "free space") {
+			t.Fatalf("DiskErr = %v, want ENOSPC with a fix", st.DiskErr)
+		}
+		e.appendN(o, 200)
+		last := onDisk + 201
+		if st := o.Stats(); st.InMemory != 201 || st.Backlog != int(last) {
+			t.Fatalf("while full Stats = %+v", st)
+		}
+		wantSeqs(t, pendingSeqs(t, o), seqRange(1, last))
+		if c := e.logs.count(logging.MsgDiskError); c != 1 {
+			t.Fatalf("disk error logged %d times, want once", c)
+		}
 
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Advance(retryEvery)
-	o.tick()
-	if st := o.Stats(); st.DiskErr != nil || st.InMemory != 0 || st.Backlog != int(last) {
-		t.Fatalf("after space came back Stats = %+v", st)
-	}
-	wantSeqs(t, pendingSeqs(t, o), seqRange(1, last))
-	if err := o.Close(); err != nil {
-		t.Fatal(err)
-	}
-	o = e.open(nil)
-	wantSeqs(t, pendingSeqs(t, o), seqRange(1, last))
-	wantSeqs(t, e.appendN(o, 1), []uint64{last + 1})
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(retryEvery)
+		o.tick()
+		if st := o.Stats(); st.DiskErr != nil || st.InMemory != 0 || st.Backlog != int(last) {
+			t.Fatalf("after space came back Stats = %+v", st)
+		}
+		wantSeqs(t, pendingSeqs(t, o), seqRange(1, last))
+		if err := o.Close(); err != nil {
+			t.Fatal(err)
+		}
+		o = e.open(nil)
+		wantSeqs(t, pendingSeqs(t, o), seqRange(1, last))
+		wantSeqs(t, e.appendN(o, 1), []uint64{last + 1})
+	})
 }
 
 // mountTmpfs mounts a fresh tmpfs (root only) and returns a dir in it.

@@ -8,50 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
-// fakeClock is a settable clock shared by the outbox and the test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // logBuffer collects JSON log lines so tests can count events.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ testutil.Buffer }
 
 // count returns how many log lines carry the message id.
 func (l *logBuffer) count(msgID string) int {
@@ -64,21 +28,19 @@ func (l *logBuffer) logger() *slog.Logger {
 
 // testEnv bundles what most tests share.
 type testEnv struct {
-	t     *testing.T
-	dir   string
-	clock *fakeClock
-	logs  *logBuffer
-	boot  string
+	t    *testing.T
+	dir  string
+	logs *logBuffer
+	boot string
 }
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
-	return &testEnv{t: t, dir: filepath.Join(t.TempDir(), "outbox"), clock: newFakeClock(), logs: &logBuffer{}, boot: "boot-1"}
+	return &testEnv{t: t, dir: filepath.Join(t.TempDir(), "outbox"), logs: &logBuffer{}, boot: "boot-1"}
 }
 
 func (e *testEnv) opts() *Opts {
 	return &Opts{
-		Now:    e.clock.Now,
 		Logger: e.logs.logger(),
 		BootID: func() (string, error) { return e.boot, nil },
 	}
@@ -104,12 +66,12 @@ func payloadFor(seq uint64) []byte {
 
 func encodeSeq(seq uint64) ([]byte, error) { return payloadFor(seq), nil }
 
-// appendN appends n readings at the clock's time and returns their seqs.
+// appendN appends n readings at the (bubble's) current time and returns their seqs.
 func (e *testEnv) appendN(o *Outbox, n int) []uint64 {
 	e.t.Helper()
 	seqs := make([]uint64, 0, n)
 	for range n {
-		seq, err := o.Append(e.clock.Now(), encodeSeq)
+		seq, err := o.Append(time.Now(), encodeSeq)
 		if err != nil {
 			e.t.Fatalf("Append: %v", err)
 		}
@@ -163,13 +125,10 @@ func crash(o *Outbox) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closed = true
-	for _, s := range o.segs {
+	for _, s := range o.disk.segs {
 		s.closeFile()
 	}
-	if o.lease != nil {
-		o.lease.close()
-		o.lease = nil
-	}
+	o.seq.close()
 	if o.lockFile != nil {
 		o.lockFile.Close()
 		o.lockFile = nil

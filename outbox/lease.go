@@ -40,7 +40,7 @@ type leaseState struct {
 	exactResume  bool
 }
 
-// leaseFile is the open lease; the Outbox serialises writes with leaseMu.
+// leaseFile is the open lease; seqLease serialises its writes.
 type leaseFile struct {
 	f   *os.File
 	gen uint64

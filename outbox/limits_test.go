@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
@@ -49,51 +50,55 @@ func TestFullOutboxDropsOldest(t *testing.T) {
 }
 
 func TestFullEpisodeEndsWhenDrained(t *testing.T) {
-	e := newEnv(t)
-	opts := e.opts()
-	opts.MaxBytes = 64 << 10
-	opts.SegmentBytes = 8 << 10
-	o := e.open(opts)
-	e.appendN(o, 1000)
-	for _, seq := range pendingSeqs(t, o) {
-		o.Ack(seq)
-	}
-	e.clock.Advance(rotateAfter)
-	o.tick()
-	e.appendN(o, 1000)
-	if c := e.logs.count(logging.MsgReadingsDropped); c != 2 {
-		t.Fatalf("drops logged %d times for two episodes, want 2", c)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		opts := e.opts()
+		opts.MaxBytes = 64 << 10
+		opts.SegmentBytes = 8 << 10
+		o := e.open(opts)
+		e.appendN(o, 1000)
+		for _, seq := range pendingSeqs(t, o) {
+			o.Ack(seq)
+		}
+		time.Sleep(rotateAfter)
+		o.tick()
+		e.appendN(o, 1000)
+		if c := e.logs.count(logging.MsgReadingsDropped); c != 2 {
+			t.Fatalf("drops logged %d times for two episodes, want 2", c)
+		}
+	})
 }
 
 func TestMaxAgeDropsOldReadings(t *testing.T) {
-	e := newEnv(t)
-	opts := e.opts()
-	opts.MaxAge = time.Hour
-	o := e.open(opts)
-	for range 10 {
-		e.appendN(o, 6)
-		e.clock.Advance(10 * time.Minute)
-	}
-	// The 10 batches of 6 are now 100, 90, … 10 minutes old: the four
-	// batches older than an hour go, the one exactly an hour old stays.
-	o.tick()
-	st := o.Stats()
-	if st.DroppedAge != 24 || st.Backlog != 36 {
-		t.Fatalf("Stats = %+v, want 24 dropped for age and 36 kept", st)
-	}
-	wantSeqs(t, pendingSeqs(t, o), seqRange(25, 60))
-	for range 3 {
-		e.clock.Advance(10 * time.Minute)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		opts := e.opts()
+		opts.MaxAge = time.Hour
+		o := e.open(opts)
+		for range 10 {
+			e.appendN(o, 6)
+			time.Sleep(10 * time.Minute)
+		}
+		// The 10 batches of 6 are now 100, 90, … 10 minutes old: the four
+		// batches older than an hour go, the one exactly an hour old stays.
 		o.tick()
-	}
-	if st := o.Stats(); st.DroppedAge != 42 {
-		t.Fatalf("DroppedAge = %d, want 42", st.DroppedAge)
-	}
-	if c := e.logs.count(logging.MsgReadingsDropped); c != 1 {
-		t.Fatalf("age drops logged %d times, want once per episode", c)
-	}
-	wantSeqs(t, e.appendN(o, 1), []uint64{61})
+		st := o.Stats()
+		if st.DroppedAge != 24 || st.Backlog != 36 {
+			t.Fatalf("Stats = %+v, want 24 dropped for age and 36 kept", st)
+		}
+		wantSeqs(t, pendingSeqs(t, o), seqRange(25, 60))
+		for range 3 {
+			time.Sleep(10 * time.Minute)
+			o.tick()
+		}
+		if st := o.Stats(); st.DroppedAge != 42 {
+			t.Fatalf("DroppedAge = %d, want 42", st.DroppedAge)
+		}
+		if c := e.logs.count(logging.MsgReadingsDropped); c != 1 {
+			t.Fatalf("age drops logged %d times, want once per episode", c)
+		}
+		wantSeqs(t, e.appendN(o, 1), []uint64{61})
+	})
 }
 
 func TestMemoryLimitDropsOldest(t *testing.T) {

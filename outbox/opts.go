@@ -30,8 +30,6 @@ type Opts struct {
 	// MemoryLimit is how many readings are held in memory while the disk
 	// fails; default 10000. Beyond it the oldest are dropped.
 	MemoryLimit int
-	// Now is the clock; default time.Now.
-	Now func() time.Time
 	// Logger receives the outbox's events; default discards them.
 	Logger *slog.Logger
 	// BootID returns an id that changes on every boot; default reads
@@ -89,9 +87,6 @@ func (opts *Opts) withDefaults() (Opts, error) {
 	}
 	if o.MemoryLimit == 0 {
 		o.MemoryLimit = DefaultMemoryLimit
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

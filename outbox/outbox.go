@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -14,121 +13,42 @@ import (
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
-const (
-	// leaseStep is how far ahead seqs are reserved by one fsynced lease
-	// write: seq may jump by up to this much after a power cut.
-	leaseStep = 10000
-	// rotateAfter is how old a segment whose records the broker acked gets
-	// before it is replaced and deleted. Deleting it well before the
-	// kernel writes dirty pages back (30 s by default) cancels that
-	// writeback, so a healthy link keeps readings off the SD card.
-	rotateAfter = 5 * time.Second
-	// markEvery is how often a new sync mark starts: a quarter of the
-	// tick, so a record is synced at most that much early.
-	markEvery = 4
-	// slowSyncQuiet is how long fsyncs stay within SyncWindow before a
-	// stretch of slow ones is over: a short window on a busy disk would
-	// otherwise start and end one every few seconds.
-	slowSyncQuiet = time.Minute
-	// retryEvery is how often a failed disk is tried again.
-	retryEvery = 5 * time.Second
-)
+// retryEvery is how often a failed disk is tried again.
+const retryEvery = 5 * time.Second
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("outbox is closed")
 
 // Outbox is a durable, seq-numbering queue of readings on disk. It is safe
 // for concurrent use.
+//
+// It is made of three parts: the seq lease hands out seqs below a durable
+// ceiling and has its own locks; the segment log holds the readings on disk
+// and the memory fallback holds them while the disk fails. Those two are
+// one queue in seq order (every seq in memory is above every seq on disk),
+// so the Outbox's mu guards both, with whether the disk is in use.
 type Outbox struct {
 	dir       string
 	opts      Opts
 	log       *slog.Logger
 	notify    chan struct{}
 	tickEvery time.Duration
+	seq       *seqLease
 
-	// leaseMu serialises lease writes. It may be taken while holding mu,
-	// never the other way round.
-	leaseMu      sync.Mutex
-	leaseWritten uint64 // version of want last made durable
-
-	mu          sync.Mutex
-	closed      bool
-	lockFile    *os.File
-	scanned     bool
-	lease       *leaseFile
-	leaseGen    uint64
-	leaseIntact bool
-	// want is the lease content to make durable; wantVersion counts changes.
-	want        leaseState
-	wantVersion uint64
-	// ceiling is the durable lease ceiling: seqs below it may be handed out.
-	ceiling uint64
-	next    uint64
-
-	segs   []*segment
-	active *segment
-	// mem holds readings while the disk fails, in seq order; every seq in
-	// it is above every seq in segs.
-	mem        []memRecord
-	memPending int
-	// unsynced marks where the records written since the last fsync start:
-	// mark i covers the seqs from its seq up to the next mark's (the last
-	// one up to next), and at is when its first record was appended. A new
-	// mark starts every markEvery, so there are a few per second at any
-	// rate, and the deadline they give errs towards syncing early.
-	unsynced []syncMark
-	scratch  []byte
-	// syncLead is how much earlier than SyncWindow the next fsync starts:
-	// the last fsync's duration, or half the previous lead if that was
-	// longer, so one slow fsync moves the next ones forward for a while.
-	syncLead time.Duration
-	// syncFile fsyncs a segment; tests replace it with a slow one.
-	syncFile func(*os.File) error
-	slowSync slowSyncEpisode
-
-	bytes   int64
-	backlog int
-	syncs   uint64
-	// lastMarkAt is when Ack last wrote ack marks (Unix nanoseconds);
-	// markWrites counts the slot writes.
-	lastMarkAt int64
-	markWrites uint64
-
+	mu       sync.Mutex
+	closed   bool
+	lockFile *os.File
+	scanned  bool
+	disk     segmentLog
+	mem      memFallback
+	// diskErr is why the disk is not in use; diskPermanent means retrying
+	// cannot help before a restart.
 	diskErr       error
 	diskPermanent bool
 	lastRetry     time.Time
-
-	droppedFull, droppedAge, droppedMemory, damaged uint64
-	openDamage                                      Damage
-	full, aged, overflow                            episode
-	loggedRemoveErr, loggedReadErr, loggedMarkErr   bool
-}
-
-type memRecord struct {
-	seq      uint64
-	unixNano int64
-	payload  []byte
-	state    uint8
-}
-
-type syncMark struct {
-	seq uint64
-	at  int64
-}
-
-// slowSyncEpisode tracks a stretch of fsyncs slower than SyncWindow so it is
-// logged once at its start and once at its end, a minute after the last.
-type slowSyncEpisode struct {
-	active  bool
-	count   uint64
-	slowest time.Duration
-	last    time.Time
-}
-
-// episode tracks one stretch of drops so it is logged once, not per reading.
-type episode struct {
-	active  bool
-	dropped uint64
+	// droppedAge counts readings dropped for their age, from either part.
+	droppedAge uint64
+	aged       episode
 }
 
 // Stats is a snapshot of the outbox.
@@ -185,21 +105,23 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 		log:       o.Logger,
 		notify:    make(chan struct{}, 1),
 		tickEvery: min(max(o.SyncWindow/4, 10*time.Millisecond), 250*time.Millisecond),
-		next:      1,
-		syncFile:  (*os.File).Sync,
 	}
+	ob.disk = segmentLog{dir: dir, opts: &ob.opts, logger: o.Logger, tickEvery: ob.tickEvery}
+	ob.mem = memFallback{dir: dir, limit: o.MemoryLimit, logger: o.Logger}
 	bootID, err := o.BootID()
 	if err != nil {
 		ob.log.Warn("cannot tell reboots apart, so seq will jump on every start", slog.Any("error", err))
 	}
-	ob.want = leaseState{bootID: bootID, exactResume: true}
+	ob.seq = newSeqLease(dir, bootID)
 
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if err := ob.attachLocked(); err != nil {
 		ob.enterDiskErrorLocked(err)
 	}
-	ob.syncRecoveredLocked(bootID)
+	if ob.diskErr == nil && bootID != "" {
+		ob.disk.syncRecovered()
+	}
 	return ob, nil
 }
 
@@ -233,173 +155,119 @@ func (o *Outbox) attachLocked() error {
 
 	// Reserve seqs and mark whether the segments will tell the last seq:
 	// not yet while readings wait in memory.
-	o.want.ceiling = max(o.want.ceiling, o.next+leaseStep)
-	o.want.exactResume = len(o.mem) == 0
-	if err := o.persistLeaseLocked(); err != nil {
+	if err := o.seq.reserveAhead(len(o.mem.recs) == 0); err != nil {
 		return err
 	}
 
-	base := o.next
-	if i := o.firstPendingMem(); i >= 0 {
-		base = o.mem[i].seq
+	base := o.seq.peek()
+	if i := o.mem.firstPending(); i >= 0 {
+		base = o.mem.recs[i].seq
 	}
-	seg, err := o.createSegmentLocked(base)
+	seg, err := o.disk.createSegment(base)
 	if err != nil {
 		return err
 	}
-	if err := o.flushMemLocked(seg); err != nil {
+	if err := o.disk.adopt(seg, o.mem.recs); err != nil {
 		return err
 	}
-	if !o.want.exactResume {
-		o.want.exactResume = true
-		if err := o.persistLeaseLocked(); err != nil {
-			return err
-		}
-	}
-	return nil
+	o.mem.clear()
+	return o.seq.setExact(true)
 }
 
-// persistLeaseLocked makes o.want durable before it returns.
-func (o *Outbox) persistLeaseLocked() error {
-	o.wantVersion++
-	if o.lease == nil {
-		o.leaseMu.Lock()
-		defer o.leaseMu.Unlock()
-		lf, err := openLeaseFile(o.dir, o.want, o.leaseGen, o.leaseIntact)
-		if err != nil {
-			return err
+// Append assigns the next seq, lets encode build the payload that embeds it,
+// and writes the record before returning: write(2) puts it in the page
+// cache, which survives the death of the process. The fsync follows within
+// SyncWindow unless the broker acknowledges the reading first. When encode
+// fails the seq is not used up. encode runs under the outbox's lock, so it
+// must not call the Outbox.
+func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (uint64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return 0, ErrClosed
+	}
+	seq := o.seq.peek()
+	if o.diskErr == nil {
+		// A seq may leave the outbox only below a durable ceiling, or a
+		// power cut could hand it out a second time.
+		if err := o.seq.cover(seq); err != nil {
+			o.enterDiskErrorLocked(err)
 		}
-		o.lease = lf
-		o.leaseWritten = o.wantVersion
-	} else if err := o.writeLease(o.lease, o.want, o.wantVersion); err != nil {
-		return err
 	}
-	o.ceiling = max(o.ceiling, o.want.ceiling)
-	return nil
-}
-
-// writeLease writes s unless a newer version was written already; it does
-// not need mu, so Run can extend the lease without blocking Append.
-func (o *Outbox) writeLease(lf *leaseFile, s leaseState, version uint64) error {
-	o.leaseMu.Lock()
-	defer o.leaseMu.Unlock()
-	if version <= o.leaseWritten {
-		return nil
-	}
-	if err := lf.write(s); err != nil {
-		return err
-	}
-	o.leaseWritten = version
-	return nil
-}
-
-// createSegmentLocked starts a new active segment named after base. The old
-// active one stays until its records are acked: a new name is always on disk
-// before an old one goes, so the newest name tells the last seq.
-func (o *Outbox) createSegmentLocked(base uint64) (*segment, error) {
-	path := filepath.Join(o.dir, segmentName(base))
-	flags := os.O_RDWR | os.O_CREATE | os.O_EXCL
-	var reuse *segment
-	if n := len(o.segs); n > 0 && o.segs[n-1].base == base {
-		// An empty newest segment, or one holding only damage, named for
-		// exactly this seq: write into it instead.
-		reuse = o.segs[n-1]
-		if len(reuse.recs) > 0 {
-			return nil, fmt.Errorf("outbox segment %s already holds records", filepath.Base(path))
-		}
-		flags = os.O_RDWR | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
+	payload, err := encode(seq)
 	if err != nil {
-		return nil, fmt.Errorf("create outbox segment: %w", err)
+		return 0, fmt.Errorf("encode reading %d: %w", seq, err)
 	}
-	seg := reuse
-	if seg == nil {
-		seg = &segment{base: base, path: path}
-		o.segs = append(o.segs, seg)
+	if len(payload) > MaxPayload {
+		return 0, fmt.Errorf("reading %d encodes to %d bytes, above the outbox limit of %d: send fewer values per reading",
+			seq, len(payload), MaxPayload)
+	}
+	o.seq.use(seq)
+	if o.diskErr == nil {
+		if err := o.disk.append(seq, t, payload, time.Now()); err != nil {
+			o.enterDiskErrorLocked(err)
+			o.mem.append(seq, timeToNanos(t), payload)
+		}
 	} else {
-		seg.closeFile()
-		o.bytes -= seg.size
-		seg.size, seg.synced = 0, 0
+		o.mem.append(seq, timeToNanos(t), payload)
 	}
-	seg.file, seg.readOnly, seg.dirSynced, seg.created = f, false, false, o.opts.Now()
-	seg.marked, seg.markSlot = 0, 1 // the header's slot 0 holds mark 0
-	o.active = seg
-	return seg, nil
+	select {
+	case o.notify <- struct{}{}:
+	default:
+	}
+	return seq, nil
 }
 
-// flushMemLocked moves the readings held in memory into seg, oldest first.
-func (o *Outbox) flushMemLocked(seg *segment) error {
-	var buf []byte
-	if seg.size == 0 {
-		buf = appendSegmentHeader(buf, seg.base)
+// Pending returns up to limit records with a seq above after, oldest first,
+// leaving out acked and dropped ones: those on disk, then those held in
+// memory while the disk fails.
+func (o *Outbox) Pending(after uint64, limit int) ([]Record, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, ErrClosed
 	}
-	var recs []entry
-	off := seg.size
-	for _, m := range o.mem {
-		if m.state != entryPending {
-			continue
-		}
-		recs = append(recs, entry{seq: m.seq, off: off + int64(len(buf)), unixNano: m.unixNano, size: uint32(len(m.payload))})
-		buf = appendRecord(buf, m.seq, nanosToTime(m.unixNano), m.payload)
+	if limit <= 0 {
+		return nil, nil
 	}
-	if len(recs) == 0 {
-		o.mem, o.memPending = nil, 0
-		return nil
-	}
-	if err := o.writeLocked(seg, buf); err != nil {
-		return err
-	}
-	if err := seg.file.Sync(); err != nil {
-		return fmt.Errorf("sync outbox segment: %w", err)
-	}
-	if err := syncDir(o.dir); err != nil {
-		return err
-	}
-	o.syncs++
-	seg.synced, seg.dirSynced = seg.size, true
-	seg.recs = append(seg.recs, recs...)
-	seg.pending += len(recs)
-	o.mem, o.memPending = nil, 0
-	return nil
+	out := make([]Record, 0, min(limit, o.disk.pending+o.mem.pending))
+	out = o.disk.read(after, limit, out)
+	return o.mem.read(after, limit, out), nil
 }
 
-// writeLocked appends buf to seg with one write(2): once it returns the
-// records survive the death of the process.
-func (o *Outbox) writeLocked(seg *segment, buf []byte) error {
-	n, err := seg.file.WriteAt(buf, seg.size)
-	if err != nil {
-		// Take a partial record back so the next write starts clean; if
-		// even that fails, recovery skips it as a torn tail.
-		if n > 0 && seg.file.Truncate(seg.size) != nil {
-			seg.size += int64(n)
-			o.bytes += int64(n)
-		}
-		return fmt.Errorf("write outbox segment: %w", err)
-	}
-	seg.size += int64(len(buf))
-	o.bytes += int64(len(buf))
-	return nil
-}
-
-// syncRecoveredLocked fsyncs recovered segments after a restart within the
-// same boot: a killed process may have left records only in the page cache.
-func (o *Outbox) syncRecoveredLocked(bootID string) {
-	if o.diskErr != nil || bootID == "" {
+// Ack marks seq delivered. Acks may come in any order; unknown, repeated
+// and dropped seqs are ignored. A segment whose records are all acked is
+// deleted by Run.
+func (o *Outbox) Ack(seq uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.mem.holds(seq) {
+		o.mem.ack(seq)
 		return
 	}
-	for _, s := range o.segs {
-		if s == o.active || s.pending == 0 {
-			continue
-		}
-		if err := s.openFile(); err != nil {
-			continue
-		}
-		if s.file.Sync() == nil {
-			o.syncs++
-		}
-		s.closeFile()
+	o.disk.ack(seq)
+}
+
+// oldestLocked returns the time of the oldest pending reading.
+func (o *Outbox) oldestLocked() (int64, bool) {
+	if s, i := o.disk.firstPending(); s != nil {
+		return s.recs[i].unixNano, true
 	}
+	if i := o.mem.firstPending(); i >= 0 {
+		return o.mem.recs[i].unixNano, true
+	}
+	return 0, false
+}
+
+// ackedThroughLocked is the highest seq through which nothing is pending.
+func (o *Outbox) ackedThroughLocked() uint64 {
+	if s, i := o.disk.firstPending(); s != nil {
+		return s.recs[i].seq - 1
+	}
+	if i := o.mem.firstPending(); i >= 0 {
+		return o.mem.recs[i].seq - 1
+	}
+	return o.seq.last()
 }
 
 // enterDiskErrorLocked switches to keeping readings in memory and logs the
@@ -410,16 +278,15 @@ func (o *Outbox) enterDiskErrorLocked(err error) {
 	}
 	o.diskErr = fmt.Errorf("outbox dir %s: %w; readings are kept in memory (up to %d) until it works again: %s",
 		o.dir, err, o.opts.MemoryLimit, diskFix(err))
-	o.lastRetry = o.opts.Now()
-	o.active = nil
+	o.lastRetry = time.Now()
+	o.disk.active = nil
 	o.log.Error("outbox cannot write to disk", logging.MessageID(logging.MsgDiskError),
 		slog.String("dir", o.dir), slog.Any("error", o.diskErr))
 	// Readings that exist only in memory leave no trace in the segments,
 	// so the next start within this boot must not trust them for the last
 	// seq. On a full disk this in-place write still works.
-	if o.lease != nil && o.want.exactResume {
-		o.want.exactResume = false
-		o.persistLeaseLocked()
+	if o.seq.isOpen() {
+		o.seq.setExact(false)
 	}
 }
 
@@ -451,20 +318,20 @@ func (o *Outbox) Stats() Stats {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s := Stats{
-		Backlog:       o.backlog,
-		Bytes:         o.bytes,
-		Segments:      len(o.segs),
-		LastSeq:       o.next - 1,
-		DroppedFull:   o.droppedFull,
+		Backlog:       o.disk.pending + o.mem.pending,
+		InMemory:      o.mem.pending,
+		Bytes:         o.disk.bytes,
+		Segments:      len(o.disk.segs),
+		LastSeq:       o.seq.last(),
+		DroppedFull:   o.disk.droppedFull,
 		DroppedAge:    o.droppedAge,
-		DroppedMemory: o.droppedMemory,
-		Damaged:       o.damaged,
-		OpenDamage:    o.openDamage,
-		Syncs:         o.syncs,
+		DroppedMemory: o.mem.dropped,
+		Damaged:       o.disk.damaged,
+		OpenDamage:    o.disk.openDamage,
+		Syncs:         o.disk.syncs,
 		DiskErr:       o.diskErr,
 	}
 	s.Dropped = s.DroppedFull + s.DroppedAge + s.DroppedMemory + s.Damaged
-	s.InMemory = o.memPending
 	if ns, ok := o.oldestLocked(); ok {
 		s.Oldest = nanosToTime(ns)
 	}
@@ -484,7 +351,7 @@ type Backlog struct {
 func (o *Outbox) Backlog() Backlog {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	b := Backlog{Readings: o.backlog, LastSeq: o.next - 1}
+	b := Backlog{Readings: o.disk.pending + o.mem.pending, LastSeq: o.seq.last()}
 	if ns, ok := o.oldestLocked(); ok {
 		b.Oldest = nanosToTime(ns)
 	}
@@ -499,33 +366,22 @@ func (o *Outbox) Close() error {
 	if o.closed {
 		return nil
 	}
-	if o.diskErr != nil && !o.diskPermanent && o.memPending > 0 {
+	if o.diskErr != nil && !o.diskPermanent && o.mem.pending > 0 {
 		// A last try, so readings held in memory are not lost on a clean
 		// stop when the disk has come back.
-		o.retryDiskLocked(o.opts.Now())
+		o.retryDiskLocked(time.Now())
 	}
 	o.closed = true
-	o.writeMarksLocked()
-	var errs []error
-	for _, s := range o.segs {
-		if s.file != nil && s.pending > 0 && s.synced < s.size {
-			if err := s.file.Sync(); err != nil {
-				errs = append(errs, fmt.Errorf("sync outbox segment %s: %w", filepath.Base(s.path), err))
-			}
-		}
-		s.closeFile()
-	}
-	if o.lease != nil {
-		o.want.ackedThrough = max(o.want.ackedThrough, o.ackedThroughLocked())
+	o.disk.writeAckMarks()
+	errs := o.disk.close()
+	if o.seq.isOpen() {
+		o.seq.recordAcked(o.ackedThroughLocked())
 		if o.diskErr == nil {
-			if err := o.persistLeaseLocked(); err != nil {
+			if err := o.seq.persist(); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		o.leaseMu.Lock()
-		o.lease.close()
-		o.leaseMu.Unlock()
-		o.lease = nil
+		o.seq.close()
 	}
 	if o.lockFile != nil {
 		o.lockFile.Close()

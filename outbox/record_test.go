@@ -147,8 +147,8 @@ func FuzzScanSegment(f *testing.F) {
 				want = max(want, m[i])
 			}
 		}
-		if s.marked != want {
-			t.Fatalf("mark %d, want %d from the intact slots %v %v", s.marked, want, m, ok)
+		if s.ackMark != want {
+			t.Fatalf("mark %d, want %d from the intact slots %v %v", s.ackMark, want, m, ok)
 		}
 		if lost := len(s.recs) > 0 && !slices.Contains(ok[:], true); d.marksLost != lost {
 			t.Fatalf("marksLost = %v with %d records and intact slots %v", d.marksLost, len(s.recs), ok)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
 )
@@ -17,136 +18,185 @@ import (
 // seq ranges may overlap, so they are not merged.
 var errDirConflict = errors.New("outbox dir appeared with earlier readings after edgepub had started numbering readings in memory")
 
-// recoverLocked indexes the segments in the dir and decides the next seq.
-// It only reads: damaged files are left as they are and reported once.
+// recoverLocked indexes the segments in the dir and decides the next seq,
+// in four steps: list the dir, scan the segments, resume seq, report the
+// damage. It only reads: damaged files are left as they are and reported
+// once.
 func (o *Outbox) recoverLocked() error {
-	dirents, err := os.ReadDir(o.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
+	listing, err := listDir(o.dir)
 	if err != nil {
-		return fmt.Errorf("list outbox dir: %w", err)
+		return err
 	}
 	lease, leaseGen, leaseFound, leaseDamaged, err := readLease(o.dir)
 	if err != nil {
 		return err
 	}
-	var bases []uint64
-	var garbage []string
+	handedOut := o.seq.peek() > 1 || len(o.mem.recs) > 0
+	if handedOut && (leaseFound || leaseDamaged || len(listing.bases) > 0) {
+		o.diskPermanent = true
+		return errDirConflict
+	}
+	scan, err := scanSegments(o.dir, listing.bases, lease.ackedThrough, time.Now())
+	if err != nil {
+		return err
+	}
+	next := o.resumeSeq(listing.bases, scan, lease, leaseFound, leaseDamaged)
+
+	o.disk.segs = scan.segs
+	o.disk.damaged += scan.damage.lostRecords
+	for _, s := range scan.segs {
+		o.disk.bytes += s.size
+		o.disk.pending += s.pending
+	}
+	o.seq.resume(next, lease, leaseGen, leaseFound)
+	o.scanned = true
+	o.disk.openDamage = o.reportDamage(scan, listing.foreign, leaseDamaged)
+	return nil
+}
+
+// dirListing is what the outbox dir holds.
+type dirListing struct {
+	bases   []uint64 // of the segment files, ascending
+	foreign []string // names the outbox did not write
+}
+
+// listDir sorts the dir's names into segments and foreign files, and
+// removes a lease.tmp that a crash left behind.
+func listDir(dir string) (dirListing, error) {
+	dirents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return dirListing{}, err
+	}
+	if err != nil {
+		return dirListing{}, fmt.Errorf("list outbox dir: %w", err)
+	}
+	var l dirListing
 	for _, de := range dirents {
 		name := de.Name()
 		if base, ok := parseSegmentName(name); ok && de.Type().IsRegular() {
-			bases = append(bases, base)
+			l.bases = append(l.bases, base)
 			continue
 		}
 		switch name {
 		case leaseName, lockName:
 		case leaseTmpName:
 			// A crash while creating the lease; the rename never happened.
-			os.Remove(filepath.Join(o.dir, name))
+			os.Remove(filepath.Join(dir, name))
 		default:
-			garbage = append(garbage, name)
+			l.foreign = append(l.foreign, name)
 		}
 	}
-	handedOut := o.next > 1 || len(o.mem) > 0
-	if handedOut && (leaseFound || leaseDamaged || len(bases) > 0) {
-		o.diskPermanent = true
-		return errDirConflict
-	}
-	slices.Sort(bases)
+	slices.Sort(l.bases)
+	return l, nil
+}
 
-	var total segmentDamage
-	damagedSegments, marksLost := 0, 0
-	var prev, lastRecord, skippedSeq uint64
-	segs := make([]*segment, 0, len(bases))
+// segmentScan is what scanning the segment files found.
+type segmentScan struct {
+	segs []*segment
+	// damage sums the damage of all segments; damagedSegments counts the
+	// segments with damage, marksLost those without an intact ack mark.
+	damage          segmentDamage
+	damagedSegments int
+	marksLost       int
+	// lastRecord is the seq of the newest intact record in order;
+	// skippedSeq the highest seq of an intact record out of order.
+	lastRecord, skippedSeq uint64
+}
+
+// scanSegments indexes the segments named by bases. Records up to the ack
+// mark of their segment, or up to ackedThrough from the lease, are acked.
+func scanSegments(dir string, bases []uint64, ackedThrough uint64, now time.Time) (segmentScan, error) {
+	sc := segmentScan{segs: make([]*segment, 0, len(bases))}
+	var prev uint64
 	var buf []byte
 	for i, base := range bases {
 		var limit uint64
 		if i+1 < len(bases) {
 			limit = bases[i+1]
 		}
-		s := &segment{base: base, path: filepath.Join(o.dir, segmentName(base)), created: o.opts.Now()}
+		s := &segment{base: base, path: filepath.Join(dir, segmentName(base)), created: now}
 		d, b, err := scanSegment(s, prev, limit, buf)
 		buf = b
 		if err != nil {
-			return fmt.Errorf("read outbox segment %s: %w", filepath.Base(s.path), err)
+			return sc, fmt.Errorf("read outbox segment %s: %w", filepath.Base(s.path), err)
 		}
-		skippedSeq = max(skippedSeq, d.maxSeq)
+		sc.skippedSeq = max(sc.skippedSeq, d.maxSeq)
 		if d.any() {
-			damagedSegments++
-			total.corruptRegions += d.corruptRegions
-			total.lostRecords += d.lostRecords
-			total.skippedBytes += d.skippedBytes
-			total.tornBytes += d.tornBytes
+			sc.damagedSegments++
+			sc.damage.corruptRegions += d.corruptRegions
+			sc.damage.lostRecords += d.lostRecords
+			sc.damage.skippedBytes += d.skippedBytes
+			sc.damage.tornBytes += d.tornBytes
 		}
 		if d.marksLost {
-			marksLost++
+			sc.marksLost++
 		}
-		acked := max(lease.ackedThrough, s.marked)
+		acked := max(ackedThrough, s.ackMark)
 		for j := range s.recs {
 			if s.recs[j].seq <= acked {
-				s.recs[j].state = entryAcked
+				s.recs[j].state = stateAcked
 				s.pending--
 			}
 		}
 		s.advance()
 		if n := len(s.recs); n > 0 {
 			prev = s.recs[n-1].seq
-			lastRecord = prev
+			sc.lastRecord = prev
 		}
-		segs = append(segs, s)
+		sc.segs = append(sc.segs, s)
 	}
+	return sc, nil
+}
 
+// resumeSeq decides the seq to hand out next and logs a jump. Within one
+// boot and without damage the segments tell the last seq; otherwise seq
+// continues from the lease ceiling, or, with the lease lost, a full
+// leaseStep beyond the last seq found.
+func (o *Outbox) resumeSeq(bases []uint64, scan segmentScan, lease leaseState, leaseFound, leaseDamaged bool) uint64 {
 	// The newest name tells the last seq even when its segment is empty.
-	recovered := max(lastRecord, skippedSeq)
+	recovered := max(scan.lastRecord, scan.skippedSeq)
 	if n := len(bases); n > 0 && bases[n-1]-1 > recovered {
 		recovered = bases[n-1] - 1
 	}
 	next := recovered + 1
+	bootID := o.seq.bootID()
 	switch {
-	case !leaseFound && !leaseDamaged && len(segs) == 0:
-		next = max(o.next, 1)
+	case !leaseFound && !leaseDamaged && len(scan.segs) == 0:
+		next = max(o.seq.peek(), 1)
 	case !leaseFound:
 		// The ceiling is lost with the lease. Every lease write reserved
 		// at most leaseStep ahead, so skipping that far is the best guess.
 		next = recovered + 1 + leaseStep
 		o.logJump(recovered, next, "the lease file is missing or damaged, so the seq ceiling is unknown")
-	case leaseFound && lease.bootID != "" && lease.bootID == o.want.bootID && lease.exactResume && len(segs) > 0 && damagedSegments == 0:
+	case lease.bootID != "" && lease.bootID == bootID && lease.exactResume && len(scan.segs) > 0 && scan.damagedSegments == 0:
 		// Same boot and no damage: the page cache survived, so the
 		// segments hold every seq handed out. Damage means something
 		// outside edgepub changed the files, and a lost record's seq must
 		// not be handed out again.
 	default:
 		next = max(next, lease.ceiling)
-		o.logJump(recovered, next, jumpReason(lease, o.want.bootID, len(segs) > 0, damagedSegments > 0))
+		o.logJump(recovered, next, jumpReason(lease, bootID, len(scan.segs) > 0, scan.damagedSegments > 0))
 	}
+	return next
+}
 
-	o.segs = segs
-	o.next = next
-	o.damaged += total.lostRecords
-	o.want.ceiling = max(lease.ceiling, next)
-	o.want.ackedThrough = lease.ackedThrough
-	o.leaseGen, o.leaseIntact = leaseGen, leaseFound
-	o.scanned = true
-	for _, s := range segs {
-		o.bytes += s.size
-		o.backlog += s.pending
-	}
-	if damagedSegments > 0 || len(garbage) > 0 || leaseDamaged || marksLost > 0 {
+// reportDamage logs what recovery skipped, once, and returns it for Stats.
+func (o *Outbox) reportDamage(scan segmentScan, foreign []string, leaseDamaged bool) Damage {
+	d := scan.damage
+	if scan.damagedSegments > 0 || len(foreign) > 0 || leaseDamaged || scan.marksLost > 0 {
 		o.log.Warn("outbox damaged: kept every intact record, skipped the damaged bytes, left all files as they are",
 			logging.MessageID(logging.MsgOutboxDamaged), slog.String("dir", o.dir),
-			slog.Int("damaged_segments", damagedSegments), slog.Int("corrupt_regions", total.corruptRegions),
-			slog.Uint64("lost_records", total.lostRecords), slog.Int64("skipped_bytes", total.skippedBytes),
-			slog.Int64("torn_tail_bytes", total.tornBytes), slog.Int("foreign_files", len(garbage)),
-			slog.Any("foreign_names", garbage), slog.Bool("lease_damaged", leaseDamaged),
-			slog.Int("segments_without_ack_marks", marksLost))
+			slog.Int("damaged_segments", scan.damagedSegments), slog.Int("corrupt_regions", d.corruptRegions),
+			slog.Uint64("lost_records", d.lostRecords), slog.Int64("skipped_bytes", d.skippedBytes),
+			slog.Int64("torn_tail_bytes", d.tornBytes), slog.Int("foreign_files", len(foreign)),
+			slog.Any("foreign_names", foreign), slog.Bool("lease_damaged", leaseDamaged),
+			slog.Int("segments_without_ack_marks", scan.marksLost))
 	}
-	o.openDamage = Damage{
-		Segments: damagedSegments, CorruptRegions: total.corruptRegions, LostRecords: total.lostRecords,
-		SkippedBytes: total.skippedBytes, TornTailBytes: total.tornBytes, ForeignFiles: len(garbage), LeaseDamaged: leaseDamaged,
-		AckMarksLost: marksLost,
+	return Damage{
+		Segments: scan.damagedSegments, CorruptRegions: d.corruptRegions, LostRecords: d.lostRecords,
+		SkippedBytes: d.skippedBytes, TornTailBytes: d.tornBytes, ForeignFiles: len(foreign), LeaseDamaged: leaseDamaged,
+		AckMarksLost: scan.marksLost,
 	}
-	return nil
 }
 
 // logJump reports that seq continues at next instead of recovered+1.

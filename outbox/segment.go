@@ -19,11 +19,18 @@ const (
 	segmentSuffix    = ".seg"
 	segmentDigits    = 20
 	scanChunk        = 256 << 10
-	entryPending     = 0
-	entryAcked       = 1
-	entryDropped     = 2
 	maxReadSpanBytes = 1 << 20
 	maxReadGapBytes  = 4 << 10
+)
+
+// recordState is where a record is in its life: pending from Append until
+// the broker acknowledges it or the outbox drops it (full, too old, damaged).
+type recordState uint8
+
+const (
+	statePending recordState = iota
+	stateAcked
+	stateDropped
 )
 
 func segmentName(base uint64) string {
@@ -51,7 +58,7 @@ type entry struct {
 	off      int64
 	unixNano int64
 	size     uint32 // payload length
-	state    uint8
+	state    recordState
 }
 
 // segment is one append-only file of records with ascending seqs.
@@ -72,15 +79,15 @@ type segment struct {
 	pending int
 	first   int
 	created time.Time
-	// marked is the acked-through mark in the header, as written or as
-	// read by Open; markSlot is the slot the next mark goes to.
-	marked   uint64
-	markSlot int
+	// ackMark is the acked-through mark in the header, as written or as
+	// read by Open; ackMarkSlot is the slot the next one goes to.
+	ackMark     uint64
+	ackMarkSlot int
 }
 
 // advance moves first past records that are no longer pending.
 func (s *segment) advance() {
-	for s.first < len(s.recs) && s.recs[s.first].state != entryPending {
+	for s.first < len(s.recs) && s.recs[s.first].state != statePending {
 		s.first++
 	}
 }
@@ -107,10 +114,10 @@ func (s *segment) after(seq uint64) int {
 	return sort.Search(len(s.recs), func(i int) bool { return s.recs[i].seq > seq })
 }
 
-// mark ends a pending record's life as acked or dropped and reports whether
-// it was pending.
-func (s *segment) mark(i int, state uint8) bool {
-	if s.recs[i].state != entryPending {
+// settle ends a pending record's life as acked or dropped and reports
+// whether it was pending.
+func (s *segment) settle(i int, state recordState) bool {
+	if s.recs[i].state != statePending {
 		return false
 	}
 	s.recs[i].state = state
@@ -161,7 +168,7 @@ type segmentDamage struct {
 
 func (d segmentDamage) any() bool { return d.corruptRegions > 0 || d.tornBytes > 0 }
 
-// scanSegment reads the header's ack mark into s.marked and indexes every
+// scanSegment reads the header's ack mark into s.ackMark and indexes every
 // intact record of the file at path. A record is accepted only if its
 // checksum matches and its seq lies in [s.base, limit) above prev, so a
 // damaged length or a stale record cannot shift or reorder the rest; after a
@@ -221,7 +228,7 @@ func scanRecords(f io.Reader, s *segment, prev, limit uint64, buf []byte) (segme
 	}
 	if len(buf) >= segmentHeaderSize {
 		mark, slot, found := decodeSegmentHeader(buf[:segmentHeaderSize], s.base)
-		s.marked, s.markSlot = mark, (slot+1)%ackSlots
+		s.ackMark, s.ackMarkSlot = mark, (slot+1)%ackSlots
 		d.marksLost = !found
 		pos = segmentHeaderSize
 	} else {

@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
 )
@@ -17,7 +19,7 @@ func TestCrashKeepsEverySeq(t *testing.T) {
 
 	o = e.open(nil)
 	// The first ack wrote the segment's ack mark; the nine after it came
-	// within markAcksEvery and were not marked yet: they come back as
+	// within ackMarkEvery and were not marked yet: they come back as
 	// duplicates, and no unacknowledged reading is missing.
 	wantSeqs(t, pendingSeqs(t, o), seqRange(2, 50))
 	wantSeqs(t, e.appendN(o, 1), []uint64{51})
@@ -27,23 +29,25 @@ func TestCrashKeepsEverySeq(t *testing.T) {
 }
 
 func TestCrashAfterSegmentsDeletedKeepsSeq(t *testing.T) {
-	e := newEnv(t)
-	o := e.open(nil)
-	for _, seq := range e.appendN(o, 20) {
-		o.Ack(seq)
-	}
-	e.clock.Advance(rotateAfter)
-	o.tick()
-	if st := o.Stats(); st.Bytes != 0 {
-		t.Fatalf("acked segment not deleted: %+v", st)
-	}
-	crash(o)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		o := e.open(nil)
+		for _, seq := range e.appendN(o, 20) {
+			o.Ack(seq)
+		}
+		time.Sleep(rotateAfter)
+		o.tick()
+		if st := o.Stats(); st.Bytes != 0 {
+			t.Fatalf("acked segment not deleted: %+v", st)
+		}
+		crash(o)
 
-	o = e.open(nil)
-	if st := o.Stats(); st.Backlog != 0 || st.LastSeq != 20 {
-		t.Fatalf("after crash Stats = %+v, want empty backlog and last seq 20", st)
-	}
-	wantSeqs(t, e.appendN(o, 1), []uint64{21})
+		o = e.open(nil)
+		if st := o.Stats(); st.Backlog != 0 || st.LastSeq != 20 {
+			t.Fatalf("after crash Stats = %+v, want empty backlog and last seq 20", st)
+		}
+		wantSeqs(t, e.appendN(o, 1), []uint64{21})
+	})
 }
 
 func TestRepeatedCrashesNeverReuseSeq(t *testing.T) {
@@ -89,33 +93,35 @@ func TestSeqJumpsAfterReboot(t *testing.T) {
 }
 
 func TestLeaseCoversEverySeqHandedOut(t *testing.T) {
-	e := newEnv(t)
-	o := e.open(nil)
-	var last uint64
-	for range 3*leaseStep/2 + 7 {
-		seq, err := o.Append(e.clock.Now(), func(seq uint64) ([]byte, error) { return []byte("x"), nil })
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		o := e.open(nil)
+		var last uint64
+		for range 3*leaseStep/2 + 7 {
+			seq, err := o.Append(time.Now(), func(seq uint64) ([]byte, error) { return []byte("x"), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Ack(seq)
+			last = seq
+			if seq%1000 == 0 {
+				o.tick()
+			}
 		}
-		o.Ack(seq)
-		last = seq
-		if seq%1000 == 0 {
-			o.tick()
+		lease, _, found, _, err := readLease(e.dir)
+		if err != nil || !found {
+			t.Fatalf("readLease: found=%v err=%v", found, err)
 		}
-	}
-	lease, _, found, _, err := readLease(e.dir)
-	if err != nil || !found {
-		t.Fatalf("readLease: found=%v err=%v", found, err)
-	}
-	if lease.ceiling <= last {
-		t.Fatalf("durable ceiling %d does not cover last seq %d", lease.ceiling, last)
-	}
-	crash(o)
-	e.boot = "boot-2"
-	o = e.open(nil)
-	if seq := e.appendN(o, 1)[0]; seq <= last {
-		t.Fatalf("after reboot seq %d reuses a seq up to %d", seq, last)
-	}
+		if lease.ceiling <= last {
+			t.Fatalf("durable ceiling %d does not cover last seq %d", lease.ceiling, last)
+		}
+		crash(o)
+		e.boot = "boot-2"
+		o = e.open(nil)
+		if seq := e.appendN(o, 1)[0]; seq <= last {
+			t.Fatalf("after reboot seq %d reuses a seq up to %d", seq, last)
+		}
+	})
 }
 
 func TestCrashInMemoryModeJumps(t *testing.T) {

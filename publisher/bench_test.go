@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -107,7 +108,7 @@ const (
 // deliveryEnv is one broker, the device's cert dir, the bench/publish
 // program and a subscriber that counts what arrives under Kai/bench/#.
 type deliveryEnv struct {
-	pki        *mosquittotest.PKI
+	pki        *tutorialpki.PKI
 	broker     *mosquittotest.Broker
 	deviceDir  string
 	workerPath string

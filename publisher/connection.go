@@ -2,14 +2,11 @@ package publisher
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // connection is one paho client for one connection. A new client is made
@@ -60,7 +57,10 @@ func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, er
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		return nil, explainConnectError(err)
+		if fix := Explain(err); fix != "" {
+			return nil, fmt.Errorf("%w: %s", err, fix)
+		}
+		return nil, err
 	}
 	conn.client = client
 	return conn, nil
@@ -75,37 +75,4 @@ func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, er
 // 5 s or more. The broker, told the shorter keepalive, just sees more pings.
 func pingEvery(keepalive time.Duration) time.Duration {
 	return max(time.Second, (keepalive / 2).Truncate(time.Second))
-}
-
-// explainConnectError adds what to check to the errors a user can act on.
-func explainConnectError(err error) error {
-	msg := err.Error()
-	switch {
-	case errors.Is(err, packets.ErrorRefusedNotAuthorised), errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
-		return fmt.Errorf("%w: the broker knows this device's certificate but does not let it in: check use_identity_as_username and the ACL for its CN", err)
-	case errors.Is(err, packets.ErrorRefusedIDRejected):
-		return fmt.Errorf("%w: the broker rejected the client id (the certificate's CN)", err)
-	case containsAny(msg, "remote error: tls: bad certificate", "remote error: tls: unknown certificate",
-		"remote error: tls: certificate required", "remote error: tls: expired certificate",
-		"remote error: tls: certificate expired", "remote error: tls: error decrypting message"):
-		return fmt.Errorf("%w: the broker refused this device's certificate: it must be signed by the CA in the broker's cafile and be valid now", err)
-	case containsAny(msg, "connection reset by peer", "broken pipe", "EOF"):
-		// With TLS 1.3 the broker checks our certificate after we think the
-		// handshake is done; its refusal often arrives as a reset.
-		return fmt.Errorf("%w: the broker closed the connection while connecting: most often it refused this device's certificate (not signed by the CA in its cafile, or expired); `edgepub check` tells", err)
-	case strings.Contains(msg, "connection refused"):
-		return fmt.Errorf("%w: nothing listens there: is the broker running, and is the port (usually 8883) right?", err)
-	case containsAny(msg, "i/o timeout", "network is unreachable", "no route to host"):
-		return fmt.Errorf("%w: the broker host is unreachable: check the network and the broker address", err)
-	}
-	return err
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }

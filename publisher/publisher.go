@@ -10,6 +10,7 @@ package publisher
 import (
 	"crypto/tls"
 	"errors"
+	"github.com/edgepub/edgepub/message"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -53,11 +54,22 @@ type Opts struct {
 	// "offline" on a clean stop or, as the last will, when the connection
 	// dies.
 	StatusTopic string
-	Logger      *slog.Logger
+	// Stamp, if set, gives the payload to send for a framed reading: the
+	// clock's repair of readings taken before it was synced.
+	Stamp func(message.Framed) []byte
+	// Gate, if set, holds readings back while it is closed.
+	Gate   Gate
+	Logger *slog.Logger
 	// Rand draws the jitter; tests make it deterministic.
 	Rand *rand.Rand
-	// Now is the clock.
-	Now func() time.Time
+}
+
+// A Gate holds readings back while it is closed, e.g. for a while after
+// boot until the clock is synced.
+type Gate interface {
+	// Open reports whether readings may go out now, and a channel that is
+	// closed when that may have changed.
+	Open() (bool, <-chan struct{})
 }
 
 // Publisher delivers the outbox to the broker.
@@ -101,16 +113,13 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Rand == nil {
 		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	if opts.InFlight < 1 {
 		opts.InFlight = 1
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: opts.Now()}}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now()}}
 }
 
 // Connects receives after each new connection, so that whoever keeps

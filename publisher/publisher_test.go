@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/sensors"
@@ -31,7 +32,7 @@ func newMemQueue() *memQueue {
 func (q *memQueue) add(topic string, payload []byte) {
 	q.mu.Lock()
 	seq := uint64(len(q.recs) + 1)
-	q.recs = append(q.recs, outbox.Record{Seq: seq, Payload: message.Frame(topic, payload)})
+	q.recs = append(q.recs, outbox.Record{Seq: seq, Payload: message.Frame(topic, payload, nil)})
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:
@@ -178,7 +179,7 @@ func TestDeliversToSeedBroker(t *testing.T) {
 	if st := p.Status(); !st.Connected || st.Reconnects < 1 {
 		t.Errorf("status after restart = %+v", st)
 	}
-	waitFor(t, "queue drained", func() bool { return q.unacked() == 0 })
+	testutil.Eventually(t, 10*time.Second, "queue drained", func() bool { return q.unacked() == 0 })
 }
 
 func count(msgs []mosquittotest.Message, topic string) int {
@@ -189,17 +190,6 @@ func count(msgs []mosquittotest.Message, topic string) int {
 		}
 	}
 	return n
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // A device whose certificate comes from another CA is refused by the broker,
@@ -227,7 +217,7 @@ func TestForeignClientCertIsRefused(t *testing.T) {
 	p := New(q, opts)
 	stop := start(t, p)
 	defer stop()
-	waitFor(t, "a failed attempt", func() bool { return p.Status().LastError != "" })
+	testutil.Eventually(t, 10*time.Second, "a failed attempt", func() bool { return p.Status().LastError != "" })
 	st := p.Status()
 	// The refusal arrives as a TLS alert or, with TLS 1.3, often as a
 	// reset; both must say what to check.
@@ -250,7 +240,7 @@ func TestWrongBrokerHostIsRefused(t *testing.T) {
 	p := New(q, testOpts(t, broker.URL(), src))
 	stop := start(t, p)
 	defer stop()
-	waitFor(t, "a failed attempt", func() bool { return p.Status().LastError != "" })
+	testutil.Eventually(t, 10*time.Second, "a failed attempt", func() bool { return p.Status().LastError != "" })
 	if st := p.Status(); st.Connected || !strings.Contains(st.LastError, "broker.example") {
 		t.Errorf("status = %+v", st)
 	}

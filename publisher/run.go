@@ -32,7 +32,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		var started time.Time
 		if err == nil {
-			started = p.opts.Now()
+			started = time.Now()
 			p.connected(conn)
 			err = p.serve(ctx, conn)
 			p.setConn(nil)
@@ -41,7 +41,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				return nil
 			}
 			conn.client.Disconnect(0)
-			if p.opts.Now().Sub(started) >= stableAfter {
+			if time.Now().Sub(started) >= stableAfter {
 				attempt = 0
 			}
 		}
@@ -76,7 +76,7 @@ func (p *Publisher) backoff(n int) time.Duration {
 }
 
 func (p *Publisher) connected(conn *connection) {
-	now := p.opts.Now()
+	now := time.Now()
 	p.setConn(conn)
 	p.mu.Lock()
 	if p.everConnected {
@@ -102,7 +102,7 @@ func (p *Publisher) connected(conn *connection) {
 }
 
 func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duration, wasConnected bool) {
-	now := p.opts.Now()
+	now := time.Now()
 	reason := "unknown"
 	if err != nil {
 		reason = err.Error()
@@ -129,7 +129,7 @@ func (p *Publisher) closeCleanly(conn *connection) {
 		tok.WaitTimeout(700 * time.Millisecond)
 	}
 	conn.client.Disconnect(200)
-	p.setStatus(func(s *Status) { s.Connected, s.Since = false, p.opts.Now() })
+	p.setStatus(func(s *Status) { s.Connected, s.Since = false, time.Now() })
 }
 
 func (p *Publisher) setConn(c *connection) {

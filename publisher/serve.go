@@ -35,13 +35,17 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 		// the backlog is delivered, however fast new readings arrive.
 		drainTo uint64
 		drained int
-		start   = p.opts.Now()
+		start   = time.Now()
 	)
 	if b := p.queue.Backlog(); b.Readings > 0 {
 		drainTo = b.LastSeq
 	}
 	for {
-		if room := p.opts.InFlight - len(window); room > 0 {
+		open, gateChanged := true, (<-chan struct{})(nil)
+		if p.opts.Gate != nil {
+			open, gateChanged = p.opts.Gate.Open()
+		}
+		if room := p.opts.InFlight - len(window); room > 0 && open {
 			recs, err := p.queue.Pending(cursor, room)
 			if err != nil {
 				p.log.Error("cannot read the outbox; retrying in 1s", "error", err)
@@ -52,18 +56,28 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			}
 			for _, rec := range recs {
 				cursor = rec.Seq
-				topic, payload, err := message.Unframe(rec.Payload)
+				f, err := message.Unframe(rec.Payload)
 				if err != nil {
 					p.log.Error("dropping an outbox record that is not a message", "seq", rec.Seq, "error", err)
 					p.queue.Ack(rec.Seq)
 					continue
 				}
-				window = append(window, inflight{seq: rec.Seq, tok: conn.client.Publish(topic, 1, false, payload)})
+				payload := f.Payload
+				if p.opts.Stamp != nil {
+					payload = p.opts.Stamp(f)
+				}
+				window = append(window, inflight{seq: rec.Seq, tok: conn.client.Publish(f.Topic, 1, false, payload)})
 			}
+		}
+		var notify <-chan struct{}
+		if open {
+			notify = p.queue.Notify()
 		}
 		if len(window) == 0 {
 			select {
-			case <-p.queue.Notify():
+			case <-notify:
+				continue
+			case <-gateChanged:
 				continue
 			case <-conn.lost:
 				return p.endReason(ctx, conn)
@@ -71,13 +85,14 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 				return ctx.Err()
 			}
 		}
-		var notify <-chan struct{}
-		if len(window) < p.opts.InFlight {
-			notify = p.queue.Notify()
+		if len(window) == p.opts.InFlight {
+			notify = nil
 		}
 		select {
 		case <-window[0].tok.Done():
 		case <-notify:
+			continue
+		case <-gateChanged:
 			continue
 		case <-conn.lost:
 			return p.endReason(ctx, conn)
@@ -96,7 +111,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			p.setStatus(func(s *Status) { s.Delivered++ })
 			if drainTo != 0 && seq >= drainTo {
 				drainTo = 0
-				p.log.Info("backlog delivered", "readings", drained, "took", p.opts.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
+				p.log.Info("backlog delivered", "readings", drained, "took", time.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
 			}
 		}
 	}

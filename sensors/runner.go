@@ -41,6 +41,9 @@ type RunnerOpts struct {
 	// Now and After are the clock; tests inject a fake one.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
+	// Taken gives a reading's Time and SinceBoot; nil means Now and 0.
+	// Schedules follow Now, whatever Taken says.
+	Taken func() (wall time.Time, sinceBoot time.Duration)
 	// ErrorLogEvery rate-limits the log of a failing sensor: its first
 	// failure and then at most one record per this period (default 1m).
 	ErrorLogEvery time.Duration
@@ -78,6 +81,10 @@ func NewRunner(opts RunnerOpts) *Runner {
 	}
 	if opts.ErrorLogEvery == 0 {
 		opts.ErrorLogEvery = time.Minute
+	}
+	if opts.Taken == nil {
+		now := opts.Now
+		opts.Taken = func() (time.Time, time.Duration) { return now(), 0 }
 	}
 	return &Runner{opts: opts, status: map[string]*SensorStatus{}}
 }
@@ -140,6 +147,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		case <-r.opts.After(wait):
 		}
 		start := r.opts.Now()
+		wall, sinceBoot := r.opts.Taken()
 		values, err := r.sample(ctx, reader, src)
 		if ctx.Err() != nil {
 			return
@@ -170,7 +178,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		}
 		failures, backoff = 0, 0
 		r.recordSuccess(src.Name, start)
-		reading := Reading{Sensor: src.Name, Time: start.UTC(), Values: calibrate(values, src.Calibrate)}
+		reading := Reading{Sensor: src.Name, Time: wall.UTC(), SinceBoot: sinceBoot, Values: calibrate(values, src.Calibrate)}
 		if last == nil || changed(*last, reading, src.Deadband, src.Heartbeat) {
 			emit(reading)
 			last = &reading
@@ -185,9 +193,10 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 	reader := &hangGuard{sensor: src.Sensor}
 	for {
 		start := r.opts.Now()
+		wall, sinceBoot := r.opts.Taken()
 		values, err := r.sample(ctx, reader, src)
 		if err == nil {
-			return Reading{Sensor: src.Name, Time: start.UTC(), Values: calibrate(values, src.Calibrate)}, nil
+			return Reading{Sensor: src.Name, Time: wall.UTC(), SinceBoot: sinceBoot, Values: calibrate(values, src.Calibrate)}, nil
 		}
 		if !errors.Is(err, ErrWarmingUp) || ctx.Err() != nil {
 			return Reading{}, err

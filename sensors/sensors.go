@@ -20,6 +20,9 @@ type Reading struct {
 	Sensor string
 	// Time is when the sensor was read.
 	Time time.Time
+	// SinceBoot is CLOCK_BOOTTIME when the sensor was read: it repairs Time
+	// if the wall clock turns out to have been wrong. 0 if unknown.
+	SinceBoot time.Duration
 	// Values are the measured quantities.
 	Values Values
 }

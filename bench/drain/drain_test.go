@@ -12,8 +12,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/edgepub/edgepub/bench/footprint/edgepubproc"
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/internal/edgepubproc"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
@@ -58,7 +58,7 @@ func BenchmarkDrain(b *testing.B) {
 			Broker: broker.URL(), CertDir: pki.DeviceDir(b, device), StateDir: stateDir,
 			Sensors: 1, Interval: 10 * time.Second, BackoffMax: backoffMax,
 		}.Write(b)
-		p := edgepubproc.Start(b, edgepubproc.Build(b), config)
+		p := edgepubproc.Start(b, edgepubproc.Build(b), edgepubproc.Opts{Config: config})
 		p.WaitLog("edgepub started", 30*time.Second)
 
 		var rss []float64
@@ -111,7 +111,7 @@ func prefill(b *testing.B, dir string) {
 		}}
 		if _, err := ob.Append(r.Time, func(seq uint64) ([]byte, error) {
 			p, err := message.Encode(device, seq, r)
-			return message.Frame(topic, p), err
+			return message.Frame(topic, p, nil), err
 		}); err != nil {
 			b.Fatal(err)
 		}

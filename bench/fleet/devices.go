@@ -86,7 +86,6 @@ func startFleet(ids []identity, o deviceOpts, logs *logCounter) (*fleet, error) 
 					return sim.NewBME280(&sim.Opts{Seed: seed}), nil
 				},
 				Version: "fleet-bench",
-				Now:     time.Now,
 				Ready:   func(d *daemon.Daemon) { dev.daemon.Store(d) },
 			})
 			if err != nil {

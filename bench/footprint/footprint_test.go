@@ -15,8 +15,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/edgepub/edgepub/bench/footprint/edgepubproc"
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/internal/edgepubproc"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
@@ -70,7 +70,7 @@ func BenchmarkFootprint(b *testing.B) {
 				Broker: broker.URL(), CertDir: pki.DeviceDir(b, d.device), StateDir: edgepubproc.StateDir(b),
 				Sensors: 10, Interval: time.Second,
 			}.Write(b)
-			procs[i] = edgepubproc.Start(b, bin, config, d.env...)
+			procs[i] = edgepubproc.Start(b, bin, edgepubproc.Opts{Config: config, Env: d.env})
 		}
 		for _, p := range procs {
 			p.WaitLog("connected to broker", 30*time.Second)
@@ -141,7 +141,7 @@ func BenchmarkOutageWrites(b *testing.B) {
 			Broker: noBroker, CertDir: pki.DeviceDir(b, "Kai"), StateDir: stateDir,
 			Sensors: 10, Interval: 10 * time.Millisecond,
 		}.Write(b)
-		p := edgepubproc.Start(b, edgepubproc.Build(b), config)
+		p := edgepubproc.Start(b, edgepubproc.Build(b), edgepubproc.Opts{Config: config})
 		p.WaitLog("edgepub started", 30*time.Second)
 		time.Sleep(outageWarmUp)
 
@@ -186,12 +186,12 @@ func outboxReadings(b *testing.B, dir string, from, to time.Time) (int, float64)
 		if r.Time.Before(from) || !r.Time.Before(to) {
 			continue
 		}
-		_, payload, err := message.Unframe(r.Payload)
+		f, err := message.Unframe(r.Payload)
 		if err != nil {
 			b.Fatal(err)
 		}
 		n++
-		size += len(payload)
+		size += len(f.Payload)
 	}
 	if n == 0 {
 		b.Fatalf("no readings in the outbox between %v and %v", from, to)

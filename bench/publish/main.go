@@ -264,7 +264,7 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 			r := reading(at.Add(time.Duration(i)*time.Millisecond), i)
 			if _, err := ob.Append(r.Time, func(seq uint64) ([]byte, error) {
 				p, err := message.Encode(device, seq, r)
-				return message.Frame(c.topic, p), err
+				return message.Frame(c.topic, p, nil), err
 			}); err != nil {
 				return err
 			}

@@ -13,16 +13,16 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
 	"github.com/edgepub/edgepub/certs/inspect"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 func TestInspectSeedBrokerFolder(t *testing.T) {
 	t.Parallel()
-	seed := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
-	foreign := certstest.NewSeedPKI(t, t.TempDir(), certstest.SeedOpts{Clients: []string{"Eve"}})
-	certstest.CopyFile(t, foreign.File("Eve.crt"), seed.File("Eve.crt"), 0o644)
+	seed := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{ServerCN: "127.0.0.1", Clients: []string{"Kai"}})
+	foreign := tutorialpki.New(t, t.TempDir(), tutorialpki.Opts{Clients: []string{"Eve"}})
+	tutorialpki.CopyFile(t, foreign.File("Eve.crt"), seed.File("Eve.crt"), 0o644)
 	if err := os.Chmod(seed.File("Kai.key"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
-	"github.com/edgepub/edgepub/certs/certstest"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 func TestInitPKI(t *testing.T) {
@@ -80,7 +80,7 @@ func TestInitPKI(t *testing.T) {
 			// A device folder made from it loads, with the name as identity.
 			dev := t.TempDir()
 			for _, f := range []string{"ca.crt", "greenhouse-2.crt", "greenhouse-2.key"} {
-				certstest.CopyFile(t, filepath.Join(dir, f), filepath.Join(dev, f), 0o600)
+				tutorialpki.CopyFile(t, filepath.Join(dir, f), filepath.Join(dev, f), 0o600)
 			}
 			b, err := certs.Load(dev, certs.Names{}, t0)
 			if err != nil {
@@ -101,13 +101,13 @@ func TestInitPKIOpenSSLAccepts(t *testing.T) {
 	if _, err := pki.InitPKI(pki.InitOpts{Dir: dir, CAKeyDir: t.TempDir(), Host: "127.0.0.1", Clients: []string{"Kai"}}); err != nil {
 		t.Fatal(err)
 	}
-	out := certstest.RunIn(t, dir, "openssl", "verify", "-CAfile", "ca.crt", "-purpose", "sslserver", "-verify_ip", "127.0.0.1", "server.crt")
-	out += certstest.RunIn(t, dir, "openssl", "verify", "-CAfile", "ca.crt", "-purpose", "sslclient", "Kai.crt")
+	out := tutorialpki.RunIn(t, dir, "openssl", "verify", "-CAfile", "ca.crt", "-purpose", "sslserver", "-verify_ip", "127.0.0.1", "server.crt")
+	out += tutorialpki.RunIn(t, dir, "openssl", "verify", "-CAfile", "ca.crt", "-purpose", "sslclient", "Kai.crt")
 	if strings.Count(out, ": OK") != 2 {
 		t.Errorf("openssl verify: %s", out)
 	}
 	for _, key := range []string{"server.key", "Kai.key"} {
-		certstest.RunIn(t, dir, "openssl", "pkey", "-in", key, "-noout")
+		tutorialpki.RunIn(t, dir, "openssl", "pkey", "-in", key, "-noout")
 	}
 }
 

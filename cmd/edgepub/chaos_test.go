@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,9 +32,9 @@ sensors:
 // is at the broker.
 func drainAndStop(t *testing.T, netns, config string) {
 	t.Helper()
-	p := startDaemonProc(t, netns, "--config", config)
-	waitLog(t, p, "backlog delivered", 60*time.Second)
-	p.stopWithin(t, 2*time.Second)
+	p := startDaemonProc(t, netns, config)
+	p.WaitLog("backlog delivered", 60*time.Second)
+	stopWithin(t, p, 2*time.Second)
 }
 
 // The broker is stopped and restarted, and edgepub is SIGKILLed and
@@ -51,13 +50,13 @@ func TestChaosBrokerRestartsAndKillsLoseNothing(t *testing.T) {
 
 	const rounds = 4
 	losses := 0
-	d := startDaemonProc(t, "", "--config", config)
+	d := startDaemonProc(t, "", config)
 	for round := range rounds {
 		time.Sleep(1500 * time.Millisecond)
-		d.signal(syscall.SIGKILL)
+		d.Kill()
 		losses++
 		time.Sleep(300 * time.Millisecond)
-		d = startDaemonProc(t, "", "--config", config)
+		d = startDaemonProc(t, "", config)
 
 		time.Sleep(1500 * time.Millisecond)
 		broker.Stop()
@@ -66,7 +65,7 @@ func TestChaosBrokerRestartsAndKillsLoseNothing(t *testing.T) {
 		broker.Start()
 	}
 	time.Sleep(time.Second)
-	d.stopWithin(t, 2*time.Second)
+	stopWithin(t, d, 2*time.Second)
 	drainAndStop(t, "", writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "1h")))
 
 	var got delivery
@@ -99,13 +98,13 @@ func TestStartsWithoutBrokerAndDeliversLater(t *testing.T) {
 	broker.Stop()
 
 	certDir, stateDir := pki.DeviceDir(t, "Kai"), t.TempDir()
-	d := startDaemonProc(t, "", "--config", writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "20ms")))
-	waitLog(t, d, "cannot connect to broker", 20*time.Second)
+	d := startDaemonProc(t, "", writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "20ms")))
+	d.WaitLog("cannot connect to broker", 20*time.Second)
 	broker.Start()
 	var got delivery
 	sub.WaitFor(20*time.Second, "the readings taken while the broker was away", func(m []mosquittotest.Message) bool {
 		got = deliveries(t, m, "Kai")
 		return got.maxSeq >= 100 && len(got.missing()) == 0
 	})
-	d.stopWithin(t, 2*time.Second)
+	stopWithin(t, d, 2*time.Second)
 }

@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/buildinfo"
@@ -57,7 +56,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Reload:     reload,
 		Version:    buildinfo.Version,
 		StallAfter: *stallAfter,
-		Now:        time.Now,
 	})
 }
 

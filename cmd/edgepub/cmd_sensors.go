@@ -230,7 +230,7 @@ func printReading(w io.Writer, spec config.Sensor, r sensors.Reading, device str
 // certificate's common name. Without a usable certificate it is the host
 // name, and a note says so.
 func deviceName(cfg config.Config, stderr io.Writer) string {
-	b, err := certs.Load(cfg.Certs.Dir, daemon.CertNames(cfg.Certs), time.Now())
+	b, err := certs.Load(cfg.Certs.Dir, certs.ConfigNames(cfg.Certs), time.Now())
 	if err == nil {
 		return b.Identity
 	}

@@ -47,8 +47,8 @@ func TestFailoverToTheSecondBrokerLosesNothing(t *testing.T) {
 	config := writeConfig(t, deviceConfig([]string{first.URL(), second.URL()}, pki.DeviceDir(t, "Kai"), t.TempDir(),
 		time.Second, failoverBackoffMax, 50*time.Millisecond, 0))
 
-	d := startDaemonProc(t, "", "--config", config)
-	waitLog(t, d, `msg="connected to broker" device=Kai broker=`+first.URL(), 10*time.Second)
+	d := startDaemonProc(t, "", config)
+	d.WaitLog(`msg="connected to broker" device=Kai broker=`+first.URL(), 10*time.Second)
 	atFirst.WaitFor(10*time.Second, "100 readings at the first broker", func(m []mosquittotest.Message) bool {
 		return deliveries(t, m, "Kai").maxSeq >= 100
 	})
@@ -89,7 +89,7 @@ func TestFailoverToTheSecondBrokerLosesNothing(t *testing.T) {
 	atSecond.WaitFor(15*time.Second, "the backlog and 50 live readings at the second broker", func(m []mosquittotest.Message) bool {
 		return deliveries(t, m, "Kai").maxSeq >= atKill+uint64(backlog)+50
 	})
-	d.stopWithin(t, 2*time.Second)
+	stopWithin(t, d, 2*time.Second)
 
 	atSecond.Sync() // everything the second broker acknowledged has arrived
 	one, two := deliveries(t, atFirst.Messages(), "Kai"), deliveries(t, atSecond.Messages(), "Kai")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // Addresses of the two namespaces this test creates and joins with a veth
@@ -68,7 +69,7 @@ func TestPartitionIsDetectedAndNothingIsLost(t *testing.T) {
 	sub := broker.Subscribe(t, "Kai/sensors/#", mosquittotest.SubOpts{Persistent: true})
 	certDir, stateDir := pki.DeviceDir(t, "Kai"), t.TempDir()
 	const keepalive = 5 * time.Second
-	d := startDaemonProc(t, deviceNS, "--config", writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "20ms")))
+	d := startDaemonProc(t, deviceNS, writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "20ms")))
 	sub.WaitFor(15*time.Second, "readings before the partition", func(m []mosquittotest.Message) bool {
 		return deliveries(t, m, "Kai").maxSeq >= 50
 	})
@@ -102,8 +103,11 @@ func TestPartitionIsDetectedAndNothingIsLost(t *testing.T) {
 	healed := len(d.Log())
 	sh(t, "ip", "netns", "exec", deviceNS, "nft", "delete table inet partition")
 
-	waitLogAfter(t, d, healed, 15*time.Second, `msg="connected to broker"`)
-	d.stopWithin(t, 2*time.Second)
+	testutil.Eventually(t, 15*time.Second, "edgepub reconnects once the link is back", func() bool {
+		line, _ := logLineAfter(d.Log(), healed, `msg="connected to broker"`)
+		return line != ""
+	})
+	stopWithin(t, d, 2*time.Second)
 	drainAndStop(t, deviceNS, writeConfig(t, chaosConfig(broker.URL(), certDir, stateDir, "1h")))
 	var got delivery
 	sub.WaitFor(30*time.Second, "every seq", func(m []mosquittotest.Message) bool {

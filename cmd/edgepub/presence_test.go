@@ -74,27 +74,6 @@ func retainedStatus(t *testing.T, broker *mosquittotest.Broker, id string) mosqu
 	return msgs[0]
 }
 
-func waitLog(t *testing.T, d *daemonProc, what string, timeout time.Duration) {
-	t.Helper()
-	waitLogAfter(t, d, 0, timeout, what)
-}
-
-// waitLogAfter waits for a whole log line past offset that holds every part,
-// and returns it.
-func waitLogAfter(t *testing.T, d *daemonProc, offset int, timeout time.Duration, parts ...string) string {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if line, _ := logLineAfter(d.Log(), offset, parts...); line != "" {
-			return line
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("edgepub did not log a line with %q within %v", parts, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A running device is "online", retained, for anyone subscribing later.
 // When it dies (SIGKILL: the kernel closes its socket) or freezes (SIGSTOP:
 // the socket stays open and only the keepalive can tell), the broker
@@ -111,7 +90,7 @@ func TestPresenceLastWillWhenKilledOrFrozen(t *testing.T) {
 		signal syscall.Signal
 	}{{"killed", syscall.SIGKILL}, {"frozen", syscall.SIGSTOP}} {
 		n := len(live.Messages())
-		d := startDaemonProc(t, "", "--config", config)
+		d := startDaemonProc(t, "", config)
 		live.WaitFor(10*time.Second, c.name+": online", func(m []mosquittotest.Message) bool { return statusAfter(m, n, "online") })
 		if got := retainedStatus(t, broker, "late-online-"+c.name); got.Payload != "online" || !got.Retained {
 			t.Errorf("%s: a late subscriber got %+v, want a retained online", c.name, got)
@@ -130,7 +109,7 @@ func TestPresenceLastWillWhenKilledOrFrozen(t *testing.T) {
 
 		n = len(live.Messages())
 		start := time.Now()
-		d.cmd.Process.Signal(c.signal)
+		d.Send(c.signal)
 		live.WaitFor(within+time.Second, c.name+": the last will", func(m []mosquittotest.Message) bool {
 			return statusAfter(m, n, "offline")
 		})
@@ -142,7 +121,7 @@ func TestPresenceLastWillWhenKilledOrFrozen(t *testing.T) {
 		if got := retainedStatus(t, broker, "late-offline-"+c.name); got.Payload != "offline" || !got.Retained {
 			t.Errorf("%s: a late subscriber got %+v, want a retained offline", c.name, got)
 		}
-		d.signal(syscall.SIGKILL)
+		d.Kill()
 	}
 	if !strings.Contains(broker.Log(), "Client Kai has exceeded timeout") {
 		t.Errorf("the frozen device was not timed out by the broker's keepalive check:\n%s", broker.Log())
@@ -156,11 +135,11 @@ func TestPresenceOfflineOnCleanStop(t *testing.T) {
 	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
 	live := broker.Subscribe(t, "Kai/status", mosquittotest.SubOpts{ClientID: "live"})
 	config := writeConfig(t, deviceConfig([]string{broker.URL()}, pki.DeviceDir(t, "Kai"), t.TempDir(), 100*time.Millisecond, time.Second, 100*time.Millisecond, 0))
-	d := startDaemonProc(t, "", "--config", config)
+	d := startDaemonProc(t, "", config)
 	live.WaitFor(10*time.Second, "online", func(m []mosquittotest.Message) bool { return statusAfter(m, 0, "online") })
 
 	n := len(live.Messages())
-	d.stopWithin(t, 2*time.Second)
+	stopWithin(t, d, 2*time.Second)
 	live.WaitFor(5*time.Second, "offline after SIGTERM", func(m []mosquittotest.Message) bool { return statusAfter(m, n, "offline") })
 	// "disconnected." is Mosquitto's line for a DISCONNECT packet, after
 	// which it discards the will: the offline came from edgepub.
@@ -179,9 +158,9 @@ func TestHealthMessageFields(t *testing.T) {
 	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
 	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
 	config := writeConfig(t, deviceConfig([]string{broker.URL()}, pki.DeviceDir(t, "Kai"), t.TempDir(), 100*time.Millisecond, time.Second, 100*time.Millisecond, time.Second))
-	started := time.Now()
-	d := startDaemonProc(t, "", "--config", config)
 	sub := broker.Subscribe(t, "Kai/health", mosquittotest.SubOpts{ClientID: "health"})
+	started := time.Now()
+	d := startDaemonProc(t, "", config)
 
 	var h map[string]any
 	sub.WaitFor(10*time.Second, "a health message with both sensors read and readings delivered", func(m []mosquittotest.Message) bool {
@@ -251,7 +230,7 @@ func TestHealthMessageFields(t *testing.T) {
 	if !first.Retained {
 		t.Error("health is not retained: a dashboard starting later sees nothing until the next interval")
 	}
-	d.stopWithin(t, 2*time.Second)
+	stopWithin(t, d, 2*time.Second)
 }
 
 func decodeHealth(t *testing.T, payload string) map[string]any {

@@ -5,19 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/edgepub/edgepub/internal/edgepubproc"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
 )
 
-// binPath is the edgepub binary the process tests run, built once.
+// binPath is the edgepub binary the process tests run, built once as the
+// packages ship it.
 var (
 	binOnce sync.Once
 	binPath string
@@ -40,11 +40,7 @@ func edgepubBinary(t *testing.T) string {
 			binErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "edgepub")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath, binErr = edgepubproc.BuildInto(dir, "github.com/edgepub/edgepub/cmd/edgepub")
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
@@ -52,70 +48,23 @@ func edgepubBinary(t *testing.T) string {
 	return binPath
 }
 
-// daemonProc is one edgepub run process; its log goes to a file that the
-// test prints on failure.
-type daemonProc struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-func startDaemonProc(t *testing.T, netns string, args ...string) *daemonProc {
+// startDaemonProc runs `edgepub run --config config`, in the network
+// namespace netns if it is set.
+func startDaemonProc(t *testing.T, netns, config string) *edgepubproc.Proc {
 	t.Helper()
-	logf, err := os.CreateTemp(t.TempDir(), "edgepub-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	argv := append([]string{edgepubBinary(t), "run"}, args...)
-	if netns != "" {
-		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &daemonProc{cmd: cmd, log: logf.Name(), done: make(chan struct{})}
-	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		p.signal(syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("edgepub log %s:\n%s", p.log, p.Log())
-		}
-	})
-	return p
-}
-
-func (p *daemonProc) signal(sig syscall.Signal) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *daemonProc) Log() string {
-	data, _ := os.ReadFile(p.log)
-	return string(data)
+	return edgepubproc.Start(t, edgepubBinary(t), edgepubproc.Opts{Config: config, Netns: netns})
 }
 
 // stopWithin sends SIGTERM and fails the test if the process needs longer
-// than limit to exit.
-func (p *daemonProc) stopWithin(t *testing.T, limit time.Duration) {
+// than limit to exit or exits with an error.
+func stopWithin(t *testing.T, p *edgepubproc.Proc, limit time.Duration) {
 	t.Helper()
 	start := time.Now()
-	p.signal(syscall.SIGTERM)
+	p.Stop()
 	if took := time.Since(start); took > limit {
 		t.Errorf("edgepub took %v to stop on SIGTERM, want under %v", took.Round(time.Millisecond), limit)
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := p.ExitCode(); code != 0 {
 		t.Errorf("edgepub exited with %d after SIGTERM", code)
 	}
 }

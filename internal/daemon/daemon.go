@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
+	"github.com/edgepub/edgepub/internal/clock"
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
@@ -53,11 +54,12 @@ type Opts struct {
 	// StallAfter, if set, stops the main loop's progress after that time so
 	// that a test can watch the systemd watchdog restart the service.
 	StallAfter time.Duration
-	// Now is the clock.
-	Now func() time.Time
 	// Ready, if set, is called once the daemon has loaded everything and is
 	// running (READY=1 time); tests use it.
 	Ready func(*Daemon)
+	// Clock is the machine's clocks and sync state; nil means the system's.
+	// Tests skew it.
+	Clock clock.Source
 }
 
 // Daemon is a running edgepub.
@@ -72,6 +74,10 @@ type Daemon struct {
 	outbox    *outbox.Outbox
 	runner    *sensors.Runner
 	publisher *publisher.Publisher
+	clock     *clock.Tracker
+	// now is the wall clock held at the time floor: certificate checks and
+	// the device's own times use it, never a clock back at 1970.
+	now func() time.Time
 
 	progress  progressMeter
 	socTemp   atomicFloat
@@ -85,17 +91,19 @@ func Run(ctx context.Context, o Opts) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
-	d := &Daemon{opts: o, started: o.Now()}
+	if o.Clock == nil {
+		o.Clock = &clock.System{}
+	}
 	cfg := o.Config
+	floor := clock.OpenFloor(cfg.StateDir, clock.BuildTime(), o.Clock.Wall)
+	d := &Daemon{opts: o, now: floor.Time}
+	d.started = d.now()
 
-	names := CertNames(cfg.Certs)
-	bundle, err := certs.Load(cfg.Certs.Dir, names, o.Now())
+	names := certs.ConfigNames(cfg.Certs)
+	bundle, err := certs.Load(cfg.Certs.Dir, names, d.now())
 	var validity *certs.ValidityError
 	switch {
 	case errors.As(err, &validity) && bundle != nil:
@@ -108,11 +116,15 @@ func Run(ctx context.Context, o Opts) error {
 	}
 	d.device = bundle.Identity
 	d.log = o.Logger.With("device", d.device)
+	if now, floored := floor.Now(); floored {
+		d.log.Warn("the wall clock is behind the time floor, so it is wrong: certificates are checked and readings stamped with the floor until the clock is synced",
+			"wall", o.Clock.Wall().UTC().Format(time.RFC3339), "floor", now.UTC().Format(time.RFC3339), logging.MessageID(logging.MsgClockFloor))
+	}
 	bundle.LogWarnings(ctx, d.log)
 	d.warnUnmatchableDeviceID()
 	d.certs = certs.NewSource(cfg.Certs.Dir, names, bundle, d.log)
 	d.expiry = certs.NewExpiryWatcher(d.certs, certs.ExpiryOpts{
-		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: o.Now, Logger: d.log,
+		WarnDays: cfg.Certs.WarnDays, ErrorDays: cfg.Certs.ErrorDays, Now: d.now, Logger: d.log,
 	})
 
 	d.outbox, err = outbox.Open(filepath.Join(cfg.StateDir, "outbox"), &outbox.Opts{
@@ -120,7 +132,6 @@ func Run(ctx context.Context, o Opts) error {
 		MaxAge:      cfg.Outbox.MaxAge.Std(),
 		SyncWindow:  cfg.Outbox.SyncWindow.Std(),
 		MemoryLimit: cfg.Outbox.MemoryLimit,
-		Now:         o.Now,
 		Logger:      d.log,
 	})
 	if err != nil {
@@ -132,7 +143,12 @@ func Run(ctx context.Context, o Opts) error {
 	if err != nil {
 		return err
 	}
-	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Now: o.Now})
+	d.clock = clock.NewTracker(clock.TrackerOpts{
+		Source: o.Clock, Wall: d.now, StateDir: cfg.StateDir, HoldUnsynced: cfg.Clock.HoldUnsynced.Std(), Logger: d.log,
+	})
+	d.runner = sensors.NewRunner(sensors.RunnerOpts{Logger: d.log, Taken: func() (time.Time, time.Duration) {
+		return d.now(), o.Clock.SinceBoot()
+	}})
 	d.publisher = publisher.New(d.outbox, d.publisherOpts())
 
 	d.log.Info("edgepub started", "version", o.Version, "broker", cfg.Broker.URLs, "sensors", len(sources),
@@ -146,19 +162,23 @@ func Run(ctx context.Context, o Opts) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
-	wg.Go(func() { d.certs.Watch(ctx, o.Now) })
+	wg.Go(func() { d.certs.Watch(ctx, d.now) })
 	wg.Go(func() { d.expiry.Run(ctx) })
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
 	wg.Go(func() { o.Notifier.RunWatchdog(ctx, d.progress.madeProgress) })
 	wg.Go(func() { d.superviseLoop(ctx) })
 	wg.Go(func() { d.presenceLoop(ctx) })
+	wg.Go(func() { d.clock.Run(ctx) })
 
 	<-ctx.Done()
 	o.Notifier.Stopping()
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
 	haltSensors(sources, d.log)
+	if err := floor.Persist(true); err != nil {
+		d.log.Warn("time floor not saved", "error", err)
+	}
 	return nil
 }
 
@@ -174,11 +194,6 @@ func haltSensors(sources []sensors.Source, log *slog.Logger) {
 	}
 }
 
-// CertNames selects the certificate files as the config says.
-func CertNames(c config.Certs) certs.Names {
-	return certs.Names{CA: c.CA, Cert: c.Cert, Key: c.Key, Prefix: c.Prefix}
-}
-
 // accept turns a reading into a message and makes it durable. It runs on
 // the sensors' goroutines.
 func (d *Daemon) accept(r sensors.Reading) {
@@ -186,24 +201,21 @@ func (d *Daemon) accept(r sensors.Reading) {
 		d.socTemp.store(t)
 	}
 	d.discovery.see(d, r)
-	if _, err := d.outbox.Append(r.Time, message.Framed(d.device, r)); err != nil {
+	taken := d.clock.Taken(r.SinceBoot)
+	if _, err := d.outbox.Append(r.Time, message.FrameFunc(d.device, r, &taken)); err != nil {
 		d.log.Error("reading not accepted", "sensor", r.Sensor, "error", err)
 	}
 }
 
 func (d *Daemon) publisherOpts() publisher.Opts {
 	b := d.opts.Config.Broker
-	urls := make([]string, len(b.URLs))
-	for i, u := range b.URLs {
-		urls[i], _, _ = config.ParseBrokerURL(u) // validated with the config
-	}
 	return publisher.Opts{
-		URLs:     urls,
+		URLs:     b.URLs, // normalised by config.Validate
 		ClientID: d.device,
 		TLSConfig: func(host string) *tls.Config {
 			return certs.ClientTLSConfig(d.certs, certs.TLSOpts{
 				Host:               host,
-				Now:                d.opts.Now,
+				Now:                d.now,
 				OnServerCert:       d.expiry.SetBrokerCert,
 				OnLegacyServerCert: func(c *x509.Certificate) { d.warnLegacyServerCert(host, c) },
 			})
@@ -215,8 +227,9 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		StartJitter:    b.StartJitter.Std(),
 		InFlight:       b.InFlight,
 		StatusTopic:    d.device + "/status",
+		Stamp:          d.clock.Stamp,
+		Gate:           d.clock,
 		Logger:         d.log,
-		Now:            d.opts.Now,
 	}
 }
 

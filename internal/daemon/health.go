@@ -28,6 +28,7 @@ type Health struct {
 	OldestAgeS      float64                `json:"oldest_age_s"`
 	Dropped         uint64                 `json:"dropped"`
 	DiskError       string                 `json:"disk_error,omitempty"`
+	ClockSynced     bool                   `json:"clock_synced"`
 	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
 	Certs           []certs.CertStatus     `json:"certs,omitempty"`
 	SoCTemperatureC *float64               `json:"soc_temperature_c,omitempty"`
@@ -36,22 +37,23 @@ type Health struct {
 
 // Health returns the device's current health.
 func (d *Daemon) Health() Health {
-	now := d.opts.Now()
+	now := d.now()
 	ps := d.publisher.Status()
 	ob := d.outbox.Stats()
 	h := Health{
-		Device:     d.device,
-		Version:    d.opts.Version,
-		Time:       now.UTC().Format(message.TimeLayout),
-		UptimeS:    int64(now.Sub(d.started).Seconds()),
-		Broker:     ps.Broker,
-		Connected:  ps.Connected,
-		Reconnects: ps.Reconnects,
-		Delivered:  ps.Delivered,
-		Backlog:    ob.Backlog,
-		Dropped:    ob.Dropped,
-		Certs:      d.expiry.Statuses(),
-		Sensors:    d.runner.Status(),
+		Device:      d.device,
+		Version:     d.opts.Version,
+		Time:        now.UTC().Format(message.TimeLayout),
+		UptimeS:     int64(now.Sub(d.started).Seconds()),
+		Broker:      ps.Broker,
+		Connected:   ps.Connected,
+		Reconnects:  ps.Reconnects,
+		Delivered:   ps.Delivered,
+		Backlog:     ob.Backlog,
+		Dropped:     ob.Dropped,
+		ClockSynced: d.clock.Synced(),
+		Certs:       d.expiry.Statuses(),
+		Sensors:     d.runner.Status(),
 	}
 	if !ob.Oldest.IsZero() {
 		h.OldestAgeS = math.Round(now.Sub(ob.Oldest).Seconds()*10) / 10

@@ -57,7 +57,7 @@ func (d *Daemon) superviseLoop(ctx context.Context) {
 // stays in use.
 func (d *Daemon) reload() {
 	d.opts.Notifier.Reloading()
-	if err := d.certs.Reload(d.opts.Now()); err != nil {
+	if err := d.certs.Reload(d.now()); err != nil {
 		d.log.Error("reload: the new certificate files are not usable", "error", err)
 	} else {
 		d.log.Info("reload: certificates checked and loaded")
@@ -76,12 +76,15 @@ func (d *Daemon) StatusLine() string {
 			certPart = " · certificate EXPIRED"
 		}
 	}
+	if d.clock != nil && !d.clock.Synced() {
+		certPart += " · clock not synced"
+	}
 	if ps.Connected {
 		return fmt.Sprintf("connected to %s · backlog %s%s", ps.Broker, thousands(ob.Backlog), certPart)
 	}
 	line := fmt.Sprintf("broker unreachable since %s, backlog %s", ps.Since.Local().Format("15:04"), thousands(ob.Backlog))
 	if !ps.RetryAt.IsZero() {
-		line += fmt.Sprintf(", retry in %s", max(0, ps.RetryAt.Sub(d.opts.Now())).Round(time.Second))
+		line += fmt.Sprintf(", retry in %s", max(0, ps.RetryAt.Sub(time.Now())).Round(time.Second))
 	}
 	if ob.DiskErr != nil {
 		line += " · DISK ERROR, readings held in memory"

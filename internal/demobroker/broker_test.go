@@ -1,7 +1,6 @@
 package demobroker
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,29 +15,13 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // waitLimit bounds every wait for the network; it guards against hangs and
 // is no performance target.
 const waitLimit = 10 * time.Second
-
-// syncBuffer collects log output written from the broker's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // observer records what the broker delivers on "#".
 type observer struct {
@@ -101,13 +84,13 @@ func (o *observer) topics() []string {
 type fixture struct {
 	ca     *testCA
 	broker *Broker
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 }
 
 func startFixture(t *testing.T) *fixture {
 	t.Helper()
 	ca := newTestCA(t, "MQTT-CA")
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	b, err := Start(t.Context(), Opts{
 		TLS:    ca.serverTLSConfig(t),
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -348,16 +331,10 @@ func TestDropsWillOutsideOwnTree(t *testing.T) {
 
 	cutForeign()
 	// The broker forgets a clean-session client after sending its will.
-	deadline := time.Now().Add(waitLimit)
-	for {
-		if _, ok := f.broker.server.Clients.Get("kai-will-bob"); !ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("broker did not notice the cut connection")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, waitLimit, "broker noticed the cut connection", func() bool {
+		_, ok := f.broker.server.Clients.Get("kai-will-bob")
+		return !ok
+	})
 	cutOwn()
 	o.waitTopic(t, "Kai/status") // wills do get delivered
 	if _, ok := o.find("Bob/status"); ok {
@@ -435,17 +412,16 @@ func ourGoroutines() []string {
 
 func waitNoGoroutinesOfOurs(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		ours := ourGoroutines()
-		if len(ours) == 0 {
-			return
+	var ours []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("%d goroutines of the broker still run after Close:\n%s", len(ours), strings.Join(ours, "\n\n"))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines of the broker still run after Close:\n%s", len(ours), strings.Join(ours, "\n\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}()
+	testutil.Eventually(t, waitLimit, "no goroutine of the broker left after Close", func() bool {
+		ours = ourGoroutines()
+		return len(ours) == 0
+	})
 }
 
 func TestCloseEndsEverything(t *testing.T) {

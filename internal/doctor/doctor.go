@@ -20,7 +20,8 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
-	"github.com/edgepub/edgepub/internal/daemon"
+	"github.com/edgepub/edgepub/internal/homeassistant"
+	"github.com/edgepub/edgepub/publisher"
 )
 
 // Step is the outcome of one check.
@@ -37,7 +38,6 @@ type Step struct {
 // Opts configure a check.
 type Opts struct {
 	Timeout time.Duration
-	Now     func() time.Time
 }
 
 // Check runs every step against the first configured broker and returns
@@ -45,9 +45,6 @@ type Opts struct {
 func Check(ctx context.Context, cfg config.Config, o Opts) []Step {
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	c := &checker{cfg: cfg, opts: o}
 	steps := []func(context.Context) Step{c.bundle, c.resolve, c.tcp, c.handshake, c.connect, c.publish}
@@ -84,8 +81,8 @@ type checker struct {
 
 func (c *checker) bundle(context.Context) Step {
 	s := Step{Name: "certificates"}
-	names := daemon.CertNames(c.cfg.Certs)
-	b, err := certs.Load(c.cfg.Certs.Dir, names, c.opts.Now())
+	names := certs.ConfigNames(c.cfg.Certs)
+	b, err := certs.Load(c.cfg.Certs.Dir, names, time.Now())
 	if err != nil {
 		s.Detail, s.Fix = err.Error(), "fix the file named above; `edgepub certs inspect "+c.cfg.Certs.Dir+"` shows the whole folder"
 		return s
@@ -93,7 +90,7 @@ func (c *checker) bundle(context.Context) Step {
 	c.source = certs.NewSource(c.cfg.Certs.Dir, names, b, nil)
 	c.device = b.Identity
 	s.OK = true
-	s.Detail = fmt.Sprintf("device %q from %s, expires in %d days", b.Identity, b.CertFile, certs.DaysLeft(b.Leaf(), c.opts.Now()))
+	s.Detail = fmt.Sprintf("device %q from %s, expires in %d days", b.Identity, b.CertFile, certs.DaysLeft(b.Leaf(), time.Now()))
 	var notes []string
 	for _, w := range b.Warnings {
 		notes = append(notes, w.Message)
@@ -103,9 +100,15 @@ func (c *checker) bundle(context.Context) Step {
 }
 
 func (c *checker) resolve(ctx context.Context) Step {
-	c.url, c.host, _ = config.ParseBrokerURL(c.cfg.Broker.URLs[0])
-	_, c.port, _ = net.SplitHostPort(strings.SplitN(c.url, "://", 2)[1])
 	s := Step{Name: "name resolution"}
+	// config.Validate left the URL as scheme://host:port.
+	c.url = c.cfg.Broker.URLs[0]
+	_, hostPort, _ := strings.Cut(c.url, "://")
+	var err error
+	if c.host, c.port, err = net.SplitHostPort(hostPort); err != nil {
+		s.Detail, s.Fix = fmt.Sprintf("broker URL %q: %v", c.url, err), "write it as ssl://HOST:8883 in broker.urls"
+		return s
+	}
 	if ip := net.ParseIP(c.host); ip != nil {
 		c.addrs = []string{ip.String()}
 		s.OK, s.Detail = true, c.host+" is an IP address"
@@ -129,12 +132,9 @@ func (c *checker) tcp(ctx context.Context) Step {
 	d := net.Dialer{Timeout: c.opts.Timeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		s.Detail = err.Error()
-		switch {
-		case strings.Contains(err.Error(), "refused"):
-			s.Fix = "nothing listens on " + addr + ": is Mosquitto running with `listener " + c.port + "` in mosquitto.conf?"
-		default:
-			s.Fix = "the broker host does not answer: check the network, a firewall on the broker (port " + c.port + ") and the address"
+		s.Detail, s.Fix = err.Error(), publisher.Explain(err)
+		if s.Fix == "" {
+			s.Fix = "cannot reach " + addr + ": check the network, a firewall on the broker (port " + c.port + ") and the address"
 		}
 		return s
 	}
@@ -145,7 +145,7 @@ func (c *checker) tcp(ctx context.Context) Step {
 
 func (c *checker) tlsConfig() *tls.Config {
 	return certs.ClientTLSConfig(c.source, certs.TLSOpts{
-		Host: c.host, Now: c.opts.Now,
+		Host:               c.host,
 		OnLegacyServerCert: func(cert *x509.Certificate) { c.legacy = cert },
 	})
 }
@@ -155,8 +155,7 @@ func (c *checker) handshake(ctx context.Context) Step {
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: c.opts.Timeout}, Config: c.tlsConfig()}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.host, c.port))
 	if err != nil {
-		s.Detail = err.Error()
-		s.Fix = tlsFix(err, c.cfg.Certs.Dir)
+		s.Detail, s.Fix = err.Error(), c.tlsFix(err)
 		return s
 	}
 	defer conn.Close()
@@ -166,8 +165,7 @@ func (c *checker) handshake(ctx context.Context) Step {
 	// read that times out means the certificate was accepted.
 	conn.SetReadDeadline(time.Now().Add(time.Second))
 	if _, err := conn.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
-		s.Detail = err.Error()
-		s.Fix = tlsFix(err, c.cfg.Certs.Dir)
+		s.Detail, s.Fix = err.Error(), c.tlsFix(err)
 		return s
 	}
 	st := conn.(*tls.Conn).ConnectionState()
@@ -179,19 +177,14 @@ func (c *checker) handshake(ctx context.Context) Step {
 	return s
 }
 
-// tlsFix says what to do about a failed handshake. Our own verification
-// errors already say it; the broker's alerts arrive as bare "remote error"s.
-func tlsFix(err error, certDir string) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "remote error"):
-		return "the broker refused this device's certificate: it must be signed by the CA in the broker's cafile (the seed's ca.crt) and be valid now"
-	case strings.Contains(msg, "not signed by") || strings.Contains(msg, "unknown authority"):
-		return "the broker's certificate is not from " + certDir + "/ca.crt: copy the broker's ca.crt to the device"
-	case strings.Contains(msg, "not for") || strings.Contains(msg, "host"):
-		return "the broker certificate is for another host: use the host it was issued for in broker.urls, or reissue it with a SAN for this host"
+// tlsFix says what to do about a failed handshake: the broker's refusals
+// as the publisher explains them; edgepub's own check of the broker's
+// certificate already says it in the error.
+func (c *checker) tlsFix(err error) string {
+	if fix := publisher.Explain(err); fix != "" {
+		return fix
 	}
-	return "see the error above"
+	return "do what the error says; this device trusts the brokers whose certificate " + c.cfg.Certs.Dir + "/ca.crt signed"
 }
 
 func (c *checker) connect(ctx context.Context) Step {
@@ -261,10 +254,10 @@ func (c *checker) discoveryACL(ctx context.Context) Step {
 	prefix := c.cfg.Presence.DiscoveryPrefix
 	// An empty config message is Home Assistant's "remove this entity", so
 	// the probe cannot create anything there.
-	topic := daemon.DiscoveryTopic(prefix, c.device, "edgepub_check")
+	topic := homeassistant.DiscoveryTopic(prefix, c.device, "edgepub_check")
 	if err := c.roundTrip(ctx, topic, nil); err != nil {
 		s.Detail = err.Error()
-		s.Fix = "Home Assistant discovery lies outside " + c.device + "/: add `pattern readwrite " + prefix + "/sensor/%u/#` to the broker's acl_file"
+		s.Fix = "Home Assistant discovery lies outside " + c.device + "/: add `" + homeassistant.DiscoveryACL(prefix) + "` to the broker's acl_file"
 		return s
 	}
 	s.OK, s.Detail = true, "devices may announce themselves under "+prefix+"/sensor/"+c.device+"/"

@@ -25,5 +25,8 @@ const (
 	MsgDiskError        = "2797c3faf5344ce7ba98605a721be1ec"
 	MsgCertRotated      = "7b8c957f148744bbaf876479bf4b0507"
 	MsgDrainFinished    = "d81f88c6c98b4686a52f585a32843690"
+	MsgClockSynced      = "68eee01e8fcf4176a32c9c871047fd8d"
+	MsgClockUnsynced    = "c0c9f23945554c38b2c064d9f7f4913b"
+	MsgClockFloor       = "fa43f7c546c74442a60cad154c5b430a"
 	MsgSlowSync         = "c91552ac2f2c4ecf96c328e4cd9355ab"
 )

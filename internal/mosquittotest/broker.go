@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 // SeedACL is the seed's CN-based rule plus a read-all monitor identity for
@@ -21,7 +23,7 @@ const SeedACL = "pattern readwrite %u/#\n\nuser monitor\ntopic read #\n"
 
 // Opts configures a broker.
 type Opts struct {
-	PKI *PKI
+	PKI *tutorialpki.PKI
 	// ACL is the acl_file content; empty means SeedACL.
 	ACL string
 	// Extra lines are appended to mosquitto.conf.
@@ -46,7 +48,7 @@ type Broker struct {
 	t      testing.TB
 	dir    string
 	port   int
-	pkiRef *PKI
+	pkiRef *tutorialpki.PKI
 	netns  string
 	host   string
 

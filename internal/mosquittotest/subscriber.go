@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
 // Message is what the subscriber received.
@@ -97,7 +99,7 @@ func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
 	}
 }
 
-func (b *Broker) pki() *PKI { return b.pkiRef }
+func (b *Broker) pki() *tutorialpki.PKI { return b.pkiRef }
 
 // Publish sends one QoS 1 message with mosquitto_pub as the given client
 // identity (a CN of the PKI) and returns its combined output and error.

@@ -1,4 +1,4 @@
-package daemon
+package homeassistant
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/config"
-	"github.com/edgepub/edgepub/internal/mosquittotest"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/catalog"
@@ -120,7 +119,7 @@ func checkDiscovery(t *testing.T, device, sensor, field, topic string, cfg []byt
 
 	class, unit := str("device_class"), str("unit_of_measurement")
 	if class == "" && wantClass {
-		t.Errorf("%s: no device_class: map the field in discovery.go's quantities table", where)
+		t.Errorf("%s: no device_class: map the field in the quantities table of internal/homeassistant", where)
 	}
 	if class != "" {
 		units, known := haDeviceClassUnits[class]
@@ -290,146 +289,4 @@ func readSoftwareSensor(t *testing.T, ti catalog.TypeInfo) (sensors.Values, bool
 		t.Fatalf("read %s: %v", ti.Name, err)
 	}
 	return v, true
-}
-
-// haConfig is what a late subscriber to the discovery prefix received.
-type haConfig struct {
-	topic, payload string
-	retained       bool
-}
-
-func discoveryMessages(msgs []mosquittotest.Message) []haConfig {
-	var out []haConfig
-	for _, m := range msgs {
-		if strings.HasPrefix(m.Topic, haPrefix+"/") {
-			out = append(out, haConfig{m.Topic, m.Payload, m.Retained})
-		}
-	}
-	return out
-}
-
-// haConfigForTest is a daemon config announcing to Home Assistant.
-func haConfigForTest(t *testing.T, broker *mosquittotest.Broker, pki *mosquittotest.PKI) config.Config {
-	cfg := testConfig(t, broker, pki.DeviceDir(t, "Kai"), t.TempDir())
-	cfg.Presence.HomeAssistant = true
-	cfg.Presence.DiscoveryPrefix = haPrefix
-	return cfg
-}
-
-// With the discovery ACL line, the broker keeps every field's config
-// retained: Home Assistant, subscribing any time later, finds them all,
-// exactly as Discovery builds them and valid for the readings that arrive.
-func TestDiscoveryArrivesWithTheACLLine(t *testing.T) {
-	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
-	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, ACL: mosquittotest.SeedACL + DiscoveryACL(haPrefix) + "\n"})
-	states := broker.Subscribe(t, "Kai/#", mosquittotest.SubOpts{ClientID: "states"})
-	startDaemon(t, Opts{Config: haConfigForTest(t, broker, pki), Version: "1.2.3"})
-	msgs := states.WaitFor(10*time.Second, "readings of both sensors", func(m []mosquittotest.Message) bool {
-		return hasTopic(m, "Kai/sensors/environment") && hasTopic(m, "Kai/sensors/soc")
-	})
-	lastReading := map[string]string{} // sensor → a payload from its state topic
-	for _, m := range msgs {
-		if s, ok := strings.CutPrefix(m.Topic, "Kai/sensors/"); ok {
-			lastReading[s] = m.Payload
-		}
-	}
-
-	want := map[string]DiscoveryConfig{}
-	for sensor, fields := range map[string][]string{"environment": {"temperature_c", "humidity_pct", "pressure_hpa"}, "soc": {"soc_temperature_c"}} {
-		for _, f := range fields {
-			topic, cfg := Discovery(haPrefix, "Kai", "1.2.3", sensor, f)
-			want[topic] = cfg
-		}
-	}
-	// Home Assistant comes later: only retained configs reach it.
-	ha := broker.Subscribe(t, haPrefix+"/#", mosquittotest.SubOpts{ClientID: "home-assistant"})
-	got := ha.WaitFor(10*time.Second, "a retained config for every field", func(m []mosquittotest.Message) bool {
-		return len(discoveryMessages(m)) >= len(want)
-	})
-	seen := map[string]bool{}
-	for _, c := range discoveryMessages(got) {
-		w, ok := want[c.topic]
-		if !ok {
-			t.Errorf("unexpected discovery topic %s", c.topic)
-			continue
-		}
-		seen[c.topic] = true
-		if !c.retained {
-			t.Errorf("%s was not retained: Home Assistant restarting later would not find it", c.topic)
-		}
-		var cfg DiscoveryConfig
-		if err := json.Unmarshal([]byte(c.payload), &cfg); err != nil {
-			t.Fatalf("%s: %v", c.topic, err)
-		}
-		if !jsonEqual(t, c.payload, w) {
-			t.Errorf("%s carries %s, want %+v", c.topic, c.payload, w)
-		}
-		sensor := strings.TrimPrefix(cfg.StateTopic, "Kai/sensors/")
-		var field string
-		if m := valueJSONField.FindStringSubmatch(cfg.ValueTemplate); m != nil {
-			field = m[1]
-		}
-		checkDiscovery(t, "Kai", sensor, field, c.topic, []byte(c.payload), []byte(lastReading[sensor]), true)
-	}
-	if len(seen) != len(want) {
-		t.Errorf("got configs for %d of %d fields", len(seen), len(want))
-	}
-	if !hasMessage(states.Messages(), "Kai/status", "online") {
-		t.Error("the availability topic never said online")
-	}
-}
-
-// Without the ACL line the broker refuses every config (and says so in its
-// log), the configs never arrive, and the device's connection and readings
-// carry on regardless.
-func TestDiscoveryWithoutTheACLLineNeverArrives(t *testing.T) {
-	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
-	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, Extra: []string{"log_type debug"}})
-	ha := broker.Subscribe(t, haPrefix+"/#", mosquittotest.SubOpts{ClientID: "home-assistant"})
-	states := broker.Subscribe(t, "Kai/#", mosquittotest.SubOpts{ClientID: "states"})
-	r := startDaemon(t, Opts{Config: haConfigForTest(t, broker, pki), Version: "1.2.3"})
-
-	// The configs go out when each field is first seen: by the time the
-	// broker has logged a refusal for all four and 40 readings arrived,
-	// any that could get through would have.
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(broker.Log(), "Denied PUBLISH from Kai") < 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the broker did not log 4 refused discovery publishes within 10s:\n%s", broker.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	states.WaitFor(10*time.Second, "40 readings", func(m []mosquittotest.Message) bool { return len(readings(t, m, "Kai")) >= 40 })
-	ha.Sync()
-	for _, line := range strings.Split(broker.Log(), "\n") {
-		if strings.Contains(line, "Denied PUBLISH from Kai") && !strings.Contains(line, "'"+haPrefix+"/sensor/Kai/") {
-			t.Errorf("a publish other than discovery was refused: %s", line)
-		}
-	}
-	if got := discoveryMessages(ha.Messages()); len(got) > 0 {
-		t.Errorf("%d discovery configs arrived without the ACL line: %v", len(got), got)
-	}
-	if h := r.d.Health(); !h.Connected || h.Reconnects != 0 {
-		t.Errorf("refused discovery publishes disturbed the connection: connected=%v reconnects=%d", h.Connected, h.Reconnects)
-	}
-	if t.Failed() {
-		t.Logf("broker log:\n%s", broker.Log())
-	}
-}
-
-// jsonEqual compares a received JSON document with the value that should
-// have been marshalled into it.
-func jsonEqual(t *testing.T, got string, want any) bool {
-	t.Helper()
-	w, err := json.Marshal(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a, b any
-	if json.Unmarshal([]byte(got), &a) != nil || json.Unmarshal(w, &b) != nil {
-		return false
-	}
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }

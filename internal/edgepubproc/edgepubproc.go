@@ -1,8 +1,9 @@
-// Package edgepubproc runs the real edgepub binary for the daemon-level
-// benchmarks (bench/footprint, bench/drain) and reads what the kernel
+// Package edgepubproc runs the real edgepub binary, built as the packages
+// ship it, for the process tests of cmd/edgepub and the daemon-level
+// benchmarks (bench/footprint, bench/drain), and reads what the kernel
 // counts for it in /proc: resident memory, CPU time and bytes written to
-// storage. It is test support: every function takes the benchmark's
-// testing.TB and fails it on error.
+// storage. It is test support: every function takes the test's testing.TB
+// and fails it on error.
 package edgepubproc
 
 import (
@@ -14,17 +15,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/testutil"
 )
+
+// edgepubPkg is the package of the edgepub binary.
+const edgepubPkg = "github.com/edgepub/edgepub/cmd/edgepub"
 
 // Build compiles cmd/edgepub into a temporary directory as the packages
 // ship it and returns the binary's path.
 func Build(tb testing.TB) string {
 	tb.Helper()
-	return BuildPackage(tb, "github.com/edgepub/edgepub/cmd/edgepub")
+	return BuildPackage(tb, edgepubPkg)
 }
 
 // BuildPackage compiles a main package as the Makefile builds edgepub:
@@ -33,13 +38,23 @@ func Build(tb testing.TB) string {
 // the same way.
 func BuildPackage(tb testing.TB, pkg string) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), filepath.Base(pkg))
+	bin, err := BuildInto(tb.TempDir(), pkg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bin
+}
+
+// BuildInto is BuildPackage into dir, for a binary that several tests
+// share; the caller removes dir.
+func BuildInto(dir, pkg string) (string, error) {
+	bin := filepath.Join(dir, filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-tags", "nodemo", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}
-	return bin
+	return bin, nil
 }
 
 // Config is the part of edgepub's config.yaml a benchmark sets; everything
@@ -106,70 +121,87 @@ func StateDir(tb testing.TB) string {
 
 // Proc is one running `edgepub run`. Its log goes into memory through a
 // pipe, so that it does not count as storage writes of the process (on a
-// device it goes to journald, a socket).
+// device it goes to journald, a socket); a failed test prints it.
 type Proc struct {
 	tb   testing.TB
 	cmd  *exec.Cmd
 	done chan struct{}
-
-	mu  sync.Mutex
-	log bytes.Buffer
+	log  testutil.Buffer
 }
 
-// Start runs `bin run --config config` with env (KEY=value, e.g. GOGC=50)
-// added to this process's environment; the benchmark's cleanup kills it.
-func Start(tb testing.TB, bin, config string, env ...string) *Proc {
+// Opts says how to start edgepub.
+type Opts struct {
+	// Config is the config file, passed as --config.
+	Config string
+	// Env (KEY=value, e.g. GOGC=50) is added to this process's environment.
+	Env []string
+	// Netns, if set, is the network namespace to run in (ip netns exec).
+	Netns string
+}
+
+// Start runs `bin run --config o.Config`; the test's cleanup kills it.
+func Start(tb testing.TB, bin string, o Opts) *Proc {
 	tb.Helper()
+	argv := []string{bin, "run", "--config", o.Config}
+	if o.Netns != "" {
+		argv = append([]string{"ip", "netns", "exec", o.Netns}, argv...)
+	}
 	p := &Proc{tb: tb, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "run", "--config", config)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = (*lockedWriter)(p), (*lockedWriter)(p)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Env = append(os.Environ(), o.Env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatalf("start edgepub: %v", err)
 	}
 	go func() { p.cmd.Wait(); close(p.done) }()
-	tb.Cleanup(func() { p.signal(syscall.SIGKILL) })
+	tb.Cleanup(func() {
+		p.Kill()
+		if tb.Failed() {
+			tb.Logf("edgepub log (pid %d):\n%s", p.PID(), p.Log())
+		}
+	})
 	return p
-}
-
-type lockedWriter Proc
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.log.Write(b)
 }
 
 // PID is the process id.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
 // Log returns what edgepub logged so far.
-func (p *Proc) Log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
+func (p *Proc) Log() string { return p.log.String() }
 
-// WaitLog waits until the log contains s, failing the benchmark after
-// timeout or if the process exits.
+// WaitLog waits until the log contains s, failing the test after timeout
+// or if the process exits.
 func (p *Proc) WaitLog(s string, timeout time.Duration) {
 	p.tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(p.Log(), s) {
+	testutil.Eventually(p.tb, timeout, fmt.Sprintf("edgepub logged %q", s), func() bool {
 		select {
 		case <-p.done:
 			p.tb.Fatalf("edgepub exited before logging %q:\n%s", s, p.Log())
 		default:
 		}
-		if time.Now().After(deadline) {
-			p.tb.Fatalf("edgepub did not log %q within %v:\n%s", s, timeout, p.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return strings.Contains(p.Log(), s)
+	})
 }
+
+// Send delivers sig without waiting, e.g. SIGSTOP to freeze it.
+func (p *Proc) Send(sig syscall.Signal) { p.cmd.Process.Signal(sig) }
 
 // Stop sends SIGTERM and waits up to 10 s for the exit.
 func (p *Proc) Stop() { p.signal(syscall.SIGTERM) }
+
+// Kill sends SIGKILL and waits for the exit.
+func (p *Proc) Kill() { p.signal(syscall.SIGKILL) }
+
+// ExitCode is the exit code once the process ended, -1 before or when a
+// signal ended it.
+func (p *Proc) ExitCode() int {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	default:
+		return -1
+	}
+}
 
 func (p *Proc) signal(sig syscall.Signal) {
 	select {

@@ -1,0 +1,50 @@
+// Package testutil holds what edgepub's tests share: a buffer that loggers
+// on several goroutines can write to, and a bounded poll for a condition.
+// Tests wait on conditions, never on fixed sleeps; Eventually is the one
+// place that polls.
+package testutil
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Buffer is a bytes.Buffer that is safe for concurrent writers, e.g. a
+// logger shared by the goroutines under test.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// pollEvery is how often Eventually checks; the bound guards against hangs
+// and is no performance target.
+const pollEvery = 20 * time.Millisecond
+
+// Eventually waits until cond holds and fails the test, naming what, if it
+// does not within timeout.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(pollEvery)
+	}
+}
