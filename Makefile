@@ -10,7 +10,7 @@
 #   make test-nspawn    the package in a booted Debian 12 container:
 #                       packaging/test/nspawn.sh (root, about 70 s)
 #   make test-vm        the package on a real kernel in a Debian 12 VM (qemu),
-#                       with power cuts: packaging/test/vm.sh (root, ~12 min;
+#                       with power cuts: packaging/test/vm.sh (root, ~12 min idle;
 #                       CYCLES=100 for the long run)
 #   make test-stress    go test -race ./... three times in a row with a busy
 #                       process per core beside it: scripts/test-stress.sh
