@@ -1,6 +1,9 @@
 # edgepub build and packaging.
 #
-#   make test           gofmt, go vet, go test -race, then the packaging checks
+#   sudo make test      installs the Debian packages the suite needs
+#                       (.ci/packages.txt) if missing, then gofmt, go vet,
+#                       go test -race, the packaging checks and the container
+#   make test-deps      only the package installation (root)
 #   make build          dist/edgepub for this machine
 #   make deb            dist/edgepub_<version>-<revision>_<arch>.deb for amd64,
 #                       arm64, armhf (ARMv6, all Raspberry Pis) and armel (ARMv5)
@@ -18,7 +21,12 @@
 # VERSION is derived from git (packaging/version.sh); override it, REVISION
 # (the Debian revision) and MAINTAINER on the command line when needed.
 
-GO         ?= go
+# sudo's secure_path leaves out /usr/local/go/bin, where go.dev's archive
+# puts Go; the test scripts and gofmt find it through PATH.
+GO         ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),go)
+ifneq ($(findstring /,$(GO)),)
+export PATH := $(patsubst %/,%,$(dir $(GO))):$(PATH)
+endif
 VERSION    ?= $(shell packaging/version.sh)
 REVISION   ?= 1
 COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null)
@@ -44,15 +52,18 @@ goenv_armel := GOOS=linux GOARCH=arm GOARM=5
 # Keep dates in the package reproducible: the commit's, not the build's.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: test vet build binaries deb packages test-packaging test-nspawn test-vm test-stress clean FORCE
+.PHONY: test test-deps vet build binaries deb packages test-packaging test-nspawn test-vm test-stress clean FORCE
 
 # The whole suite, as CI runs it (.ci/run): the integration, partition and
-# packaging tests need root and the Debian packages .ci/run installs.
-test: vet
+# packaging tests need root and the Debian packages of .ci/packages.txt.
+test: test-deps vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) test-packaging
 	$(MAKE) test-nspawn
 	$(MAKE) test-vm
+
+test-deps:
+	@.ci/install-packages
 
 vet:
 	@files=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/edgepub/edgepub/certs"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 func TestDiscover(t *testing.T) {
@@ -45,7 +46,7 @@ func TestDiscover(t *testing.T) {
 			touch(t, dir, tc.files...)
 			got, err := certs.Discover(dir, tc.names)
 			if tc.wantKind != nil {
-				wantErr(t, err, append(tc.wantWords, dir)...)
+				testutil.WantOneLineError(t, err, append(tc.wantWords, dir)...)
 				if !errors.Is(err, tc.wantKind) {
 					t.Errorf("%v is not %v", err, tc.wantKind)
 				}

@@ -3,6 +3,7 @@ package certs
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -208,6 +209,17 @@ func Grade(c *x509.Certificate, now time.Time, warnDays, errorDays int) Level {
 	return LevelOK
 }
 
+// daysLeftText is "3 days", "1 day" or "less than a day".
+func daysLeftText(days int) string {
+	switch days {
+	case 0:
+		return "less than a day"
+	case 1:
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", days)
+}
+
 func (w *ExpiryWatcher) log(ctx context.Context, st CertStatus) {
 	var (
 		level slog.Level
@@ -218,9 +230,9 @@ func (w *ExpiryWatcher) log(ctx context.Context, st CertStatus) {
 	case LevelOK:
 		return
 	case LevelWarning:
-		level, msg, id = slog.LevelWarn, describeWhich(st.Which)+" expires soon", logging.MsgCertExpiring
+		level, msg, id = slog.LevelWarn, fmt.Sprintf("%s expires soon (%s left)", describeWhich(st.Which), daysLeftText(st.DaysLeft)), logging.MsgCertExpiring
 	case LevelError:
-		level, msg, id = slog.LevelError, describeWhich(st.Which)+" expires within days: renew it now", logging.MsgCertExpiring
+		level, msg, id = slog.LevelError, fmt.Sprintf("%s expires in %s: renew it now", describeWhich(st.Which), daysLeftText(st.DaysLeft)), logging.MsgCertExpiring
 	case LevelExpired:
 		level, msg, id = slog.LevelError, describeWhich(st.Which)+" has expired: the broker refuses it until it is renewed", logging.MsgCertExpired
 	case LevelNotYetValid:

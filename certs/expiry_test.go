@@ -104,11 +104,12 @@ func TestExpiryWatcherLevels(t *testing.T) {
 		wantLevel string
 		wantID    string
 		wantDays  float64
+		wantMsg   string
 	}{
-		{"fine", 100 * day, "", "", 100},
-		{"warn", 20*day + time.Hour, "WARN", logging.MsgCertExpiring, 20},
-		{"error", 5 * day, "ERROR", logging.MsgCertExpiring, 5},
-		{"expired", -3 * day, "ERROR", logging.MsgCertExpired, -3},
+		{"fine", 100 * day, "", "", 100, ""},
+		{"warn", 20*day + time.Hour, "WARN", logging.MsgCertExpiring, 20, "client certificate expires soon (20 days left)"},
+		{"error", 5 * day, "ERROR", logging.MsgCertExpiring, 5, "client certificate expires in 5 days: renew it now"},
+		{"expired", -3 * day, "ERROR", logging.MsgCertExpired, -3, "client certificate has expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -131,7 +132,8 @@ func TestExpiryWatcherLevels(t *testing.T) {
 			}
 			r := recs[0]
 			if r["level"] != tc.wantLevel || r[logging.MessageIDKey] != tc.wantID || r["cert"] != "client" ||
-				r["file"] != src.Current().CertFile || r["cert_days_left"] != tc.wantDays || r["not_after"] == nil {
+				r["file"] != src.Current().CertFile || r["cert_days_left"] != tc.wantDays || r["not_after"] == nil ||
+				!strings.HasPrefix(r["msg"].(string), tc.wantMsg) {
 				t.Errorf("record %v", r)
 			}
 			if days, ok := daysLeftOf(w, "client"); !ok || days != int(tc.wantDays) {

@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -105,23 +104,6 @@ func reencode(t testing.TB, keyPEM []byte, encoding string) []byte {
 		t.Fatalf("cannot store this key as %s", encoding)
 	}
 	return keyPEM
-}
-
-// wantErr checks that err mentions every word, case-insensitively.
-func wantErr(t testing.TB, err error, words ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one mentioning %q", words)
-	}
-	msg := strings.ToLower(err.Error())
-	for _, w := range words {
-		if !strings.Contains(msg, strings.ToLower(w)) {
-			t.Errorf("error %q does not mention %q", err, w)
-		}
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Errorf("error spans several lines: %q", err)
-	}
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }

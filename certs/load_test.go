@@ -21,6 +21,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
@@ -213,7 +214,7 @@ func TestLoadIntermediateChain(t *testing.T) {
 	t.Run("intermediate missing", func(t *testing.T) {
 		dir := deviceDir(t, root.CertPEM(), "Kai", leafPEM, keyPEM)
 		_, err := certs.Load(dir, certs.Names{}, t0)
-		wantErr(t, err, "Kai.crt", "not signed by", "ca.crt", "Issuing-CA", "intermediate")
+		testutil.WantOneLineError(t, err, "Kai.crt", "not signed by", "ca.crt", "Issuing-CA", "intermediate")
 		if !errors.Is(err, certs.ErrNotSignedByCA) {
 			t.Errorf("error %v is not ErrNotSignedByCA", err)
 		}
@@ -319,7 +320,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 			b, err := certs.Load(dir, tc.names, now)
 			t.Log(err)
-			wantErr(t, err, tc.words...)
+			testutil.WantOneLineError(t, err, tc.words...)
 			if !errors.Is(err, tc.kind) {
 				t.Errorf("error %q is not %v", err, tc.kind)
 			}
@@ -354,7 +355,7 @@ func TestLoadNoCommonName(t *testing.T) {
 	}
 	dir := deviceDir(t, ca.CertPEM(), "anon", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	_, err = certs.Load(dir, certs.Names{}, t0)
-	wantErr(t, err, "anon.crt", "no common name", "use_identity_as_username")
+	testutil.WantOneLineError(t, err, "anon.crt", "no common name", "use_identity_as_username")
 }
 
 func mustKeyPEM(t testing.TB, ca *pki.CA) []byte {
@@ -382,7 +383,7 @@ func TestLoadEncryptedKeys(t *testing.T) {
 			tutorialpki.CopyFile(t, pki.File("enc.key"), filepath.Join(dir, "Kai.key"), 0o600)
 			_, err := certs.Load(dir, certs.Names{}, time.Now())
 			keyFile := filepath.Join(dir, "Kai.key")
-			wantErr(t, err, keyFile, "passphrase", "openssl pkey -in "+keyFile+" -out "+keyFile+".new")
+			testutil.WantOneLineError(t, err, keyFile, "passphrase", "openssl pkey -in "+keyFile+" -out "+keyFile+".new")
 			if !errors.Is(err, certs.ErrEncryptedKey) {
 				t.Errorf("%v is not ErrEncryptedKey", err)
 			}

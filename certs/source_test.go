@@ -94,7 +94,7 @@ func TestReloadKeepsOldPairOnFailure(t *testing.T) {
 		before := r.serial()
 		writeFile(t, r.file("Kai.crt"), []byte("-----BEGIN CERTIFICATE-----\nnot base64\n"), 0o644)
 		err := r.src.Reload(t0)
-		wantErr(t, err, "still using the previously loaded "+r.file("Kai.crt"), r.file("Kai.crt"))
+		testutil.WantOneLineError(t, err, "still using the previously loaded "+r.file("Kai.crt"), r.file("Kai.crt"))
 		if r.serial() != before || clientLeafSerial(t, r.src) != before {
 			t.Error("a broken replacement replaced the pair")
 		}
@@ -105,7 +105,7 @@ func TestReloadKeepsOldPairOnFailure(t *testing.T) {
 		newCert, newKey := issueClient(t, r.ca, "Kai")
 		writeFile(t, r.file("Kai.crt"), newCert, 0o644)
 		err := r.src.Reload(t0)
-		wantErr(t, err, "does not match")
+		testutil.WantOneLineError(t, err, "does not match")
 		if !errors.Is(err, certs.ErrKeyMismatch) {
 			t.Errorf("%v is not ErrKeyMismatch", err)
 		}
@@ -130,7 +130,7 @@ func TestReloadKeepsOldPairOnFailure(t *testing.T) {
 		writeFile(t, r.file("Kai.crt"), oldCert, 0o644)
 		writeFile(t, r.file("Kai.key"), oldKey, 0o600)
 		err = r.src.Reload(t0)
-		wantErr(t, err, "still using", "expired")
+		testutil.WantOneLineError(t, err, "still using", "expired")
 		if r.serial() != before {
 			t.Error("an expired certificate replaced a valid one")
 		}

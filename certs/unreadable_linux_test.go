@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 const unreadableDirEnv = "EDGEPUB_CERTS_TEST_UNREADABLE_DIR"
@@ -92,7 +93,7 @@ func checkUnreadable(t *testing.T, dir string) {
 	keyFile := filepath.Join(dir, "Kai.key")
 	_, err = certs.Load(dir, certs.Names{}, t0)
 	t.Log(err)
-	wantErr(t, err, "cannot read client key "+keyFile, "as user "+u.Username+" (uid "+u.Uid+")", "permission denied", "chown "+u.Username+" "+keyFile)
+	testutil.WantOneLineError(t, err, "cannot read client key "+keyFile, "as user "+u.Username+" (uid "+u.Uid+")", "permission denied", "chown "+u.Username+" "+keyFile)
 	if !errors.Is(err, fs.ErrPermission) {
 		t.Errorf("%v is not fs.ErrPermission", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
@@ -101,7 +102,7 @@ func TestSeedLegacyServerCert(t *testing.T) {
 				res := handshake(t, srvConf, certs.ClientTLSConfig(src, opts))
 				if !tc.wantOK {
 					t.Log(res.clientErr)
-					wantErr(t, res.clientErr, tc.wantErr...)
+					testutil.WantOneLineError(t, res.clientErr, tc.wantErr...)
 					if tc.wantKind != nil && !errors.Is(res.clientErr, tc.wantKind) {
 						t.Errorf("%v is not %v", res.clientErr, tc.wantKind)
 					}
@@ -134,7 +135,7 @@ func TestSeedForeignCA(t *testing.T) {
 	theirs := newSeedBroker(t, "127.0.0.1")
 	cliConf := certs.ClientTLSConfig(ours.src, certs.TLSOpts{Host: "127.0.0.1"})
 	res := handshake(t, theirs.serverConfig(t, "servera"), cliConf)
-	wantErr(t, res.clientErr, "broker certificate", "not signed by "+filepath.Join(ours.deviceDir, "ca.crt"), "copy the broker's ca.crt")
+	testutil.WantOneLineError(t, res.clientErr, "broker certificate", "not signed by "+filepath.Join(ours.deviceDir, "ca.crt"), "copy the broker's ca.crt")
 	if !errors.Is(res.clientErr, certs.ErrNotSignedByCA) {
 		t.Errorf("%v is not ErrNotSignedByCA", res.clientErr)
 	}
@@ -149,7 +150,7 @@ func TestSeedExpiredByOpenSSL(t *testing.T) {
 	later := time.Now().Add(48 * time.Hour)
 	cliConf := certs.ClientTLSConfig(sb.src, certs.TLSOpts{Host: "127.0.0.1", Now: func() time.Time { return later }})
 	res := handshake(t, sb.serverConfig(t, "shortlived"), cliConf)
-	wantErr(t, res.clientErr, "broker certificate (CN=127.0.0.1) expired on", "server.crt must be renewed")
+	testutil.WantOneLineError(t, res.clientErr, "broker certificate (CN=127.0.0.1) expired on", "server.crt must be renewed")
 }
 
 // TestModernServerCertMatchedBySAN: a certificate with subjectAltName is
@@ -186,7 +187,7 @@ func TestModernServerCertMatchedBySAN(t *testing.T) {
 			t.Errorf("host %s: client %v, server %v", tc.host, res.clientErr, res.serverErr)
 		}
 		if !tc.ok {
-			wantErr(t, res.clientErr, "broker certificate is for broker.example, 10.0.0.7, not for host "+tc.host)
+			testutil.WantOneLineError(t, res.clientErr, "broker certificate is for broker.example, 10.0.0.7, not for host "+tc.host)
 		}
 		if legacy.Load() != 0 {
 			t.Errorf("host %s: a certificate with SAN was reported as legacy", tc.host)
@@ -263,7 +264,7 @@ func TestResumedSessionIsVerified(t *testing.T) {
 	expired := start.Add(900 * 24 * time.Hour)
 	clock.Store(&expired)
 	_, err = dial()
-	wantErr(t, err, "expired on")
+	testutil.WantOneLineError(t, err, "expired on")
 	ln.Close()
 }
 
@@ -339,7 +340,7 @@ func TestBrokerChainWithIntermediate(t *testing.T) {
 		cliConf := certs.ClientTLSConfig(certs.NewSource(b.Dir, certs.Names{}, b, nil), certs.TLSOpts{Host: "broker.example", Now: func() time.Time { return t0 }})
 		res := handshake(t, srvConf, cliConf)
 		if tc.wantError {
-			wantErr(t, res.clientErr, "issued by CN=Issuing-CA", "not signed by")
+			testutil.WantOneLineError(t, res.clientErr, "issued by CN=Issuing-CA", "not signed by")
 		} else if res.clientErr != nil || res.serverErr != nil {
 			t.Errorf("%s: client %v, server %v", tc.name, res.clientErr, res.serverErr)
 		}

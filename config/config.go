@@ -7,7 +7,7 @@ package config
 
 import "time"
 
-// Defaults that a deployment on a Pi made as in the seed tutorial needs no
+// Defaults that a deployment on a Pi made as in the tutorial needs no
 // config file for.
 const (
 	DefaultPath     = "/etc/edgepub/config.yaml"

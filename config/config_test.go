@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -221,6 +222,130 @@ func TestByteSizeRoundTrip(t *testing.T) {
 		}
 		if err != nil || cfg.Outbox.MaxBytes != v {
 			t.Errorf("%d -> %v -> %d, %v", v, out, cfg.Outbox.MaxBytes, err)
+		}
+	}
+}
+
+// A file written from scratch has several mistakes: all are reported, in
+// the order of the file, each with its line.
+func TestParseReportsEveryProblemInFileOrder(t *testing.T) {
+	_, err := Parse(strings.NewReader(`broker:
+  keepalive: 1s
+  in_flight: "64"
+  keepalivee: 30s
+outbox:
+  max_bytes: lots
+presence:
+  home_assistant: "true"
+sensors:
+  - name: a/b
+    type: soc
+    bridge: usb
+    rom: 28-xyz
+`))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{
+		"line 2: broker.keepalive",
+		`line 3: broker.in_flight: "64" is quoted, so it is text: remove the quotes (want a whole number)`,
+		`line 4: unknown key "broker.keepalivee" in broker; did you mean keepalive?`,
+		`line 6: outbox.max_bytes: "lots" is not a size`,
+		`line 8: presence.home_assistant: "true" is quoted, so it is text: remove the quotes (want true or false)`,
+		"line 10: sensors[0].name",
+		"line 12: sensors[0].bridge",
+		"line 13: sensors[0].rom",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if lines[0] != fmt.Sprintf("%d problems:", len(want)) {
+		t.Errorf("first line %q, want %d problems:\n%v", lines[0], len(want), err)
+	}
+	for i, w := range want {
+		if i+1 >= len(lines) || !strings.Contains(lines[i+1], w) {
+			t.Errorf("problem %d does not contain %q:\n%v", i+1, w, err)
+		}
+	}
+	if !errors.Is(err, ErrKeepAlive) || !errors.Is(err, ErrROM) {
+		t.Errorf("errors.Is does not see every problem: %v", err)
+	}
+}
+
+func TestParseLimitsTheProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("sensors:\n")
+	for i := range 15 {
+		fmt.Fprintf(&b, "  - {name: s%d, type: soc, samples: 1000}\n", i)
+	}
+	_, err := Parse(strings.NewReader(b.String()))
+	if err == nil || !strings.HasSuffix(err.Error(), "… and 5 more problems") || strings.Count(err.Error(), "\n") != maxProblems+1 {
+		t.Errorf("got %v", err)
+	}
+}
+
+// CheckSensor adds the drivers' knowledge; its keys are relative to the
+// sensor and reported at their line.
+func TestParserCheckSensor(t *testing.T) {
+	p := Parser{CheckSensors: func(specs []Sensor) error {
+		var errs []error
+		for i, s := range specs {
+			switch s.Type {
+			case "bme290":
+				errs = append(errs, &FieldError{Key: fmt.Sprintf("sensors[%d].type", i), Err: errors.New(`unknown sensor type "bme290"; did you mean bme280?`)})
+			case "ds18b20":
+				errs = append(errs, &FieldError{Key: fmt.Sprintf("sensors[%d].rom", i), Err: errors.New("rom is missing")})
+			}
+		}
+		return errors.Join(errs...)
+	}}
+	_, err := p.Parse(strings.NewReader("sensors:\n  - name: a\n    type: bme290\n  - name: b\n    type: ds18b20\n"))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{`line 3: sensors[0].type: unknown sensor type "bme290"; did you mean bme280?`, "line 4: sensors[1].rom: rom is missing"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q not in:\n%v", w, err)
+		}
+	}
+}
+
+func TestLoadResolvesPaths(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("certs:\n  dir: ~/mqtt-certs\n  cert: Kai.crt\n  key: ~/k/Kai.key\nstate_dir: state\nsensors:\n  - {name: soc, type: soc, path: /sys/x}\n"), 0o600)
+	cfg, err := Load(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(home, "mqtt-certs"); cfg.Certs.Dir != want {
+		t.Errorf("certs.dir %q, want %q", cfg.Certs.Dir, want)
+	}
+	if cfg.Certs.Cert != "Kai.crt" || cfg.Certs.Key != filepath.Join(home, "k/Kai.key") {
+		t.Errorf("cert %q key %q: names in certs.dir stay relative to it, ~ is expanded", cfg.Certs.Cert, cfg.Certs.Key)
+	}
+	if want := filepath.Join(dir, "state"); cfg.StateDir != want {
+		t.Errorf("state_dir %q, want %q (relative to the config's folder)", cfg.StateDir, want)
+	}
+	if cfg.Sensors[0].Path != "/sys/x" {
+		t.Errorf("absolute path changed: %q", cfg.Sensors[0].Path)
+	}
+}
+
+func TestParseSyntaxError(t *testing.T) {
+	_, err := Parse(strings.NewReader("broker:\n  urls: [ssl://x\n"))
+	if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "line") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	known := []string{"bme280", "bmp280", "sht4x", "ds18b20"}
+	for word, want := range map[string]string{"bme290": "bme280", "BME280": "bme280", "sht41": "sht4x", "ds18b2": "ds18b20", "dht22": "", "x": ""} {
+		if got := closest(word, known); got != want {
+			t.Errorf("closest(%q) = %q, want %q", word, got, want)
 		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,18 +17,46 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Parser reads config files. Its zero value checks everything this package
+// knows; CheckSensors adds what only the drivers know.
+type Parser struct {
+	// CheckSensors, if set, checks the sensors' types, timing and driver
+	// options (catalog.Check: config cannot import the drivers). Each
+	// *config.FieldError it returns, alone or joined, is reported at the
+	// line of its key, e.g. "sensors[1].type".
+	CheckSensors func([]Sensor) error
+}
+
+// ErrSyntax is wrapped by every error about a file that is not YAML.
+var ErrSyntax = errors.New("not valid YAML")
+
+// maxProblems is how many problems of one file are reported: enough for a
+// file written from scratch, few enough to read.
+const maxProblems = 10
+
 // Load reads the config file at path. A missing file is an error unless
 // optional is set (the default path may be absent: then defaults apply).
-func Load(path string, optional bool) (Config, error) {
-	f, err := os.Open(path)
+func Load(path string, optional bool) (Config, error) { return Parser{}.Load(path, optional) }
+
+// Parse reads YAML over the defaults and validates the result; see
+// Parser.Parse.
+func Parse(r io.Reader) (Config, error) { return Parser{}.Parse(r) }
+
+// Load reads the config file at path; relative paths in it are taken
+// relative to its folder.
+func (p Parser) Load(path string, optional bool) (Config, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && optional {
-		return Parse(strings.NewReader(""))
+		return p.parse(nil, "")
 	}
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w (name an existing file with --config, or leave it out to use the defaults)", err)
 	}
-	defer f.Close()
-	cfg, err := Parse(f)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg, err := p.parse(data, filepath.Dir(abs))
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -34,55 +64,170 @@ func Load(path string, optional bool) (Config, error) {
 }
 
 // Parse reads YAML over the defaults and validates the result. Unknown keys,
-// wrong types and invalid values are errors that name the key and its line.
-func Parse(r io.Reader) (Config, error) {
+// wrong types and invalid values are errors that name the key and its line;
+// all of them are reported, in file order (see Problems). Relative paths
+// are taken relative to the current directory.
+func (p Parser) Parse(r io.Reader) (Config, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return Config{}, fmt.Errorf("read: %w", err)
 	}
+	return p.parse(data, "")
+}
+
+func (p Parser) parse(data []byte, dir string) (Config, error) {
 	cfg := Default()
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Config{}, fmt.Errorf("not valid YAML: %w (check indentation and brackets on that line)", tidyYAMLError(err))
+		return Config{}, fmt.Errorf("%w: %w (check indentation and brackets on that line)", ErrSyntax, tidyYAMLError(err))
 	}
+	var probs Problems
 	lines := map[string]int{}
 	if len(root.Content) > 0 {
 		doc := root.Content[0]
 		if doc.Kind != yaml.MappingNode {
 			return Config{}, fmt.Errorf("line %d: the config must be a mapping of keys such as broker:, certs:, sensors:", doc.Line)
 		}
-		if err := checkKeys(doc, reflect.TypeOf(cfg), "", lines); err != nil {
-			return Config{}, err
-		}
+		checkKeys(doc, reflect.TypeOf(cfg), "", lines, &probs)
+		unknownKeys := len(probs)
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return Config{}, withKey(tidyYAMLError(err), lines)
+			probs.addYAML(err, lines, unknownKeys > 0)
 		}
 	}
 	cfg.applySensorDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.resolvePaths(dir); err != nil {
+		probs.add(0, err)
+	}
+	for _, err := range cfg.problems(p.CheckSensors) {
+		line := 0
 		var fe *FieldError
 		if errors.As(err, &fe) {
-			if line, ok := lines[fe.Key]; ok {
-				return Config{}, fmt.Errorf("line %d: %w", line, err)
-			}
+			line = lineOf(fe.Key, lines)
 		}
-		return Config{}, err
+		probs.add(line, err)
+	}
+	if len(probs) > 0 {
+		return Config{}, probs.sorted()
 	}
 	return cfg, nil
+}
+
+// lineOf is the line of key, or of the closest enclosing key written in the
+// file (a default that conflicts with a value given is reported there).
+func lineOf(key string, lines map[string]int) int {
+	for ; key != ""; key = parentKey(key) {
+		if line, ok := lines[key]; ok {
+			return line
+		}
+	}
+	return 0
+}
+
+func parentKey(key string) string {
+	i := strings.LastIndexAny(key, ".[")
+	if i < 0 {
+		return ""
+	}
+	return key[:i]
+}
+
+// Problems are the mistakes found in one file, in file order, at most
+// maxProblems of them. errors.Is and errors.As see each.
+type Problems []Problem
+
+// Problem is one mistake and the line it is on (0: none).
+type Problem struct {
+	Line int
+	Err  error
+}
+
+func (p Problem) Error() string {
+	if p.Line == 0 || strings.HasPrefix(p.Err.Error(), "line ") {
+		return p.Err.Error()
+	}
+	return fmt.Sprintf("line %d: %v", p.Line, p.Err)
+}
+
+func (p Problem) Unwrap() error { return p.Err }
+
+func (ps *Problems) add(line int, err error) { *ps = append(*ps, Problem{Line: line, Err: err}) }
+
+// addYAML adds the decoder's errors, which are all type errors once the
+// syntax is fine. Unknown keys were reported already, with valid keys.
+func (ps *Problems) addYAML(err error, lines map[string]int, haveUnknown bool) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		ps.add(0, withKey(tidyYAMLError(err), lines))
+		return
+	}
+	for _, msg := range te.Errors {
+		if haveUnknown && strings.Contains(msg, "not found in type") {
+			continue
+		}
+		e := withKey(tidyYAMLError(errors.New(msg)), lines)
+		line := 0
+		if m := lineRE.FindStringSubmatch(e.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		ps.add(line, e)
+	}
+}
+
+// sorted orders the problems by line, keeping the order of those on one
+// line, and drops any beyond maxProblems.
+func (ps Problems) sorted() Problems {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b Problem) int {
+		switch {
+		case a.Line == b.Line:
+			return 0
+		case a.Line == 0:
+			return 1
+		case b.Line == 0:
+			return -1
+		}
+		return a.Line - b.Line
+	})
+	if len(out) > maxProblems {
+		out = append(out[:maxProblems], Problem{Err: fmt.Errorf("… and %d more problems", len(out)-maxProblems)})
+	}
+	return out
+}
+
+// Error is one line for one problem, else a count and one line each.
+func (ps Problems) Error() string {
+	if len(ps) == 1 {
+		return ps[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problems:", len(ps))
+	for _, p := range ps {
+		b.WriteString("\n  " + p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns every problem.
+func (ps Problems) Unwrap() []error {
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = p
+	}
+	return errs
 }
 
 // checkKeys walks the document against the Go type so that an unknown key is
 // reported with its full path, its line and the keys that would be valid,
 // and records the line of every key for later error messages.
-func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[string]int) error {
+func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[string]int, probs *Problems) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch {
 	case n.Kind == yaml.AliasNode:
-		return checkKeys(n.Alias, t, path, lines)
+		checkKeys(n.Alias, t, path, lines, probs)
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode && !hasCustomDecoder(t):
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -90,31 +235,26 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, lines map[string]int) 
 			key := join(path, k.Value)
 			ft, ok := fields[k.Value]
 			if !ok {
-				return fmt.Errorf("line %d: unknown key %q%s (valid keys: %s)", k.Line, key, inWhat(path), strings.Join(sortedKeys(fields), ", "))
+				valid := sortedKeys(fields)
+				probs.add(k.Line, fmt.Errorf("line %d: unknown key %q%s%s (valid keys: %s)", k.Line, key, inWhat(path), didYouMean(k.Value, valid), strings.Join(valid, ", ")))
+				continue
 			}
 			lines[key] = k.Line
-			if err := checkKeys(v, ft, key, lines); err != nil {
-				return err
-			}
+			checkKeys(v, ft, key, lines, probs)
 		}
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		for i, item := range n.Content {
 			key := fmt.Sprintf("%s[%d]", path, i)
 			lines[key] = item.Line
-			if err := checkKeys(item, t.Elem(), key, lines); err != nil {
-				return err
-			}
+			checkKeys(item, t.Elem(), key, lines, probs)
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := join(path, n.Content[i].Value)
 			lines[key] = n.Content[i].Line
-			if err := checkKeys(n.Content[i+1], t.Elem(), key, lines); err != nil {
-				return err
-			}
+			checkKeys(n.Content[i+1], t.Elem(), key, lines, probs)
 		}
 	}
-	return nil
 }
 
 func hasCustomDecoder(t reflect.Type) bool {
@@ -190,8 +330,28 @@ func tidyYAMLError(err error) error {
 		}
 		got := map[string]string{"str": "text", "int": "a number", "float": "a number", "bool": "a boolean", "seq": "a list", "map": "a mapping", "null": "nothing"}[m[2]]
 		msg = fmt.Sprintf("%s: wrong type: want %s, got %s %s", m[1], want, got, strings.TrimSpace(m[3]))
+		if value := strings.Trim(strings.TrimSpace(m[3]), "`"); m[2] == "str" && quotedScalar(value, m[4]) {
+			msg = fmt.Sprintf("%s: %q is quoted, so it is text: remove the quotes (want %s)", m[1], value, want)
+		}
 	}
 	return errors.New(strings.TrimSpace(msg))
+}
+
+// quotedScalar reports whether text would have been a valid goType
+// without its quotes.
+func quotedScalar(text, goType string) bool {
+	var err error
+	switch goType {
+	case "bool":
+		_, err = strconv.ParseBool(text)
+	case "float64":
+		_, err = strconv.ParseFloat(text, 64)
+	case "int", "int64", "uint16":
+		_, err = strconv.ParseInt(text, 0, 64)
+	default:
+		return false
+	}
+	return err == nil
 }
 
 // withKey names the key that stands on the line an error reports.
@@ -210,7 +370,8 @@ func withKey(err error, lines map[string]int) error {
 	if best == "" {
 		return err
 	}
-	return fmt.Errorf("%s (key %s)", err, best)
+	prefix := m[0] // "line N: "
+	return errors.New(prefix + best + ": " + strings.TrimPrefix(err.Error(), prefix))
 }
 
 // FieldError is an invalid value of one key.
@@ -239,4 +400,46 @@ func (c *Config) applySensorDefaults() {
 			s.Samples = 1
 		}
 	}
+}
+
+// didYouMean suggests the known word closest to a misspelt one, if it is
+// close enough to be the likely intent: "; did you mean bme280?".
+func didYouMean(word string, known []string) string {
+	if s := closest(word, known); s != "" {
+		return "; did you mean " + s + "?"
+	}
+	return ""
+}
+
+// closest returns the word of known nearest to word in edit distance, if
+// at most a third of word's letters differ; else "".
+func closest(word string, known []string) string {
+	best, bestDist := "", len(word)/3+1
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(word), k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -16,14 +16,20 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil || n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as \"10s\" or \"2m\"", n.Line)
+		return typeError("line %d: want a duration such as \"10s\" or \"2m\"", n.Line)
 	}
 	v, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration: write it like \"500ms\", \"10s\" or \"2m\"", n.Line, s)
+		return typeError("line %d: %q is not a duration: write it like \"500ms\", \"10s\" or \"2m\"", n.Line, s)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// typeError is an error the YAML decoder collects and goes on after, so
+// that the other mistakes of the file are found too.
+func typeError(format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf(format, args...)}}
 }
 
 // MarshalYAML writes the duration as a string.
@@ -47,7 +53,7 @@ var byteUnits = []struct {
 // UnmarshalYAML reads a size.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a size such as \"64MiB\"", n.Line)
+		return typeError("line %d: want a size such as \"64MiB\"", n.Line)
 	}
 	s := strings.TrimSpace(n.Value)
 	factor := int64(1)
@@ -59,7 +65,7 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < 0 || v > (1<<62)/factor {
-		return fmt.Errorf("line %d: %q is not a size: write it like \"64MiB\" or \"512KiB\"", n.Line, n.Value)
+		return typeError("line %d: %q is not a size: write it like \"64MiB\" or \"512KiB\"", n.Line, n.Value)
 	}
 	*b = ByteSize(v * factor)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,57 +44,103 @@ var (
 	ErrSensorHeartbeat  = errors.New("heartbeat needs a deadband, and must be at least the interval")
 	ErrSensorField      = errors.New("field names are lower_snake_case with a unit suffix, such as temperature_c")
 	ErrCalibrationScale = errors.New("scale must not be 0")
+	ErrBridge           = errors.New("bridge must be sysfs (the kernel's w1-gpio bus) or ds2482 (an I2C bridge at bus and address)")
+	ErrROM              = errors.New("rom must be a 1-Wire id such as 28-0316a2799bff, as listed in /sys/bus/w1/devices or by edgepub sensors scan")
 )
 
 var (
 	sensorNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	fieldRE      = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	romRE        = regexp.MustCompile(`^(?i)[0-9a-f]{2}-[0-9a-f]{12}$`)
 )
 
 // Validate checks ranges and relations, and normalises the broker URLs to
 // scheme://host:port so that no other package parses them again. It returns
 // the first problem as a *FieldError naming the key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateBroker, c.validateCerts, c.validateOutbox, c.validateMisc, c.validateSensors}
-	for _, check := range checks {
-		if err := check(); err != nil {
-			return err
-		}
+	if errs := c.problems(nil); len(errs) > 0 {
+		return errs[0]
 	}
 	return nil
 }
 
+// problems returns every problem, each a *FieldError, in the order of the
+// keys in the sample config; checkSensors adds the drivers' checks.
+func (c *Config) problems(checkSensors func([]Sensor) error) []error {
+	var f faults
+	c.validateBroker(&f)
+	c.validateCerts(&f)
+	c.validateOutbox(&f)
+	c.validateMisc(&f)
+	c.validateSensors(&f)
+	if checkSensors != nil {
+		for _, err := range flatten(checkSensors(c.Sensors)) {
+			var fe *FieldError
+			if errors.As(err, &fe) && strings.HasSuffix(fe.Key, ".type") && c.sensorTypeMissing(fe.Key) {
+				continue // reported as ErrSensorType already
+			}
+			f = append(f, err)
+		}
+	}
+	return f
+}
+
+func (c *Config) sensorTypeMissing(key string) bool {
+	for i, s := range c.Sensors {
+		if key == fmt.Sprintf("sensors[%d].type", i) {
+			return strings.TrimSpace(s.Type) == ""
+		}
+	}
+	return false
+}
+
+// flatten lists the errors an errors.Join holds, or err alone.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// faults collects the problems of a config.
+type faults []error
+
+func (f *faults) bad(key string, err error) { *f = append(*f, bad(key, err)) }
+
 func bad(key string, err error) error { return &FieldError{Key: key, Err: err} }
+
+func (f *faults) check(ok bool, key string, err error) {
+	if !ok {
+		f.bad(key, err)
+	}
+}
 
 func between(d Duration, lo, hi time.Duration) bool { return d.Std() >= lo && d.Std() <= hi }
 
-func (c *Config) validateBroker() error {
+func (c *Config) validateBroker(f *faults) {
 	b := c.Broker
-	if len(b.URLs) == 0 {
-		return bad("broker.urls", ErrNoBroker)
-	}
+	f.check(len(b.URLs) > 0, "broker.urls", ErrNoBroker)
 	for i, u := range b.URLs {
 		norm, _, err := ParseBrokerURL(u)
 		if err != nil {
-			return bad(fmt.Sprintf("broker.urls[%d]", i), err)
+			f.bad(fmt.Sprintf("broker.urls[%d]", i), err)
+			continue
 		}
 		c.Broker.URLs[i] = norm
 	}
-	switch {
-	case !between(b.KeepAlive, 5*time.Second, 20*time.Minute):
-		return bad("broker.keepalive", ErrKeepAlive)
-	case !between(b.ConnectTimeout, time.Second, 5*time.Minute):
-		return bad("broker.connect_timeout", ErrConnectTimeout)
-	case b.BackoffMin.Std() < 100*time.Millisecond:
-		return bad("broker.backoff_min", ErrBackoff)
-	case b.BackoffMax < b.BackoffMin:
-		return bad("broker.backoff_max", ErrBackoff)
-	case !between(b.StartJitter, 0, 10*time.Minute):
-		return bad("broker.start_jitter", ErrStartJitter)
-	case b.InFlight < 1 || b.InFlight > 65535:
-		return bad("broker.in_flight", ErrInFlight)
-	}
-	return nil
+	f.check(between(b.KeepAlive, 5*time.Second, 20*time.Minute), "broker.keepalive", ErrKeepAlive)
+	f.check(between(b.ConnectTimeout, time.Second, 5*time.Minute), "broker.connect_timeout", ErrConnectTimeout)
+	f.check(b.BackoffMin.Std() >= 100*time.Millisecond, "broker.backoff_min", ErrBackoff)
+	f.check(b.BackoffMax >= b.BackoffMin, "broker.backoff_max", ErrBackoff)
+	f.check(between(b.StartJitter, 0, 10*time.Minute), "broker.start_jitter", ErrStartJitter)
+	f.check(b.InFlight >= 1 && b.InFlight <= 65535, "broker.in_flight", ErrInFlight)
 }
 
 // ParseBrokerURL checks a broker URL and returns it normalised together with
@@ -118,52 +165,31 @@ func ParseBrokerURL(raw string) (normalised, host string, err error) {
 	return u.Scheme + "://" + net.JoinHostPort(host, port), host, nil
 }
 
-func (c *Config) validateCerts() error {
+func (c *Config) validateCerts(f *faults) {
 	k := c.Certs
-	switch {
-	case strings.TrimSpace(k.Dir) == "":
-		return bad("certs.dir", ErrCertDir)
-	case (k.Cert == "") != (k.Key == ""):
-		return bad("certs.cert", ErrCertPair)
-	case strings.ContainsRune(k.Prefix, '/'):
-		return bad("certs.prefix", ErrCertPrefix)
-	case k.ErrorDays < 0 || k.WarnDays < k.ErrorDays:
-		return bad("certs.warn_days", ErrExpiryDays)
-	}
-	return nil
+	f.check(strings.TrimSpace(k.Dir) != "", "certs.dir", ErrCertDir)
+	f.check((k.Cert == "") == (k.Key == ""), "certs.cert", ErrCertPair)
+	f.check(!strings.ContainsRune(k.Prefix, '/'), "certs.prefix", ErrCertPrefix)
+	f.check(k.ErrorDays >= 0 && k.WarnDays >= k.ErrorDays, "certs.warn_days", ErrExpiryDays)
 }
 
-func (c *Config) validateOutbox() error {
+func (c *Config) validateOutbox(f *faults) {
 	o := c.Outbox
-	switch {
-	case strings.TrimSpace(c.StateDir) == "":
-		return bad("state_dir", ErrStateDir)
-	case o.MaxBytes < 64<<10:
-		return bad("outbox.max_bytes", ErrOutboxSize)
-	case o.MaxAge < 0:
-		return bad("outbox.max_age", ErrNegative)
-	case !between(o.SyncWindow, 10*time.Millisecond, time.Minute):
-		return bad("outbox.sync_window", ErrSyncWindow)
-	case o.MemoryLimit < 1 || o.MemoryLimit > 1_000_000:
-		return bad("outbox.memory_limit", ErrMemoryLimit)
-	case !between(c.Clock.HoldUnsynced, 0, 24*time.Hour):
-		return bad("clock.hold_unsynced", ErrHoldUnsynced)
-	}
-	return nil
+	f.check(strings.TrimSpace(c.StateDir) != "", "state_dir", ErrStateDir)
+	f.check(o.MaxBytes >= 64<<10, "outbox.max_bytes", ErrOutboxSize)
+	f.check(o.MaxAge >= 0, "outbox.max_age", ErrNegative)
+	f.check(between(o.SyncWindow, 10*time.Millisecond, time.Minute), "outbox.sync_window", ErrSyncWindow)
+	f.check(o.MemoryLimit >= 1 && o.MemoryLimit <= 1_000_000, "outbox.memory_limit", ErrMemoryLimit)
+	f.check(between(c.Clock.HoldUnsynced, 0, 24*time.Hour), "clock.hold_unsynced", ErrHoldUnsynced)
 }
 
-func (c *Config) validateMisc() error {
+func (c *Config) validateMisc(f *faults) {
 	if _, err := c.Log.SlogLevel(); err != nil {
-		return bad("log.level", err)
+		f.bad("log.level", err)
 	}
 	p := c.Presence
-	if p.HealthInterval != 0 && p.HealthInterval.Std() < time.Second {
-		return bad("presence.health_interval", ErrHealthInterval)
-	}
-	if p.DiscoveryPrefix == "" || strings.ContainsAny(p.DiscoveryPrefix, "/#+ ") {
-		return bad("presence.discovery_prefix", ErrDiscoveryPrefix)
-	}
-	return nil
+	f.check(p.HealthInterval == 0 || p.HealthInterval.Std() >= time.Second, "presence.health_interval", ErrHealthInterval)
+	f.check(p.DiscoveryPrefix != "" && !strings.ContainsAny(p.DiscoveryPrefix, "/#+ "), "presence.discovery_prefix", ErrDiscoveryPrefix)
 }
 
 // SlogLevel returns the configured level.
@@ -175,54 +201,49 @@ func (l Log) SlogLevel() (slog.Level, error) {
 	return lvl, nil
 }
 
-func (c *Config) validateSensors() error {
-	if len(c.Sensors) == 0 {
-		return bad("sensors", ErrNoSensors)
-	}
+func (c *Config) validateSensors(f *faults) {
+	f.check(len(c.Sensors) > 0, "sensors", ErrNoSensors)
 	seen := map[string]bool{}
 	for i, s := range c.Sensors {
 		key := fmt.Sprintf("sensors[%d]", i)
-		if err := s.validate(key); err != nil {
-			return err
-		}
-		if seen[s.Name] {
-			return bad(key+".name", ErrDuplicateSensor)
+		s.validate(f, key)
+		if s.Name != "" && seen[s.Name] {
+			f.bad(key+".name", ErrDuplicateSensor)
 		}
 		seen[s.Name] = true
 	}
-	return nil
 }
 
-func (s Sensor) validate(key string) error {
-	switch {
-	case !sensorNameRE.MatchString(s.Name):
-		return bad(key+".name", ErrSensorName)
-	case strings.TrimSpace(s.Type) == "":
-		return bad(key+".type", ErrSensorType)
-	case !between(s.Interval, 10*time.Millisecond, 24*time.Hour):
-		return bad(key+".interval", ErrSensorInterval)
-	case !between(s.Timeout, 5*time.Millisecond, time.Minute) || s.Timeout >= s.Interval:
-		return bad(key+".timeout", ErrSensorTimeout)
-	case s.Samples < 1 || s.Samples > 100:
-		return bad(key+".samples", ErrSensorSamples)
-	case s.Heartbeat != 0 && (len(s.Deadband) == 0 || s.Heartbeat < s.Interval):
-		return bad(key+".heartbeat", ErrSensorHeartbeat)
+func (s Sensor) validate(f *faults, key string) {
+	f.check(sensorNameRE.MatchString(s.Name), key+".name", ErrSensorName)
+	f.check(strings.TrimSpace(s.Type) != "", key+".type", ErrSensorType)
+	if between(s.Interval, 10*time.Millisecond, 24*time.Hour) {
+		// The default timeout follows the interval: only then is it judged.
+		f.check(between(s.Timeout, 5*time.Millisecond, time.Minute) && s.Timeout < s.Interval, key+".timeout", ErrSensorTimeout)
+	} else {
+		f.bad(key+".interval", ErrSensorInterval)
 	}
-	for field, cal := range s.Calibrate {
-		if !fieldRE.MatchString(field) {
-			return bad(key+".calibrate."+field, ErrSensorField)
-		}
-		if cal.Scale != nil && *cal.Scale == 0 {
-			return bad(key+".calibrate."+field+".scale", ErrCalibrationScale)
+	f.check(s.Samples >= 1 && s.Samples <= 100, key+".samples", ErrSensorSamples)
+	f.check(s.Heartbeat == 0 || (len(s.Deadband) > 0 && s.Heartbeat >= s.Interval), key+".heartbeat", ErrSensorHeartbeat)
+	for _, field := range sortedFields(s.Calibrate) {
+		f.check(fieldRE.MatchString(field), key+".calibrate."+field, ErrSensorField)
+		if cal := s.Calibrate[field]; cal.Scale != nil && *cal.Scale == 0 {
+			f.bad(key+".calibrate."+field+".scale", ErrCalibrationScale)
 		}
 	}
-	for field, band := range s.Deadband {
-		if !fieldRE.MatchString(field) {
-			return bad(key+".deadband."+field, ErrSensorField)
-		}
-		if band < 0 {
-			return bad(key+".deadband."+field, ErrNegative)
-		}
+	for _, field := range sortedFields(s.Deadband) {
+		f.check(fieldRE.MatchString(field), key+".deadband."+field, ErrSensorField)
+		f.check(s.Deadband[field] >= 0, key+".deadband."+field, ErrNegative)
 	}
-	return nil
+	f.check(s.Bridge == "" || s.Bridge == "sysfs" || s.Bridge == "ds2482", key+".bridge", ErrBridge)
+	f.check(s.ROM == "" || romRE.MatchString(s.ROM), key+".rom", ErrROM)
+}
+
+func sortedFields[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

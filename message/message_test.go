@@ -10,7 +10,7 @@ import (
 	"github.com/edgepub/edgepub/sensors"
 )
 
-func TestEncodeReading(t *testing.T) {
+func TestEncode(t *testing.T) {
 	r := sensors.Reading{
 		Sensor: "bme280",
 		Time:   time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.FixedZone("CET", 3600)),
@@ -30,7 +30,7 @@ func TestEncodeReading(t *testing.T) {
 	}
 }
 
-func TestEncodeReadingEscapesAndRejects(t *testing.T) {
+func TestEncodeEscapesAndRejects(t *testing.T) {
 	got, err := Encode(`we"ird`, 1, sensors.Reading{Sensor: "s", Values: sensors.Values{"x_c": 1e-7}})
 	if err != nil || !json.Valid(got) || !strings.Contains(string(got), `"x_c":0.0000001`) {
 		t.Errorf("got %s, %v", got, err)

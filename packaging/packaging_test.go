@@ -14,14 +14,10 @@ import (
 )
 
 func TestShippedConfigParsesToTheDefaults(t *testing.T) {
-	f, err := os.Open("config.yaml")
+	// nfpm.yaml installs config/example.yaml, which config.Example embeds.
+	cfg, err := config.Parse(strings.NewReader(config.Example))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cfg, err := config.Parse(f)
-	if err != nil {
-		t.Fatalf("packaging/config.yaml: %v", err)
+		t.Fatalf("config/example.yaml: %v", err)
 	}
 	if got := cfg.Broker.URLs; len(got) != 1 || got[0] != config.DefaultBroker {
 		t.Errorf("broker.urls = %v, want [%s]", got, config.DefaultBroker)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/outbox"
 )
 
@@ -82,6 +83,9 @@ type Publisher struct {
 	// that a connect before anyone listens is not missed.
 	connects chan struct{}
 
+	// debugAcked rate-limits the debug record of each acknowledged reading.
+	debugAcked *logging.Limiter
+
 	mu            sync.Mutex
 	status        Status
 	everConnected bool
@@ -119,7 +123,8 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.InFlight < 1 {
 		opts.InFlight = 1
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now()}}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now()},
+		debugAcked: logging.NewLimiter(debugAckedPerSecond, time.Second)}
 }
 
 // Connects receives after each new connection, so that whoever keeps

@@ -23,6 +23,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		return nil
 	}
 	attempt := 0
+	fails := map[string]*failureLog{} // by broker URL: each fails its own way
 	for i := 0; ; i++ {
 		brokerURL := p.opts.URLs[i%len(p.opts.URLs)]
 		p.setStatus(func(s *Status) { s.Broker = brokerURL })
@@ -33,6 +34,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		var started time.Time
 		if err == nil {
 			started = time.Now()
+			clear(fails)
 			p.connected(conn)
 			err = p.serve(ctx, conn)
 			p.setConn(nil)
@@ -47,7 +49,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		delay := p.backoff(attempt)
 		attempt++
-		p.disconnected(brokerURL, err, delay, !started.IsZero())
+		if fails[brokerURL] == nil {
+			fails[brokerURL] = &failureLog{}
+		}
+		p.disconnected(brokerURL, err, delay, !started.IsZero(), fails[brokerURL])
 		if !sleep(ctx, delay) {
 			return nil
 		}
@@ -101,7 +106,34 @@ func (p *Publisher) connected(conn *connection) {
 	}
 }
 
-func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duration, wasConnected bool) {
+// failureLogEvery is how often a connect attempt that keeps failing the same
+// way is logged again.
+const failureLogEvery = time.Minute
+
+// failureLog keeps a connect attempt that fails the same way from filling
+// the log: its first failure is logged, then "still failing" at most once
+// every failureLogEvery. A different error is logged at once.
+type failureLog struct {
+	attempts int
+	reason   string
+	logged   time.Time
+}
+
+// message returns what to log about one more failed attempt, if anything.
+func (f *failureLog) message(reason string, now time.Time) (string, bool) {
+	if f.attempts == 0 || reason != f.reason {
+		*f = failureLog{attempts: 1, reason: reason, logged: now}
+		return "cannot connect to broker; retrying", true
+	}
+	f.attempts++
+	if now.Sub(f.logged) < failureLogEvery {
+		return "", false
+	}
+	f.logged = now
+	return fmt.Sprintf("cannot connect to broker: still failing (%d attempts, last error: %s)", f.attempts, reason), true
+}
+
+func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duration, wasConnected bool, fails *failureLog) {
 	now := time.Now()
 	reason := "unknown"
 	if err != nil {
@@ -116,8 +148,8 @@ func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duratio
 	attrs := []any{"broker", brokerURL, "error", reason, "retry_in", delay.Round(10 * time.Millisecond).String(), "backlog", p.queue.Backlog().Readings}
 	if wasConnected {
 		p.log.Warn("disconnected from broker; reconnecting", append(attrs, logging.MessageID(logging.MsgDisconnected))...)
-	} else {
-		p.log.Warn("cannot connect to broker; retrying", attrs...)
+	} else if msg, ok := fails.message(reason, now); ok {
+		p.log.Warn(msg, attrs...)
 	}
 }
 

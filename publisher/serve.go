@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -16,7 +18,14 @@ import (
 type inflight struct {
 	seq uint64
 	tok mqtt.Token
+	// topic and payload are kept for the debug log only.
+	topic   string
+	payload []byte
 }
+
+// debugAckedPerSecond is how many acknowledged readings per second
+// --log-level debug shows; the rest are counted.
+const debugAckedPerSecond = 10
 
 // errConnectionLost is reported when paho gives no reason.
 var errConnectionLost = errors.New("connection lost")
@@ -40,6 +49,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 	if b := p.queue.Backlog(); b.Readings > 0 {
 		drainTo = b.LastSeq
 	}
+	debug := p.log.Enabled(ctx, slog.LevelDebug)
 	for {
 		open, gateChanged := true, (<-chan struct{})(nil)
 		if p.opts.Gate != nil {
@@ -66,7 +76,11 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 				if p.opts.Stamp != nil {
 					payload = p.opts.Stamp(f)
 				}
-				window = append(window, inflight{seq: rec.Seq, tok: conn.client.Publish(f.Topic, 1, false, payload)})
+				in := inflight{seq: rec.Seq, tok: conn.client.Publish(f.Topic, 1, false, payload)}
+				if debug {
+					in.topic, in.payload = f.Topic, payload
+				}
+				window = append(window, in)
 			}
 		}
 		var notify <-chan struct{}
@@ -106,6 +120,9 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			}
 			seq := window[0].seq
 			p.queue.Ack(seq)
+			if debug {
+				p.logAcked(window[0])
+			}
 			window = window[1:]
 			drained++
 			p.setStatus(func(s *Status) { s.Delivered++ })
@@ -114,6 +131,15 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 				p.log.Info("backlog delivered", "readings", drained, "took", time.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
 			}
 		}
+	}
+}
+
+// logAcked shows an acknowledged reading at debug level: its sensor (the
+// topic's last level), seq and the published JSON.
+func (p *Publisher) logAcked(in inflight) {
+	if ok, held := p.debugAcked.Allow(time.Now()); ok {
+		sensor := in.topic[strings.LastIndexByte(in.topic, '/')+1:]
+		p.log.Debug("reading acknowledged", "sensor", sensor, "seq", in.seq, "topic", in.topic, "payload", string(in.payload), "not_logged", held)
 	}
 }
 

@@ -165,9 +165,13 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		if err != nil {
 			failures++
 			r.recordFailure(src.Name, err)
-			if failures == 1 || r.opts.Now().Sub(lastLog) >= r.opts.ErrorLogEvery {
+			switch now := r.opts.Now(); {
+			case failures == 1:
 				log.Warn("sensor read failed; retrying", "error", err, "failures", failures, logging.MessageID(logging.MsgSensorFailing))
-				lastLog = r.opts.Now()
+				lastLog = now
+			case now.Sub(lastLog) >= r.opts.ErrorLogEvery:
+				log.Warn(fmt.Sprintf("sensor still failing (%d attempts, last error: %v)", failures, err), "error", err, "failures", failures, logging.MessageID(logging.MsgSensorFailing))
+				lastLog = now
 			}
 			backoff = min(max(2*backoff, retry), src.Interval)
 			wait = backoff - r.opts.Now().Sub(start)

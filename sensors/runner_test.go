@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,3 +306,37 @@ func TestReadOnceWaitsOutTheWarmUp(t *testing.T) {
 		}
 	})
 }
+
+// A sensor that keeps failing is logged once, then as "still failing" at
+// most once a minute (ErrorLogEvery), with the count and the last error.
+func TestFailingSensorLogIsRateLimited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		var mu sync.Mutex
+		logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))
+		r := NewRunner(RunnerOpts{Logger: logger})
+		broken := fakeSensor(func(context.Context) (Values, error) { return nil, errors.New("i2c: NACK at 0x76") })
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+30*time.Second)
+		defer cancel()
+		r.Run(ctx, []Source{{Name: "attic", Sensor: broken, Interval: time.Second, Timeout: 100 * time.Millisecond}}, func(Reading) {})
+		mu.Lock()
+		defer mu.Unlock()
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		if len(lines) != 4 || !strings.Contains(lines[0], "sensor read failed") {
+			t.Fatalf("want the first failure and 3 reminders in 3.5 minutes, got %d lines:\n%s", len(lines), logs.String())
+		}
+		for _, l := range lines[1:] {
+			if !strings.Contains(l, "sensor still failing (") || !strings.Contains(l, "attempts, last error: i2c: NACK at 0x76)") {
+				t.Errorf("reminder %q", l)
+			}
+		}
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -98,7 +98,7 @@ func firstOr(m []string) string {
 }
 
 // prefill appends the backlog to the outbox in dir as the daemon would:
-// EncodeReading for the payload, MarshalEntry with the topic.
+// message.Encode for the payload, message.Frame with the topic.
 func prefill(b *testing.B, dir string) {
 	ob, err := outbox.Open(dir, nil)
 	if err != nil {

@@ -351,6 +351,22 @@ func describeCert(c *x509.Certificate, rest, cas []*x509.Certificate, now time.T
 	return cr
 }
 
+// daysText says how long a certificate has left, or how long ago it
+// expired, as a person would.
+func daysText(days int) string {
+	switch {
+	case days < -1:
+		return fmt.Sprintf("expired %d days ago", -days)
+	case days == -1:
+		return "expired 1 day ago"
+	case days == 0:
+		return "expires within a day"
+	case days == 1:
+		return "1 day left"
+	}
+	return fmt.Sprintf("%d days left", days)
+}
+
 func colonHex(b []byte) string {
 	h := hex.EncodeToString(b)
 	var out strings.Builder
@@ -401,7 +417,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			line("subject", "%s", c.Subject)
 			line("issuer", "%s", c.Issuer)
 			line("serial", "%s (X.509 v%d)", c.Serial, c.Version)
-			line("valid", "%s to %s (%d days left, %s)", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), c.DaysLeft, c.Status)
+			line("valid", "%s to %s (%s, %s)", c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly), daysText(c.DaysLeft), c.Status)
 			line("names", "%s", certNames(c))
 			line("usage", "CA=%t, extended key usage %s", c.IsCA, c.ExtKeyUsage)
 			line("public key", "%s", keyText(c.KeyType, c.KeyBits))

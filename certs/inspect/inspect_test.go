@@ -15,6 +15,7 @@ import (
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/inspect"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
@@ -163,25 +164,8 @@ func collectKeys(v any, keys map[string]bool) {
 func TestInspectMissingFolder(t *testing.T) {
 	t.Parallel()
 	_, err := inspect.Dir(filepath.Join(t.TempDir(), "nope"), certs.Names{}, t0)
-	wantErr(t, err, "nope", "does not exist")
+	testutil.WantOneLineError(t, err, "nope", "does not exist")
 }
 
 // t0 is a fixed "now" for tests that do not run openssl.
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-
-// wantErr checks that err is one line mentioning every word, case-insensitively.
-func wantErr(t testing.TB, err error, words ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one mentioning %q", words)
-	}
-	msg := strings.ToLower(err.Error())
-	for _, w := range words {
-		if !strings.Contains(msg, strings.ToLower(w)) {
-			t.Errorf("error %q does not mention %q", err, w)
-		}
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Errorf("error spans several lines: %q", err)
-	}
-}

@@ -3,7 +3,6 @@ package pki_test
 import (
 	"crypto/x509"
 	"encoding/pem"
-	"strings"
 	"testing"
 	"time"
 )
@@ -22,21 +21,4 @@ func parseCertPEM(t testing.TB, certPEM []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// wantErr checks that err is one line mentioning every word, case-insensitively.
-func wantErr(t testing.TB, err error, words ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one mentioning %q", words)
-	}
-	msg := strings.ToLower(err.Error())
-	for _, w := range words {
-		if !strings.Contains(msg, strings.ToLower(w)) {
-			t.Errorf("error %q does not mention %q", err, w)
-		}
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Errorf("error spans several lines: %q", err)
-	}
 }

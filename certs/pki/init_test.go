@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
@@ -132,7 +133,7 @@ func TestInitPKINeverOverwrites(t *testing.T) {
 	again := opts
 	again.Clients = []string{"Bob", "Kai"}
 	_, err = pki.InitPKI(again)
-	wantErr(t, err, filepath.Join(dir, "server.crt"), "already exists", "--force")
+	testutil.WantOneLineError(t, err, filepath.Join(dir, "server.crt"), "already exists", "--force")
 	if _, err := os.Stat(filepath.Join(dir, "Bob.crt")); err == nil {
 		t.Error("Bob.crt was written although the run failed")
 	}
@@ -190,7 +191,7 @@ func TestInitPKIRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := pki.InitPKI(tc.opts)
-			wantErr(t, err, tc.words...)
+			testutil.WantOneLineError(t, err, tc.words...)
 		})
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {

@@ -15,19 +15,19 @@ import (
 
 	"github.com/edgepub/edgepub/certs/pki"
 	"github.com/edgepub/edgepub/config"
-	"github.com/edgepub/edgepub/internal/buildinfo"
 	"github.com/edgepub/edgepub/internal/daemon"
 	"github.com/edgepub/edgepub/internal/demobroker"
 	"github.com/edgepub/edgepub/internal/logging"
-	"github.com/edgepub/edgepub/sensors"
-	"github.com/edgepub/edgepub/sensors/catalog"
 )
 
+// demoBuilt: the demo and its embedded broker are in this binary.
+const demoBuilt = true
+
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "[flags]", "Run edgepub locally with nothing installed: a throwaway PKI, an embedded broker on 127.0.0.1\nthat enforces the seed tutorial's rules (client certificate required, CN as user name, %u/# ACL),\nsimulated sensors, and a subscriber that prints what arrives. Stops on Ctrl-C.", stderr)
-	device := fs.String("device", "demo-pi", "device name: the client certificate's CN")
-	interval := fs.Duration("interval", 2*time.Second, "time between simulated readings")
-	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
+	fs := newFlagSet("demo", "[flags]", "Run edgepub locally with nothing installed: a throwaway PKI, an embedded broker on 127.0.0.1\nthat enforces the tutorial's rules (client certificate required, CN as user name, %u/# ACL),\nsimulated sensors, and a subscriber that prints what arrives. Stops on Ctrl-C.", stderr)
+	device := fs.String("device", "demo-pi", "device `NAME`: the client certificate's CN")
+	interval := fs.Duration("interval", 2*time.Second, "`TIME` between simulated readings")
+	duration := fs.Duration("duration", 0, "stop after `TIME` (default: run until Ctrl-C)")
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}
@@ -76,19 +76,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	buses := catalog.NewHostBuses()
-	defer buses.Close()
-	return daemon.Run(ctx, daemon.Opts{
-		Config: cfg,
-		Logger: logger,
-		OpenSensor: func(ctx context.Context, spec config.Sensor) (sensors.Sensor, error) {
-			return catalog.Open(ctx, spec, buses)
-		},
-		Version: buildinfo.Version,
-	})
+	return runDaemon(ctx, daemon.Opts{Config: cfg, Logger: logger})
 }
 
-// demoServerTLS is the broker side of the seed's listener: its own
+// demoServerTLS is the broker side of the tutorial's listener: its own
 // certificate, and client certificates required and verified against ca.crt.
 func demoServerTLS(certDir string) (*tls.Config, error) {
 	pair, err := tls.LoadX509KeyPair(filepath.Join(certDir, "server.crt"), filepath.Join(certDir, "server.key"))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -20,37 +21,10 @@ import (
 	"github.com/edgepub/edgepub/sensors/catalog"
 )
 
-func cmdSensors(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "scan":
-			return cmdSensorsScan(ctx, args[1:], stdout, stderr)
-		case "read":
-			return cmdSensorsRead(ctx, args[1:], stdout, stderr)
-		case "types":
-			return cmdSensorsTypes(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprint(stdout, "Usage: edgepub sensors scan [--bus /dev/i2c-1] [--w1 DIR]\n"+
-		"       edgepub sensors read [NAME...] [--all] [--config FILE] [--json]\n"+
-		"       edgepub sensors types\n\n"+
-		"scan probes an I2C bus and the 1-Wire probes and prints a config snippet to paste.\n"+
-		"read reads configured sensors once, without a broker, and prints their values.\n"+
-		"types lists the sensor types edgepub knows: name, chip, bus, fields.\n")
-	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
-		return exitCode(2)
-	}
-	return nil
-}
-
 func cmdSensorsTypes(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fset := newFlagSet("sensors types", "", "List the sensor types edgepub knows, one per line: type, chip, bus, fields.", stderr)
 	if help, err := parseFlags(fset, args, stdout); help || err != nil {
 		return err
-	}
-	if fset.NArg() > 0 {
-		fmt.Fprintf(stderr, "edgepub sensors types: unexpected argument %q\n", fset.Arg(0))
-		return exitCode(2)
 	}
 	for _, ti := range catalog.Types() {
 		fmt.Fprintln(stdout, ti)
@@ -120,13 +94,11 @@ func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer
 	cf.register(fset)
 	all := fset.Bool("all", false, "read every configured sensor")
 	asJSON := fset.Bool("json", false, "print one JSON line per reading, as run publishes it (without seq)")
-	if help, err := parseFlags(fset, interspersed(fset, args), stdout); help || err != nil {
+	if help, err := parseArgs(fset, args, stdout, 0, math.MaxInt); help || err != nil {
 		return err
 	}
 	if (fset.NArg() == 0) == !*all {
-		fmt.Fprintln(stderr, "edgepub sensors read: name the sensors to read, or give --all (not both)")
-		fset.Usage()
-		return exitCode(2)
+		return usageError(fset, "name the sensors to read, or give --all (not both)")
 	}
 	cfg, err := cf.load()
 	if err != nil {

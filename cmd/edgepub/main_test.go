@@ -6,9 +6,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/daemon"
+	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -18,37 +24,40 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
-func TestHelpListsEveryCommand(t *testing.T) {
-	out, _, err := runCmd(t, "help")
+// Every command of the tree answers -h on stdout with exit status 0, and
+// help lists every visible one.
+func TestDashHOnEveryCommand(t *testing.T) {
+	top, _, err := runCmd(t, "help")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range commands() {
-		if !strings.Contains(out, "edgepub "+c.name) {
-			t.Errorf("help does not list %s:\n%s", c.name, out)
+	var walk func(c command, path []string)
+	walk = func(c command, path []string) {
+		for _, s := range c.subs {
+			p := append(append([]string(nil), path...), s.name)
+			if s.run == nil && s.subs == nil {
+				continue // help itself
+			}
+			if !s.hidden && len(path) == 0 && !strings.Contains(top, "edgepub "+s.name) {
+				t.Errorf("help does not list %s:\n%s", s.name, top)
+			}
+			out, _, err := runCmd(t, append(p, "-h")...)
+			if err != nil || !strings.Contains(out, "edgepub "+strings.Join(p, " ")) {
+				t.Errorf("%s -h: err %v, output:\n%s", strings.Join(p, " "), err, out)
+			}
+			walk(s, p)
 		}
 	}
-}
-
-func TestDashHOnEverySubcommand(t *testing.T) {
-	for _, c := range commands() {
-		if c.run == nil {
-			continue
-		}
-		out, _, err := runCmd(t, c.name, "-h")
-		if err != nil || !strings.Contains(out, "Usage: edgepub "+c.name) {
-			t.Errorf("%s -h: err %v, output:\n%s", c.name, err, out)
-		}
-	}
+	walk(commands(), nil)
 	out, _, err := runCmd(t, "help", "run")
-	if err != nil || !strings.Contains(out, "-simulate") || !strings.Contains(out, "-cert-dir") {
+	if err != nil || !strings.Contains(out, "--simulate") || !strings.Contains(out, "--cert-dir DIR") {
 		t.Errorf("help run: %v\n%s", err, out)
 	}
 }
 
 func TestUnknownCommand(t *testing.T) {
 	_, stderr, err := runCmd(t, "publish")
-	if err == nil || !strings.Contains(stderr, `unknown command "publish"`) {
+	if err != exitCode(exitUsage) || !strings.Contains(stderr, `unknown command "publish"`) {
 		t.Errorf("err %v, stderr %q", err, stderr)
 	}
 }
@@ -153,12 +162,134 @@ func TestCertsInitThenInspect(t *testing.T) {
 	if _, _, err := runCmd(t, "certs", "init", dir, "--host", "127.0.0.1", "--client", "Kai"); err == nil {
 		t.Error("certs init overwrote existing files without --force")
 	}
+	// Two client pairs: the daemon could not choose, so inspect fails.
 	out, _, err = runCmd(t, "certs", "inspect", dir)
-	if err != nil || !strings.Contains(out, "Kai") || !strings.Contains(out, "127.0.0.1") {
+	if err != exitCode(exitFailure) || !strings.Contains(out, "NOT USABLE") || !strings.Contains(out, "127.0.0.1") {
 		t.Errorf("certs inspect: %v\n%s", err, out)
 	}
-	out, _, err = runCmd(t, "certs", "inspect", dir, "--json")
-	if err != nil || !json.Valid([]byte(out)) {
+	one := filepath.Join(t.TempDir(), "one")
+	if _, _, err := runCmd(t, "certs", "init", one, "--host", "127.0.0.1", "--client", "Kai"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(one, "server.crt"))
+	os.Remove(filepath.Join(one, "server.key"))
+	out, _, err = runCmd(t, "certs", "inspect", one, "--json")
+	if err != nil || !json.Valid([]byte(out)) || !strings.Contains(out, `"identity": "Kai"`) {
 		t.Errorf("certs inspect --json: %v\n%s", err, out)
 	}
+}
+
+// Against the tutorial's broker everything works, but its CN-only server
+// certificate is a warning (run logs one at every connect): exit status 0,
+// and 1 with --strict.
+func TestCheckStrict(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	b := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
+	args := []string{"check", "--broker", b.URL(), "--cert-dir", pki.DeviceDir(t, "Kai"), "--simulate", "--config", writeConfig(t, "")}
+	out, _, err := runCmd(t, args...)
+	if err != nil || !strings.Contains(out, "WARN  TLS handshake") || !strings.Contains(out, "PASS  test publish") || !strings.Contains(out, "PASS  sensor environment") {
+		t.Errorf("check: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, append(args, "--strict")...)
+	if err != exitCode(exitFailure) {
+		t.Errorf("check --strict with a WARN: %v\n%s", err, out)
+	}
+}
+
+// setup writes the two drop-ins and certs.dir, leaving the rest of the
+// config as it was; --root keeps it off this machine's /etc.
+func TestSetup(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "home/anna/certs")
+	if _, _, err := runCmd(t, "certs", "init", dir, "--host", "127.0.0.1", "--client", "Anna"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"server.crt", "server.key"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	os.MkdirAll(filepath.Join(root, "etc/edgepub"), 0o755)
+	cfgFile := filepath.Join(root, "etc/edgepub/config.yaml")
+	os.WriteFile(cfgFile, []byte("broker:\n  urls: [ssl://10.0.0.2:8883]  # the broker\ncerts:\n  dir: /home/kai/mqtt-certs\n"), 0o640)
+	out, stderr, err := runCmd(t, "setup", "--cert-dir", "/home/anna/certs", "--root", root)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s%s", err, out, stderr)
+	}
+	want := map[string]string{
+		"etc/systemd/system/edgepub.service.d/setup.conf":    "[Service]\nLoadCredential=\nLoadCredential=certs:/home/anna/certs\n",
+		"etc/systemd/system/edgepub-certs.path.d/setup.conf": "[Path]\nPathChanged=\nPathChanged=/home/anna/certs\n",
+		"etc/edgepub/config.yaml":                            "broker:\n  urls: [ssl://10.0.0.2:8883]  # the broker\ncerts:\n  dir: /home/anna/certs\n",
+	}
+	for file, content := range want {
+		data, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil || !strings.HasSuffix(string(data), content) {
+			t.Errorf("%s: %v\n%s\nwant it to end in\n%s", file, err, data, content)
+		}
+	}
+	if st, err := os.Stat(cfgFile); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("config mode changed: %v %v", st.Mode(), err)
+	}
+	// A folder without a usable bundle is refused before anything is written.
+	empty := t.TempDir()
+	if _, _, err := runCmd(t, "setup", "--cert-dir", "/nothing-here", "--root", empty); err == nil || !strings.Contains(err.Error(), "nothing-here") {
+		t.Errorf("setup with a missing folder: %v", err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("a refused setup wrote %v", entries)
+	}
+}
+
+type statusRecorder struct {
+	daemon.Notifier
+	lines []string
+}
+
+func (r *statusRecorder) Status(line string) { r.lines = append(r.lines, line) }
+
+// With the tutorial's default broker and none configured, the status line
+// says so while it is unreachable.
+func TestDefaultBrokerStatusLine(t *testing.T) {
+	rec := &statusRecorder{}
+	n := defaultBrokerNotifier{rec}
+	n.Status("broker unreachable since 10:04, backlog 12, retry in 30s · cert expires in 812 days")
+	n.Status("connected to ssl://192.168.137.150:8883 · backlog 0")
+	want := []string{
+		"broker not configured (using the tutorial's default ssl://192.168.137.150:8883), unreachable since 10:04, backlog 12, retry in 30s · cert expires in 812 days",
+		"connected to ssl://192.168.137.150:8883 · backlog 0",
+	}
+	if !slices.Equal(rec.lines, want) {
+		t.Errorf("got %q\nwant %q", rec.lines, want)
+	}
+}
+
+// With --log-level debug, run shows each reading when it is queued and when
+// the broker acknowledged it, at most 10 of each per second; the first
+// record after a full second says how many it left out.
+func TestDebugLogShowsReadings(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
+	// Two sensors every 20 ms: 100 readings a second, ten times the limit.
+	config := writeConfig(t, chaosConfig(broker.URL(), pki.DeviceDir(t, "Kai"), t.TempDir(), "20ms")+"log:\n  level: debug\n")
+	d := startDaemonProc(t, "", config)
+	line := func(re *regexp.Regexp) string {
+		var found string
+		testutil.Eventually(t, 20*time.Second, "a log line matching "+re.String(), func() bool {
+			found = re.FindString(d.Log())
+			return found != ""
+		})
+		return found
+	}
+	acked := line(regexp.MustCompile(`.*msg="reading acknowledged" .*sensor=environment .*\n`))
+	for _, want := range []string{"seq=", "topic=Kai/sensors/environment", `payload="{\"device\":\"Kai\"`} {
+		if !strings.Contains(acked, want) {
+			t.Errorf("acknowledged record lacks %s: %s", want, acked)
+		}
+	}
+	queued := line(regexp.MustCompile(`.*msg="reading queued" .*\n`))
+	// slog quotes a map with several fields: values="map[a:1 b:2]".
+	if !regexp.MustCompile(`values="?map\[`).MatchString(queued) || !strings.Contains(queued, "seq=") {
+		t.Errorf("queued record: %s", queued)
+	}
+	// At 100 readings a second, a record soon says how many it left out.
+	line(regexp.MustCompile(`.*msg="reading (queued|acknowledged)".* not_logged=[1-9].*\n`))
+	stopWithin(t, d, 5*time.Second)
 }

@@ -62,6 +62,10 @@ type Opts struct {
 	Clock clock.Source
 }
 
+// debugReadingsPerSecond is how many readings per second --log-level debug
+// shows as queued (and the publisher as acknowledged); the rest are counted.
+const debugReadingsPerSecond = 10
+
 // Daemon is a running edgepub.
 type Daemon struct {
 	opts    Opts
@@ -82,6 +86,8 @@ type Daemon struct {
 	progress  progressMeter
 	socTemp   atomicFloat
 	discovery discoveryState
+	// debugQueued rate-limits the debug record of each queued reading.
+	debugQueued *logging.Limiter
 }
 
 // Run loads certificates, the outbox and the sensors, reports READY, and
@@ -99,7 +105,7 @@ func Run(ctx context.Context, o Opts) error {
 	}
 	cfg := o.Config
 	floor := clock.OpenFloor(cfg.StateDir, clock.BuildTime(), o.Clock.Wall)
-	d := &Daemon{opts: o, now: floor.Time}
+	d := &Daemon{opts: o, now: floor.Time, debugQueued: logging.NewLimiter(debugReadingsPerSecond, time.Second)}
 	d.started = d.now()
 
 	names := certs.ConfigNames(cfg.Certs)
@@ -202,8 +208,15 @@ func (d *Daemon) accept(r sensors.Reading) {
 	}
 	d.discovery.see(d, r)
 	taken := d.clock.Taken(r.SinceBoot)
-	if _, err := d.outbox.Append(r.Time, message.FrameFunc(d.device, r, &taken)); err != nil {
+	seq, err := d.outbox.Append(r.Time, message.FrameFunc(d.device, r, &taken))
+	if err != nil {
 		d.log.Error("reading not accepted", "sensor", r.Sensor, "error", err)
+		return
+	}
+	if d.log.Enabled(context.Background(), slog.LevelDebug) {
+		if ok, held := d.debugQueued.Allow(d.now()); ok {
+			d.log.Debug("reading queued", "sensor", r.Sensor, "seq", seq, "values", r.Values, "not_logged", held)
+		}
 	}
 }
 

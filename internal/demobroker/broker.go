@@ -108,7 +108,7 @@ func serverTLS(cfg *tls.Config) (*tls.Config, error) {
 	case cfg == nil:
 		return nil, errors.New("demo broker needs a TLS config: give it the server certificate, the client CA and tls.RequireAndVerifyClientCert")
 	case cfg.ClientAuth != tls.RequireAndVerifyClientCert:
-		return nil, fmt.Errorf("demo broker TLS config has ClientAuth %v: set tls.RequireAndVerifyClientCert, the seed's require_certificate true", cfg.ClientAuth)
+		return nil, fmt.Errorf("demo broker TLS config has ClientAuth %v: set tls.RequireAndVerifyClientCert, the tutorial's require_certificate true", cfg.ClientAuth)
 	case cfg.ClientCAs == nil:
 		return nil, errors.New("demo broker TLS config has no ClientCAs: add the CA that signs the client certificates")
 	case len(cfg.Certificates) == 0 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil:

@@ -32,7 +32,7 @@ func (h *seedRules) Provides(b byte) bool {
 }
 
 // errRefused ends a connection the rules turned away after its CONNACK.
-var errRefused = errors.New("connection refused by the seed's rules")
+var errRefused = errors.New("connection refused by the tutorial's rules")
 
 // OnConnect makes the certificate's common name the username, replacing
 // whatever the client sent, and refuses clients the rules cannot place.

@@ -2,7 +2,12 @@ package doctor
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +15,7 @@ import (
 
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
+	"github.com/edgepub/edgepub/sensors"
 )
 
 func configFor(t *testing.T, brokerURL, certDir string) config.Config {
@@ -44,9 +50,11 @@ func TestCheckPassesAgainstTheSeedBroker(t *testing.T) {
 	if Failed(steps) {
 		t.Error("Failed() on a passing run")
 	}
+	// run warns about the tutorial's CN-only server certificate at every
+	// connect: check does as well.
 	for _, s := range steps {
-		if s.Name == "TLS handshake" && !strings.Contains(s.Note, "subjectAltName") {
-			t.Errorf("the seed's CN-only server certificate is not noted: %+v", s)
+		if s.Name == "TLS handshake" && (s.Status != Warn || !strings.Contains(s.Fix, "subjectAltName")) {
+			t.Errorf("the tutorial's CN-only server certificate is not a warning: %+v", s)
 		}
 	}
 }
@@ -106,12 +114,155 @@ func TestCheckNamesEachMisconfiguration(t *testing.T) {
 	t.Run("missing discovery ACL", func(t *testing.T) {
 		cfg := configFor(t, good.URL(), pki.DeviceDir(t, "Kai"))
 		cfg.Presence.HomeAssistant = true
-		s := last(t, Check(ctx, cfg, opts), "discovery ACL", false)
-		if !strings.Contains(s.Fix, "pattern readwrite homeassistant/sensor/%u/#") {
-			t.Errorf("fix = %q", s.Fix)
+		// run warns and goes on: a WARN, not a FAIL.
+		s := last(t, Check(ctx, cfg, opts), "discovery ACL", true)
+		if s.Status != Warn || !strings.Contains(s.Fix, "pattern readwrite homeassistant/sensor/%u/#") {
+			t.Errorf("step = %+v", s)
 		}
 		b := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, ACL: mosquittotest.SeedACL + "\npattern readwrite homeassistant/sensor/%u/#\n"})
 		cfg.Broker.URLs = []string{b.URL()}
-		last(t, Check(ctx, cfg, opts), "discovery ACL", true)
+		if s := last(t, Check(ctx, cfg, opts), "discovery ACL", true); s.Status != Pass {
+			t.Errorf("step = %+v", s)
+		}
 	})
+}
+
+// The test message is JSON on <device>/check: a consumer of the device's
+// readings (<device>/sensors/#) never sees it.
+func TestCheckTestMessageStaysOutOfReadings(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	b := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
+	readings := b.Subscribe(t, "Kai/sensors/#", mosquittotest.SubOpts{ClientID: "readings"})
+	checks := b.Subscribe(t, TestTopic("Kai"), mosquittotest.SubOpts{ClientID: "checks"})
+	last(t, Check(context.Background(), configFor(t, b.URL(), pki.DeviceDir(t, "Kai")), Opts{Timeout: 5 * time.Second}), "test publish", true)
+	msgs := checks.WaitFor(10*time.Second, "the test message", func(m []mosquittotest.Message) bool { return len(m) > 0 })
+	var payload struct{ Device, Check string }
+	if err := json.Unmarshal([]byte(msgs[0].Payload), &payload); err != nil || payload.Device != "Kai" || payload.Check == "" {
+		t.Errorf("test message %q: %v", msgs[0].Payload, err)
+	}
+	// Mosquitto handles publishes in order: once a later marker reached the
+	// readings subscriber, the test message would have reached it too.
+	if out, err := b.Publish(t, "Kai", "Kai/sensors/marker", "{}"); err != nil {
+		t.Fatalf("publish marker: %v %s", err, out)
+	}
+	got := readings.WaitFor(10*time.Second, "the marker", func(m []mosquittotest.Message) bool { return len(m) > 0 })
+	if len(got) != 1 || got[0].Topic != "Kai/sensors/marker" {
+		t.Errorf("the readings subscriber saw %+v", got)
+	}
+}
+
+// A finding run logs as an error is a FAIL here too, and one it logs as a
+// warning is a WARN; neither stops the later steps, since the device works.
+func TestCheckGradesAsRunLogs(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	b := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
+	dir := pki.DeviceDir(t, "Kai")
+	leaf := loadLeaf(t, filepath.Join(dir, "Kai.crt"))
+	status := func(steps []Step, name string) Status {
+		for _, s := range steps {
+			if s.Name == name {
+				return s.Status
+			}
+		}
+		return ""
+	}
+	cfg := configFor(t, b.URL(), dir)
+	// Days before expiry as the tutorial's 825-day certificates age.
+	for _, tc := range []struct {
+		daysLeft int
+		want     Status
+	}{{400, Pass}, {20, Warn}, {3, Fail}} {
+		now := func() time.Time { return leaf.NotAfter.Add(-time.Duration(tc.daysLeft) * 24 * time.Hour) }
+		steps := Check(context.Background(), cfg, Opts{Timeout: 5 * time.Second, Now: now})
+		last(t, steps, "test publish", true)
+		if got := status(steps, "certificates"); got != tc.want {
+			t.Errorf("%d days left: certificates %s, want %s", tc.daysLeft, got, tc.want)
+		}
+	}
+	// The CA's key on the device: run logs an error at every start.
+	data, _ := os.ReadFile(pki.File("ca.key"))
+	os.WriteFile(filepath.Join(dir, "ca.key"), data, 0o600)
+	steps := Check(context.Background(), cfg, Opts{Timeout: 5 * time.Second})
+	last(t, steps, "test publish", true)
+	if status(steps, "CA key") != Fail || !Failed(steps) {
+		t.Errorf("ca.key on the device is not a FAIL: %+v", steps)
+	}
+}
+
+func loadLeaf(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type fakeSensor struct {
+	values sensors.Values
+	err    error
+}
+
+func (f fakeSensor) Sense(context.Context) (sensors.Values, error) { return f.values, f.err }
+
+// A sensor that does not work is a WARN (run retries it), unless it is
+// required (run stops): then a FAIL. Neither stops the check.
+func TestCheckSensors(t *testing.T) {
+	cfg := configFor(t, "ssl://127.0.0.1:"+strconv.Itoa(mosquittotest.FreePort(t)), t.TempDir())
+	cfg.Sensors = []config.Sensor{
+		{Name: "room", Type: "bme280", Timeout: config.Duration(time.Second)},
+		{Name: "attic", Type: "bme280", Timeout: config.Duration(time.Second)},
+		{Name: "tank", Type: "ds18b20", Timeout: config.Duration(time.Second), Required: true},
+	}
+	open := func(_ context.Context, s config.Sensor) (sensors.Sensor, error) {
+		switch s.Name {
+		case "room":
+			return fakeSensor{values: sensors.Values{"temperature_c": 21.5, "humidity_pct": 40}}, nil
+		case "attic":
+			return fakeSensor{err: errors.New("i2c: NACK at 0x76")}, nil
+		}
+		return nil, errors.New(`sensor "tank": no such probe`)
+	}
+	steps := Check(context.Background(), cfg, Opts{Timeout: time.Second, OpenSensor: open})
+	want := []struct {
+		name   string
+		status Status
+		detail string
+	}{
+		{"sensor room", Pass, "humidity_pct 40, temperature_c 21.5"},
+		{"sensor attic", Warn, "NACK at 0x76"},
+		{"sensor tank", Fail, "no such probe"},
+		{"certificates", Fail, ""},
+	}
+	if len(steps) != len(want) {
+		t.Fatalf("steps %+v", steps)
+	}
+	for i, w := range want {
+		if s := steps[i]; s.Name != w.name || s.Status != w.status || !strings.Contains(s.Detail, w.detail) {
+			t.Errorf("step %d = %+v, want %s %s %q", i, s, w.name, w.status, w.detail)
+		}
+	}
+}
+
+// Ctrl-C: the step it cut short is not reported, and nothing after it runs.
+func TestCheckStopsWhenCancelled(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen []string
+	cfg := configFor(t, "ssl://127.0.0.1:"+strconv.Itoa(mosquittotest.FreePort(t)), pki.DeviceDir(t, "Kai"))
+	steps := Check(ctx, cfg, Opts{Timeout: time.Second, OnStep: func(s Step) {
+		seen = append(seen, s.Name)
+		if s.Name == "certificates" {
+			cancel()
+		}
+	}})
+	if len(steps) != 1 || len(seen) != 1 || Failed(steps) {
+		t.Errorf("steps after cancel: %+v (reported %v)", steps, seen)
+	}
 }

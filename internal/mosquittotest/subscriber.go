@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/internal/tutorialpki"
 )
 
@@ -137,17 +138,19 @@ func (s *Subscriber) Matching(keep func(Message) bool) []Message {
 // fails the test after timeout.
 func (s *Subscriber) WaitFor(timeout time.Duration, what string, done func([]Message) bool) []Message {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msgs := s.Messages()
-		if done(msgs) {
-			return msgs
+	var msgs []Message
+	seen := false
+	defer func() {
+		if !seen {
+			s.t.Logf("subscriber: %d messages received", len(msgs))
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("subscriber: %s not seen within %v (%d messages received)", what, timeout, len(msgs))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	}()
+	testutil.Eventually(s.t, timeout, "subscriber: "+what, func() bool {
+		msgs = s.Messages()
+		return done(msgs)
+	})
+	seen = true
+	return msgs
 }
 
 // Sync returns once everything the broker routed to this subscriber before
@@ -161,13 +164,9 @@ func (s *Subscriber) Sync() {
 	if out, err := s.broker.Publish(s.t, "monitor", "monitor/ready", probe); err != nil {
 		s.t.Fatalf("publish sync probe: %v: %s", err, out)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.Matching(func(m Message) bool { return m.Topic == "monitor/ready" && m.Payload == probe })) == 0 {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("subscriber: sync probe %q not received within 10s", probe)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(s.t, 10*time.Second, "subscriber: sync probe "+probe+" received", func() bool {
+		return len(s.Matching(func(m Message) bool { return m.Topic == "monitor/ready" && m.Payload == probe })) > 0
+	})
 }
 
 // Stop ends the subscriber.

@@ -6,6 +6,7 @@ package testutil
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,5 +47,24 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 			tb.Fatalf("%s: not within %v", what, timeout)
 		}
 		time.Sleep(pollEvery)
+	}
+}
+
+// WantOneLineError fails the test unless err is one line that mentions
+// every word, case-insensitively: edgepub's errors name the thing and the
+// fix in one line.
+func WantOneLineError(tb testing.TB, err error, words ...string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("no error, want one mentioning %q", words)
+	}
+	msg := strings.ToLower(err.Error())
+	for _, w := range words {
+		if !strings.Contains(msg, strings.ToLower(w)) {
+			tb.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		tb.Errorf("error spans several lines: %q", err)
 	}
 }

@@ -16,6 +16,8 @@
 #   - `systemctl reload` keeps the process, renewed certificates restart it
 #     (edgepub-certs.path), a stalled main loop (--debug-stall-after) is
 #     killed by the watchdog and restarted;
+#   - `edgepub setup --cert-dir DIR` moves the service to another user's
+#     certificate folder (drop-ins, config), and `edgepub check` agrees;
 #   - an upgrade to a higher version restarts the service and keeps the
 #     outbox in /var/lib/edgepub and the edited conffile;
 #   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
@@ -299,6 +301,38 @@ else
 	fail "changing /home/kai/mqtt-certs/Kai.crt did not restart edgepub"
 fi
 
+# ---- another certificate folder is one command: edgepub setup ----
+ct sh -ec '
+	useradd --create-home --shell /bin/bash anna
+	chmod 0700 /home/anna
+	install -d -o anna -g anna -m 0700 /home/anna/certs'
+for f in ca.crt Kai.crt Kai.key; do
+	install -m 0600 "$pki/$f" "$root/home/anna/certs/$f"
+done
+# Only anna's folder has it: its copy among the credentials shows which
+# folder the service reads.
+echo anna >"$root/home/anna/certs/owner.txt"
+ct chown -R anna:anna /home/anna/certs
+invocation=$(show InvocationID edgepub.service)
+ct edgepub setup --cert-dir /home/anna/certs >"$work/setup.log" 2>&1 || fail "edgepub setup failed: $(cat "$work/setup.log")"
+if wait_for 40 sh -c "[ \"\$(systemctl show -p InvocationID --value edgepub.service)\" != $invocation ] && systemctl is-active -q edgepub.service"; then
+	say "edgepub setup --cert-dir /home/anna/certs restarted edgepub"
+else
+	diagnose
+	fail "edgepub setup did not restart edgepub: $(cat "$work/setup.log")"
+fi
+ct test -e /run/credentials/edgepub.service/certs_owner.txt || fail "after setup the service does not read /home/anna/certs"
+ct grep -q '^  dir: /home/anna/certs$' /etc/edgepub/config.yaml || fail "setup did not set certs.dir: $(ct grep -n 'dir:' /etc/edgepub/config.yaml)"
+# check reads the same config and agrees with the running service.
+ct edgepub check --config /etc/edgepub/config.yaml --no-sensors >"$work/check.log" 2>&1 ||
+	fail "edgepub check after setup: $(cat "$work/check.log")"
+invocation=$(show InvocationID edgepub.service)
+ct su anna -c 'cd /home/anna/certs && cp Kai.crt Kai.crt.new && mv Kai.crt.new Kai.crt'
+wait_for 40 sh -c "[ \"\$(systemctl show -p InvocationID --value edgepub.service)\" != $invocation ] && systemctl is-active -q edgepub.service" ||
+	fail "changing /home/anna/certs/Kai.crt did not restart edgepub (PathChanged= of the setup drop-in)"
+# The upgrade below must keep the configuration as setup left it.
+conf_sum=$(ct md5sum /etc/edgepub/config.yaml)
+
 # ---- the watchdog restarts a stalled daemon ----
 printf '[Service]\nExecStart=\nExecStart=%s --simulate --debug-stall-after 3s\nWatchdogSec=5s\n' "$execstart" \
 	>"$root/etc/systemd/system/edgepub.service.d/20-stall.conf"
@@ -342,7 +376,7 @@ done
 [ "$(ct md5sum /etc/edgepub/config.yaml)" = "$conf_sum" ] || fail "the upgrade changed /etc/edgepub/config.yaml"
 
 # ---- remove keeps state, purge leaves nothing ----
-rm -r "$root/etc/systemd/system/edgepub.service.d" # the test's own drop-ins
+rm "$root/etc/systemd/system/edgepub.service.d/10-simulate.conf" # the test's own drop-in; purge removes setup's
 ct systemctl daemon-reload
 ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q edgepub' >"$work/remove.log" 2>&1 ||
 	fail "remove failed: $(cat "$work/remove.log")"
