@@ -1,3 +1,5 @@
+//go:build linux
+
 package packaging
 
 // The power-cut test runs only inside the rig packaging/test/vm.sh builds
@@ -262,6 +264,8 @@ func (r *vmRig) start(cmdline string) (*vmBoot, *exec.Cmd, vmFiles) {
 	}
 	cmd := exec.Command("qemu-system-x86_64", args...)
 	cmd.Stderr = os.Stderr
+	// No VM outlives the test, also when it is killed or times out.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start qemu: %v", err)
 	}

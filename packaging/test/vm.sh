@@ -32,7 +32,6 @@
 set -eu
 
 cd "$(dirname "$0")/../.."
-repo=$(pwd)
 CACHE=${CACHE:-/var/cache/edgepub-test}
 base=$CACHE/bookworm-vm
 # Packages the cached root must contain; changing the list rebuilds it.
