@@ -44,8 +44,8 @@ type segmentLog struct {
 	bytes   int64
 	// syncMarks say where the records written since the last fsync start:
 	// mark i covers the seqs from its seq up to the next mark's (the last
-	// one up to the next seq), and at is when its first record was
-	// appended. A new mark starts syncMarksPerTick times a tick, so there
+	// one up to the next seq), and at is when its oldest record was taken
+	// (or appended, if that was earlier). A new mark starts syncMarksPerTick times a tick, so there
 	// are a few per second at any rate, and the deadline they give errs
 	// towards syncing early.
 	syncMarks []syncMark
