@@ -45,9 +45,9 @@ type segmentLog struct {
 	// syncMarks say where the records written since the last fsync start:
 	// mark i covers the seqs from its seq up to the next mark's (the last
 	// one up to the next seq), and at is when its oldest record was taken
-	// (or appended, if that was earlier). A new mark starts syncMarksPerTick times a tick, so there
-	// are a few per second at any rate, and the deadline they give errs
-	// towards syncing early.
+	// (or appended, if that was earlier). A new mark starts
+	// syncMarksPerTick times a tick, so there are a few per second at any
+	// rate, and the deadline they give errs towards syncing early.
 	syncMarks []syncMark
 	// syncLead is how much earlier than SyncWindow the next fsync starts:
 	// the last fsync's duration, or half the previous lead if that was
