@@ -38,6 +38,9 @@ const (
 	// taken just inside the window) and one clock mark (the cut came after
 	// the last mark, before the next).
 	vmCutSlack = vmReadingEvery + 20*time.Millisecond
+	// vmLeaseStep is outbox.leaseStep: after a cut seq continues at most
+	// this far past the last seq handed out.
+	vmLeaseStep = 10000
 	// vmBootLimit bounds a boot to the event the host waits for; only a
 	// broken guest hits it, the cuts themselves are placed in guest time.
 	vmBootLimit = 5 * time.Minute
@@ -396,6 +399,11 @@ type vmCut struct {
 	// jump is the seq gap the next boot declared in its journal.
 	jump    uint64
 	damaged bool
+	// gap is how many seqs a consumer saw skipped: the next boot's first
+	// seq after the highest seen so far. jump, the MsgSeqJumped record's
+	// by, counts from the last seq on disk instead, which is further back
+	// when readings were acknowledged and never synced before the cut.
+	gap uint64
 	// slowSync is the longest fsync the boot logged as slower than the
 	// window (only the first of each stretch is logged); beyond is set
 	// when the loss went beyond the window after it.
@@ -467,6 +475,12 @@ func analyse(boots []*vmBoot) *vmAnalysis {
 			}
 			continue
 		}
+		if i > 0 && len(a.cuts) > 0 && mine[0].seq > highest {
+			a.cuts[len(a.cuts)-1].gap = mine[0].seq - highest - 1
+			if mine[0].seq > handedOut+vmLeaseStep {
+				fail("boot %d: seq continued at %d, more than %d past the last seq handed out (at most %d)", b.n, mine[0].seq, vmLeaseStep, handedOut)
+			}
+		}
 		if mine[0].seq <= highest {
 			fail("boot %d: seq %d reused or gone back (seq %d was seen before)", b.n, mine[0].seq, highest)
 		} else if mine[0].seq <= handedOut {
@@ -533,7 +547,7 @@ func analyse(boots []*vmBoot) *vmAnalysis {
 
 func (a *vmAnalysis) report() string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "%-4s %-7s %-7s %-22s %-9s %8s %9s %10s %6s %8s %s\n", "boot", "window", "ready", "plan", "cut after", "readings", "live age", "newest age", "lost~", "jump", "notes")
+	fmt.Fprintf(&w, "%-4s %-7s %-7s %-22s %-9s %8s %9s %10s %6s %6s %6s %s\n", "boot", "window", "ready", "plan", "cut after", "readings", "live age", "newest age", "lost~", "jump", "gap", "notes")
 	for _, c := range a.cuts {
 		since := "-"
 		if !c.boot.stopAt.IsZero() {
@@ -554,8 +568,8 @@ func (a *vmAnalysis) report() string {
 			ready, _, _ = strings.Cut(e.args, " ")
 			ready += "s"
 		}
-		fmt.Fprintf(&w, "%-4d %-7v %-7s %-22s %-9s %8d %9v %10v %6d %8d %s\n", c.boot.n, c.boot.window, ready, c.boot.plan, since,
-			c.taken, c.live.Round(time.Millisecond), c.age.Round(time.Millisecond), c.lost, c.jump, damage)
+		fmt.Fprintf(&w, "%-4d %-7v %-7s %-22s %-9s %8d %9v %10v %6d %6d %6d %s\n", c.boot.n, c.boot.window, ready, c.boot.plan, since,
+			c.taken, c.live.Round(time.Millisecond), c.age.Round(time.Millisecond), c.lost, c.jump, c.gap, damage)
 	}
 	var worst [2]time.Duration
 	for _, c := range a.cuts {
@@ -620,6 +634,11 @@ func TestVMAnalysisFindsBrokenPromises(t *testing.T) {
 			}
 		}, "lost at the cut may have had seqs up to 122"},
 		{"old reading lost", func(bs []*vmBoot) { bs[0].readings = slices.Delete(bs[0].readings, 10, 12) }, "seqs 11…12 lost"},
+		{"jump beyond the lease step", func(bs []*vmBoot) {
+			for i := range bs[1].readings {
+				bs[1].readings[i].seq += 10000
+			}
+		}, "more than 10000 past the last seq handed out"},
 		{"no start after the cut", func(bs []*vmBoot) { bs[1].journal = bs[1].journal[1:] }, "did not start"},
 		{"jump not logged", func(bs []*vmBoot) { bs[1].journal = bs[1].journal[:1] }, "without a MsgSeqJumped"},
 	} {
