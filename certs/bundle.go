@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,6 +111,9 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 	if leaf.Subject.CommonName == "" {
 		return nil, certfile.Problem(ErrUnusable, "client certificate %s has no common name (CN): the broker uses the CN as user name (use_identity_as_username); reissue it with -subj \"/CN=<device name>\"", n.Cert)
 	}
+	if err := CheckIdentity(leaf.Subject.CommonName); err != nil {
+		return nil, certfile.Problem(ErrUnusable, "client certificate %s has the common name %s, which cannot be a device id: %v; reissue it with a CN of letters, digits, '.', '_' and '-' (-subj \"/CN=<device name>\")", n.Cert, strconv.QuoteToASCII(leaf.Subject.CommonName), err)
+	}
 
 	keyData, err := certfile.Read(n.Key, "client key", "certs.key")
 	if err != nil {
@@ -117,6 +122,9 @@ func Load(dir string, names Names, now time.Time) (*Bundle, error) {
 	key, err := certfile.ParsePrivateKey(n.Key, "client key", keyData)
 	if err != nil {
 		return nil, err
+	}
+	if st, err := os.Stat(n.Key); err == nil && st.Mode().Perm()&0o022 != 0 {
+		return nil, certfile.Problem(ErrUnusable, "client key %s can be written by group or others (mode %04o): anyone who can change it can take over or break this device's identity; run `chmod 600 %s` and check who else wrote it", n.Key, st.Mode().Perm(), n.Key)
 	}
 	if !certfile.SamePublicKey(leaf.PublicKey, key.Signer.Public()) {
 		for _, c := range b.CA {

@@ -3,7 +3,7 @@
 // ca.crt only, rotates the client pair without a restart and watches expiry.
 // Making certificates is certs/pki's job, reporting on a folder certs/inspect's.
 //
-// The seed tutorial's openssl commands (`openssl x509 -req` without -extfile)
+// The tutorial's openssl commands (`openssl x509 -req` without -extfile)
 // make X.509 v1 certificates with the broker's address only in the subject
 // common name. Go's crypto/tls refuses those since Go 1.17, so ClientTLSConfig
 // does the verification itself: the chain against ca.crt (never the system

@@ -42,7 +42,7 @@ func (b *Bundle) LogWarnings(ctx context.Context, logger *slog.Logger) {
 }
 
 // hygieneWarnings looks for a key readable by others and for the CA's
-// private key, which the seed says must not stay on a device: whoever reads
+// private key, which the tutorial says must not stay on a device: whoever reads
 // it can mint certificates for every device and the broker.
 func hygieneWarnings(b *Bundle) []Warning {
 	var out []Warning
@@ -85,11 +85,7 @@ func caKeyFiles(dir, skip string, cas []*x509.Certificate) []string {
 			found = append(found, path)
 			continue
 		}
-		st, err := os.Stat(path)
-		if err != nil || !st.Mode().IsRegular() || st.Size() > certfile.MaxSize {
-			continue
-		}
-		data, err := os.ReadFile(path)
+		data, err := certfile.ReadBounded(path)
 		if err != nil || !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
 			continue
 		}

@@ -292,7 +292,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "server cert as client cert", spoil: func(t *testing.T, dir string, _ fixture) {
 			writeFile(t, filepath.Join(dir, "Kai.crt"), serverPEM, 0o644)
 			writeFile(t, filepath.Join(dir, "Kai.key"), serverKey, 0o600)
-		}, kind: certs.ErrUnusable, words: []string{"Kai.crt", "not allowed for client authentication", "serverAuth"}},
+		}, kind: certs.ErrNoClientCert, words: []string{"Kai.crt", "only a server pair", "serverAuth, no clientAuth"}},
 		{name: "not yet valid", now: t0.Add(-48 * time.Hour), kind: certs.ErrNotYetValid, usable: true, words: []string{"Kai.crt", "not valid before", "clock", "NTP"}},
 		{name: "expired", now: t0.Add(900 * 24 * time.Hour), kind: certs.ErrExpired, usable: true, words: []string{"Kai.crt", "expired on", "days ago"}},
 		{name: "directory missing", spoil: func(t *testing.T, dir string, _ fixture) {

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,7 +14,7 @@ import (
 	"github.com/edgepub/edgepub/config"
 )
 
-// DefaultCAFile is the CA certificate's file name, as in the seed tutorial.
+// DefaultCAFile is the CA certificate's file name, as in the tutorial.
 const DefaultCAFile = "ca.crt"
 
 // Names selects the files in the cert directory. Each is a file name relative
@@ -87,15 +88,20 @@ func Discover(dir string, names Names) (Names, error) {
 		present[e.Name()] = true
 		found = append(found, e.Name())
 	}
-	var pairs []string
+	var pairs, serverPairs []string
 	for _, name := range found {
 		if filepath.Ext(name) != ".crt" || filepath.Join(dir, name) == out.CA {
 			continue
 		}
 		key := strings.TrimSuffix(name, ".crt") + ".key"
-		if present[key] && isRegular(filepath.Join(dir, name)) {
-			pairs = append(pairs, name)
+		if !present[key] || !isRegular(filepath.Join(dir, name)) {
+			continue
 		}
+		if why := serverPair(filepath.Join(dir, name), names.Prefix); why != "" {
+			serverPairs = append(serverPairs, name+" ("+why+")")
+			continue
+		}
+		pairs = append(pairs, name)
 	}
 	sort.Strings(pairs)
 	switch len(pairs) {
@@ -104,6 +110,9 @@ func Discover(dir string, names Names) (Names, error) {
 		out.Key = strings.TrimSuffix(out.Cert, ".crt") + ".key"
 		return out, nil
 	case 0:
+		if len(serverPairs) > 0 {
+			return Names{}, certfile.Problem(ErrNoClientCert, "no client certificate in %s, only a server pair: %s; that pair is the broker's, not a device's: copy the device's own <name>.crt and <name>.key there, or set certs.cert and certs.key in the config", dir, strings.Join(serverPairs, ", "))
+		}
 		listing := "nothing"
 		if len(found) > 0 {
 			listing = strings.Join(found, ", ")
@@ -114,6 +123,40 @@ func Discover(dir string, names Names) (Names, error) {
 		pairs[i] = p + "+" + strings.TrimSuffix(p, ".crt") + ".key"
 	}
 	return Names{}, certfile.Problem(ErrSeveralClientCerts, "several client certificates in %s (%s): set certs.cert and certs.key in the config to choose one", dir, strings.Join(pairs, ", "))
+}
+
+// serverPair says why the certificate at path is a broker's rather than a
+// device's, or "". The tutorial's server.crt is a v1 certificate without
+// extended key usage, so it is known by its name; other certificates by an
+// extended key usage that excludes clientAuth. A file that does not parse
+// stays a candidate, so that Load names what is wrong with it.
+func serverPair(path, prefix string) string {
+	if strings.TrimSuffix(filepath.Base(path), ".crt") == prefix+"server" {
+		return "the tutorial's broker certificate"
+	}
+	data, err := certfile.Read(path, "client certificate", "")
+	if err != nil {
+		return ""
+	}
+	certs, err := certfile.ParseCertificates(path, "client certificate", data)
+	if err != nil || allowsClientAuth(certs[0]) {
+		return ""
+	}
+	return "extended key usage " + certfile.ExtKeyUsageNames(certs[0].ExtKeyUsage) + ", no clientAuth"
+}
+
+// allowsClientAuth reports whether c's extended key usage, if any, permits
+// TLS client authentication.
+func allowsClientAuth(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }
 
 func isRegular(path string) bool {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"net"
@@ -41,7 +42,7 @@ const maxRememberedLegacyCerts = 64
 // certificate is used from the next connection on), and a broker check
 // against src's ca.crt only.
 //
-// InsecureSkipVerify is set only because Go's own check refuses the seed's
+// InsecureSkipVerify is set only because Go's own check refuses the tutorial's
 // v1 certificates without subjectAltName; VerifyConnection, which also runs on
 // resumed sessions, does the full verification instead: the chain to ca.crt
 // with the serverAuth usage at opts.Now, then the subjectAltName if the
@@ -173,7 +174,7 @@ func brokerValidityMessage(c *x509.Certificate, now time.Time) string {
 // verifyBrokerHost checks that leaf is for host. legacy is true when the
 // certificate has no subjectAltName and was accepted by its common name.
 func verifyBrokerHost(leaf *x509.Certificate, host string) (legacy bool, err error) {
-	if hasSAN(leaf) {
+	if HasSAN(leaf) {
 		if err := leaf.VerifyHostname(host); err != nil {
 			return false, certfile.ProblemWith(fmt.Sprintf("broker certificate is for %s, not for host %s: set the broker host in the config to one of those names, or reissue the broker certificate for %s",
 				sanList(leaf), host, host), ErrUnusable, err)
@@ -184,6 +185,7 @@ func verifyBrokerHost(leaf *x509.Certificate, host string) (legacy bool, err err
 	if cn != "" && sameHost(cn, host) {
 		return true, nil
 	}
+	cn = certfile.Printable(cn)
 	if cn == "" {
 		return false, certfile.Problem(ErrUnusable, "broker certificate names no host at all (no CN, no subjectAltName): reissue the broker certificate for %s with `%s`",
 			host, LegacyReissueHint(host))
@@ -206,10 +208,22 @@ func sameHost(name, host string) bool {
 	return strings.EqualFold(strings.TrimSuffix(name, "."), strings.TrimSuffix(host, "."))
 }
 
-func hasSAN(c *x509.Certificate) bool {
-	return len(c.DNSNames)+len(c.IPAddresses)+len(c.URIs)+len(c.EmailAddresses) > 0
+// oidSubjectAltName is the subjectAltName extension (RFC 5280, 4.2.1.6).
+var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+
+// HasSAN reports whether c has a subjectAltName extension, whatever it
+// holds: one with only directory or other names still rules out the CN
+// (RFC 6125, 6.4.4), as Go's VerifyHostname and OpenSSL also decide.
+func HasSAN(c *x509.Certificate) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidSubjectAltName) {
+			return true
+		}
+	}
+	return false
 }
 
+// sanList lists the host-like subjectAltNames of c, escaped.
 func sanList(c *x509.Certificate) string {
 	var names []string
 	names = append(names, c.DNSNames...)
@@ -220,13 +234,16 @@ func sanList(c *x509.Certificate) string {
 		names = append(names, u.String())
 	}
 	names = append(names, c.EmailAddresses...)
-	return strings.Join(names, ", ")
+	if len(names) == 0 {
+		return "no host name (its subjectAltName holds only directory or other names)"
+	}
+	return certfile.Printable(strings.Join(names, ", "))
 }
 
 // LegacyReissueHint is the command that reissues the broker's server
-// certificate of the seed tutorial with a subjectAltName for host, run in the
+// certificate of the tutorial with a subjectAltName for host, run in the
 // broker's certificate folder where ca.key is available again. It keeps the
-// seed's file names, so mosquitto.conf stays as it is.
+// tutorial's file names, so mosquitto.conf stays as it is.
 func LegacyReissueHint(host string) string {
 	san := "DNS:" + host
 	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {

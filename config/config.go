@@ -45,6 +45,14 @@ type Broker struct {
 	StartJitter Duration `yaml:"start_jitter"`
 	// InFlight is how many QoS 1 publishes may await their PUBACK at once.
 	InFlight int `yaml:"in_flight"`
+	// VerifyDelivery is what happens while the broker does not route the
+	// device's publishes back to it (an ACL that drops them): "hold" keeps
+	// readings queued until it does, "warn" sends and counts them, "off"
+	// does not check.
+	VerifyDelivery string `yaml:"verify_delivery"`
+	// VerifyInterval is how often the routing is checked again after the
+	// check on every connect.
+	VerifyInterval Duration `yaml:"verify_interval"`
 }
 
 // Certs locates the client's certificate bundle.
@@ -101,6 +109,8 @@ func Default() Config {
 		Broker: Broker{
 			URLs:           []string{DefaultBroker},
 			KeepAlive:      Duration(30 * time.Second),
+			VerifyDelivery: "hold",
+			VerifyInterval: Duration(10 * time.Minute),
 			ConnectTimeout: Duration(10 * time.Second),
 			BackoffMin:     Duration(time.Second),
 			BackoffMax:     Duration(2 * time.Minute),

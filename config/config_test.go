@@ -226,6 +226,31 @@ func TestByteSizeRoundTrip(t *testing.T) {
 	}
 }
 
+// A small config whose aliases expand to millions of keys is refused before
+// the strict key check walks and records every one of them.
+func TestParseBoundsAliasExpansion(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("sensors:\n  - &s\n    name: a\n    type: soc\n    calibrate:\n      k: &c {scale: 1, offset: 0}\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "      k%d: *c\n", i)
+	}
+	for range 2000 {
+		b.WriteString("  - *s\n")
+	}
+	if b.Len() > 64<<10 {
+		t.Fatalf("the bomb is %d bytes, want it small", b.Len())
+	}
+	_, err := Parse(strings.NewReader(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "through YAML aliases") || !strings.Contains(err.Error(), "line ") {
+		t.Fatalf("err = %v, want the alias expansion refused with its line", err)
+	}
+	// Aliases in ordinary measure still work.
+	ok := "sensors:\n  - name: a\n    type: sim-bme280\n    calibrate: &c {temperature_c: {offset: -0.5}}\n  - name: b\n    type: sim-bme280\n    calibrate: *c\n"
+	if _, err := Parse(strings.NewReader(ok)); err != nil {
+		t.Errorf("config with a few aliases: %v", err)
+	}
+}
+
 // A file written from scratch has several mistakes: all are reported, in
 // the order of the file, each with its line.
 func TestParseReportsEveryProblemInFileOrder(t *testing.T) {

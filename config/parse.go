@@ -88,6 +88,9 @@ func (p Parser) parse(data []byte, dir string) (Config, error) {
 		if doc.Kind != yaml.MappingNode {
 			return Config{}, fmt.Errorf("line %d: the config must be a mapping of keys such as broker:, certs:, sensors:", doc.Line)
 		}
+		if err := checkExpansion(doc); err != nil {
+			return Config{}, err
+		}
 		checkKeys(doc, reflect.TypeOf(cfg), "", lines, &probs)
 		unknownKeys := len(probs)
 		dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -442,4 +445,38 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// maxExpandedNodes bounds the document with every alias expanded. A real
+// config has a few hundred nodes; nested aliases ("billion laughs") can make
+// a few kilobytes expand to billions, which checkKeys and the decoder would
+// walk and record.
+const maxExpandedNodes = 100_000
+
+// checkExpansion counts the nodes of n with aliases expanded and stops at
+// maxExpandedNodes, so the count itself stays cheap.
+func checkExpansion(n *yaml.Node) error {
+	budget := maxExpandedNodes
+	var walk func(*yaml.Node) *yaml.Node
+	walk = func(n *yaml.Node) *yaml.Node {
+		if budget--; budget < 0 {
+			return n
+		}
+		if n.Kind == yaml.AliasNode {
+			if over := walk(n.Alias); over != nil {
+				return n
+			}
+			return nil
+		}
+		for _, c := range n.Content {
+			if over := walk(c); over != nil {
+				return over
+			}
+		}
+		return nil
+	}
+	if at := walk(n); at != nil {
+		return fmt.Errorf("line %d: the config expands to more than %d values through YAML aliases (*%s): write the values out or use fewer nested aliases", at.Line, maxExpandedNodes, at.Value)
+	}
+	return nil
 }

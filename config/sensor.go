@@ -34,8 +34,12 @@ type Sensor struct {
 	// Bridge selects how a DS18B20 is reached: "sysfs" (w1-gpio, default)
 	// or "ds2482" (an I2C bridge at Bus/Address).
 	Bridge string `yaml:"bridge"`
-	// Path overrides a sysfs file, e.g. the thermal zone of a "soc" sensor.
+	// Path overrides a sysfs file, e.g. the thermal zone of a "soc" sensor,
+	// or names a kernel device folder (/sys/bus/iio/devices/iio:device0).
 	Path string `yaml:"path"`
+	// Match picks a kernel IIO or hwmon device by its driver's name, such
+	// as "bme680", searched in Bus (or the subsystem's usual folder).
+	Match string `yaml:"match"`
 	// Seed makes a simulated sensor reproducible; 0 picks one from the name.
 	Seed int64 `yaml:"seed"`
 
@@ -65,6 +69,15 @@ type DriverOpts struct {
 	// ShuntOhms and MaxCurrentA configure an INA219.
 	ShuntOhms   float64 `yaml:"shunt_ohms"`
 	MaxCurrentA float64 `yaml:"max_current_a"`
+	// VRef is an MCP3008's reference voltage in volts (0 means 3.3).
+	VRef float64 `yaml:"vref"`
+	// ABC turns an MH-Z19's automatic baseline correction on or off; it
+	// must be given.
+	ABC *bool `yaml:"abc"`
+	// HeaterC and HeaterDuration are a BME680's heater step (0 means
+	// 300 °C for 100 ms).
+	HeaterC        float64  `yaml:"heater_c"`
+	HeaterDuration Duration `yaml:"heater_duration"`
 }
 
 // ADCChannel maps one ADC input to a named quantity: field = volts*scale + offset.
@@ -98,7 +111,18 @@ var (
 	ErrSensorCadence = errors.New("this type must be read at one fixed interval")
 	ErrSensorSpacing = errors.New("samples × the chip's spacing must fit in the interval")
 	ErrDriverOption  = errors.New("driver option not taken by this type")
+	ErrTimeoutShort  = errors.New("timeout shorter than a read of this type takes")
 )
+
+// CheckTimeout refuses a timeout shorter than readTime, the longest a read
+// of type typ takes by its datasheet.
+func (s Sensor) CheckTimeout(typ string, readTime time.Duration) error {
+	if timeout := s.Timeout.Std(); timeout < readTime {
+		return &FieldError{Key: "timeout", Err: fmt.Errorf("%w: a read of type %s takes up to %v, longer than the timeout %v: make the timeout at least %v (and the interval longer than that)",
+			ErrTimeoutShort, typ, readTime, timeout, readTime)}
+	}
+	return nil
+}
 
 // CheckTiming refuses an interval or samples that a chip of type typ
 // cannot serve: spacing is the shortest time between two reads that give a
@@ -109,15 +133,15 @@ func (s Sensor) CheckTiming(typ string, spacing, cadence time.Duration) error {
 	samples := max(s.Samples, 1)
 	switch {
 	case cadence > 0 && interval != cadence:
-		return bad("interval", fmt.Errorf("%w: type %s must be read every %v, not every %v (its datasheet's algorithm needs that cadence): set interval: %v",
-			ErrSensorCadence, typ, cadence, interval, cadence))
+		return &FieldError{Key: "interval", Err: fmt.Errorf("%w: type %s must be read every %v, not every %v (its datasheet's algorithm needs that cadence): set interval: %v",
+			ErrSensorCadence, typ, cadence, interval, cadence)}
 	case spacing > 0 && interval < spacing:
-		return bad("interval", fmt.Errorf("%w: type %s gives a new value every %v, so an interval of %v reads old values: make the interval at least %v",
-			ErrSensorSpacing, typ, spacing, interval, spacing))
+		return &FieldError{Key: "interval", Err: fmt.Errorf("%w: type %s gives a new value every %v, so an interval of %v reads old values: make the interval at least %v",
+			ErrSensorSpacing, typ, spacing, interval, spacing)}
 	case spacing > 0 && time.Duration(samples)*spacing > interval:
 		most := int(interval / spacing)
-		return bad("samples", fmt.Errorf("%w: %d samples of type %s take %d × %v = %v, more than the interval %v: make the interval at least %v or samples at most %d",
-			ErrSensorSpacing, samples, typ, samples, spacing, time.Duration(samples)*spacing, interval, time.Duration(samples)*spacing, most))
+		return &FieldError{Key: "samples", Err: fmt.Errorf("%w: %d samples of type %s take %d × %v = %v, more than the interval %v: make the interval at least %v or samples at most %d",
+			ErrSensorSpacing, samples, typ, samples, spacing, time.Duration(samples)*spacing, interval, time.Duration(samples)*spacing, most)}
 	}
 	return nil
 }
@@ -131,7 +155,7 @@ func (s Sensor) CheckDriverKeys(typ string, taken []string) error {
 			if len(taken) > 0 {
 				hint = "it takes " + strings.Join(taken, ", ")
 			}
-			return bad("driver."+key, fmt.Errorf("%w: type %s does not use %s (%s)", ErrDriverOption, typ, key, hint))
+			return &FieldError{Key: "driver." + key, Err: fmt.Errorf("%w: type %s does not use %s (%s)", ErrDriverOption, typ, key, hint)}
 		}
 	}
 	return nil

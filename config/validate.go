@@ -21,6 +21,8 @@ var (
 	ErrBackoff          = errors.New("backoff_min must be at least 100ms and backoff_max at least backoff_min")
 	ErrStartJitter      = errors.New("start_jitter must be between 0 and 10m")
 	ErrInFlight         = errors.New("in_flight must be between 1 and 65535 (MQTT message ids are 16-bit)")
+	ErrVerifyDelivery   = errors.New("verify_delivery must be hold, warn or off")
+	ErrVerifyInterval   = errors.New("verify_interval must be between 10s and 24h")
 	ErrCertDir          = errors.New("certs.dir must name the directory holding ca.crt and the client's .crt/.key")
 	ErrCertPair         = errors.New("certs.cert and certs.key must be set together")
 	ErrCertPrefix       = errors.New("certs.prefix is a file name prefix such as certs_, without '/'")
@@ -141,6 +143,8 @@ func (c *Config) validateBroker(f *faults) {
 	f.check(b.BackoffMax >= b.BackoffMin, "broker.backoff_max", ErrBackoff)
 	f.check(between(b.StartJitter, 0, 10*time.Minute), "broker.start_jitter", ErrStartJitter)
 	f.check(b.InFlight >= 1 && b.InFlight <= 65535, "broker.in_flight", ErrInFlight)
+	f.check(b.VerifyDelivery == "hold" || b.VerifyDelivery == "warn" || b.VerifyDelivery == "off", "broker.verify_delivery", ErrVerifyDelivery)
+	f.check(between(b.VerifyInterval, 10*time.Second, 24*time.Hour), "broker.verify_interval", ErrVerifyInterval)
 }
 
 // ParseBrokerURL checks a broker URL and returns it normalised together with

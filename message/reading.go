@@ -58,7 +58,7 @@ func appendString(buf []byte, s string) []byte {
 }
 
 // Topic is where a sensor's readings go: under the device's own tree,
-// so the seed's ACL "pattern readwrite %u/#" admits it.
+// so the tutorial's ACL "pattern readwrite %u/#" admits it.
 func Topic(device, sensor string) string { return device + "/sensors/" + sensor }
 
 // TimeLayout is the payload's time format: RFC 3339 in UTC with milliseconds.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
+	"os"
 	"time"
 )
 
@@ -63,6 +65,26 @@ func decodeAckSlot(b []byte, base uint64) (mark uint64, ok bool) {
 		return 0, false
 	}
 	return binary.LittleEndian.Uint64(b[16:]), true
+}
+
+// readSegmentHeader decodes the header of the segment file at path.
+// found is false when no slot is intact or the file is shorter than the
+// header.
+func readSegmentHeader(path string, base uint64) (mark uint64, slot int, found bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer f.Close()
+	h := make([]byte, segmentHeaderSize)
+	if _, err := io.ReadFull(f, h); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, 0, false, nil
+		}
+		return 0, 0, false, err
+	}
+	mark, slot, found = decodeSegmentHeader(h, base)
+	return mark, slot, found, nil
 }
 
 // decodeSegmentHeader returns the highest intact mark of a segment header

@@ -110,6 +110,102 @@ func TestAckMarksPerSegment(t *testing.T) {
 	}
 }
 
+// A SIGKILL after the broker acknowledged a backlog leaves segments whose
+// every record is acked until Run's next tick. Open must not index their
+// records (64 MiB of them delayed edgepub's READY by about 100 ms, see
+// bench/startup), and the first tick deletes them.
+func TestOpenSkipsAckedSegments(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		opts := e.opts()
+		opts.MaxBytes = 128 << 10
+		opts.SegmentBytes = 8 << 10
+		o := e.open(opts)
+		e.appendN(o, 150) // about four segments
+		o.mu.Lock()
+		var bases []uint64
+		for _, s := range o.disk.segs {
+			bases = append(bases, s.base)
+		}
+		o.mu.Unlock()
+		if len(bases) < 4 {
+			t.Fatalf("%d segments, want at least 4", len(bases))
+		}
+		// The first two segments are acked completely (their marks reach
+		// the next base − 1), the third only through its first record.
+		acked := bases[2]
+		for seq := uint64(1); seq < acked; seq++ {
+			o.Ack(seq)
+		}
+		time.Sleep(ackMarkEvery)
+		o.Ack(acked) // writes the marks
+		crash(o)
+
+		o = e.open(opts)
+		o.mu.Lock()
+		var skipped []bool
+		for _, s := range o.disk.segs {
+			skipped = append(skipped, s.acked && len(s.recs) == 0)
+		}
+		o.mu.Unlock()
+		if want := []bool{true, true, false}; !slices.Equal(skipped[:3], want) {
+			t.Fatalf("segments skipped by Open = %v, want %v…", skipped, want)
+		}
+		wantSeqs(t, pendingSeqs(t, o), seqRange(acked+1, 150))
+		if st := o.Stats(); st.Backlog != int(150-acked) || st.LastSeq != 150 || st.OpenDamage != (Damage{}) {
+			t.Fatalf("after crash Stats = %+v", st)
+		}
+		wantSeqs(t, e.appendN(o, 1), []uint64{151})
+
+		o.tick()
+		files := segmentFiles(t, e.dir)
+		for _, base := range bases[:2] {
+			if slices.Contains(files, filepath.Join(e.dir, segmentName(base))) {
+				t.Fatalf("acked segment %d not deleted by the first tick: %v", base, files)
+			}
+		}
+		if !slices.Contains(files, filepath.Join(e.dir, segmentName(bases[2]))) {
+			t.Fatalf("segment %d with pending readings deleted: %v", bases[2], files)
+		}
+	})
+}
+
+// After a clean stop the lease's acked-through seq covers the acked
+// segments; the newest one on disk, which tells the last seq, is still read.
+func TestOpenAfterCloseSkipsAckedSegments(t *testing.T) {
+	e := newEnv(t)
+	opts := e.opts()
+	opts.MaxBytes = 128 << 10
+	opts.SegmentBytes = 8 << 10
+	o := e.open(opts)
+	for _, seq := range e.appendN(o, 150) {
+		o.Ack(seq)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	onDisk := segmentFiles(t, e.dir)
+
+	o = e.open(opts)
+	o.mu.Lock()
+	var skipped []bool
+	for _, s := range o.disk.segs[:len(onDisk)] {
+		skipped = append(skipped, s.acked && len(s.recs) == 0)
+	}
+	o.mu.Unlock()
+	want := make([]bool, len(onDisk))
+	for i := range len(onDisk) - 1 {
+		want[i] = true
+	}
+	if len(onDisk) < 4 || !slices.Equal(skipped, want) {
+		t.Fatalf("segments skipped by Open = %v, want %v", skipped, want)
+	}
+	if st := o.Stats(); st.Backlog != 0 || st.LastSeq != 150 {
+		t.Fatalf("after Close Stats = %+v", st)
+	}
+	wantSeqs(t, e.appendN(o, 1), []uint64{151})
+}
+
 // markedSegment leaves a crashed outbox whose one segment holds 30 readings
 // with ack marks 20 and, in the other slot, 10. It returns the segment's
 // path and the offsets of the newer and the older slot.

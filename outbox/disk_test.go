@@ -35,7 +35,9 @@ func TestUncreatableDirKeepsReadingsInMemory(t *testing.T) {
 		}
 		e.appendN(o, 5)
 		o.Ack(2)
-		wantSeqs(t, pendingSeqs(t, o), []uint64{1, 3, 4, 5})
+		// No lease on disk says the next start resumes above these seqs,
+		// so none may leave yet: a restart could number others the same.
+		wantSeqs(t, pendingSeqs(t, o), nil)
 		if st := o.Stats(); st.InMemory != 4 || st.Backlog != 4 {
 			t.Fatalf("Stats = %+v", st)
 		}
@@ -87,21 +89,23 @@ func TestReadOnlyDirServesBacklog(t *testing.T) {
 			t.Fatalf("DiskErr = %v, want one that says to make the dir writable", st.DiskErr)
 		}
 		e.appendN(o, 5)
-		wantSeqs(t, pendingSeqs(t, o), seqRange(1, 15))
-		for _, seq := range seqRange(1, 12) {
+		// The lease cannot record that seqs 11-15 exist only in memory,
+		// so they wait for the disk: a restart would reuse them.
+		wantSeqs(t, pendingSeqs(t, o), seqRange(1, 10))
+		for _, seq := range seqRange(1, 10) {
 			o.Ack(seq)
 		}
-		wantSeqs(t, pendingSeqs(t, o), seqRange(13, 15))
+		wantSeqs(t, pendingSeqs(t, o), nil)
 
 		setReadOnly(t, e.dir, false)
 		time.Sleep(retryEvery)
 		o.tick()
-		if st := o.Stats(); st.DiskErr != nil || st.InMemory != 0 || st.Backlog != 3 {
+		if st := o.Stats(); st.DiskErr != nil || st.InMemory != 0 || st.Backlog != 5 {
 			t.Fatalf("after the dir became writable Stats = %+v", st)
 		}
 		o.Close()
 		o = e.open(nil)
-		wantSeqs(t, pendingSeqs(t, o), seqRange(13, 15))
+		wantSeqs(t, pendingSeqs(t, o), seqRange(11, 15))
 	})
 }
 
@@ -159,7 +163,9 @@ func TestDiskFullKeepsReadingsInMemory(t *testing.T) {
 func mountTmpfs(t *testing.T, options string) string {
 	t.Helper()
 	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, options); err != nil {
+	// mode=0755: a tmpfs root is world-writable by default, which Open
+	// refuses as root.
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, options+",mode=0755"); err != nil {
 		t.Fatalf("mount tmpfs on %s: %v", mnt, err)
 	}
 	t.Cleanup(func() {

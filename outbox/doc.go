@@ -119,6 +119,12 @@
 // new boot id, or a previous run that kept readings in memory, seq continues
 // after the lease ceiling rather than after the last intact record.
 //
+// A segment that is not the newest is not read at all when its intact ack
+// mark, or the lease's acked-through seq, reaches the next segment's base:
+// every record of it was acknowledged, and Run deletes it on its first
+// tick. Such segments remain after a SIGKILL soon after a backlog drained,
+// and reading 64 MiB of them would delay the start.
+//
 // # Gentle on SD cards
 //
 // Records go to the page cache at once, but fsync happens only for readings

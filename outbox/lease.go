@@ -88,7 +88,7 @@ func decodeLeaseSlot(b []byte) (leaseState, uint64, bool) {
 // readLease returns the newest intact slot. found is false when there is no
 // lease file; damaged is true when the file exists but no slot is intact.
 func readLease(dir string) (s leaseState, gen uint64, found, damaged bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, leaseName))
+	b, err := readNoFollow(filepath.Join(dir, leaseName), leaseSlotSize*leaseSlots)
 	if errors.Is(err, fs.ErrNotExist) {
 		return leaseState{}, 0, false, false, nil
 	}
@@ -113,7 +113,7 @@ func readLease(dir string) (s leaseState, gen uint64, found, damaged bool, err e
 func openLeaseFile(dir string, s leaseState, gen uint64, intact bool) (*leaseFile, error) {
 	path := filepath.Join(dir, leaseName)
 	if intact {
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := openNoFollow(path, os.O_RDWR, 0)
 		if err == nil {
 			lf := &leaseFile{f: f, gen: gen}
 			if err := lf.write(s); err != nil {
@@ -138,7 +138,7 @@ func openLeaseFile(dir string, s leaseState, gen uint64, intact bool) (*leaseFil
 	if err := syncDir(dir); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openNoFollow(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open outbox lease: %w", err)
 	}
@@ -162,7 +162,7 @@ func (lf *leaseFile) write(s leaseState) error {
 func (lf *leaseFile) close() error { return lf.f.Close() }
 
 func writeFileSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := openNoFollow(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Base(path), err)
 	}

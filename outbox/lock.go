@@ -19,7 +19,7 @@ var errDirInUse = errors.New("outbox dir is in use by another process")
 // process, so it vanishes with it (SIGKILL included) and a second Open in the
 // same process, as tests do to simulate a crash, is not refused.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openNoFollow(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create outbox lock file: %w", err)
 	}

@@ -53,5 +53,5 @@ func TestDirInUseByAnotherProcess(t *testing.T) {
 		t.Fatalf("wrote %v into a dir another process holds", files)
 	}
 	e.appendN(o, 2)
-	wantSeqs(t, pendingSeqs(t, o), []uint64{1, 2})
+	wantSeqs(t, pendingSeqs(t, o), nil) // the other process may number readings the same
 }

@@ -93,7 +93,7 @@ func (l *segmentLog) createSegment(base uint64) (*segment, error) {
 		}
 		flags = os.O_RDWR | os.O_CREATE | os.O_TRUNC
 	}
-	f, err := os.OpenFile(path, flags, 0o600)
+	f, err := openNoFollow(path, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create outbox segment: %w", err)
 	}
@@ -550,7 +550,7 @@ func (l *segmentLog) recentlyAppended(seq uint64, now time.Time) bool {
 // and only the MaxBytes cap removes it.
 func (l *segmentLog) reclaim() {
 	for i := 0; i < len(l.segs)-1; {
-		if s := l.segs[i]; s.pending == 0 && s != l.active && (len(s.recs) > 0 || s.size == 0) {
+		if s := l.segs[i]; s.pending == 0 && s != l.active && (len(s.recs) > 0 || s.size == 0 || s.acked) {
 			l.removeSegment(i)
 			continue
 		}

@@ -57,12 +57,15 @@ func (m *memFallback) append(seq uint64, unixNano int64, payload []byte) {
 }
 
 // read appends the pending records above after to out, up to limit in all.
-func (m *memFallback) read(after uint64, limit int, out []Record) []Record {
+func (m *memFallback) read(after uint64, limit int, releasable func(seq uint64) bool, out []Record) []Record {
 	for i := range m.recs {
 		if len(out) >= limit {
 			break
 		}
 		r := &m.recs[i]
+		if !releasable(r.seq) {
+			break
+		}
 		if r.seq > after && r.state == statePending {
 			out = append(out, Record{Seq: r.seq, Time: nanosToTime(r.unixNano), Payload: bytes.Clone(r.payload)})
 		}

@@ -55,6 +55,8 @@ type Outbox struct {
 	// droppedAge counts readings dropped for their age, from either part.
 	droppedAge uint64
 	aged       episode
+	// skipped is the seq range Open skipped, for Stats.
+	skipped SeqRange
 	// syncFile fsyncs a segment; tests replace it with a slow one.
 	syncFile func(*os.File) error
 	slowSync slowSyncEpisode
@@ -98,6 +100,9 @@ type Stats struct {
 	Damaged uint64
 	// OpenDamage is what Open found damaged in the dir.
 	OpenDamage Damage
+	// Skipped is the seq range Open skipped (see logJump); zero when seq
+	// continued without a jump.
+	Skipped SeqRange
 	// Syncs counts fsyncs of record data. It stays 0 while the broker
 	// acknowledges every reading within SyncWindow.
 	Syncs uint64
@@ -108,7 +113,9 @@ type Stats struct {
 // Open opens or creates the outbox in dir. Damaged content never stops it:
 // intact records are kept, damage is logged once. When dir cannot be used it
 // returns an outbox that keeps readings in memory, with Stats().DiskErr set,
-// and retries the disk from Run. It fails only for invalid opts.
+// and retries the disk from Run. It fails for invalid opts and for a dir it
+// refuses (ErrRefused): one whose seq would wrap, or, as root, one another
+// user could change.
 func Open(dir string, opts *Opts) (*Outbox, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -136,6 +143,12 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if err := ob.attachLocked(); err != nil {
+		if errors.Is(err, ErrRefused) {
+			if ob.lockFile != nil {
+				ob.lockFile.Close()
+			}
+			return nil, fmt.Errorf("outbox dir %s: %w", dir, err)
+		}
 		ob.enterDiskErrorLocked(err)
 	}
 	if ob.diskErr == nil && bootID != "" {
@@ -149,6 +162,12 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 // retry a failed disk.
 func (o *Outbox) attachLocked() error {
 	mkdirErr := os.MkdirAll(o.dir, 0o700)
+	if mkdirErr == nil {
+		if err := checkOwner(o.dir); err != nil {
+			o.diskPermanent = true
+			return err
+		}
+	}
 	var lockErr error
 	if o.lockFile == nil && mkdirErr == nil {
 		o.lockFile, lockErr = lockDir(o.dir)
@@ -206,9 +225,13 @@ func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (u
 		return 0, ErrClosed
 	}
 	seq := o.seq.peek()
-	if o.diskErr == nil {
+	if seq >= seqLimit {
+		return 0, fmt.Errorf("outbox seq reached %d, the end of its range: move the outbox dir away and restart edgepub", seq)
+	}
+	if o.diskErr == nil || o.seq.isOpen() {
 		// A seq may leave the outbox only below a durable ceiling, or a
-		// power cut could hand it out a second time.
+		// power cut could hand it out a second time. While the disk fails
+		// the lease, rewritten in place, may still work (a full disk).
 		if err := o.seq.cover(seq); err != nil {
 			o.enterDiskErrorLocked(err)
 		}
@@ -251,7 +274,10 @@ func (o *Outbox) Pending(after uint64, limit int) ([]Record, error) {
 	}
 	out := make([]Record, 0, min(limit, o.disk.pending+o.mem.pending))
 	out = o.disk.read(after, limit, out)
-	return o.mem.read(after, limit, out), nil
+	// A reading held in memory leaves only once the lease on disk makes
+	// the next start resume above its seq; else a restart could number
+	// another reading the same.
+	return o.mem.read(after, limit, o.seq.releasable, out), nil
 }
 
 // Ack marks seq delivered. Acks may come in any order; unknown, repeated
@@ -347,6 +373,7 @@ func (o *Outbox) Stats() Stats {
 		DroppedMemory: o.mem.dropped,
 		Damaged:       o.disk.damaged,
 		OpenDamage:    o.disk.openDamage,
+		Skipped:       o.skipped,
 		Syncs:         o.disk.syncs,
 		DiskErr:       o.diskErr,
 	}

@@ -83,6 +83,9 @@ type segment struct {
 	// read by Open; ackMarkSlot is the slot the next one goes to.
 	ackMark     uint64
 	ackMarkSlot int
+	// acked means Open found every record acknowledged without indexing
+	// them, so recs is empty and the file is to be deleted.
+	acked bool
 }
 
 // advance moves first past records that are no longer pending.
@@ -134,10 +137,10 @@ func (s *segment) openFile() error {
 	if s.file != nil {
 		return nil
 	}
-	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	f, err := openNoFollow(s.path, os.O_RDWR, 0)
 	readOnly := false
 	if err != nil {
-		if f, err = os.Open(s.path); err != nil {
+		if f, err = openNoFollow(s.path, os.O_RDONLY, 0); err != nil {
 			return err
 		}
 		readOnly = true
@@ -177,7 +180,7 @@ func (d segmentDamage) any() bool { return d.corruptRegions > 0 || d.tornBytes >
 // is changed.
 // buf is a reusable read buffer; the one used is returned for the next call.
 func scanSegment(s *segment, prev, limit uint64, buf []byte) (segmentDamage, []byte, error) {
-	f, err := os.Open(s.path)
+	f, err := openNoFollow(s.path, os.O_RDONLY, 0)
 	if err != nil {
 		return segmentDamage{}, buf, err
 	}

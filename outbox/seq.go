@@ -20,6 +20,10 @@ type seqLease struct {
 	next uint64
 	// ceiling is the durable lease ceiling: seqs below it may be handed out.
 	ceiling uint64
+	// inexactOnDisk is true when the durable lease says the segments may
+	// not hold every seq handed out, so the next start resumes from the
+	// ceiling.
+	inexactOnDisk bool
 	// want is the lease content to make durable; version counts its changes.
 	want    leaseState
 	version uint64
@@ -69,6 +73,19 @@ func (l *seqLease) resume(next uint64, found leaseState, gen uint64, intact bool
 	l.want.ceiling = max(found.ceiling, next)
 	l.want.ackedThrough = found.ackedThrough
 	l.gen, l.intact = gen, intact
+	if intact {
+		l.ceiling = max(l.ceiling, found.ceiling)
+		l.inexactOnDisk = !found.exactResume
+	}
+}
+
+// releasable reports whether a reading with seq may leave the outbox while
+// it exists only in memory: when the durable lease lies above it and says
+// that the next start resumes from the ceiling.
+func (l *seqLease) releasable(seq uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inexactOnDisk && seq < l.ceiling
 }
 
 // cover makes the ceiling durable above seq before seq leaves the outbox.
@@ -149,6 +166,9 @@ func (l *seqLease) persist() error {
 		return err
 	}
 	l.raiseCeiling(want.ceiling)
+	l.mu.Lock()
+	l.inexactOnDisk = !want.exactResume
+	l.mu.Unlock()
 	return nil
 }
 

@@ -85,11 +85,17 @@ func TestSeqJumpsAfterReboot(t *testing.T) {
 	if n := e.logs.count(logging.MsgSeqJumped); n != 1 {
 		t.Fatalf("seq jump logged %d times, want once:\n%s", n, e.logs)
 	}
+	if sk := o.Stats().Skipped; sk.First != 6 || sk.Last != seq-1 || sk.Reason == "" {
+		t.Fatalf("Stats().Skipped = %+v, want 6..%d with a reason", sk, seq-1)
+	}
 	o.Close()
 
 	// The jump is taken once: a clean restart in the new boot continues.
 	o = e.open(nil)
 	wantSeqs(t, e.appendN(o, 1), []uint64{seq + 1})
+	if sk := o.Stats().Skipped; sk != (SeqRange{}) {
+		t.Fatalf("Stats().Skipped = %+v after a clean restart, want none", sk)
+	}
 }
 
 func TestLeaseCoversEverySeqHandedOut(t *testing.T) {

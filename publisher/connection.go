@@ -3,6 +3,7 @@ package publisher
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, er
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
+		if notTLS := p.probeNotTLS(ctx, brokerURL, err); notTLS != nil {
+			return nil, notTLS
+		}
 		if fix := Explain(err); fix != "" {
 			return nil, fmt.Errorf("%w: %s", err, fix)
 		}
@@ -75,4 +79,26 @@ func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, er
 // 5 s or more. The broker, told the shorter keepalive, just sees more pings.
 func pingEvery(keepalive time.Duration) time.Duration {
 	return max(time.Second, (keepalive / 2).Truncate(time.Second))
+}
+
+// probeNotTLS checks, after a connect error that a port without TLS also
+// causes (EOF, reset, timeout), whether the port speaks TLS at all, so that
+// the certificate is not blamed for it.
+func (p *Publisher) probeNotTLS(ctx context.Context, brokerURL string, err error) error {
+	msg := err.Error()
+	if !containsAny(msg, "EOF", "connection reset", "broken pipe", "timeout", "deadline exceeded", "first record does not look like a TLS handshake") {
+		return nil
+	}
+	u, perr := url.Parse(brokerURL)
+	if perr != nil {
+		return nil
+	}
+	timeout := 5 * time.Second
+	if t := p.opts.ConnectTimeout; t > 0 && t < timeout {
+		timeout = t
+	}
+	if notTLS := ProbeNotTLS(ctx, u.Host, timeout); notTLS != nil {
+		return fmt.Errorf("%w (%v)", notTLS, err)
+	}
+	return nil
 }

@@ -63,6 +63,14 @@ type Opts struct {
 	Logger *slog.Logger
 	// Rand draws the jitter; tests make it deterministic.
 	Rand *rand.Rand
+	// VerifyDelivery says what happens while the broker does not route
+	// this device's publishes back to it; default VerifyHold.
+	VerifyDelivery VerifyMode
+	// VerifyEvery is how often the routing is checked again on a
+	// connection, after the check on connect; default 10 minutes.
+	VerifyEvery time.Duration
+	// ProbeTimeout bounds one check; default 5 s.
+	ProbeTimeout time.Duration
 }
 
 // A Gate holds readings back while it is closed, e.g. for a while after
@@ -89,7 +97,10 @@ type Publisher struct {
 	mu            sync.Mutex
 	status        Status
 	everConnected bool
-	conn          *connection // the live connection, nil when offline
+	takeover      takeoverWatch
+	// deliveryReported is true while an unconfirmed delivery was logged.
+	deliveryReported bool
+	conn             *connection // the live connection, nil when offline
 }
 
 // Status is the publisher's state for the device status.
@@ -107,6 +118,18 @@ type Status struct {
 	Reconnects uint64 `json:"reconnects"`
 	// Delivered counts readings acknowledged by the broker since start.
 	Delivered uint64 `json:"delivered"`
+	// IdentityConflicts counts episodes in which another client took this
+	// device's connection again and again (same client id).
+	IdentityConflicts uint64 `json:"identity_conflicts"`
+	// Delivery is DeliveryConfirmed once the broker was seen to route this
+	// device's publishes back to it, DeliveryUnconfirmed when it did not,
+	// DeliveryUnchecked before the first check, DeliveryOff when not checked.
+	Delivery string `json:"delivery"`
+	// DeliveryError explains an unconfirmed delivery and its fix.
+	DeliveryError string `json:"delivery_error,omitempty"`
+	// Unconfirmed counts readings acknowledged while delivery was not
+	// confirmed (verify_delivery: warn).
+	Unconfirmed uint64 `json:"unconfirmed"`
 }
 
 // ErrNotConnected is returned by Publish while there is no connection.
@@ -123,7 +146,20 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.InFlight < 1 {
 		opts.InFlight = 1
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now()},
+	if opts.VerifyDelivery == "" {
+		opts.VerifyDelivery = VerifyHold
+	}
+	if opts.VerifyEvery <= 0 {
+		opts.VerifyEvery = DefaultVerifyEvery
+	}
+	if opts.ProbeTimeout <= 0 {
+		opts.ProbeTimeout = DefaultProbeTimeout
+	}
+	delivery := DeliveryUnchecked
+	if opts.VerifyDelivery == VerifyOff {
+		delivery = DeliveryOff
+	}
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now(), Delivery: delivery},
 		debugAcked: logging.NewLimiter(debugAckedPerSecond, time.Second)}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
@@ -36,15 +37,19 @@ func (p *Publisher) Run(ctx context.Context) error {
 			started = time.Now()
 			clear(fails)
 			p.connected(conn)
-			err = p.serve(ctx, conn)
+			err = p.serveVerified(ctx, conn)
 			p.setConn(nil)
 			if ctx.Err() != nil {
 				p.closeCleanly(conn)
 				return nil
 			}
 			conn.client.Disconnect(0)
-			if time.Now().Sub(started) >= stableAfter {
+			lived := time.Since(started)
+			if lived >= stableAfter {
 				attempt = 0
+			}
+			if p.takeover.lost(lived, err) {
+				p.identityInUse(brokerURL)
 			}
 		}
 		delay := p.backoff(attempt)
@@ -153,6 +158,14 @@ func (p *Publisher) disconnected(brokerURL string, err error, delay time.Duratio
 	}
 }
 
+// identityInUse reports, once per episode, that another client keeps taking
+// this device's connection.
+func (p *Publisher) identityInUse(brokerURL string) {
+	p.setStatus(func(s *Status) { s.IdentityConflicts++ })
+	p.log.Error("another client uses this device's identity: the broker closed "+strconv.Itoa(takeoverAfter)+" connections in a row within seconds, as it does when a second client connects with the same client id; stop the other client (a cloned SD card, or a second edgepub with the same certificate) or give each device its own certificate, and set use_username_as_clientid true in mosquitto.conf",
+		"broker", brokerURL, "client_id", p.opts.ClientID, logging.MessageID(logging.MsgIdentityInUse))
+}
+
 // closeCleanly says "offline" itself (a clean stop sends no last will) and
 // disconnects, within about a second so shutdown stays under two.
 func (p *Publisher) closeCleanly(conn *connection) {
@@ -210,3 +223,22 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// serveVerified serves conn while verifyLoop checks, as broker.verify_delivery
+// says, that the broker routes what is sent.
+func (p *Publisher) serveVerified(ctx context.Context, conn *connection) error {
+	if p.opts.VerifyDelivery == VerifyOff {
+		return p.serve(ctx, conn, nil)
+	}
+	connCtx, cancel := context.WithCancel(ctx)
+	gate := newDeliveryGate()
+	done := make(chan struct{})
+	go func() { defer close(done); p.verifyLoop(connCtx, conn, gate) }()
+	defer func() { cancel(); <-done }()
+	if p.opts.VerifyDelivery == VerifyWarn {
+		return p.serve(ctx, conn, nil) // sends anyway; serve counts unconfirmed acks
+	}
+	return p.serve(ctx, conn, gate)
+}
+
+var _ Gate = (*deliveryGate)(nil)

@@ -36,7 +36,10 @@ var errConnectionLost = errors.New("connection lost")
 // a record only when its own token completed without error, and after a
 // reconnect starts again from the oldest unacknowledged record, so a
 // reading is duplicated only across a connection loss.
-func (p *Publisher) serve(ctx context.Context, conn *connection) error {
+//
+// delivery, if set (broker.verify_delivery: hold), holds readings back like
+// Opts.Gate while the broker is not known to route this device's publishes.
+func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) error {
 	var (
 		window = make([]inflight, 0, p.opts.InFlight)
 		cursor uint64 // highest seq handed to paho on this connection
@@ -51,9 +54,14 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 	}
 	debug := p.log.Enabled(ctx, slog.LevelDebug)
 	for {
-		open, gateChanged := true, (<-chan struct{})(nil)
+		open, gateChanged, deliveryChanged := true, (<-chan struct{})(nil), (<-chan struct{})(nil)
 		if p.opts.Gate != nil {
 			open, gateChanged = p.opts.Gate.Open()
+		}
+		if delivery != nil {
+			var routed bool
+			routed, deliveryChanged = delivery.Open()
+			open = open && routed
 		}
 		if room := p.opts.InFlight - len(window); room > 0 && open {
 			recs, err := p.queue.Pending(cursor, room)
@@ -93,6 +101,8 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 				continue
 			case <-gateChanged:
 				continue
+			case <-deliveryChanged:
+				continue
 			case <-conn.lost:
 				return p.endReason(ctx, conn)
 			case <-ctx.Done():
@@ -107,6 +117,8 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 		case <-notify:
 			continue
 		case <-gateChanged:
+			continue
+		case <-deliveryChanged:
 			continue
 		case <-conn.lost:
 			return p.endReason(ctx, conn)
@@ -125,7 +137,12 @@ func (p *Publisher) serve(ctx context.Context, conn *connection) error {
 			}
 			window = window[1:]
 			drained++
-			p.setStatus(func(s *Status) { s.Delivered++ })
+			p.setStatus(func(s *Status) {
+				s.Delivered++
+				if s.Delivery == DeliveryUnconfirmed {
+					s.Unconfirmed++ // verify_delivery: warn
+				}
+			})
 			if drainTo != 0 && seq >= drainTo {
 				drainTo = 0
 				p.log.Info("backlog delivered", "readings", drained, "took", time.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))

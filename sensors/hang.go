@@ -29,7 +29,9 @@ type result struct {
 	err    error
 }
 
-func (g *hangGuard) sense(ctx context.Context, timeout time.Duration) (Values, error) {
+// sense reads once; before, if set, runs on the reading goroutine just
+// before Sense.
+func (g *hangGuard) sense(ctx context.Context, timeout time.Duration, before func()) (Values, error) {
 	if g.busy != nil {
 		select {
 		case <-g.busy:
@@ -42,6 +44,9 @@ func (g *hangGuard) sense(ctx context.Context, timeout time.Duration) (Values, e
 	defer cancel()
 	done := make(chan struct{})
 	res := make(chan result, 1)
+	if before == nil {
+		before = func() {}
+	}
 	go func() {
 		defer close(done)
 		defer func() {
@@ -49,6 +54,7 @@ func (g *hangGuard) sense(ctx context.Context, timeout time.Duration) (Values, e
 				res <- result{err: fmt.Errorf("driver panicked: %v", p)}
 			}
 		}()
+		before()
 		v, err := g.sensor.Sense(ctx)
 		res <- result{v, err}
 	}()

@@ -38,6 +38,20 @@ func (l *lazy) Sense(ctx context.Context) (Values, error) {
 	return s.Sense(ctx)
 }
 
+// Halt halts the opened sensor if it can be halted (an SCD4x measuring on
+// its own), so that a sensor that appeared after the start is stopped on
+// exit like the others. Before the sensor was opened there is nothing to
+// halt.
+func (l *lazy) Halt() error {
+	l.mu.Lock()
+	s := l.sensor
+	l.mu.Unlock()
+	if h, ok := s.(interface{ Halt() error }); ok {
+		return h.Halt()
+	}
+	return nil
+}
+
 // Spacing is the opened sensor's spacing; 0 until it is open.
 func (l *lazy) Spacing() time.Duration {
 	l.mu.Lock()

@@ -103,7 +103,7 @@ func (r *Runner) Run(ctx context.Context, sources []Source, emit func(Reading)) 
 	return nil
 }
 
-// Status returns each sensor's health, in the order of the sources.
+// Status returns each sensor's health, sorted by name.
 func (r *Runner) Status() []SensorStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -147,8 +147,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		case <-r.opts.After(wait):
 		}
 		start := r.opts.Now()
-		wall, sinceBoot := r.opts.Taken()
-		values, err := r.sample(ctx, reader, src)
+		values, wall, sinceBoot, err := r.sample(ctx, reader, src)
 		if ctx.Err() != nil {
 			return
 		}
@@ -197,8 +196,7 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 	reader := &hangGuard{sensor: src.Sensor}
 	for {
 		start := r.opts.Now()
-		wall, sinceBoot := r.opts.Taken()
-		values, err := r.sample(ctx, reader, src)
+		values, wall, sinceBoot, err := r.sample(ctx, reader, src)
 		if err == nil {
 			return Reading{Sensor: src.Name, Time: wall.UTC(), SinceBoot: sinceBoot, Values: calibrate(values, src.Calibrate)}, nil
 		}
@@ -214,40 +212,50 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 }
 
 // sample reads Samples times, each read at least the sensor's spacing after
-// the one before, and averages each field; a field missing from some
-// samples is averaged over the samples that had it.
-func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, error) {
+// the end of the one before, and averages each field; a field missing from
+// some samples is averaged over the samples that had it. The reading is
+// stamped (Taken) on the reading goroutine right before the first Sense, so
+// a busy scheduler does not make its time early.
+func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Values, time.Time, time.Duration, error) {
 	n := max(src.Samples, 1)
 	sums, counts := Values{}, map[string]int{}
 	var prev time.Time
+	// Written by the first read's goroutine; read only once that read has
+	// returned, never after a failure (its goroutine may still run).
+	var wall time.Time
+	var sinceBoot time.Duration
+	stamp := func() { wall, sinceBoot = r.opts.Taken() }
 	for i := range n {
 		if i > 0 {
+			stamp = nil
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, time.Time{}, 0, ctx.Err()
 			case <-r.opts.After(spacingOf(src.Sensor) - r.opts.Now().Sub(prev)):
 			}
 		}
-		prev = r.opts.Now()
-		v, err := reader.sense(ctx, src.Timeout)
+		v, err := reader.sense(ctx, src.Timeout, stamp)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, 0, err
 		}
+		// From the end of a read: the first one may have opened the
+		// sensor, and a chip hands out its result at the end.
+		prev = r.opts.Now()
 		for k, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, fmt.Errorf("field %s is %v: %w", k, x, ErrImplausible)
+				return nil, time.Time{}, 0, fmt.Errorf("field %s is %v: %w", k, x, ErrImplausible)
 			}
 			sums[k] += x
 			counts[k]++
 		}
 	}
 	if len(sums) == 0 {
-		return nil, errors.New("the sensor returned no values")
+		return nil, time.Time{}, 0, errors.New("the sensor returned no values")
 	}
 	for k := range sums {
 		sums[k] /= float64(counts[k])
 	}
-	return sums, nil
+	return sums, wall, sinceBoot, nil
 }
 
 func calibrate(v Values, cal map[string]Linear) Values {

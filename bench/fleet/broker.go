@@ -32,10 +32,10 @@ const brokerLogTime = "2006-01-02T15:04:05"
 // newBroker writes mosquitto.conf: the seed's listener block (mTLS,
 // require_certificate, CN as user name), the seed's ACL plus a read-all
 // monitor, persistence so a restart keeps the monitor's queued messages,
-// and no connection limit.
-func newBroker(bin, dir string, port int, pki pkiFiles) (*broker, error) {
+// and no connection limit. extraACL is appended to the ACL.
+func newBroker(bin, dir string, port int, pki pkiFiles, extraACL string) (*broker, error) {
 	b := &broker{bin: bin, dir: dir, port: port, conf: filepath.Join(dir, "mosquitto.conf"), logPath: filepath.Join(dir, "mosquitto.log")}
-	acl := "pattern readwrite %u/#\n\nuser monitor\ntopic read #\n"
+	acl := "pattern readwrite %u/#\n\nuser monitor\ntopic read #\n" + extraACL
 	if err := os.WriteFile(filepath.Join(dir, "acl"), []byte(acl), 0o600); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,11 @@
 //	go run ./bench/fleet -n 500
 //	go run ./bench/fleet -n 50 -down 0s -v
 //
+// With -console it measures `edgepub fleet` instead (console.go): the
+// console follows -n synthetic devices, e.g.
+//
+//	go run ./bench/fleet -console -n 10000 -interval 10s
+//
 // Everything runs on 127.0.0.1 and ends within -duration.
 package main
 
@@ -51,6 +56,8 @@ type options struct {
 	verbose      bool
 	pollInterval time.Duration
 	bucket       time.Duration
+	consoleMode  bool
+	console      consoleOpts
 }
 
 func run(args []string) error {
@@ -72,6 +79,10 @@ func run(args []string) error {
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a new one in $TMPDIR)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fs.BoolVar(&o.verbose, "v", false, "print every device warning")
+	fs.BoolVar(&o.consoleMode, "console", false, "measure `edgepub fleet` following -n synthetic devices instead")
+	fs.IntVar(&o.console.conns, "conns", 4, "with -console: MQTT connections the synthetic devices' messages share")
+	fs.DurationVar(&o.console.warmup, "warmup", time.Minute, "with -console: time before the measurement")
+	fs.DurationVar(&o.console.measure, "measure", 2*time.Minute, "with -console: measured time")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,6 +91,12 @@ func run(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
+	if o.consoleMode {
+		if o.console.conns < 1 {
+			return errors.New("-conns must be at least 1")
+		}
+		return runConsole(ctx, o)
+	}
 	return runFleet(ctx, o)
 }
 
@@ -123,7 +140,7 @@ func runFleet(ctx context.Context, o options) error {
 	if err := os.MkdirAll(dir+"/broker", 0o700); err != nil {
 		return err
 	}
-	b, err := newBroker(bin, dir+"/broker", port, pki)
+	b, err := newBroker(bin, dir+"/broker", port, pki, "")
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,12 @@ type identity struct {
 	StateDir string
 }
 
-// pkiFiles are the broker's and the monitor's files.
+// pkiFiles are the broker's and the monitor's files, and two cert
+// directories as edgepub reads them: the monitor's, and that of "sim", the
+// console benchmark's publisher of synthetic device messages.
 type pkiFiles struct {
 	CA, ServerCert, ServerKey, MonitorCert, MonitorKey string
+	MonitorDir, SimDir                                 string
 }
 
 // makePKI issues, with the project's own CA code, a server certificate for
@@ -52,6 +55,24 @@ func makePKI(root string, n int, now time.Time) (pkiFiles, []identity, error) {
 	for path, data := range map[string][]byte{f.ServerCert: serverCert, f.ServerKey: serverKey, f.MonitorCert: monitorCert, f.MonitorKey: monitorKey} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			return pkiFiles{}, nil, err
+		}
+	}
+	simCert, simKey, err := ca.IssueClient("sim", now)
+	if err != nil {
+		return pkiFiles{}, nil, err
+	}
+	f.MonitorDir, f.SimDir = filepath.Join(root, "monitor"), filepath.Join(root, "sim")
+	for d, files := range map[string]map[string][]byte{
+		f.MonitorDir: {"ca.crt": ca.CertPEM(), "monitor.crt": monitorCert, "monitor.key": monitorKey},
+		f.SimDir:     {"ca.crt": ca.CertPEM(), "sim.crt": simCert, "sim.key": simKey},
+	} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return pkiFiles{}, nil, err
+		}
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(d, name), data, 0o600); err != nil {
+				return pkiFiles{}, nil, err
+			}
 		}
 	}
 

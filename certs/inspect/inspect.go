@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,7 +85,7 @@ type CertReport struct {
 	Issuer     string `json:"issuer"`
 	// Serial is hex with colons, as openssl prints it.
 	Serial string `json:"serial"`
-	// Version is the X.509 version: 1 for the seed's openssl x509 -req.
+	// Version is the X.509 version: 1 for the tutorial's openssl x509 -req.
 	Version int `json:"version"`
 	// NotBefore and NotAfter bound the validity.
 	NotBefore time.Time `json:"not_before"`
@@ -95,6 +96,9 @@ type CertReport struct {
 	// DNSNames and IPAddresses are the subjectAltNames.
 	DNSNames    []string `json:"dns_names,omitempty"`
 	IPAddresses []string `json:"ip_addresses,omitempty"`
+	// HasSAN is true when a subjectAltName extension is present, even one
+	// without DNS names or addresses: the CN then names no host.
+	HasSAN bool `json:"has_san"`
 	// IsCA is the basic constraint.
 	IsCA bool `json:"is_ca"`
 	// ExtKeyUsage lists the extended key usages, "none" if unrestricted.
@@ -156,7 +160,7 @@ func Dir(dir string, names certs.Names, now time.Time) (*Report, error) {
 		caFile = filepath.Join(dir, certs.DefaultCAFile)
 	}
 	var cas []*x509.Certificate
-	if data, err := os.ReadFile(caFile); err == nil {
+	if data, err := certfile.ReadBounded(caFile); err == nil {
 		cas, _ = certfile.ParseCertificates(caFile, "CA certificate", data)
 	}
 
@@ -229,12 +233,16 @@ func appendOnce(list []string, s string) []string {
 // describeFile fills fr from the file's content; it returns the private key
 // if the file holds one.
 func describeFile(fr *FileReport, path string, cas []*x509.Certificate, now time.Time) (certfile.Key, bool) {
-	if fr.Size > certfile.MaxSize {
-		fr.Kind = "other"
+	data, err := certfile.ReadBounded(path)
+	kind, _, notRegular := certfile.NotRegular(err)
+	switch {
+	case notRegular:
+		fr.Kind, fr.Error = "other", "not read: not a regular file but "+kind
 		return certfile.Key{}, false
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	case errors.Is(err, certfile.ErrTooLarge):
+		fr.Kind, fr.Error = "other", "not read: "+err.Error()
+		return certfile.Key{}, false
+	case err != nil:
 		fr.Kind, fr.Error = "unreadable", certfile.ReadError(path, "file", "certs.dir", err).Error()
 		return certfile.Key{}, false
 	}
@@ -315,6 +323,7 @@ func describeCert(c *x509.Certificate, rest, cas []*x509.Certificate, now time.T
 		DaysLeft:    certs.DaysLeft(c, now),
 		Status:      certs.Grade(c, now, certs.DefaultWarnDays, certs.DefaultErrorDays),
 		DNSNames:    c.DNSNames,
+		HasSAN:      certs.HasSAN(c),
 		IsCA:        c.IsCA,
 		ExtKeyUsage: certfile.ExtKeyUsageNames(c.ExtKeyUsage),
 		KeyType:     typ,
@@ -384,7 +393,7 @@ func colonHex(b []byte) string {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	line := func(label, format string, args ...any) {
-		fmt.Fprintf(&b, "  %-12s %s\n", label, fmt.Sprintf(format, args...))
+		fmt.Fprintf(&b, "  %-12s %s\n", label, certfile.Printable(fmt.Sprintf(format, args...)))
 	}
 	fmt.Fprintf(&b, "Certificate folder %s (checked %s)\n", r.Dir, r.CheckedAt.UTC().Format("2006-01-02 15:04 MST"))
 	switch {
@@ -403,7 +412,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		if f.SymlinkTarget != "" {
 			link = " -> " + f.SymlinkTarget
 		}
-		fmt.Fprintf(&b, "\n%s%s (%s, mode %s, owner %s:%s, %d bytes)\n", f.Name, link, strings.ReplaceAll(f.Kind, "_", " "), f.Mode, f.Owner, f.Group, f.Size)
+		fmt.Fprintf(&b, "\n%s%s (%s, mode %s, owner %s:%s, %d bytes)\n", certfile.Printable(f.Name), certfile.Printable(link), strings.ReplaceAll(f.Kind, "_", " "), f.Mode, f.Owner, f.Group, f.Size)
 		if f.Error != "" {
 			line("problem", "%s", f.Error)
 		}
@@ -446,7 +455,10 @@ func (r *Report) WriteText(w io.Writer) error {
 
 func certNames(c CertReport) string {
 	names := append(append([]string(nil), c.DNSNames...), c.IPAddresses...)
-	if len(names) == 0 {
+	switch {
+	case len(names) == 0 && c.HasSAN:
+		return "no host name (the subjectAltName holds only directory or other names; the CN is not used)"
+	case len(names) == 0:
 		return "no subjectAltName (CN " + c.CommonName + " only)"
 	}
 	return strings.Join(names, ", ")

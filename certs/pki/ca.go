@@ -32,7 +32,7 @@ const (
 	KeyRSA4096   KeyType = "rsa-4096"
 )
 
-// Lifetimes as in the seed tutorial (-days 1825 and -days 825).
+// Lifetimes as in the tutorial (-days 1825 and -days 825).
 const (
 	CALifetime   = 1825 * 24 * time.Hour
 	LeafLifetime = 825 * 24 * time.Hour
@@ -42,7 +42,7 @@ const (
 // runs slightly behind the issuing machine accepts a fresh certificate.
 const backdate = time.Hour
 
-// DefaultCAName is the CA's common name, as in the seed tutorial.
+// DefaultCAName is the CA's common name, as in the tutorial.
 const DefaultCAName = "MQTT-CA"
 
 // generateKey makes a new private key of type t (empty means KeyECDSAP256).

@@ -16,7 +16,7 @@ import (
 // InitOpts configures InitPKI.
 type InitOpts struct {
 	// Dir receives ca.crt, server.crt, server.key and <client>.crt/.key,
-	// named as in the seed tutorial so its mosquitto.conf works unchanged.
+	// named as in the tutorial so its mosquitto.conf works unchanged.
 	Dir string
 	// CAKeyDir receives ca.key. It must not be Dir or inside it; default is
 	// the sibling folder "<Dir>-ca-private". Move it off the machine.
@@ -67,7 +67,7 @@ func validClientName(name string) bool {
 }
 
 // InitPKI makes a CA, the broker's server certificate and one client
-// certificate per name, as the seed tutorial does with openssl but with
+// certificate per name, as the tutorial does with openssl but with
 // subjectAltNames and key usages that Go and mosquitto both verify strictly.
 //
 // Without Force it never overwrites a file: if a ca.crt and the CA key
@@ -198,7 +198,8 @@ func InitPKI(opts InitOpts) (*InitResult, error) {
 
 func initReminder(res *InitResult, opts InitOpts) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Broker (mosquitto.conf): cafile %s/ca.crt, certfile %s/server.crt, keyfile %s/server.key (chown mosquitto server.key).\n", res.Dir, res.Dir, res.Dir)
+	fmt.Fprintf(&b, "Broker: put this into /etc/mosquitto/conf.d/edgepub.conf (chown mosquitto %s/server.key):\n%s", res.Dir, BrokerConf(res.Dir))
+	b.WriteString("  and this line into /etc/mosquitto/acl: pattern readwrite %u/#\n")
 	for _, name := range opts.Clients {
 		fmt.Fprintf(&b, "Device %s: copy ca.crt, %s.crt and %s.key to its certificate folder (e.g. /home/kai/mqtt-certs) and chmod 600 %s.key there.\n", name, name, name, name)
 	}
@@ -258,4 +259,19 @@ func realPath(path string) string {
 func within(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// BrokerConf is the tutorial's TLS listener for the files in dir, plus
+// use_username_as_clientid: the client id is then always the certificate's
+// CN, so a client with another certificate cannot take over a device's
+// connection by sending its client id.
+func BrokerConf(dir string) string {
+	return "  listener 8883\n" +
+		"  cafile " + filepath.Join(dir, certs.DefaultCAFile) + "\n" +
+		"  certfile " + filepath.Join(dir, "server.crt") + "\n" +
+		"  keyfile " + filepath.Join(dir, "server.key") + "\n" +
+		"  require_certificate true\n" +
+		"  use_identity_as_username true\n" +
+		"  use_username_as_clientid true\n" +
+		"  acl_file /etc/mosquitto/acl\n"
 }

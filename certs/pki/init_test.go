@@ -59,7 +59,7 @@ func TestInitPKI(t *testing.T) {
 					t.Errorf("%s has mode %04o, want %04o", path, st.Mode().Perm(), mode)
 				}
 			}
-			if len(res.Written) != 8 || !strings.Contains(res.Reminder, res.CAKeyFile) || !strings.Contains(res.Reminder, "offline") {
+			if len(res.Written) != 8 || !strings.Contains(res.Reminder, res.CAKeyFile) || !strings.Contains(res.Reminder, "offline") || !strings.Contains(res.Reminder, "use_username_as_clientid true") {
 				t.Errorf("result %+v", res)
 			}
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/edgepub/edgepub/config"
@@ -83,6 +84,9 @@ func configStep(cfg config.Config, cf configFlags) doctor.Step {
 		Detail: fmt.Sprintf("%s: broker %s, certificates in %s", file, cfg.Broker.URLs[0], cfg.Certs.Dir)}
 	if len(cf.brokers) == 0 && len(cfg.Broker.URLs) == 1 && cfg.Broker.URLs[0] == config.DefaultBroker {
 		s.Note = "broker not configured: using the tutorial's default " + config.DefaultBroker + "; set broker.urls in " + config.DefaultPath + " or give --broker URL"
+	}
+	if cf.stateDirNote != "" {
+		s.Note = strings.TrimPrefix(s.Note+"; "+cf.stateDirNote, "; ")
 	}
 	return s
 }

@@ -39,6 +39,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	level, _ := cfg.Log.SlogLevel() // validated
 	logger := logging.New(logging.Opts{Level: level, Stderr: stderr})
+	if cf.stateDirNote != "" {
+		logger.Info(cf.stateDirNote, "state_dir", cfg.StateDir)
+	}
 	var notifier daemon.Notifier = sdnotify.New(logger)
 	if len(cf.brokers) == 0 && slices.Equal(cfg.Broker.URLs, []string{config.DefaultBroker}) {
 		// A fresh install: say so, rather than retry an address nobody

@@ -19,6 +19,8 @@ import (
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/catalog"
+	"github.com/edgepub/edgepub/sensors/hwmon"
+	"github.com/edgepub/edgepub/sensors/iio"
 )
 
 func cmdSensorsTypes(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,9 +38,11 @@ func cmdSensorsTypes(_ context.Context, args []string, stdout, stderr io.Writer)
 const defaultW1 = "/sys/bus/w1/devices"
 
 func cmdSensorsScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := newFlagSet("sensors scan", "[--bus /dev/i2c-1] [--w1 DIR]", "Probe an I2C bus (like i2cdetect) and list 1-Wire probes, naming the devices edgepub knows,\nand print a config snippet. Run it as a user in the i2c group.", stderr)
+	fset := newFlagSet("sensors scan", "[--bus /dev/i2c-1] [--w1 DIR] [--iio DIR] [--hwmon DIR]", "Probe an I2C bus (like i2cdetect), list 1-Wire probes and the IIO and hwmon devices the kernel drives,\nnaming the devices edgepub knows, and print a config snippet. Run it as a user in the i2c group.", stderr)
 	bus := fset.String("bus", "/dev/i2c-1", "I2C bus to probe; \"\" skips I2C")
 	w1 := fset.String("w1", defaultW1, "sysfs directory of 1-Wire devices; \"\" skips 1-Wire")
+	iioDir := fset.String("iio", iio.DefaultBus, "sysfs directory of IIO devices; \"\" skips IIO")
+	hwmonDir := fset.String("hwmon", hwmon.DefaultBus, "sysfs directory of hwmon devices; \"\" skips hwmon")
 	if help, err := parseFlags(fset, args, stdout); help || err != nil {
 		return err
 	}
@@ -72,6 +76,13 @@ func cmdSensorsScan(ctx context.Context, args []string, stdout, stderr io.Writer
 			scanned = true
 		}
 		found = append(found, f...)
+	}
+	kernel, err := catalog.ListKernel(*iioDir, *hwmonDir)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(kernel) > 0 {
+		found, scanned = append(found, kernel...), true
 	}
 	if scanned {
 		fmt.Fprint(stdout, catalog.Snippet(found, *bus))
@@ -107,9 +118,6 @@ func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer
 	specs, err := selectSensors(cfg.Sensors, fset.Args())
 	if err != nil {
 		return err
-	}
-	if err := catalog.Check(cfg.Sensors); err != nil {
-		return fmt.Errorf("config: %w", err)
 	}
 	device := ""
 	if *asJSON {
@@ -161,7 +169,7 @@ func selectSensors(configured []config.Sensor, names []string) ([]config.Sensor,
 // readOnce opens spec's sensor, reads it once as run would and halts it.
 // The read may take the type's warm-up, its samples and their timeouts.
 func readOnce(ctx context.Context, spec config.Sensor, buses catalog.Buses) (sensors.Reading, error) {
-	ti, _ := catalog.Lookup(spec.Type) // catalog.Check made sure it exists
+	ti, _ := catalog.Lookup(spec.Type) // loading the config checked it exists
 	samples := time.Duration(max(spec.Samples, 1))
 	budget := ti.WarmUp + samples*(ti.Spacing+spec.Timeout.Std()) + spec.Timeout.Std()
 	ctx, cancel := context.WithTimeout(ctx, budget)

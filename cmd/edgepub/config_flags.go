@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +26,22 @@ type configFlags struct {
 	logLevel   string
 	// mosquitto_pub's names for the three files of a cert folder.
 	caFile, certFile, keyFile string
+
+	// stateDirNote says, after load, that the state dir was chosen for a
+	// user run; empty otherwise.
+	stateDirNote string
+}
+
+// userStateDir is $XDG_STATE_HOME/edgepub, else ~/.local/state/edgepub
+// (XDG Base Directory Specification), else the default.
+func userStateDir(xdgStateHome, home string) string {
+	switch {
+	case filepath.IsAbs(xdgStateHome):
+		return filepath.Join(xdgStateHome, "edgepub")
+	case home != "":
+		return filepath.Join(home, ".local", "state", "edgepub")
+	}
+	return config.DefaultStateDir
 }
 
 func (f *configFlags) register(fs *flag.FlagSet) {
@@ -60,8 +77,16 @@ func (f *configFlags) load() (config.Config, error) {
 			return cfg, err
 		}
 	}
-	if f.stateDir != "" {
+	switch {
+	case f.stateDir != "":
 		cfg.StateDir = f.stateDir
+	case cfg.StateDir == config.DefaultStateDir && os.Geteuid() != 0:
+		// /var/lib/edgepub is the service's (StateDirectory=); run by hand,
+		// edgepub keeps its seq and outbox in the user's own state dir, so
+		// the next run continues seq instead of starting again at 1.
+		home, _ := os.UserHomeDir()
+		cfg.StateDir = userStateDir(os.Getenv("XDG_STATE_HOME"), home)
+		f.stateDirNote = "no state_dir configured and not running as root: using " + cfg.StateDir + " (set state_dir or pass --state-dir DIR to choose another)"
 	}
 	if f.logLevel != "" {
 		cfg.Log.Level = f.logLevel

@@ -100,8 +100,9 @@ func commands() command {
 			{name: "inspect", args: "[DIR] [--json]", summary: "show each file of a certificate folder and whether the folder is usable", run: cmdCertsInspect},
 			{name: "init", args: "DIR --host HOST --client NAME [--client NAME...]", summary: "make a CA, a broker certificate and client certificates, named as in the tutorial", run: cmdCertsInit},
 		}},
+		{name: "fleet", args: "[flags]", summary: "show every device on the broker; serve Prometheus metrics with --listen", run: cmdFleet},
 		{name: "sensors", summary: "find sensors on the buses, or read configured ones once", subs: []command{
-			{name: "scan", args: "[--bus DEV] [--w1 DIR]", summary: "probe an I2C bus and the 1-Wire probes, print a config snippet", run: cmdSensorsScan},
+			{name: "scan", args: "[--bus DEV] [--w1 DIR] [--iio DIR] [--hwmon DIR]", summary: "probe I2C, 1-Wire, IIO and hwmon devices, print a config snippet", run: cmdSensorsScan},
 			{name: "read", args: "[NAME...] [--all] [--config FILE] [--json]", summary: "read configured sensors once, without a broker", run: cmdSensorsRead},
 			{name: "types", args: "", summary: "list the sensor types edgepub knows: name, chip, bus, fields", run: cmdSensorsTypes},
 		}},

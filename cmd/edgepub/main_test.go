@@ -147,6 +147,16 @@ func TestSensorsReadAndScan(t *testing.T) {
 	if err != nil || !strings.Contains(out, "28-0316a2799bff") || !strings.Contains(out, "ds18b20") {
 		t.Errorf("sensors scan: %v\n%s", err, out)
 	}
+	// A DHT22 under the kernel's dht11 driver, as its overlay names it.
+	iioDir := t.TempDir()
+	os.MkdirAll(filepath.Join(iioDir, "iio:device0"), 0o755)
+	for name, v := range map[string]string{"name": "dht11@4", "in_temp_input": "21300", "in_humidityrelative_input": "55100"} {
+		os.WriteFile(filepath.Join(iioDir, "iio:device0", name), []byte(v+"\n"), 0o644)
+	}
+	out, _, err = runCmd(t, "sensors", "scan", "--bus", "", "--w1", "", "--iio", iioDir, "--hwmon", "")
+	if err != nil || !strings.Contains(out, "type: dht11") || !strings.Contains(out, `match: "dht11"`) {
+		t.Errorf("sensors scan of IIO devices: %v\n%s", err, out)
+	}
 	_, stderr, err := runCmd(t, "sensors", "scan", "--bus", "/dev/i2c-99", "--w1", "")
 	if err == nil || !strings.Contains(stderr, "/dev/i2c-99") || !strings.Contains(stderr, "i2c_arm=on") {
 		t.Errorf("scan of a missing bus: %v %q", err, stderr)
@@ -176,6 +186,60 @@ func TestCertsInitThenInspect(t *testing.T) {
 	out, _, err = runCmd(t, "certs", "inspect", one, "--json")
 	if err != nil || !json.Valid([]byte(out)) || !strings.Contains(out, `"identity": "Kai"`) {
 		t.Errorf("certs inspect --json: %v\n%s", err, out)
+	}
+}
+
+func TestUserStateDir(t *testing.T) {
+	for _, tc := range []struct{ xdg, home, want string }{
+		{"/run/user/1000/state", "/home/kai", "/run/user/1000/state/edgepub"},
+		{"", "/home/kai", "/home/kai/.local/state/edgepub"},
+		{"relative/ignored", "/home/kai", "/home/kai/.local/state/edgepub"}, // the spec says relative paths are invalid
+		{"", "", "/var/lib/edgepub"},
+	} {
+		if got := userStateDir(tc.xdg, tc.home); got != tc.want {
+			t.Errorf("userStateDir(%q, %q) = %q, want %q", tc.xdg, tc.home, got, tc.want)
+		}
+	}
+}
+
+// With no broker configured, run and check say that the built-in default is
+// used and how to set another. Both stop at the missing certificates, before
+// anything is dialled: the default address must never be contacted here.
+func TestDefaultBrokerIsSaidOutLoud(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.yaml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", empty, "--cert-dir", filepath.Join(dir, "no-certs"), "--state-dir", dir}
+	want := []string{"broker not configured", "default ssl://192.168.137.150:8883", "broker.urls"}
+
+	_, stderr, err := runCmd(t, append([]string{"run"}, args...)...)
+	if err == nil || !strings.Contains(err.Error(), "no-certs") {
+		t.Fatalf("run: %v, want it to stop at the missing certificates", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("run's log lacks %q:\n%s", w, stderr)
+		}
+	}
+	stdout, _, _ := runCmd(t, append([]string{"check"}, args...)...)
+	if !strings.Contains(stdout, "FAIL  certificates") {
+		t.Fatalf("check did not stop at the certificates:\n%s", stdout)
+	}
+	for _, w := range want {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("check's output lacks %q:\n%s", w, stdout)
+		}
+	}
+
+	named := filepath.Join(dir, "named.yaml")
+	if err := os.WriteFile(named, []byte("broker:\n  urls: [ssl://127.0.0.1:1]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, _ = runCmd(t, "run", "--config", named, "--cert-dir", filepath.Join(dir, "no-certs"), "--state-dir", dir)
+	if strings.Contains(stderr, "broker not configured") {
+		t.Errorf("run says no broker is configured although the config names one:\n%s", stderr)
 	}
 }
 

@@ -12,7 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -144,6 +147,12 @@ func Run(ctx context.Context, o Opts) error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	defer d.outbox.Close()
+	if err := d.outbox.Stats().DiskErr; err != nil {
+		// Readings kept only in memory would be numbered again from the
+		// same seq by the next run: a state dir that does not work at
+		// start is a start-up error. Memory is for a disk failing later.
+		return stateDirError(cfg.StateDir, err)
+	}
 
 	sources, err := d.openSensors(ctx)
 	if err != nil {
@@ -157,7 +166,7 @@ func Run(ctx context.Context, o Opts) error {
 	}})
 	d.publisher = publisher.New(d.outbox, d.publisherOpts())
 
-	d.log.Info("edgepub started", "version", o.Version, "broker", cfg.Broker.URLs, "sensors", len(sources),
+	d.log.Info("edgepub started", "version", o.Version, "broker", cfg.Broker.URLs, "sensors", len(sources), "state_dir", cfg.StateDir,
 		"backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStarted))
 	o.Notifier.Ready()
 	if o.Ready != nil {
@@ -239,6 +248,8 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		BackoffMax:     b.BackoffMax.Std(),
 		StartJitter:    b.StartJitter.Std(),
 		InFlight:       b.InFlight,
+		VerifyDelivery: publisher.VerifyMode(b.VerifyDelivery),
+		VerifyEvery:    b.VerifyInterval.Std(),
 		StatusTopic:    d.device + "/status",
 		Stamp:          d.clock.Stamp,
 		Gate:           d.clock,
@@ -259,3 +270,17 @@ func (nopNotifier) Reloading()                               {}
 func (nopNotifier) Status(string)                            {}
 func (nopNotifier) Stopping()                                {}
 func (nopNotifier) RunWatchdog(context.Context, func() bool) {}
+
+// stateDirError names the state dir, the user and the fix for an outbox
+// that cannot use its dir at start.
+func stateDirError(dir string, diskErr error) error {
+	cause := errors.Unwrap(diskErr)
+	if cause == nil {
+		cause = diskErr
+	}
+	who := "uid " + strconv.Itoa(os.Geteuid())
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		who = u.Username + " (" + who + ")"
+	}
+	return fmt.Errorf("state dir %s cannot be used by user %s: %w; pass --state-dir DIR with a folder this user can write (or set state_dir), or run edgepub as the service (sudo systemctl start edgepub)", dir, who, cause)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/message"
+	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/publisher"
 	"github.com/edgepub/edgepub/sensors"
 )
@@ -16,17 +17,28 @@ import (
 // Health is the retained message on <device>/health: everything an
 // operator needs to judge a device from MQTT alone.
 type Health struct {
-	Device          string                 `json:"device"`
-	Version         string                 `json:"version"`
-	Time            string                 `json:"time"`
-	UptimeS         int64                  `json:"uptime_s"`
-	Broker          string                 `json:"broker"`
-	Connected       bool                   `json:"connected"`
-	Reconnects      uint64                 `json:"reconnects"`
+	Device     string `json:"device"`
+	Version    string `json:"version"`
+	Time       string `json:"time"`
+	UptimeS    int64  `json:"uptime_s"`
+	Broker     string `json:"broker"`
+	Connected  bool   `json:"connected"`
+	Reconnects uint64 `json:"reconnects"`
+	// IdentityConflicts counts episodes of another client taking this
+	// device's connection again and again (same certificate elsewhere).
+	IdentityConflicts uint64 `json:"identity_conflicts"`
+	// Delivery says whether the broker was seen to route this device's
+	// publishes (confirmed, unconfirmed, unchecked, off); DeliveryError
+	// explains an unconfirmed one; Unconfirmed counts readings sent while
+	// it was (verify_delivery: warn).
+	Delivery        string                 `json:"delivery"`
+	DeliveryError   string                 `json:"delivery_error,omitempty"`
+	Unconfirmed     uint64                 `json:"unconfirmed"`
 	Delivered       uint64                 `json:"delivered"`
 	Backlog         int                    `json:"backlog"`
 	OldestAgeS      float64                `json:"oldest_age_s"`
 	Dropped         uint64                 `json:"dropped"`
+	SeqSkipped      []outbox.SeqRange      `json:"seq_skipped,omitempty"`
 	DiskError       string                 `json:"disk_error,omitempty"`
 	ClockSynced     bool                   `json:"clock_synced"`
 	CertDaysLeft    *int                   `json:"cert_days_left,omitempty"`
@@ -41,22 +53,29 @@ func (d *Daemon) Health() Health {
 	ps := d.publisher.Status()
 	ob := d.outbox.Stats()
 	h := Health{
-		Device:      d.device,
-		Version:     d.opts.Version,
-		Time:        now.UTC().Format(message.TimeLayout),
-		UptimeS:     int64(now.Sub(d.started).Seconds()),
-		Broker:      ps.Broker,
-		Connected:   ps.Connected,
-		Reconnects:  ps.Reconnects,
-		Delivered:   ps.Delivered,
-		Backlog:     ob.Backlog,
-		Dropped:     ob.Dropped,
-		ClockSynced: d.clock.Synced(),
-		Certs:       d.expiry.Statuses(),
-		Sensors:     d.runner.Status(),
+		Device:            d.device,
+		Version:           d.opts.Version,
+		Time:              now.UTC().Format(message.TimeLayout),
+		UptimeS:           int64(now.Sub(d.started).Seconds()),
+		Broker:            ps.Broker,
+		Connected:         ps.Connected,
+		Reconnects:        ps.Reconnects,
+		IdentityConflicts: ps.IdentityConflicts,
+		Delivery:          ps.Delivery,
+		DeliveryError:     ps.DeliveryError,
+		Unconfirmed:       ps.Unconfirmed,
+		Delivered:         ps.Delivered,
+		Backlog:           ob.Backlog,
+		Dropped:           ob.Dropped,
+		ClockSynced:       d.clock.Synced(),
+		Certs:             d.expiry.Statuses(),
+		Sensors:           d.runner.Status(),
 	}
 	if !ob.Oldest.IsZero() {
 		h.OldestAgeS = math.Round(now.Sub(ob.Oldest).Seconds()*10) / 10
+	}
+	if ob.Skipped != (outbox.SeqRange{}) {
+		h.SeqSkipped = []outbox.SeqRange{ob.Skipped}
 	}
 	if ob.DiskErr != nil {
 		h.DiskError = ob.DiskErr.Error()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgepub/edgepub/publisher"
 )
 
 // progressMeter lets the systemd watchdog see whether the main loop is
@@ -78,6 +80,13 @@ func (d *Daemon) StatusLine() string {
 	}
 	if d.clock != nil && !d.clock.Synced() {
 		certPart += " · clock not synced"
+	}
+	if ps.Connected && ps.Delivery == publisher.DeliveryUnconfirmed {
+		held := "readings held"
+		if d.opts.Config.Broker.VerifyDelivery == "warn" {
+			held = "readings sent unconfirmed"
+		}
+		return fmt.Sprintf("connected to %s · DELIVERY NOT CONFIRMED: the broker's ACL drops this device's publishes (add %s) · %s · backlog %s%s", ps.Broker, publisher.ACLLine, held, thousands(ob.Backlog), certPart)
 	}
 	if ps.Connected {
 		return fmt.Sprintf("connected to %s · backlog %s%s", ps.Broker, thousands(ob.Backlog), certPart)

@@ -28,6 +28,9 @@
 //     it is never delivered.
 //   - A client certificate without a common name is refused with CONNACK
 //     "bad user name or password".
+//   - A user name (CN) holding '+' or '#' may publish and receive nothing;
+//     one holding '/' is matched as written, so CN "Kai/x" may use Kai/x/…
+//     inside Kai's tree. edgepub itself refuses both as a device id.
 //
 // Every refusal and drop is logged at warning level, because a demo is
 // where people learn why their messages do not arrive.

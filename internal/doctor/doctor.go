@@ -18,9 +18,12 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -104,7 +107,7 @@ func Check(ctx context.Context, cfg config.Config, o Opts) []Step {
 	if o.OpenSensor != nil {
 		steps = append(steps, c.sensors)
 	}
-	steps = append(steps, c.bundle, one(c.resolve), one(c.tcp), c.handshake, one(c.connect), one(c.publish))
+	steps = append(steps, c.bundle, one(c.stateDir), one(c.resolve), one(c.tcp), c.handshake, one(c.connect), one(c.publish))
 	if cfg.Presence.HomeAssistant {
 		steps = append(steps, one(c.discoveryACL))
 	}
@@ -251,6 +254,45 @@ func bundleFix(err error, dir string, now time.Time) string {
 	return "the error names the file and what it needs" + inspect
 }
 
+// stateDir checks what `run` needs at start: a state dir it can create or
+// write as this user, for the outbox and the seq that continues across runs.
+func (c *checker) stateDir(context.Context) Step {
+	s := Step{Name: "state dir"}
+	dir := c.cfg.StateDir
+	who := "uid " + strconv.Itoa(os.Geteuid())
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		who = u.Username + " (" + who + ")"
+	}
+	fix := "pass --state-dir DIR with a folder user " + who + " can write (or set state_dir), or run edgepub as the service (sudo systemctl start edgepub)"
+	p := dir
+	for {
+		st, err := os.Stat(p)
+		if err == nil && !st.IsDir() {
+			s.Detail, s.Fix = p+" is not a directory, so the state dir "+dir+" cannot be created", fix
+			return s
+		}
+		if err == nil {
+			break
+		}
+		if parent := filepath.Dir(p); parent != p {
+			p = parent
+			continue
+		}
+		s.Detail, s.Fix = err.Error(), fix
+		return s
+	}
+	if err := syscall.Access(p, 2|1); err != nil { // W_OK|X_OK
+		s.Detail, s.Fix = fmt.Sprintf("user %s cannot write %s (%v), so run cannot keep its outbox and seq in %s", who, p, err, dir), fix
+		return s
+	}
+	s.OK = true
+	s.Detail = fmt.Sprintf("%s can be written by user %s; the outbox and seq are kept there", dir, who)
+	if p != dir {
+		s.Detail = fmt.Sprintf("%s does not exist yet; run creates it in %s, which user %s can write", dir, p, who)
+	}
+	return s
+}
+
 func (c *checker) resolve(ctx context.Context) Step {
 	s := Step{Name: "name resolution"}
 	// config.Validate left the URL as scheme://host:port.
@@ -302,12 +344,23 @@ func (c *checker) tlsConfig() *tls.Config {
 	})
 }
 
+// notTLS replaces a failed handshake's explanation when the port does not
+// speak TLS at all (a plain MQTT listener, or a silent one): then the
+// certificate is not to blame.
+func (c *checker) notTLS(ctx context.Context, s Step) Step {
+	err := publisher.ProbeNotTLS(ctx, net.JoinHostPort(c.host, c.port), min(c.opts.Timeout, 5*time.Second))
+	if err != nil {
+		s.Detail, s.Fix = err.Error(), "use the broker's TLS listener in broker.urls (the tutorial's is ssl://"+net.JoinHostPort(c.host, "8883")+")"
+	}
+	return s
+}
+
 func (c *checker) handshake(ctx context.Context) []Step {
 	const name = "TLS handshake"
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: c.opts.Timeout}, Config: c.tlsConfig()}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.host, c.port))
 	if err != nil {
-		return []Step{fail(name, err.Error(), c.tlsFix(err))}
+		return []Step{c.notTLS(ctx, fail(name, err.Error(), c.tlsFix(err)))}
 	}
 	defer conn.Close()
 	// With TLS 1.3 the broker checks the client certificate after the
@@ -316,7 +369,7 @@ func (c *checker) handshake(ctx context.Context) []Step {
 	// read that times out means the certificate was accepted.
 	conn.SetReadDeadline(time.Now().Add(time.Second))
 	if _, err := conn.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
-		return []Step{fail(name, err.Error(), c.tlsFix(err))}
+		return []Step{c.notTLS(ctx, fail(name, err.Error(), c.tlsFix(err)))}
 	}
 	st := conn.(*tls.Conn).ConnectionState()
 	server := st.PeerCertificates[0]
@@ -407,7 +460,7 @@ func (c *checker) publish(ctx context.Context) Step {
 	}{c.device, "edgepub check: a test message, not a reading", c.opts.Now().UTC().Truncate(time.Millisecond)})
 	if err := c.roundTrip(ctx, topic, payload); err != nil {
 		s.Detail = err.Error()
-		s.Fix = "the broker's ACL does not let " + strconv.Quote(c.device) + " use " + c.device + "/#: add `pattern readwrite %u/#` to its acl_file (the tutorial's rule) and restart Mosquitto"
+		s.Fix = "the broker's ACL does not let " + strconv.Quote(c.device) + " use " + c.device + "/#: add `" + publisher.ACLLine + "` to its acl_file (the tutorial's rule) and reload Mosquitto (systemctl reload mosquitto); until then run holds readings (broker.verify_delivery: " + c.cfg.Broker.VerifyDelivery + "). If the ACL lets this device write but deliberately not read its topics, set broker.verify_delivery: warn"
 		return s
 	}
 	s.OK, s.Detail = true, "published and received "+topic+" (readings go to "+c.device+"/sensors/…)"

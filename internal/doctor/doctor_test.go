@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +24,7 @@ func configFor(t *testing.T, brokerURL, certDir string) config.Config {
 	cfg := config.Default()
 	cfg.Broker.URLs = []string{brokerURL}
 	cfg.Certs.Dir = certDir
+	cfg.StateDir = t.TempDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func TestCheckNamesEachMisconfiguration(t *testing.T) {
 	t.Run("ACL without the seed rule", func(t *testing.T) {
 		b := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, ACL: "user monitor\ntopic read #\n"})
 		s := last(t, Check(ctx, configFor(t, b.URL(), pki.DeviceDir(t, "Kai")), opts), "test publish", false)
-		if !strings.Contains(s.Fix, "pattern readwrite %u/#") {
+		if !strings.Contains(s.Fix, "pattern readwrite %u/#") || !strings.Contains(s.Fix, "verify_delivery: warn") {
 			t.Errorf("fix = %q", s.Fix)
 		}
 	})
@@ -125,6 +127,73 @@ func TestCheckNamesEachMisconfiguration(t *testing.T) {
 			t.Errorf("step = %+v", s)
 		}
 	})
+}
+
+// check tells ahead of run that the state dir cannot be used, with the fix.
+// The broker is never dialled: the step before name resolution fails.
+func TestCheckStateDir(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	cfg := configFor(t, "ssl://127.0.0.1:1", pki.DeviceDir(t, "Kai"))
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDir = filepath.Join(file, "state")
+	s := last(t, Check(context.Background(), cfg, Opts{Timeout: time.Second}), "state dir", false)
+	if !strings.Contains(s.Detail, file+" is not a directory") || !strings.Contains(s.Fix, "--state-dir DIR") || !strings.Contains(s.Fix, "systemctl start edgepub") {
+		t.Errorf("step = %+v", s)
+	}
+
+	cfg.StateDir = filepath.Join(t.TempDir(), "new", "state")
+	steps := Check(context.Background(), cfg, Opts{Timeout: time.Second})
+	if len(steps) < 2 || steps[1].Name != "state dir" || !steps[1].OK || !strings.Contains(steps[1].Detail, "does not exist yet") {
+		t.Errorf("steps = %+v", steps)
+	}
+}
+
+// check names a port without TLS as such (a plain MQTT listener, a silent
+// one) and never blames the certificate.
+func TestCheckNamesPortWithoutTLS(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	port := strconv.Itoa(mosquittotest.FreePort(t))
+	mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, Extra: []string{"", "listener " + port + " 127.0.0.1"}})
+	plain := net.JoinHostPort("127.0.0.1", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", plain, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plain listener did not open: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for _, tc := range []struct{ addr, want string }{
+		{plain, "port " + port + " of 127.0.0.1 is plain MQTT"},
+		{ln.Addr().String(), "accepts TCP connections but answers neither"},
+	} {
+		cfg := configFor(t, "ssl://"+tc.addr, pki.DeviceDir(t, "Kai"))
+		s := last(t, Check(context.Background(), cfg, Opts{Timeout: 2 * time.Second}), "TLS handshake", false)
+		if !strings.Contains(s.Detail, tc.want) || !strings.Contains(s.Detail+s.Fix, "8883") || strings.Contains(s.Detail+s.Fix, "certificate") {
+			t.Errorf("%s: step = %+v", tc.addr, s)
+		}
+	}
 }
 
 // The test message is JSON on <device>/check: a consumer of the device's

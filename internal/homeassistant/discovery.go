@@ -4,6 +4,8 @@
 package homeassistant
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/edgepub/edgepub/message"
@@ -29,6 +31,14 @@ var quantities = map[string]quantity{
 	"voltage_v":         {"voltage", "V"},
 	"current_a":         {"current", "A"},
 	"power_w":           {"power", "W"},
+	"pm1_0_ugm3":        {"pm1", "µg/m³"},
+	"pm2_5_ugm3":        {"pm25", "µg/m³"},
+	"pm10_ugm3":         {"pm10", "µg/m³"},
+	// Home Assistant has no device class for these: unit only.
+	"gas_ohm":        {"", "Ω"},
+	"resistance_ohm": {"", "Ω"},
+	"uv_index":       {"", ""},
+	"fan_rpm":        {"", "rpm"},
 }
 
 // quantityOf falls back on the unit suffix for fields not in the table,
@@ -44,6 +54,7 @@ func quantityOf(field string) quantity {
 		{"_c", quantity{"temperature", "°C"}}, {"_pct", quantity{"", "%"}}, {"_hpa", quantity{"atmospheric_pressure", "hPa"}},
 		{"_ppm", quantity{"", "ppm"}}, {"_lux", quantity{"illuminance", "lx"}}, {"_v", quantity{"voltage", "V"}},
 		{"_a", quantity{"current", "A"}}, {"_w", quantity{"power", "W"}},
+		{"_ppb", quantity{"", "ppb"}}, {"_ohm", quantity{"", "Ω"}},
 	}
 	for _, s := range suffixes {
 		if strings.HasSuffix(field, s.suffix) {
@@ -79,7 +90,7 @@ type Device struct {
 }
 
 // DiscoveryACL is the line the broker's acl_file needs so that devices may
-// announce themselves: the seed's "pattern readwrite %u/#" does not reach
+// announce themselves: the tutorial's "pattern readwrite %u/#" does not reach
 // outside the device's own tree. Mosquitto substitutes %u only as a whole
 // topic level, hence the device id as Home Assistant's node_id level.
 func DiscoveryACL(prefix string) string { return "pattern readwrite " + prefix + "/sensor/%u/#" }
@@ -123,11 +134,21 @@ func unitSuffix(field string) string {
 
 // NodeID keeps what Home Assistant accepts in a discovery node or object
 // id, replacing anything else with '_'.
+//
+// A name that had to change gets a hash of the original appended, so that
+// "Kai.1" and "Kai_1" stay two devices in Home Assistant.
 func NodeID(s string) string {
-	return strings.Map(func(r rune) rune {
+	changed := false
+	out := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
 			return r
 		}
+		changed = true
 		return '_'
 	}, s)
+	if !changed {
+		return out
+	}
+	sum := sha256.Sum256([]byte(s))
+	return out + "_" + hex.EncodeToString(sum[:4])
 }

@@ -39,7 +39,14 @@ var haDeviceClassUnits = map[string][]string{
 	"voltage":                          {"V", "mV", "µV", "kV", "MV"},
 	"current":                          {"A", "mA"},
 	"power":                            {"mW", "W", "kW", "MW", "GW", "TW", "BTU/h"},
+	"pm1":                              {"µg/m³"},
+	"pm25":                             {"µg/m³"},
+	"pm10":                             {"µg/m³"},
 }
+
+// haUnclassed are catalog fields Home Assistant has no device class for
+// (resistance, UV index, fan speed): announced with their unit only.
+var haUnclassed = []string{"gas_ohm", "resistance_ohm", "uv_index", "fan_rpm"}
 
 // haStateClasses are Home Assistant's sensor state classes.
 var haStateClasses = []string{"measurement", "total", "total_increasing"}
@@ -222,7 +229,7 @@ func TestDiscoveryForEveryCatalogField(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkDiscovery(t, device, sensor, field, topic, data, payload, true)
+			checkDiscovery(t, device, sensor, field, topic, data, payload, !slices.Contains(haUnclassed, field))
 			if other, dup := uniqueIDs[cfg.UniqueID]; dup {
 				t.Errorf("unique_id %s is used by %s and %s/%s", cfg.UniqueID, other, sensor, field)
 			}
@@ -289,4 +296,22 @@ func readSoftwareSensor(t *testing.T, ti catalog.TypeInfo) (sensors.Values, bool
 		t.Fatalf("read %s: %v", ti.Name, err)
 	}
 	return v, true
+}
+
+// Two devices whose ids differ only in characters Home Assistant's ids
+// cannot carry stay two devices there.
+func TestDiscoveryIDsDoNotCollide(t *testing.T) {
+	seen := map[string]string{}
+	for _, device := range []string{"Kai.1", "Kai_1", "Kai 1", "Kai-1", "Kai:1"} {
+		topic, cfg := Discovery(haPrefix, device, "", "environment", "temperature_c")
+		if !haDiscoveryTopic.MatchString(topic) {
+			t.Errorf("device %q: topic %q is not a Home Assistant discovery topic", device, topic)
+		}
+		for _, id := range []string{topic, cfg.UniqueID, cfg.Device.Identifiers[0]} {
+			if other, dup := seen[id]; dup {
+				t.Errorf("devices %q and %q share %q", other, device, id)
+			}
+			seen[id] = device
+		}
+	}
 }

@@ -220,6 +220,31 @@ func (b *Broker) Restart() {
 	b.Start()
 }
 
+// SetACL replaces the acl_file; Reload makes a running broker read it.
+func (b *Broker) SetACL(t testing.TB, acl string) {
+	t.Helper()
+	write(t, filepath.Join(b.dir, "acl"), acl)
+}
+
+// Reload sends SIGHUP, on which Mosquitto reads its ACL file again (as
+// `systemctl reload mosquitto` does), and returns once it logged so.
+func (b *Broker) Reload() {
+	b.t.Helper()
+	b.mu.Lock()
+	before := strings.Count(b.Log(), "Reloading config")
+	if b.cmd != nil {
+		b.cmd.Process.Signal(syscall.SIGHUP)
+	}
+	b.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(b.Log(), "Reloading config") <= before {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("mosquitto did not reload within 10s:\n%s", b.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (b *Broker) signal(sig syscall.Signal) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -2,7 +2,9 @@
 # Packaging checks for CI: builds the four .debs (make deb) and checks
 #   - systemd-analyze verify on the three units (in a scratch root holding
 #     the host's units and the built binary as /usr/bin/edgepub),
-#   - systemd-analyze security --offline: exposure of edgepub.service <= 2.0,
+#   - systemd-analyze security --offline: exposure of edgepub.service,
+#     edgepub-certs.service and edgepub-fleet.service <= 2.0,
+#   - promtool check rules and promtool test rules on the alert rules,
 #   - the journald catalog compiles and lists every id of msgid.go,
 #   - lintian on the amd64 package: no errors or warnings left unoverridden,
 #   - each package's contents, architecture, conffile, static ELF binary
@@ -15,7 +17,7 @@
 #
 # Usage: packaging/test/ci.sh    (from anywhere; SKIP_BUILD=1 reuses dist/)
 # Needs: go, make, git, systemd, lintian, dpkg, binutils, qemu-user-static,
-# mosquitto, mosquitto-clients, iproute2.
+# mosquitto, mosquitto-clients, iproute2, prometheus (for promtool).
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -46,11 +48,11 @@ root=$scratch/root
 mkdir -p "$root/usr/lib/systemd" "$root/usr/bin" "$root/bin" "$root/etc/systemd/system"
 cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
 cp packaging/edgepub.service packaging/edgepub-certs.path packaging/edgepub-certs.service \
-	"$root/usr/lib/systemd/system/"
+	packaging/edgepub-fleet.service "$root/usr/lib/systemd/system/"
 cp dist/amd64/edgepub "$root/usr/bin/edgepub"
 for tool in kill sleep systemctl; do cp "/bin/$tool" "$root/bin/"; done
 out=$(systemd-analyze verify --root="$root" --man=no \
-	edgepub.service edgepub-certs.path edgepub-certs.service 2>&1) || fail "systemd-analyze verify: $out"
+	edgepub.service edgepub-certs.path edgepub-certs.service edgepub-fleet.service 2>&1) || fail "systemd-analyze verify: $out"
 if [ -n "$out" ]; then
 	fail "systemd-analyze verify complained: $out"
 else
@@ -58,13 +60,20 @@ else
 fi
 
 step "systemd-analyze security --offline=true"
-report=$(systemd-analyze security --offline=true packaging/edgepub.service 2>&1 || true)
-score=$(printf '%s\n' "$report" | sed -n 's/.*Overall exposure level for edgepub.service: \([0-9.]*\).*/\1/p')
-echo "exposure: ${score:-?}"
-if [ -z "$score" ] || ! awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'; then
-	printf '%s\n' "$report"
-	fail "exposure ${score:-unknown} is above 2.0"
-fi
+for unit in edgepub.service edgepub-certs.service edgepub-fleet.service; do
+	report=$(systemd-analyze security --offline=true "packaging/$unit" 2>&1 || true)
+	unit_score=$(printf '%s\n' "$report" | sed -n "s/.*Overall exposure level for $unit: \([0-9.]*\).*/\1/p")
+	echo "$unit exposure: ${unit_score:-?}"
+	if [ -z "$unit_score" ] || ! awk -v s="$unit_score" 'BEGIN { exit !(s <= 2.0) }'; then
+		printf '%s\n' "$report"
+		fail "$unit: exposure ${unit_score:-unknown} is above 2.0"
+	fi
+	if [ "$unit" = edgepub.service ]; then score=$unit_score; fi
+done
+
+step "promtool: alert rules"
+promtool check rules packaging/prometheus/edgepub-alerts.yml || fail "promtool check rules"
+(cd packaging/prometheus && promtool test rules edgepub-alerts_test.yml) || fail "promtool test rules"
 
 step "journald catalog"
 mkdir -p "$scratch/cat/usr/lib/systemd/catalog"
@@ -91,6 +100,12 @@ expected="./usr/bin/edgepub
 ./usr/lib/systemd/system/edgepub.service
 ./usr/lib/systemd/system/edgepub-certs.path
 ./usr/lib/systemd/system/edgepub-certs.service
+./usr/lib/systemd/system/edgepub-fleet.service
+./usr/share/edgepub/prometheus/edgepub-alerts.yml
+./usr/share/edgepub/journal/journal-upload.conf
+./usr/share/edgepub/journal/journal-upload.service.conf
+./usr/share/edgepub/journal/journal-remote.conf
+./usr/share/edgepub/journal/journal-remote.service.conf
 ./usr/lib/systemd/catalog/edgepub.catalog
 ./etc/edgepub/config.yaml
 ./usr/share/doc/edgepub/copyright

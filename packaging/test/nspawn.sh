@@ -20,7 +20,16 @@
 #     certificate folder (drop-ins, config), and `edgepub check` agrees;
 #   - an upgrade to a higher version restarts the service and keeps the
 #     outbox in /var/lib/edgepub and the edited conffile;
-#   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind.
+#   - journals in one place: the shipped systemd-journal-upload and
+#     systemd-journal-remote configuration carries edgepub's records over
+#     HTTPS (certificates from the devices' CA) to a journal-remote on the
+#     container's loopback, where MESSAGE_ID and DEVICE= find them, among
+#     them a certificate expiring (Debian 12's journal-remote does not
+#     check client certificates: see packaging/journal/journal-remote.conf);
+#   - the optional edgepub-fleet.service is installed disabled, starts with
+#     the monitor certificate and serves the device's state on /metrics;
+#   - `apt-get remove` keeps state, `apt-get purge` leaves nothing behind
+#     but a certificate folder the administrator put under /etc/edgepub.
 #
 # Usage (root):  packaging/test/nspawn.sh [edgepub_<version>_amd64.deb]
 #   Without an argument it runs `make deb DEB_ARCHES=amd64` first.
@@ -37,9 +46,10 @@ set -eu
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 CACHE=${CACHE:-/var/cache/edgepub-test}
-base=$CACHE/bookworm
-# Packages the cached root must contain; changing the list rebuilds it.
-include=systemd,systemd-sysv,dbus,adduser,mosquitto,mosquitto-clients,openssl,procps
+# Packages the cached root must contain; each list has a root of its own,
+# so branches with different lists do not rebuild each other's.
+include=systemd,systemd-sysv,dbus,adduser,mosquitto,mosquitto-clients,openssl,procps,systemd-journal-remote
+base=$CACHE/bookworm-$(printf '%s' "$include" | cksum | cut -d' ' -f1)
 started=$(date +%s)
 failures=0
 
@@ -122,15 +132,29 @@ mkdir -p "$pki"
 		openssl req -new -key "$name.key" -out "$name.csr" -subj "/CN=${cn#*:}"
 		openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$name.crt" -days 825 -sha256
 	done
+	# Kai's key with a certificate that expires in 5 days, inside error_days.
+	openssl x509 -req -in Kai.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out Kai-expiring.crt -days 5 -sha256
+	# The log host (systemd-journal-remote): same CA, with the
+	# subjectAltName systemd-journal-upload's libcurl checks.
+	openssl genrsa -out logs.key 2048
+	openssl req -new -key logs.key -out logs.csr -subj "/CN=127.0.0.1"
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >logs.ext
+	openssl x509 -req -in logs.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out logs.crt -days 825 -sha256 -extfile logs.ext
+	# An uploader whose certificate no CA of ours signed.
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout foreign.key -out foreign.crt -days 1 -subj "/CN=intruder"
 ) >"$work/pki.log" 2>&1 || die "openssl failed: $(cat "$work/pki.log")"
 
 mkdir -p "$root/etc/mosquitto/certs" "$root/root/monitor"
 cp "$pki/ca.crt" "$pki/server.crt" "$pki/server.key" "$root/etc/mosquitto/certs/"
 cp "$pki/ca.crt" "$pki/monitor.crt" "$pki/monitor.key" "$root/root/monitor/"
+cp "$pki/foreign.crt" "$pki/foreign.key" "$root/root/"
 
 # The site's configuration exists before the package, as after a
 # provisioning step: the service never sees the default broker address.
-mkdir -p "$root/etc/edgepub"
+mkdir -p "$root/etc/edgepub/journal-remote"
+cp "$pki/ca.crt" "$root/etc/edgepub/journal-remote/ca.crt"
+cp "$pki/logs.crt" "$root/etc/edgepub/journal-remote/server.crt"
+cp "$pki/logs.key" "$root/etc/edgepub/journal-remote/server.key"
 cat >"$root/etc/edgepub/config.yaml" <<'EOF'
 broker:
   urls: [ssl://127.0.0.1:8883]
@@ -241,13 +265,13 @@ main_pid=$(show MainPID edgepub.service)
 uid=$(ct id -u edgepub)
 [ "$uid" -lt 1000 ] || fail "edgepub is no system user (uid $uid)"
 groups=$(ct id -nG edgepub)
-for g in i2c gpio spi; do
+for g in i2c gpio spi dialout; do
 	case " $groups " in *" $g "*) ;; *) fail "edgepub is not in group $g ($groups)" ;; esac
 done
 # systemd gives the process the user's groups (initgroups), no
 # SupplementaryGroups= needed.
 proc_groups=" $(ct sed -n 's/^Groups:[[:space:]]*//p' "/proc/$main_pid/status") "
-for g in i2c gpio spi; do
+for g in i2c gpio spi dialout; do
 	gid=$(ct getent group "$g" | cut -d: -f3)
 	case $proc_groups in *" $gid "*) ;; *) fail "the daemon process lacks group $g ($gid): groups$proc_groups" ;; esac
 done
@@ -275,6 +299,66 @@ explained=$(ct journalctl -b -x --no-pager MESSAGE_ID="$started_id")
 printf '%s' "$explained" | grep -qF "Subject: $subject" && printf '%s' "$explained" | grep -qF "Defined-By: edgepub" ||
 	fail "journalctl -x does not explain MsgStarted with the catalog entry: $explained"
 
+# ---- journals in one place: systemd-journal-upload → systemd-journal-remote ----
+# Both ends in this container, over HTTPS on its loopback, configured with
+# the package's files as the README says: the log host's certificate from
+# the devices' CA, the device's own MQTT certificate as the uploader's.
+jdir=/usr/share/edgepub/journal
+ct sh -ec "
+	install -d -m 0700 /etc/edgepub/journal-upload
+	cp /home/kai/mqtt-certs/ca.crt /etc/edgepub/journal-upload/ca.crt
+	cp /home/kai/mqtt-certs/Kai.crt /etc/edgepub/journal-upload/client.crt
+	cp /home/kai/mqtt-certs/Kai.key /etc/edgepub/journal-upload/client.key
+	install -d /etc/systemd/journal-remote.conf.d /etc/systemd/journal-upload.conf.d \
+		/etc/systemd/system/systemd-journal-remote.service.d /etc/systemd/system/systemd-journal-upload.service.d
+	cp $jdir/journal-remote.conf /etc/systemd/journal-remote.conf.d/edgepub.conf
+	cp $jdir/journal-remote.service.conf /etc/systemd/system/systemd-journal-remote.service.d/edgepub.conf
+	cp $jdir/journal-upload.conf /etc/systemd/journal-upload.conf.d/edgepub.conf
+	cp $jdir/journal-upload.service.conf /etc/systemd/system/systemd-journal-upload.service.d/edgepub.conf
+	sed -i 's,^URL=.*,URL=https://127.0.0.1:19532,' /etc/systemd/journal-upload.conf.d/edgepub.conf
+	systemctl daemon-reload
+	systemctl enable --now systemd-journal-remote.socket
+	systemctl enable --now systemd-journal-upload.service" >"$work/journal-remote.log" 2>&1 ||
+	fail "setting up journal upload and remote failed: $(cat "$work/journal-remote.log")"
+remote_dir=/var/log/journal/remote
+if wait_for 60 sh -c "journalctl --directory=$remote_dir -o json MESSAGE_ID=$started_id DEVICE=Kai | grep -qF '\"_HOSTNAME\":\"edgepub-test\"'"; then
+	say "journal-remote: edgepub's records from Kai arrived ($(ct ls $remote_dir | tr '\n' ' '))"
+else
+	ct systemctl status --no-pager -l systemd-journal-upload.service systemd-journal-remote.service >&2 || true
+	ct journalctl -b --no-pager -n 30 -u systemd-journal-upload.service -u systemd-journal-remote.service >&2 || true
+	fail "edgepub's started record (MESSAGE_ID=$started_id DEVICE=Kai) did not reach journal-remote within 60 s"
+fi
+# What Debian 12's build does with an uploader from another CA (it has no
+# GnuTLS to check client certificates; the README says to firewall it): the
+# uploader sends one marked record.
+ct sh -c 'printf "__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=1\n_BOOT_ID=0123456789abcdef0123456789abcdef\nMESSAGE=upload from another CA\nEDGEPUB_TEST=foreign\n\n" "$(date +%s%6N)" |
+	/lib/systemd/systemd-journal-remote --split-mode=none --output=/root/foreign.journal -' >"$work/foreign-upload.log" 2>&1 ||
+	fail "cannot write the foreign uploader's journal: $(cat "$work/foreign-upload.log")"
+# The shipped drop-in's URL= would clash with --url; the running uploader
+# has read it already.
+ct mv /etc/systemd/journal-upload.conf.d/edgepub.conf /root/journal-upload.conf.keep
+ct timeout 20 /lib/systemd/systemd-journal-upload --follow=no --url=https://127.0.0.1:19532 --key=/root/foreign.key --cert=/root/foreign.crt \
+	--trust=/etc/edgepub/journal-upload/ca.crt --file=/root/foreign.journal >>"$work/foreign-upload.log" 2>&1 || true
+ct mv /root/journal-upload.conf.keep /etc/systemd/journal-upload.conf.d/edgepub.conf
+if ct journalctl --directory=$remote_dir EDGEPUB_TEST=foreign -o cat | grep -q 'upload from another CA'; then
+	say "journal-remote accepted an uploader with a certificate from another CA (this build checks no client certificates)"
+else
+	say "the record of an uploader with a certificate from another CA did not arrive: $(tail -n 2 "$work/foreign-upload.log" | tr '\n' ' ')"
+fi
+# A certificate inside error_days: the device logs it at start, and the log
+# host lists it by MESSAGE_ID alone.
+expiring_id=$(sed -n 's/^[[:space:]]*MsgCertExpiring[[:space:]]*=[[:space:]]*"\([0-9a-f]*\)".*/\1/p' internal/logging/msgid.go)
+install -m 0600 "$pki/Kai-expiring.crt" "$root/home/kai/mqtt-certs/Kai.crt.new"
+ct sh -c 'chown kai:kai /home/kai/mqtt-certs/Kai.crt.new && mv /home/kai/mqtt-certs/Kai.crt.new /home/kai/mqtt-certs/Kai.crt'
+if wait_for 90 sh -c "journalctl --directory=$remote_dir -o json MESSAGE_ID=$expiring_id | grep -qF '\"DEVICE\":\"Kai\"'"; then
+	say "journal-remote: journalctl --directory=$remote_dir MESSAGE_ID=$expiring_id lists Kai"
+else
+	fail "Kai's certificate expiring record (MESSAGE_ID=$expiring_id) did not reach journal-remote within 90 s"
+fi
+# The certificate change restarted edgepub (edgepub-certs.path).
+wait_for 30 systemctl is-active edgepub.service || fail "edgepub not active after the certificate change"
+main_pid=$(show MainPID edgepub.service)
+
 # ---- publishing to the broker ----
 if [ "${SKIP_PUBLISH_CHECK:-}" != 1 ]; then
 	got=$(ct mosquitto_sub -h 127.0.0.1 -p 8883 --cafile /root/monitor/ca.crt --cert /root/monitor/monitor.crt \
@@ -284,6 +368,21 @@ if [ "${SKIP_PUBLISH_CHECK:-}" != 1 ]; then
 	*) fail "no reading under Kai/sensors/# within 60 s: $got" ;;
 	esac
 fi
+
+# ---- the fleet console as a service on the broker host ----
+install -d -m 0700 "$root/etc/edgepub/monitor"
+cp "$pki/ca.crt" "$pki/monitor.crt" "$pki/monitor.key" "$root/etc/edgepub/monitor/"
+fleet_enabled=$(ct systemctl is-enabled edgepub-fleet.service 2>&1 || true)
+[ "$fleet_enabled" = disabled ] || fail "edgepub-fleet.service is $fleet_enabled after install, want disabled"
+ct systemctl start edgepub-fleet.service || fail "edgepub-fleet.service did not start"
+if wait_for 30 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9643 && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && grep -q "^edgepub_device_online{device=\"Kai\"} 1" <&3'; then
+	say "edgepub-fleet.service: /metrics shows Kai online; exposure $(ct systemd-analyze security edgepub-fleet.service 2>/dev/null | sed -n 's/.*Overall exposure level for edgepub-fleet.service: //p')"
+else
+	ct systemctl status --no-pager -l edgepub-fleet.service >&2 || true
+	ct journalctl --no-pager -n 20 -u edgepub-fleet.service >&2 || true
+	fail "edgepub-fleet.service: /metrics on 127.0.0.1:9643 never showed Kai online"
+fi
+ct systemctl stop edgepub-fleet.service
 
 # ---- reload keeps the process ----
 ct systemctl reload edgepub.service || fail "systemctl reload failed"
@@ -377,6 +476,12 @@ done
 
 # ---- remove keeps state, purge leaves nothing ----
 rm "$root/etc/systemd/system/edgepub.service.d/10-simulate.conf" # the test's own drop-in; purge removes setup's
+ct systemctl disable --now systemd-journal-upload.service systemd-journal-remote.socket systemd-journal-remote.service >/dev/null 2>&1 || true
+# What the administrator added under /etc/edgepub for the fleet is theirs to remove.
+rm -r "$root/etc/edgepub/monitor" "$root/etc/edgepub/journal-upload" "$root/etc/edgepub/journal-remote"
+rm "$root/etc/systemd/journal-remote.conf.d/edgepub.conf" "$root/etc/systemd/journal-upload.conf.d/edgepub.conf" \
+	"$root/etc/systemd/system/systemd-journal-remote.service.d/edgepub.conf" \
+	"$root/etc/systemd/system/systemd-journal-upload.service.d/edgepub.conf"
 ct systemctl daemon-reload
 ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q edgepub' >"$work/remove.log" 2>&1 ||
 	fail "remove failed: $(cat "$work/remove.log")"
@@ -387,8 +492,14 @@ ct test -e /etc/edgepub/config.yaml || fail "remove deleted the configuration"
 ct test -e /usr/bin/edgepub && fail "remove left /usr/bin/edgepub"
 
 say "apt-get purge edgepub"
+ct rm /var/lib/edgepub/upgrade-marker # the test's own file
+# A certificate folder the administrator keeps under /etc/edgepub.
+ct sh -c 'mkdir -p /etc/edgepub/certs && echo kept > /etc/edgepub/certs/ca.crt'
 ct sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q edgepub' >"$work/purge.log" 2>&1 ||
 	fail "purge failed: $(cat "$work/purge.log")"
+[ "$(ct cat /etc/edgepub/certs/ca.crt 2>/dev/null)" = kept ] || fail "purge deleted /etc/edgepub/certs, which the package did not create"
+ct test -e /etc/edgepub/config.yaml && fail "purge left /etc/edgepub/config.yaml"
+ct rm -r /etc/edgepub
 ct getent passwd edgepub >/dev/null && fail "purge left the user edgepub"
 ct getent group edgepub >/dev/null && fail "purge left the group edgepub"
 ct grep -l edgepub /etc/passwd /etc/group /etc/shadow /etc/gshadow && fail "purge left edgepub in the user databases"

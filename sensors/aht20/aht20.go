@@ -42,6 +42,10 @@ const (
 	pollInterval   = 10 * time.Millisecond
 )
 
+// MaxReadTime is the longest a read takes, the first included: the start
+// sequence (70 ms), the conversion (80 ms) and DefaultOpts' polls (150 ms).
+const MaxReadTime = powerUpTime + softResetTime + initializeTime + measureTime + 150*time.Millisecond
+
 // Errors a read can wrap.
 var (
 	// ErrCRC means the reply did not match its checksum.

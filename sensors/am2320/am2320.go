@@ -26,13 +26,16 @@ const (
 )
 
 // MinSpacing is the shortest time between two reads: the datasheet
-// (section 7.3) asks for at least 2 s, as the sensor measures after each
-// read and a read sooner returns the previous result.
+// (sections 8.2.4 and 8.3.3) asks for at least 2 s, as the sensor measures
+// after each read and a read sooner returns the previous result.
 const MinSpacing = 2 * time.Second
 
 const (
-	// The wake-up write is NACKed; the sensor needs 0.8 to 3 ms to wake.
-	waitWake = time.Millisecond
+	// The wake-up write is NACKed. The datasheet (section 8.2.4, step
+	// one) holds the bus 0.8 to 3 ms inside the wake-up frame, which a
+	// Linux I²C adapter cannot; like Adafruit's driver, wait 10 ms after
+	// it instead.
+	waitWake = 10 * time.Millisecond
 	// The sensor needs at least 1.5 ms between the read command and the
 	// read of its reply.
 	waitReply = 2 * time.Millisecond

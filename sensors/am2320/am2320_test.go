@@ -83,7 +83,7 @@ func TestSenseDecodesDatasheetExample(t *testing.T) {
 	if bus.wakes != 1 {
 		t.Errorf("sent %d wake-ups, want 1", bus.wakes)
 	}
-	want := []time.Duration{time.Millisecond, 2 * time.Millisecond}
+	want := []time.Duration{10 * time.Millisecond, 2 * time.Millisecond}
 	if !slices.Equal(sleeps.Waits(), want) {
 		t.Errorf("waits = %v, want %v (wake-up, reply)", sleeps.Waits(), want)
 	}

@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/spi"
+	"periph.io/x/conn/v3/spi/spitest"
 )
 
 // stuckBus replays a BMP280's start-up, then accepts every write and
@@ -100,5 +104,60 @@ func TestBME280HumidityMatchesBoschsFormula(t *testing.T) {
 	}
 	if got := v["temperature_c"]; !near(got, 23.72, 1e-9) {
 		t.Errorf("temperature_c = %v, Bosch's formula gives 23.72", got)
+	}
+}
+
+// stuckPort is stuckBus over SPI, where a status read is 0xF3 and a pad
+// byte, answered by a pad byte and the status.
+type stuckPort struct{ *spitest.Playback }
+
+func (p stuckPort) Connect(f physic.Frequency, mode spi.Mode, bits int) (spi.Conn, error) {
+	c, err := p.Playback.Connect(f, mode, bits)
+	if err != nil {
+		return nil, err
+	}
+	return stuckConn{Conn: c, p: p.Playback}, nil
+}
+
+type stuckConn struct {
+	spi.Conn
+	p *spitest.Playback
+}
+
+func (c stuckConn) Tx(w, r []byte) error {
+	if c.p.Count < len(c.p.Ops) {
+		return c.Conn.Tx(w, r)
+	}
+	if len(w) == 2 && w[0] == 0xf3 && len(r) == 2 {
+		r[1] = 0x08
+	}
+	return nil
+}
+
+func TestBusyStatusIsBoundedOverSPI(t *testing.T) {
+	read := func(reg byte, data []byte) conntest.IO {
+		return conntest.IO{W: append([]byte{reg}, make([]byte, len(data))...), R: append([]byte{0}, data...)}
+	}
+	port := stuckPort{&spitest.Playback{Playback: conntest.Playback{Ops: []conntest.IO{
+		read(0xD0, []byte{0x58}),
+		read(0x88, bmp280Calibration),
+		{W: []byte{0x74, 0x24, 0x75, 0xA0, 0x74, 0x24}},
+	}, DontPanic: true}}}
+	d, err := NewSPI(port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Sense(context.Background())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "still says measuring") {
+			t.Errorf("Sense = %v, want the stuck status reported", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Sense still polls the status register after 10 s")
 	}
 }

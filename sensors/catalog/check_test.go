@@ -11,25 +11,28 @@ import (
 
 func TestCheckRefusesWhatTheChipCannotServe(t *testing.T) {
 	sec := func(s float64) config.Duration { return config.Duration(s * float64(time.Second)) }
+	two := sec(2) // the default timeout
 	for _, tc := range []struct {
 		spec      config.Sensor
 		key, want string
 	}{
 		// SCD4x datasheet: a new value every 5 s.
-		{config.Sensor{Type: "scd4x", Interval: sec(10), Samples: 3}, "sensors[0].samples", "3 samples of type scd4x take 3 × 5s = 15s, more than the interval 10s: make the interval at least 15s or samples at most 2"},
-		{config.Sensor{Type: "scd4x", Interval: sec(2), Samples: 1}, "sensors[0].interval", "gives a new value every 5s, so an interval of 2s reads old values"},
+		{config.Sensor{Type: "scd4x", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 3}, "sensors[0].samples", "3 samples of type scd4x take 3 × 5s = 15s, more than the interval 10s: make the interval at least 15s or samples at most 2"},
+		{config.Sensor{Type: "scd4x", Interval: sec(2), Timeout: min(two, sec(2)/2), Samples: 1}, "sensors[0].interval", "gives a new value every 5s, so an interval of 2s reads old values"},
 		// SGP30 datasheet: measure_iaq every 1 s.
-		{config.Sensor{Type: "sgp30", Interval: sec(10), Samples: 1}, "sensors[0].interval", "must be read every 1s, not every 10s"},
-		{config.Sensor{Type: "sgp30", Interval: sec(1), Samples: 2}, "sensors[0].samples", "2 samples of type sgp30 take 2 × 1s = 2s"},
+		{config.Sensor{Type: "sgp30", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1}, "sensors[0].interval", "must be read every 1s, not every 10s"},
+		{config.Sensor{Type: "sgp30", Interval: sec(1), Timeout: min(two, sec(1)/2), Samples: 2}, "sensors[0].samples", "2 samples of type sgp30 take 2 × 1s = 2s"},
 		// AM2320 datasheet: 2 s between reads.
-		{config.Sensor{Type: "am2320", Interval: sec(1), Samples: 1}, "sensors[0].interval", "every 2s"},
+		{config.Sensor{Type: "am2320", Interval: sec(1), Timeout: min(two, sec(1)/2), Samples: 1}, "sensors[0].interval", "every 2s"},
 		// HDC302x at 1 Hz: each result once.
-		{config.Sensor{Type: "hdc302x", Interval: sec(2), Samples: 3}, "sensors[0].samples", "samples at most 2"},
-		{config.Sensor{Type: "bme290", Interval: sec(10), Samples: 1}, "sensors[0].type", `unknown type "bme290": did you mean bme280?`},
-		{config.Sensor{Type: "bme280", Interval: sec(10), Samples: 1, Driver: config.DriverOpts{ShuntOhms: 0.1}}, "sensors[0].driver.shunt_ohms", "type bme280 does not use shunt_ohms (it takes no driver options)"},
-		{config.Sensor{Type: "ina219", Interval: sec(10), Samples: 1, Driver: config.DriverOpts{Channels: []config.ADCChannel{{Input: 1}}}}, "sensors[0].driver.channels", "it takes shunt_ohms, max_current_a"},
-		{config.Sensor{Type: "ina219", Interval: sec(10), Samples: 1, Driver: config.DriverOpts{ShuntOhms: 0.1, MaxCurrentA: 10}}, "sensors[0].driver", "more than the ±320 mV"},
-		{config.Sensor{Type: "ads1115", Interval: sec(10), Samples: 1, Driver: config.DriverOpts{Channels: []config.ADCChannel{{Input: 4}}}}, "sensors[0].driver", "input 4: choose 0..3"},
+		{config.Sensor{Type: "hdc302x", Interval: sec(4), Timeout: min(two, sec(4)/2), Samples: 5}, "sensors[0].samples", "samples at most 4"},
+		// The first read opens an HDC302x, which waits one sample period.
+		{config.Sensor{Type: "hdc302x", Interval: sec(1), Timeout: sec(0.5), Samples: 1}, "sensors[0].timeout", "a read of type hdc302x takes up to 1.01s, longer than the timeout 500ms"},
+		{config.Sensor{Type: "bme290", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1}, "sensors[0].type", `unknown type "bme290": did you mean bme280?`},
+		{config.Sensor{Type: "bme280", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1, Driver: config.DriverOpts{ShuntOhms: 0.1}}, "sensors[0].driver.shunt_ohms", "type bme280 does not use shunt_ohms (it takes no driver options)"},
+		{config.Sensor{Type: "ina219", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1, Driver: config.DriverOpts{Channels: []config.ADCChannel{{Input: 1}}}}, "sensors[0].driver.channels", "it takes shunt_ohms, max_current_a"},
+		{config.Sensor{Type: "ina219", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1, Driver: config.DriverOpts{ShuntOhms: 0.1, MaxCurrentA: 10}}, "sensors[0].driver", "more than the ±320 mV"},
+		{config.Sensor{Type: "ads1115", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1, Driver: config.DriverOpts{Channels: []config.ADCChannel{{Input: 4}}}}, "sensors[0].driver", "input 4: choose 0..3"},
 	} {
 		err := Check([]config.Sensor{tc.spec})
 		var fe *config.FieldError
@@ -38,18 +41,28 @@ func TestCheckRefusesWhatTheChipCannotServe(t *testing.T) {
 		}
 	}
 	ok := []config.Sensor{
-		{Type: "scd4x", Interval: sec(10), Samples: 2},
-		{Type: "sgp30", Interval: sec(1), Samples: 1},
-		{Type: "am2320", Interval: sec(6), Samples: 3},
-		{Type: "bme280", Interval: sec(0.1), Samples: 100},
-		{Type: "ina219", Interval: sec(10), Samples: 1, Driver: config.DriverOpts{ShuntOhms: 0.1, MaxCurrentA: 3.2}},
+		{Type: "scd4x", Interval: sec(10), Timeout: two, Samples: 2},
+		{Type: "sgp30", Interval: sec(1), Timeout: sec(0.5), Samples: 1},
+		{Type: "am2320", Interval: sec(6), Timeout: two, Samples: 3},
+		{Type: "bme280", Interval: sec(1), Timeout: sec(0.5), Samples: 3},
+		{Type: "ina219", Interval: sec(10), Timeout: two, Samples: 1, Driver: config.DriverOpts{ShuntOhms: 0.1, MaxCurrentA: 3.2}},
 	}
 	if err := Check(ok); err != nil {
 		t.Errorf("Check refused a configuration the chips can serve: %v", err)
 	}
 	// Every problem is reported, not only the first.
-	err := Check([]config.Sensor{{Type: "nope", Samples: 1}, {Type: "sgp30", Interval: sec(2), Samples: 1}})
+	err := Check([]config.Sensor{{Type: "nope", Samples: 1}, {Type: "sgp30", Interval: sec(2), Timeout: two / 2, Samples: 1}})
 	if err == nil || !strings.Contains(err.Error(), "sensors[0].type") || !strings.Contains(err.Error(), "sensors[1].interval") {
 		t.Errorf("Check of two bad sensors = %v", err)
+	}
+}
+
+// Every type's longest read fits the default timeout, so a configuration
+// that leaves the timeout out never times out a good read.
+func TestEveryReadFitsTheDefaultTimeout(t *testing.T) {
+	for _, ti := range Types() {
+		if ti.ReadTime > config.DefaultSensorTimeout {
+			t.Errorf("%s: a read takes up to %v, more than the default timeout %v", ti.Name, ti.ReadTime, config.DefaultSensorTimeout)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/edgepub/edgepub/config"
 )
 
 var updateReadme = flag.Bool("update-readme", false, "rewrite the README's sensor table from Types")
@@ -61,4 +63,25 @@ func TestReadmeTableIsTheCatalog(t *testing.T) {
 		return
 	}
 	t.Errorf("README's sensor table differs from the catalog; run go test ./sensors/catalog -run Readme -update-readme\ngot:\n%s\nwant:\n%s", table, want)
+}
+
+// The README's example sensors are what people paste: each passes Check.
+func TestReadmeExamplesPassCheck(t *testing.T) {
+	data, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	for _, part := range strings.Split(string(data), "```yaml\n")[1:] {
+		if body, _, _ := strings.Cut(part, "```"); strings.HasPrefix(body, "sensors:") {
+			block = body
+		}
+	}
+	cfg, err := config.Parse(strings.NewReader(block))
+	if err != nil {
+		t.Fatalf("README sensor example: %v", err)
+	}
+	if err := Check(cfg.Sensors); err != nil {
+		t.Errorf("README sensor example: %v", err)
+	}
 }

@@ -17,12 +17,16 @@ import (
 	"github.com/edgepub/edgepub/sensors/hdc302x"
 	"github.com/edgepub/edgepub/sensors/ina219"
 	"github.com/edgepub/edgepub/sensors/mcp9808"
+	"github.com/edgepub/edgepub/sensors/mhz19"
+	"github.com/edgepub/edgepub/sensors/pms5003"
 	"github.com/edgepub/edgepub/sensors/scd4x"
 	"github.com/edgepub/edgepub/sensors/sgp30"
+	"github.com/edgepub/edgepub/sensors/sht3x"
 	"github.com/edgepub/edgepub/sensors/sht4x"
 	"github.com/edgepub/edgepub/sensors/sim"
 	"github.com/edgepub/edgepub/sensors/soc"
 	"github.com/edgepub/edgepub/sensors/tmp102"
+	"github.com/edgepub/edgepub/sensors/veml7700"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -49,8 +53,8 @@ type TypeInfo struct {
 	Addresses []uint16
 	// ChipIDs are the values of the chip's identification register that
 	// its driver accepts (the Bosch chip id, the MCP9808's manufacturer
-	// id, the HDC302x's manufacturer id). Scan names the chip only for
-	// these.
+	// id, the HDC302x's manufacturer id, the SGP30's product type). Scan
+	// names the chip only for these.
 	ChipIDs []uint16
 	// Spacing is the shortest time between two reads that each give a
 	// new measurement: the chip measures on its own schedule, or its
@@ -58,6 +62,10 @@ type TypeInfo struct {
 	// by it, and the configuration check refuses a samples × spacing that
 	// does not fit the interval.
 	Spacing time.Duration
+	// ReadTime is the longest one read takes by the datasheet, the first
+	// included, which opens the chip: a timeout shorter than that fails
+	// reads that are fine. Every type's fits config.DefaultSensorTimeout.
+	ReadTime time.Duration
 	// WarmUp is how long after opening the chip may report
 	// sensors.ErrWarmingUp instead of a value: a one-off read waits that
 	// long.
@@ -70,6 +78,11 @@ type TypeInfo struct {
 	// CheckOptions, if set, reports what Open would refuse in the
 	// configuration, without hardware.
 	CheckOptions func(spec config.Sensor) error
+	// Overlay is the line for /boot/firmware/config.txt that loads the
+	// kernel driver a kernel-read type needs, or that enables its bus.
+	Overlay string
+	// kernel says how a type read through the kernel finds its device.
+	kernel kernelDevice
 	// Open sets the sensor up. spec.Address is already the default if the
 	// configuration gave none.
 	Open func(ctx context.Context, spec config.Sensor, buses Buses) (sensors.Sensor, error)
@@ -83,19 +96,37 @@ func Types() []TypeInfo {
 		rh = "humidity_pct"
 		p  = "pressure_hpa"
 	)
+	var (
+		anyIIO   = kernelDevice{subsystem: "iio"}
+		anyHwmon = kernelDevice{subsystem: "hwmon"}
+		// The kernel's dht11 driver keeps a reading for 2 s
+		// (DHT11_DATA_VALID_TIME); the DHT22 measures at most every 2 s.
+		dht         = kernelDevice{subsystem: "iio", match: "dht11", spacing: 2 * time.Second}
+		sht3xKernel = kernelDevice{subsystem: "hwmon", match: "sht3x"}
+		// The bme680 driver's gas channel and the mcp320x driver's inputs
+		// are published under the own drivers' names.
+		bme680Kernel  = kernelDevice{subsystem: "iio", match: "bme680", rename: map[string]string{"resistance_ohm": "gas_ohm"}}
+		mcp3008Kernel = kernelDevice{subsystem: "iio", match: "mcp3008", rename: adcFields(8)}
+	)
 	types := []TypeInfo{
-		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure", Bus: "i2c or spi",
-			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID}, Open: openBMxx80},
-		{Name: "bmp280", Chip: "Bosch BMP280", Summary: "temperature and pressure", Bus: "i2c or spi",
-			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID}, Open: openBMxx80},
-		{Name: "bmp180", Chip: "Bosch BMP180", Summary: "temperature and pressure", Bus: "i2c",
-			Fields: []string{t, p}, Addresses: []uint16{0x77}, ChipIDs: []uint16{bmp180ChipID}, Open: openBMxx80},
+		{Name: "bme280", Chip: "Bosch BME280", Summary: "temperature, humidity and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
+			Fields: []string{t, rh, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmeChipID}, ReadTime: bmx280ReadTime,
+			Overlay: "dtoverlay=i2c-sensor,bme280",
+			kernel:  boschKernel("bme280"), Open: ownOrKernel(boschKernel("bme280"), openBMxx80)},
+		{Name: "bmp280", Chip: "Bosch BMP280", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c, spi or iio",
+			Fields: []string{t, p}, Addresses: []uint16{0x76, 0x77}, ChipIDs: []uint16{bmp280ChipID}, ReadTime: bmx280ReadTime,
+			Overlay: "dtoverlay=i2c-sensor,bmp280",
+			kernel:  boschKernel("bmp280"), Open: ownOrKernel(boschKernel("bmp280"), openBMxx80)},
+		{Name: "bmp180", Chip: "Bosch BMP180", Summary: "temperature and pressure; with no bus, through the kernel's bmp280 driver", Bus: "i2c or iio",
+			Fields: []string{t, p}, Addresses: []uint16{0x77}, ChipIDs: []uint16{bmp180ChipID},
+			Overlay: "dtoverlay=i2c-sensor,bmp180",
+			kernel:  boschKernel("bmp180"), Open: ownOrKernel(boschKernel("bmp180"), openBMxx80)},
 		{Name: "aht20", Chip: "Aosong AHT20", Summary: "temperature and humidity", Bus: "i2c",
-			Fields: []string{t, rh}, Addresses: []uint16{0x38},
+			Fields: []string{t, rh}, Addresses: []uint16{0x38}, ReadTime: aht20.MaxReadTime,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(aht20.NewI2C(b, spec.Address, nil))
 			})},
-		// Datasheet section 7.3: at least 2 s between two reads.
+		// The datasheet (sections 8.2.4, 8.3.3) asks for 2 s between reads.
 		{Name: "am2320", Chip: "Aosong AM2320", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x5c}, Spacing: am2320.MinSpacing,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
@@ -109,12 +140,12 @@ func Types() []TypeInfo {
 		// Each result can be read once; the chip measures once a second.
 		{Name: "hdc302x", Chip: "TI HDC3020/3021/3022", Summary: "temperature and humidity", Bus: "i2c",
 			Fields: []string{t, rh}, Addresses: []uint16{0x44, 0x45, 0x46, 0x47}, ChipIDs: []uint16{hdc302xManufacturerID},
-			Spacing: hdc302x.Period(hdc302x.DefaultOpts.SampleRate),
+			Spacing: hdc302x.Period(hdc302x.DefaultOpts.SampleRate), ReadTime: hdc302x.Period(hdc302x.DefaultOpts.SampleRate) + 10*time.Millisecond,
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(hdc302x.NewI2C(b, spec.Address, nil))
 			})},
 		{Name: "mcp9808", Chip: "Microchip MCP9808", Summary: "temperature", Bus: "i2c",
-			Fields: []string{t}, Addresses: addrRange(0x18, 0x1f), ChipIDs: []uint16{mcp9808ManufacturerID},
+			Fields: []string{t}, Addresses: addrRange(0x18, 0x1f), ChipIDs: []uint16{mcp9808ManufacturerID}, ReadTime: 260 * time.Millisecond, // 250 ms conversion at 0.0625 °C
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(mcp9808.NewI2C(b, spec.Address, nil))
 			})},
@@ -123,21 +154,22 @@ func Types() []TypeInfo {
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(tmp102.NewI2C(b, spec.Address, nil))
 			})},
-		{Name: "ds18b20", Chip: "Maxim DS18B20/DS1822/DS1825", Bus: "1-wire", Fields: []string{t}, Addresses: []uint16{0x18, 0x19},
-			Summary: "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
-			Open:    openDS18B20},
+		{Name: "ds18b20", Chip: "Maxim DS18B20/DS1822/DS1825/MAX31850", Bus: "1-wire", Fields: []string{t}, Addresses: []uint16{0x18, 0x19},
+			ReadTime: 800 * time.Millisecond, // 750 ms conversion at 12 bits, and a 10 ms EEPROM write at the first
+			Summary:  "1-Wire temperature probe, via the kernel's w1-gpio bus (bridge: sysfs) or a DS2482 I²C bridge (bridge: ds2482)",
+			Open:     openDS18B20},
 		{Name: "scd4x", Chip: "Sensirion SCD40/41", Summary: "CO₂, temperature and humidity (a new value every 5 s)", Bus: "i2c",
-			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp,
+			Fields: []string{"co2_ppm", t, rh}, Addresses: []uint16{scd4x.Addr}, Spacing: scd4x.Period, WarmUp: scd4x.WarmUp, ReadTime: 600 * time.Millisecond, // 500 ms after stop at the first
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(scd4x.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "sgp30", Chip: "Sensirion SGP30", Summary: "TVOC and CO₂ equivalent (read it every 1 s)", Bus: "i2c",
-			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
+			Fields: []string{"tvoc_ppb", "eco2_ppm"}, Addresses: []uint16{sgp30.Addr}, ChipIDs: []uint16{sgp30.ProductType}, Spacing: sgp30.Cadence, Cadence: sgp30.Cadence, WarmUp: sgp30.WarmUp,
 			Open: onI2C(func(ctx context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(sgp30.NewI2C(ctx, b, spec.Address, nil))
 			})},
 		{Name: "bh1750", Chip: "ROHM BH1750", Summary: "ambient light", Bus: "i2c",
-			Fields: []string{"illuminance_lux"}, Addresses: []uint16{0x23, 0x5c},
+			Fields: []string{"illuminance_lux"}, Addresses: []uint16{0x23, 0x5c}, ReadTime: 200 * time.Millisecond, // 180 ms high-resolution conversion
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(bh1750.NewI2C(b, spec.Address, nil))
 			})},
@@ -178,10 +210,79 @@ func Types() []TypeInfo {
 			Open: func(_ context.Context, spec config.Sensor, _ Buses) (sensors.Sensor, error) {
 				return sim.NewSoC(&sim.Opts{Seed: simSeed(spec)}), nil
 			}},
+		// Read through the kernel: a dtoverlay line loads the driver, which
+		// does the bus timing (the DHT's microsecond pulses cannot be timed
+		// from user space reliably).
+		{Name: "iio", Chip: "any Linux IIO device", Bus: "iio",
+			Summary: "the fields of the channels it has, in edgepub's units (path: the device folder, or match: the driver's name)",
+			Fields:  []string{t, rh, p, "voltage_v", "current_a", "power_w", "illuminance_lux", "resistance_ohm", "co2_ppm", "tvoc_ppb", "uv_index"},
+			kernel:  anyIIO, Open: openKernel(anyIIO)},
+		{Name: "hwmon", Chip: "any Linux hwmon device", Bus: "hwmon",
+			Summary: "the fields of the *_input attributes it has, in edgepub's units (path: the device folder, or match: the driver's name)",
+			Fields:  []string{"voltage_v", "current_a", "power_w", t, rh, "fan_rpm"},
+			kernel:  anyHwmon, Open: openKernel(anyHwmon)},
+		kernelType("dht11", "Aosong DHT11", "temperature and humidity, through the kernel's dht11 driver",
+			"dtoverlay=dht11,gpiopin=4", dht, t, rh),
+		kernelType("dht22", "Aosong DHT22/AM2302", "temperature and humidity, through the kernel's dht11 driver",
+			"dtoverlay=dht11,gpiopin=4", dht, t, rh),
+		kernelType("htu21", "TE HTU21D/SHT21", "temperature and humidity, through the kernel's htu21 driver",
+			"dtoverlay=i2c-sensor,htu21", kernelDevice{subsystem: "iio", match: "htu21"}, t, rh),
+		kernelType("si7020", "Silicon Labs Si7020/Si7021", "temperature and humidity, through the kernel's si7020 driver",
+			"dtoverlay=i2c-sensor,si7020", kernelDevice{subsystem: "iio", match: "si7020"}, t, rh),
+		kernelType("hdc100x", "TI HDC1000/HDC1080", "temperature and humidity, through the kernel's hdc100x driver",
+			"dtoverlay=i2c-sensor,hdc100x", kernelDevice{subsystem: "iio", match: "hdc100x"}, t, rh),
+		kernelType("tsl4531", "AMS TSL4531", "ambient light, through the kernel's tsl4531 driver",
+			"dtoverlay=i2c-sensor,tsl4531", kernelDevice{subsystem: "iio", match: "tsl4531"}, "illuminance_lux"),
+		kernelType("veml6070", "Vishay VEML6070", "UV index, through the kernel's veml6070 driver",
+			"dtoverlay=i2c-sensor,veml6070", kernelDevice{subsystem: "iio", match: "veml6070"}, "uv_index"),
+		kernelType("lm75", "NXP/TI LM75", "temperature, through the kernel's lm75 hwmon driver",
+			"dtoverlay=i2c-sensor,lm75,addr=0x48", kernelDevice{subsystem: "hwmon", match: "lm75"}, t),
+		// Own drivers that can also go through the kernel: an I²C bus or
+		// SPI port selects the own driver, no bus (or path, match) the
+		// kernel's.
+		{Name: "sht3x", Chip: "Sensirion SHT30/31/35", Bus: "i2c or hwmon", Fields: []string{t, rh}, Addresses: []uint16{0x44, 0x45},
+			Summary: "temperature and humidity; with no bus, through the kernel's sht3x driver",
+			Overlay: "dtoverlay=i2c-sensor,sht3x",
+			kernel:  sht3xKernel,
+			Open: ownOrKernel(sht3xKernel, onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
+				return sensor(sht3x.NewI2C(b, spec.Address, nil))
+			}))},
+		{Name: "bme680", Chip: "Bosch BME680/BME688", Bus: "i2c or iio", Fields: []string{t, rh, p, "gas_ohm"}, Addresses: []uint16{0x76, 0x77},
+			ChipIDs: []uint16{bme680ChipID},
+			Summary: "temperature, humidity, pressure and gas resistance (driver: heater_c, heater_duration); with no bus, through the kernel's bme680 driver",
+			Overlay: "dtoverlay=i2c-sensor,bme680",
+			Options: []string{"heater_c", "heater_duration"}, CheckOptions: checkBME680,
+			kernel: bme680Kernel,
+			Open:   ownOrKernel(bme680Kernel, onI2C(openBME680))},
+		{Name: "mcp3008", Chip: "Microchip MCP3008", Bus: "spi or iio", Fields: []string{"ain0_v"},
+			Summary: "10-bit ADC, inputs mapped to quantities (driver: channels, vref); with no bus, through the kernel's mcp320x driver",
+			Overlay: "dtoverlay=mcp3008,spi0-0-present",
+			Options: []string{"channels", "vref"}, CheckOptions: checkMCP3008,
+			kernel: mcp3008Kernel,
+			Open:   ownOrKernel(mcp3008Kernel, openMCP3008)},
+		{Name: "veml7700", Chip: "Vishay VEML7700", Summary: "ambient light", Bus: "i2c",
+			Fields: []string{"illuminance_lux"}, Addresses: []uint16{veml7700.Addr}, Overlay: "dtparam=i2c_arm=on",
+			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
+				return sensor(veml7700.NewI2C(b, spec.Address, nil))
+			})},
+		// Serial sensors: bus is the port.
+		{Name: "pms5003", Chip: "Plantower PMS5003/7003/A003", Summary: "particulate matter (passive mode; the fan needs 30 s after power-up)", Bus: "uart",
+			Fields: []string{"pm1_0_ugm3", "pm2_5_ugm3", "pm10_ugm3"}, WarmUp: pms5003.WarmUp,
+			Overlay: "enable_uart=1",
+			Open:    openPMS5003},
+		{Name: "mhz19", Chip: "Winsen MH-Z19B/C", Summary: "CO₂ (driver: abc, which must be given; 3 min preheat)", Bus: "uart",
+			Fields: []string{"co2_ppm"}, WarmUp: mhz19.WarmUp,
+			Overlay: "enable_uart=1",
+			Options: []string{"abc"}, CheckOptions: checkMHZ19,
+			Open: openMHZ19},
 	}
 	slices.SortFunc(types, func(a, b TypeInfo) int { return strings.Compare(a.Name, b.Name) })
 	return types
 }
+
+// bmx280ReadTime is the BMx280's longest forced conversion with the status
+// polls bmxx80 allows, and the reads around it.
+const bmx280ReadTime = 250 * time.Millisecond
 
 // Identification values the drivers accept (ChipIDs).
 const (
@@ -190,6 +291,7 @@ const (
 	bmp180ChipID          = 0x55   // BMP180 datasheet, register 0xD0
 	mcp9808ManufacturerID = 0x0054 // MCP9808 datasheet, register 0x06
 	hdc302xManufacturerID = 0x3000 // HDC302x datasheet, command 0x3781
+	bme680ChipID          = 0x61   // BME680 datasheet, register 0xD0 "chip_id"
 )
 
 // Lookup returns the type named name.
@@ -238,39 +340,49 @@ func addrRange(lo, hi uint16) []uint16 {
 // String is the type's line in `edgepub sensors types`: name, chip, bus,
 // fields.
 func (ti TypeInfo) String() string {
-	return fmt.Sprintf("%-12s %-28s %-11s %s", ti.Name, ti.Chip, ti.Bus, strings.Join(ti.Fields, ","))
+	return fmt.Sprintf("%-12s %-28s %-15s %s", ti.Name, ti.Chip, ti.Bus, strings.Join(ti.Fields, ","))
 }
 
 // Check validates what the configuration says of each sensor against its
-// type, without touching hardware: the type exists, the interval and
-// samples fit the chip's timing, and the driver options are ones the type
-// takes, with values it accepts. It returns every problem found, each a
-// *config.FieldError naming the sensor's key.
+// type, without touching hardware (see CheckSensor). It returns each
+// sensor's first problem, a *config.FieldError naming the sensor's key.
 func Check(specs []config.Sensor) error {
 	var errs []error
 	for i, spec := range specs {
-		key := fmt.Sprintf("sensors[%d]", i)
-		ti, ok := Lookup(spec.Type)
-		if !ok {
-			errs = append(errs, &config.FieldError{Key: key + ".type", Err: unknownType(spec.Type)})
-			continue
-		}
-		for _, err := range []error{
-			spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
-			spec.CheckDriverKeys(ti.Name, ti.Options),
-		} {
-			var fe *config.FieldError
-			if errors.As(err, &fe) {
-				errs = append(errs, &config.FieldError{Key: key + "." + fe.Key, Err: fe.Err})
-			}
-		}
-		if ti.CheckOptions != nil {
-			if err := ti.CheckOptions(spec); err != nil {
-				errs = append(errs, &config.FieldError{Key: key + ".driver", Err: err})
-			}
+		var fe *config.FieldError
+		if err := CheckSensor(spec); errors.As(err, &fe) {
+			errs = append(errs, &config.FieldError{Key: fmt.Sprintf("sensors[%d].%s", i, fe.Key), Err: fe.Err})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckSensor validates one sensor against its type, without touching
+// hardware: the type exists, the timeout fits the longest read, the
+// interval and samples fit the chip's timing, and the driver options are
+// ones the type takes, with values it accepts. It returns the first
+// problem as a *config.FieldError whose key is relative to the sensor
+// ("samples", "driver.channels").
+func CheckSensor(spec config.Sensor) error {
+	ti, ok := Lookup(spec.Type)
+	if !ok {
+		return &config.FieldError{Key: "type", Err: unknownType(spec.Type)}
+	}
+	for _, err := range []error{
+		spec.CheckTimeout(ti.Name, ti.ReadTime),
+		spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence),
+		spec.CheckDriverKeys(ti.Name, ti.Options),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if ti.CheckOptions != nil {
+		if err := ti.CheckOptions(spec); err != nil {
+			return &config.FieldError{Key: "driver", Err: err}
+		}
+	}
+	return nil
 }
 
 // unknownType names the closest known type, for a typo.

@@ -27,6 +27,11 @@ type Found struct {
 	Chip string
 	// Note explains an ambiguity or what to do with the device.
 	Note string
+	// Path is the folder of a device the kernel drives (IIO or hwmon).
+	Path string
+	// Match is that device's driver name, when it is the only one of its
+	// kind; otherwise the configuration needs Path.
+	Match string
 }
 
 // Scan looks for devices at every address from 0x03 to 0x77 on bus and names
@@ -39,8 +44,8 @@ type Found struct {
 // chips at 0x69, which a Raspberry Pi does not have). Sensirion sensors and
 // the HDC302x do not acknowledge a read when they hold no result, so where
 // one of them can sit and the read went unanswered, Scan sends the chip's
-// read-serial-number command, which changes no setting; an AM2320 sleeps and
-// is woken first. Where a chip has an identification register (the Bosch
+// read-serial-number command (an SHT3x's read-status), which changes no
+// setting; an AM2320 sleeps and is woken first. Where a chip has an identification register (the Bosch
 // chip id, the MCP9808's manufacturer id) Scan reads it; at 0x48..0x4b it
 // reads the configuration register to tell a TMP102 from an ADS1x15, which
 // remains a guess.
@@ -186,13 +191,34 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 				return f, false, err
 			}
 		}
-	case addr == 0x58 || addr == 0x62:
-		if _, err := commandWords(ctx, bus, addr, []byte{0x36, 0x82}, time.Millisecond, 3); err == nil {
-			if addr == 0x58 {
-				f.Chip, f.Types = "SGP30", []string{"sgp30"}
-			} else {
-				f.Chip, f.Types = "SCD4x", []string{"scd4x"}
+		// An SHT3x has no serial number command; its status register
+		// (0xF32D, datasheet table 17) reads without changing anything.
+		if addr <= 0x45 {
+			if _, err := commandWords(ctx, bus, addr, []byte{0xF3, 0x2D}, 0, 1); err == nil {
+				f.Chip, f.Types = "SHT3x", []string{"sht3x"}
+				return f, true, nil
+			} else if isContextErr(err) {
+				return f, false, err
 			}
+		}
+	case addr == 0x58:
+		// The driver accepts the product type (the feature set's top
+		// four bits) of an SGP30 only, not an SGPC3's at the same address.
+		w, err := commandWords(ctx, bus, addr, []byte{0x20, 0x2f}, 10*time.Millisecond, 1)
+		if isContextErr(err) {
+			return f, false, err
+		}
+		if err == nil {
+			if ti, ok := acceptingID(addr, w[0]>>12); ok {
+				f.Chip, f.Types = "SGP30", []string{ti.Name}
+			} else {
+				f.Note = fmt.Sprintf("a Sensirion gas sensor of product type %d, not an SGP30 (0), which is all edgepub reads at 0x58", w[0]>>12)
+			}
+			return f, true, nil
+		}
+	case addr == 0x62:
+		if _, err := commandWords(ctx, bus, addr, []byte{0x36, 0x82}, time.Millisecond, 3); err == nil {
+			f.Chip, f.Types = "SCD4x", []string{"scd4x"}
 			return f, true, nil
 		} else if isContextErr(err) {
 			return f, false, err
@@ -201,7 +227,7 @@ func identifyQuiet(ctx context.Context, bus i2c.Bus, addr uint16) (Found, bool, 
 		// The AM2320 sleeps until its address wakes it, which it does
 		// not acknowledge; awake, it answers a read of its registers.
 		_ = bus.Tx(addr, []byte{0x00}, nil)
-		if err := pause.For(ctx, time.Millisecond); err != nil {
+		if err := pause.For(ctx, 10*time.Millisecond); err != nil { // as the am2320 driver waits
 			return f, false, err
 		}
 		if bus.Tx(addr, []byte{0x03, 0x00, 0x04}, nil) == nil {

@@ -22,12 +22,12 @@ func testBench() *deviceBus {
 		0x38: registers(nil),                                         // AHT20
 		0x40: registers(map[byte]uint16{0x00: 0x399f}),               // INA219
 		0x44: sensirionChip(map[string][]uint16{"\x89": {0x1234, 0x5678}}),
-		0x45: sensirionChip(map[string][]uint16{"\x37\x81": {0x3000}}),  // HDC302x
-		0x48: registers(map[byte]uint16{0x01: 0x60a0}),                  // TMP102
-		0x49: registers(map[byte]uint16{0x01: 0x8583}),                  // ADS1x15
-		0x50: registers(nil),                                            // an EEPROM
-		0x58: sensirionChip(map[string][]uint16{"\x36\x82": {1, 2, 3}}), // SGP30
-		0x5a: registers(nil),                                            // CCS811
+		0x45: sensirionChip(map[string][]uint16{"\x37\x81": {0x3000}}), // HDC302x
+		0x48: registers(map[byte]uint16{0x01: 0x60a0}),                 // TMP102
+		0x49: registers(map[byte]uint16{0x01: 0x8583}),                 // ADS1x15
+		0x50: registers(nil),                                           // an EEPROM
+		0x58: sensirionChip(map[string][]uint16{"\x20\x2f": {0x0022}}), // SGP30: product type 0, version 0x22
+		0x5a: registers(nil),                                           // CCS811
 		0x5c: sleepyAM2320(),
 		0x62: sensirionChip(map[string][]uint16{"\x36\x82": {4, 5, 6}}), // SCD4x
 		0x76: registers(map[byte]uint16{0xd0: 0x60}),                    // BME280
@@ -222,7 +222,7 @@ func TestScanBridgeAtAnAddressPeriphRefuses(t *testing.T) {
 // of samples and 0x58 for mass production; periph's driver accepts only
 // 0x58. Scan must not promise a bmp280 that Open then refuses.
 func TestScanNamesOnlyChipIDsTheDriverAccepts(t *testing.T) {
-	for _, id := range []uint16{0x56, 0x57, 0x61} {
+	for _, id := range []uint16{0x56, 0x57, 0x50} {
 		bus := &deviceBus{devices: map[uint16]chip{0x76: registers(map[byte]uint16{0xd0: id})}}
 		found, err := Scan(context.Background(), bus)
 		if err != nil || len(found) != 1 {
@@ -235,6 +235,13 @@ func TestScanNamesOnlyChipIDsTheDriverAccepts(t *testing.T) {
 		if _, err := Open(context.Background(), spec, i2cBuses(playback(i2ctest.IO{Addr: 0x76, W: []byte{0xd0}, R: []byte{byte(id)}}))); err == nil {
 			t.Errorf("chip id %#x: the driver accepts it, so Scan should name it", id)
 		}
+	}
+	// A Sensirion gas sensor of another product type (the SGPC3's, 1) at
+	// the SGP30's address: the sgp30 driver refuses it (SGP30 datasheet,
+	// Get_feature_set: product type 0).
+	sgpc3 := &deviceBus{devices: map[uint16]chip{0x58: sensirionChip(map[string][]uint16{"\x20\x2f": {0x1006}})}}
+	if found, err := Scan(context.Background(), sgpc3); err != nil || len(found) != 1 || len(found[0].Types) != 0 || !strings.Contains(found[0].Note, "product type 1") {
+		t.Errorf("an SGPC3: %+v, %v", found, err)
 	}
 	// An MCP9808's device id is 0x04 (datasheet table 5-1); a Microchip
 	// part with another one is refused by the driver.

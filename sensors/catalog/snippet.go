@@ -2,15 +2,20 @@ package catalog
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/edgepub/edgepub/sensors/hwmon"
+	"github.com/edgepub/edgepub/sensors/iio"
 )
 
 // Snippet writes what a scan found as the sensors section of edgepub's
 // configuration, to check and paste. I²C devices are put on bus; 1-Wire
-// probes on the kernel's bus. A device that fits several types gets the
-// most likely one and a comment naming the others; one edgepub cannot read
-// gets only a comment.
+// probes on the kernel's bus; IIO and hwmon devices are found by their
+// driver's name, or by their folder when several share it. A device that
+// fits several types gets the most likely one and a comment naming the
+// others; one edgepub cannot read gets only a comment.
 func Snippet(found []Found, bus string) string {
 	var b strings.Builder
 	if len(found) == 0 {
@@ -23,7 +28,10 @@ func Snippet(found []Found, bus string) string {
 	names := map[string]bool{}
 	for _, f := range found {
 		where := "rom " + f.ROM
-		if f.ROM == "" {
+		switch {
+		case f.Path != "":
+			where = f.Path + " (" + f.Chip + ")"
+		case f.ROM == "":
 			where = fmt.Sprintf("%#02x", f.Addr)
 		}
 		if f.Note != "" {
@@ -42,6 +50,10 @@ func Snippet(found []Found, bus string) string {
 		}
 		name := uniqueName(names, entryName(f, typ))
 		fmt.Fprintf(&b, "  - name: %s\n    type: %s\n", name, typ)
+		if f.Path != "" {
+			writeKernelDevice(&b, f)
+			continue
+		}
 		if f.ROM != "" {
 			fmt.Fprintf(&b, "    rom: %s\n", f.ROM)
 			continue
@@ -59,8 +71,25 @@ func writeBridgeTemplate(b *strings.Builder, f Found, bus string) {
 	fmt.Fprintf(b, "  #   bus: %s\n  #   address: %#02x\n  #   rom: 28-xxxxxxxxxxxx\n", strconv.Quote(bus), f.Addr)
 }
 
-// entryName suggests a sensor name from the type and address or rom id.
+// writeKernelDevice writes how an entry finds a device the kernel drives:
+// by its driver's name when that is unique, else by its folder.
+func writeKernelDevice(b *strings.Builder, f Found) {
+	if f.Match == "" {
+		fmt.Fprintf(b, "    path: %s\n", strconv.Quote(f.Path))
+		return
+	}
+	fmt.Fprintf(b, "    match: %s\n", strconv.Quote(f.Match))
+	if dir := filepath.Dir(f.Path); dir != iio.DefaultBus && dir != hwmon.DefaultBus {
+		fmt.Fprintf(b, "    bus: %s\n", strconv.Quote(dir))
+	}
+}
+
+// entryName suggests a sensor name from the type and address, rom id or
+// kernel device.
 func entryName(f Found, typ string) string {
+	if f.Path != "" {
+		return typ + "-" + strings.ReplaceAll(filepath.Base(f.Path), ":", "-")
+	}
 	if f.ROM != "" {
 		_, serial, _ := strings.Cut(f.ROM, "-")
 		return typ + "-" + serial

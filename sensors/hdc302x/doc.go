@@ -4,7 +4,11 @@
 //
 // The sensor runs in its own continuous measurement mode and Sense reads the
 // latest result, so a read is quick (one transaction); creating the Dev, or
-// reading after Halt, waits one sample period for the first result.
+// reading after Halt, waits one sample period for the first result. NewI2C
+// first ends a measurement mode a crashed program left running. Each result
+// can be read once; a second read gets the chip's minimum values, which
+// Sense reports as an error, and the Dev's Spacing (the sample period) keeps
+// the Runner's samples apart.
 //
 // # Datasheet
 //

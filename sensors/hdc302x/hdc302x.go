@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/plausible"
+	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 	periphhdc302x "periph.io/x/devices/v3/hdc302x"
@@ -86,15 +87,40 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts.SampleRate > Rate10Hertz {
 		return nil, fmt.Errorf("%s: unknown sample rate %d: use one of the Rate constants", d, opts.SampleRate)
 	}
-	// A chip in sleep mode may NACK the exit; the start below tells whether
-	// one answers at all.
+	// A chip in sleep mode may NACK the exit; the identity check below
+	// tells whether one answers at all.
 	_ = b.Tx(addr, exitAutoMode, nil)
+	if err := checkIdentity(b, addr); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
 	dev, err := periphhdc302x.NewI2C(b, addr, opts.SampleRate)
 	if err != nil {
 		return nil, fmt.Errorf("%s: start measurements (is an HDC302x connected there?): %w", d, err)
 	}
 	d.dev, d.period = dev, Period(opts.SampleRate)
 	return d, nil
+}
+
+// manufacturerID is what the manufacturer id command (0x3781) returns for
+// Texas Instruments, per the datasheet's command table.
+const manufacturerID = 0x3000
+
+// checkIdentity reads the manufacturer id, so that another chip at
+// 0x44..0x47 (an SHT4x or an INA219 can sit there) is refused before any
+// command is written to it.
+func checkIdentity(b i2c.Bus, addr uint16) error {
+	var r [3]byte
+	if err := b.Tx(addr, []byte{0x37, 0x81}, r[:]); err != nil {
+		return fmt.Errorf("reading the manufacturer id (is an HDC302x connected there?): %w", err)
+	}
+	w, err := sensirion.DecodeWords(r[:])
+	if err != nil {
+		return fmt.Errorf("reading the manufacturer id: %w", err)
+	}
+	if w[0] != manufacturerID {
+		return fmt.Errorf("manufacturer id %#04x is not TI's %#04x: another chip answers at this address", w[0], manufacturerID)
+	}
+	return nil
 }
 
 // Spacing is the sample period: the chip hands out each result once.

@@ -19,8 +19,10 @@ import (
 // (polynomial 0x31, initial 0xFF), not by periph: raw 0x6666 is 0.4 of full
 // scale → 25 °C (CRC 0x93); raw 0x9999 is 0.6 → 60 % (CRC 0xBE).
 var (
-	start10Hz     = i2ctest.IO{Addr: 0x44, W: []byte{0x27, 0x37}}
-	exitAuto      = i2ctest.IO{Addr: 0x44, W: []byte{0x30, 0x93}} // datasheet table 7-3: Auto Measurement Mode Exit
+	start10Hz = i2ctest.IO{Addr: 0x44, W: []byte{0x27, 0x37}}
+	exitAuto  = i2ctest.IO{Addr: 0x44, W: []byte{0x30, 0x93}} // datasheet command table: Auto Measurement Mode Exit
+	// Manufacturer id 0x3000 (Texas Instruments) and its CRC-8, 0x33, by hand.
+	readID        = i2ctest.IO{Addr: 0x44, W: []byte{0x37, 0x81}, R: []byte{0x30, 0x00, 0x33}}
 	reply25C60pct = []byte{0x66, 0x66, 0x93, 0x99, 0x99, 0xBE}
 )
 
@@ -30,7 +32,7 @@ func read(r []byte) i2ctest.IO { return i2ctest.IO{Addr: 0x44, W: []byte{0xE0, 0
 var fastOpts = &Opts{SampleRate: Rate10Hertz}
 
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(reply25C60pct)}, DontPanic: true}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, readID, start10Hz, read(reply25C60pct)}, DontPanic: true}
 	d, err := NewI2C(bus, DefaultAddr, fastOpts)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
@@ -48,7 +50,7 @@ func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 func TestNilOptsStartsAtOneHertz(t *testing.T) {
 	// 0x2130 is the datasheet's 1 measurement per second, low-noise
 	// command. NewI2C blocks for that one second.
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x45, W: []byte{0x30, 0x93}}, {Addr: 0x45, W: []byte{0x21, 0x30}}}, DontPanic: true}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x45, W: []byte{0x30, 0x93}}, {Addr: 0x45, W: []byte{0x37, 0x81}, R: []byte{0x30, 0x00, 0x33}}, {Addr: 0x45, W: []byte{0x21, 0x30}}}, DontPanic: true}
 	if _, err := NewI2C(bus, 0x45, nil); err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
@@ -57,7 +59,7 @@ func TestNilOptsStartsAtOneHertz(t *testing.T) {
 
 func TestHaltStopsAndSenseRestarts(t *testing.T) {
 	bus := &i2ctest.Playback{Ops: []i2ctest.IO{
-		exitAuto, start10Hz,
+		exitAuto, readID, start10Hz,
 		{Addr: 0x44, W: []byte{0x30, 0x93}}, // exit continuous mode
 		start10Hz,
 		read(reply25C60pct),
@@ -92,7 +94,7 @@ func TestSenseRejects(t *testing.T) {
 		{"too cold", []byte{0x00, 0x00, 0x81, 0x99, 0x99, 0xBE}, sensors.ErrImplausible, "-45.00 °C"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(tc.reply)}, DontPanic: true}
+			bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, readID, start10Hz, read(tc.reply)}, DontPanic: true}
 			d, err := NewI2C(bus, DefaultAddr, fastOpts)
 			if err != nil {
 				t.Fatalf("NewI2C: %v", err)
@@ -112,7 +114,7 @@ func TestSenseRejects(t *testing.T) {
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK", func(t *testing.T) {
-		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz}, DontPanic: true}, Err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, readID, start10Hz}, DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -123,7 +125,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		bustest.AllUsed(t, &bus.Playback)
 	})
 	t.Run("short read", func(t *testing.T) {
-		bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(reply25C60pct[:3])}, DontPanic: true}
+		bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, readID, start10Hz, read(reply25C60pct[:3])}, DontPanic: true}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -136,7 +138,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 		}
 	})
 	t.Run("NACK on halt", func(t *testing.T) {
-		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz}, DontPanic: true}, Err: errNACK}
+		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, readID, start10Hz}, DontPanic: true}, Err: errNACK}
 		d, err := NewI2C(bus, DefaultAddr, fastOpts)
 		if err != nil {
 			t.Fatalf("NewI2C: %v", err)
@@ -148,7 +150,7 @@ func TestSenseReportsBusErrors(t *testing.T) {
 }
 
 func TestSenseHonoursCancelledContext(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz}, DontPanic: true}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, readID, start10Hz}, DontPanic: true}
 	d, err := NewI2C(bus, DefaultAddr, fastOpts)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
@@ -191,7 +193,7 @@ func TestNewI2CRejects(t *testing.T) {
 // That is no measurement of -45 °C and 0 %RH, and says why.
 func TestSecondReadOfOneResult(t *testing.T) {
 	minimum := []byte{0x00, 0x00, 0x81, 0x00, 0x00, 0x81}
-	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, start10Hz, read(reply25C60pct), read(minimum)}, DontPanic: true}
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, readID, start10Hz, read(reply25C60pct), read(minimum)}, DontPanic: true}
 	d, err := NewI2C(bus, DefaultAddr, fastOpts)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +207,17 @@ func TestSecondReadOfOneResult(t *testing.T) {
 	v, err := d.Sense(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "already read") {
 		t.Errorf("second read of one result = %v, %v; want an error saying it was read already", v, err)
+	}
+	bustest.AllUsed(t, bus)
+}
+
+// Another chip at the HDC302x's addresses (an SHT4x, an INA219) is refused
+// before anything is written to it.
+func TestOtherChipIsRefused(t *testing.T) {
+	bus := &i2ctest.Playback{Ops: []i2ctest.IO{exitAuto, {Addr: 0x44, W: []byte{0x37, 0x81}, R: []byte{0x00, 0x00, 0x81}}}, DontPanic: true}
+	_, err := NewI2C(bus, DefaultAddr, fastOpts)
+	if err == nil || !strings.Contains(err.Error(), "manufacturer id 0x0000 is not TI's 0x3000") {
+		t.Errorf("NewI2C = %v", err)
 	}
 	bustest.AllUsed(t, bus)
 }

@@ -2,11 +2,13 @@
 // over I²C for edgepub: co2_ppm, temperature_c and humidity_pct.
 //
 // NewI2C puts the sensor into periodic measurement, in which it measures by
-// itself every 5 s (every 30 s in low-power mode). Sense waits, honouring
-// the context, until the sensor flags a fresh measurement and reads it, so a
-// read interval shorter than the sensor's own returns the same measurement
-// no more than once; configure an interval of at least 5 s (30 s) and a
-// timeout that covers one such period.
+// itself every 5 s (every 30 s in low-power mode), the first 5 s after the
+// start. Until then Sense returns an error wrapping sensors.ErrWarmingUp at
+// once, which the Runner does not count as a failure; after it, Sense waits,
+// honouring the context, until the sensor flags a fresh measurement. The
+// Dev's Spacing is the period: the Runner spaces samples by it, and
+// edgepub's configuration check refuses an interval or samples that would
+// read faster.
 //
 // Every word the sensor sends carries a CRC-8 that is checked. A CO₂ value of
 // 0 ppm is what the sensor reports for a sample it could not measure

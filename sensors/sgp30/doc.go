@@ -3,15 +3,17 @@
 // equivalent the sensor derives from hydrogen, not a CO₂ measurement).
 //
 // The sensor's on-chip baseline compensation expects a measurement every
-// second: configure the sensor with an interval of 1s and let the Runner
-// average (samples) or thin out (deadband, heartbeat) what is published.
-// Longer intervals work but the values drift more.
+// second (Cadence): the sensor is configured with an interval of 1s, which
+// edgepub's configuration check insists on, and Sense waits out the rest of
+// the second if called early. Thin out what is published with deadband and
+// heartbeat.
 //
-// For 15 s after NewI2C starts the algorithm, the sensor answers with the
-// fixed values 400 ppm and 0 ppb; Sense reports these as
-// sensors.ErrImplausible so that they are not published. Values outside the
-// output range (eCO₂ 400..60000 ppm, TVOC 0..60000 ppb) are reported the
-// same way. Every word the sensor sends carries a CRC-8 that is checked.
+// For 15 s after NewI2C starts the algorithm (WarmUp), the sensor answers
+// with the fixed values 400 ppm and 0 ppb; Sense skips these with an error
+// wrapping sensors.ErrWarmingUp, which the Runner neither publishes nor
+// counts as a failure. Values outside the output range (eCO₂ 400..60000
+// ppm, TVOC 0..60000 ppb) are reported as sensors.ErrImplausible. Every
+// word the sensor sends carries a CRC-8 that is checked.
 //
 // The baseline the sensor learns is not stored: after a restart it takes the
 // sensor up to 12 hours to settle again.

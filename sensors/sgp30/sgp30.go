@@ -22,11 +22,16 @@ const (
 const Addr uint16 = 0x58
 
 // WarmUp is how long after Init_air_quality the chip returns fixed values
-// (datasheet section 3.2), which Sense reports as sensors.ErrWarmingUp.
+// (datasheet section 1.2, "Air Quality Signals"), which Sense reports as
+// sensors.ErrWarmingUp.
 const WarmUp = 15 * time.Second
 
+// ProductType is an SGP30's in the top four bits of its feature set
+// (datasheet table "Get_feature_set_version").
+const ProductType = 0
+
 // Cadence is how often measure_iaq must be sent: the chip's dynamic baseline
-// compensation assumes one measurement per second (datasheet section 3.3).
+// compensation assumes one measurement per second (datasheet section 1.2).
 const Cadence = time.Second
 
 // Commands and their maximum durations, datasheet table "Measurement
@@ -62,8 +67,10 @@ type Dev struct {
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
 	started time.Time
-	version byte
-	mu      sync.Mutex
+	// lastMeasure is when measure_iaq was last sent; zero before the first.
+	lastMeasure time.Time
+	version     byte
+	mu          sync.Mutex
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -85,7 +92,7 @@ func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: no answer reading the feature set: %w", d, err)
 	}
-	if product := fs[0] >> 12; product != 0 {
+	if product := fs[0] >> 12; product != ProductType {
 		return nil, fmt.Errorf("%s: product type %d is not an SGP30 (0): check the address", d, product)
 	}
 	d.version = byte(fs[0])
@@ -107,13 +114,23 @@ func (d *Dev) Version() byte { return d.version }
 // Sense measures tvoc_ppb and eco2_ppm. It must be called every second
 // (Cadence), warm-up included: in the 15 s after start the chip returns the
 // fixed values 400 ppm and 0 ppb, which Sense skips with an error wrapping
-// sensors.ErrWarmingUp.
+// sensors.ErrWarmingUp. A call sooner than Cadence after the last waits
+// out the rest.
 func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Keep the cadence even when called early, as right after NewI2C.
+	if !d.lastMeasure.IsZero() {
+		if early := Cadence - d.now().Sub(d.lastMeasure); early > 0 {
+			if err := d.sleep(ctx, early); err != nil {
+				return nil, fmt.Errorf("%s: waiting for the next 1 s step of the cadence: %w", d, err)
+			}
+		}
+	}
+	d.lastMeasure = d.now()
 	w, err := d.command(ctx, cmdMeasureIAQ, measureDuration, 2)
 	if err != nil {
 		return nil, fmt.Errorf("%s: measuring: %w", d, err)

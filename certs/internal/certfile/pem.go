@@ -8,7 +8,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // PEM block types seen in the wild.
@@ -174,18 +177,50 @@ func SamePublicKey(a, b crypto.PublicKey) bool {
 	return ok && eq.Equal(b)
 }
 
-// SubjectCN names a certificate briefly for messages.
+// SubjectCN names a certificate briefly for messages, escaped: it may come
+// from a peer that has not been verified.
 func SubjectCN(c *x509.Certificate) string {
 	if c.Subject.CommonName != "" {
-		return "CN=" + c.Subject.CommonName
+		return "CN=" + Printable(c.Subject.CommonName)
 	}
-	return c.Subject.String()
+	return Printable(c.Subject.String())
 }
 
-// IssuerCN names a certificate's issuer briefly for messages.
+// IssuerCN names a certificate's issuer briefly for messages, escaped.
 func IssuerCN(c *x509.Certificate) string {
 	if c.Issuer.CommonName != "" {
-		return "CN=" + c.Issuer.CommonName
+		return "CN=" + Printable(c.Issuer.CommonName)
 	}
-	return c.Issuer.String()
+	return Printable(c.Issuer.String())
+}
+
+// Printable returns s with every character that is not printable (newline,
+// terminal escape, bidi override, invalid UTF-8) written as a Go escape, so
+// that certificate text cannot forge log lines or drive the terminal.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
 }

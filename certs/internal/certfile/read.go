@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -22,19 +23,83 @@ func Read(path, what, configKey string) ([]byte, error) {
 	if configKey != "" {
 		fix = "set " + configKey + " in the config to the file itself"
 	}
-	st, err := os.Stat(path)
-	if err == nil && st.IsDir() {
+	data, err := ReadBounded(path)
+	var nr *notRegularError
+	switch {
+	case errors.As(err, &nr) && nr.mode.IsDir():
 		return nil, Problem(ErrWrongPEMType, "%s %s is a directory, not a file: %s", what, path, fix)
-	}
-	if err == nil && st.Size() > MaxSize {
-		return nil, Problem(ErrNotPEM, "%s %s is %d bytes, far too large for a certificate or key: %s", what, path, st.Size(), fix)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	case errors.As(err, &nr):
+		return nil, Problem(ErrNotPEM, "%s %s is %s, not a regular file: copy the real file there or %s", what, path, nr.kind(), fix)
+	case errors.Is(err, ErrTooLarge):
+		return nil, Problem(ErrNotPEM, "%s %s is more than %d bytes, far too large for a certificate or key: %s", what, path, MaxSize, fix)
+	case err != nil:
 		return nil, ReadError(path, what, configKey, err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, Problem(ErrNotPEM, "%s %s is empty: copy the real file there", what, path)
+	}
+	return data, nil
+}
+
+// ErrTooLarge is returned by ReadBounded for a file above MaxSize.
+var ErrTooLarge = fmt.Errorf("larger than %d bytes", MaxSize)
+
+// notRegularError is a path that names a pipe, device, socket or directory.
+type notRegularError struct{ mode fs.FileMode }
+
+// NotRegular returns the kind of file (a named pipe, a directory, …) when
+// err says that ReadBounded refused a file that is not a regular one.
+func NotRegular(err error) (kind string, isDir, ok bool) {
+	var nr *notRegularError
+	if !errors.As(err, &nr) {
+		return "", false, false
+	}
+	return nr.kind(), nr.mode.IsDir(), true
+}
+
+func (e *notRegularError) Error() string { return "not a regular file but " + e.kind() }
+
+func (e *notRegularError) kind() string {
+	switch t := e.mode.Type(); {
+	case t&fs.ModeDir != 0:
+		return "a directory"
+	case t&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case t&fs.ModeCharDevice != 0:
+		return "a character device"
+	case t&fs.ModeDevice != 0:
+		return "a block device"
+	case t&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
+}
+
+// ReadBounded reads a regular file of at most MaxSize bytes. It opens
+// without blocking and checks the opened file, so a FIFO or /dev/zero put
+// where a certificate belongs neither hangs nor fills the memory.
+func ReadBounded(path string) ([]byte, error) {
+	f, err := openNonBlocking(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &notRegularError{mode: st.Mode()}
+	}
+	if st.Size() > MaxSize {
+		return nil, ErrTooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, ErrTooLarge // grew while being read
 	}
 	return data, nil
 }

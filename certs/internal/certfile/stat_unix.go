@@ -4,6 +4,7 @@ package certfile
 
 import (
 	"io/fs"
+	"os"
 	"strconv"
 	"syscall"
 )
@@ -23,4 +24,10 @@ func FileOwner(st fs.FileInfo) (uid, gid uint32, ok bool) {
 		return sys.Uid, sys.Gid, true
 	}
 	return 0, 0, false
+}
+
+// openNonBlocking opens path for reading without waiting for a writer, as
+// opening a FIFO otherwise would.
+func openNonBlocking(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
