@@ -12,6 +12,9 @@
 #                       ARM binaries under qemu): packaging/test/ci.sh
 #   make test-nspawn    the package in a booted Debian 12 container:
 #                       packaging/test/nspawn.sh (root, about 70 s)
+#   make test-vm        the package on a real kernel in a Debian 12 VM (qemu),
+#                       with power cuts: packaging/test/vm.sh (root, ~12 min idle;
+#                       CYCLES=100 for the long run)
 #   make test-stress    go test -race ./... three times in a row with a busy
 #                       process per core beside it: scripts/test-stress.sh
 #
@@ -49,7 +52,7 @@ goenv_armel := GOOS=linux GOARCH=arm GOARM=5
 # Keep dates in the package reproducible: the commit's, not the build's.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
-.PHONY: test test-deps vet build binaries deb packages test-packaging test-nspawn test-stress clean FORCE
+.PHONY: test test-deps vet build binaries deb packages test-packaging test-nspawn test-vm test-stress clean FORCE
 
 # The whole suite, as CI runs it (.ci/run): the integration, partition and
 # packaging tests need root and the Debian packages of .ci/packages.txt.
@@ -58,6 +61,7 @@ test: test-deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) test-packaging
 	$(MAKE) test-nspawn
+	$(MAKE) test-vm
 
 test-deps:
 	@.ci/install-packages
@@ -102,6 +106,9 @@ test-packaging:
 
 test-nspawn:
 	packaging/test/nspawn.sh
+
+test-vm:
+	packaging/test/vm.sh
 
 test-stress:
 	scripts/test-stress.sh

@@ -18,8 +18,13 @@
 //     next start. Appending to a full or failing disk is the exception:
 //     those readings are held in memory (see below) and die with the process.
 //   - A power cut loses at most the readings the broker had not acknowledged
-//     that were appended in the last SyncWindow (default 1 s). Run fsyncs
-//     before the oldest unacknowledged, unsynced reading is SyncWindow old.
+//     that were taken in the last SyncWindow (default 1 s): the window counts
+//     from the reading's time, or from Append if that is earlier. Run fsyncs
+//     before the oldest unacknowledged, unsynced reading is SyncWindow old,
+//     starting each fsync earlier by the time the last one took. That holds
+//     while an fsync takes less than half of SyncWindow minus Run's tick
+//     (SyncWindow/4, at most 250 ms); a slower fsync stretches the window to
+//     about twice its duration and is logged (logging.MsgSlowSync).
 //     Acknowledged readings are never synced: they are already safe at the
 //     broker.
 //   - A seq is never handed out for two different readings. Within one boot,

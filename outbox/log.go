@@ -44,13 +44,17 @@ type segmentLog struct {
 	bytes   int64
 	// syncMarks say where the records written since the last fsync start:
 	// mark i covers the seqs from its seq up to the next mark's (the last
-	// one up to the next seq), and at is when its first record was
-	// appended. A new mark starts syncMarksPerTick times a tick, so there
-	// are a few per second at any rate, and the deadline they give errs
-	// towards syncing early.
+	// one up to the next seq), and at is when its oldest record was taken
+	// (or appended, if that was earlier). A new mark starts
+	// syncMarksPerTick times a tick, so there are a few per second at any
+	// rate, and the deadline they give errs towards syncing early.
 	syncMarks []syncMark
-	scratch   []byte
-	syncs     uint64
+	// syncLead is how much earlier than SyncWindow the next fsync starts:
+	// the last fsync's duration, or half the previous lead if that was
+	// longer, so one slow fsync moves the next ones forward for a while.
+	syncLead time.Duration
+	scratch  []byte
+	syncs    uint64
 	// lastAckMarkAt is when Ack last wrote ack marks (Unix nanoseconds);
 	// ackMarkWrites counts the slot writes.
 	lastAckMarkAt int64
@@ -207,8 +211,17 @@ func (l *segmentLog) append(seq uint64, t time.Time, payload []byte, now time.Ti
 	seg.recs = append(seg.recs, entry{seq: seq, off: off, unixNano: timeToNanos(t), size: uint32(len(payload))})
 	seg.pending++
 	l.pending++
-	if n := len(l.syncMarks); n == 0 || time.Duration(now.UnixNano()-l.syncMarks[n-1].at) >= l.tickEvery/syncMarksPerTick {
-		l.syncMarks = append(l.syncMarks, syncMark{seq: seq, at: now.UnixNano()})
+	// The window counts from when the reading was taken: it may have waited
+	// for Append, e.g. while a busy disk held up the lock.
+	at := now.UnixNano()
+	if taken := timeToNanos(t); taken > 0 && taken < at {
+		at = taken
+	}
+	switch n := len(l.syncMarks); {
+	case n == 0 || time.Duration(at-l.syncMarks[n-1].at) >= l.tickEvery/syncMarksPerTick:
+		l.syncMarks = append(l.syncMarks, syncMark{seq: seq, at: at})
+	case at < l.syncMarks[n-1].at:
+		l.syncMarks[n-1].at = at // taken before the mark's first reading
 	}
 	return nil
 }
@@ -441,7 +454,14 @@ func (l *segmentLog) dueSyncs(now time.Time, next uint64) (jobs []syncJob, due b
 		l.syncMarks = nil
 		return nil, false, nil
 	}
-	if time.Duration(now.UnixNano()-l.syncMarks[0].at) < l.opts.SyncWindow-l.tickEvery {
+	// Readings taken out of order can leave an older mark behind a newer.
+	oldest := l.syncMarks[0].at
+	for _, m := range l.syncMarks[1:] {
+		oldest = min(oldest, m.at)
+	}
+	// The records are safe only when the fsync returns, so it starts one
+	// tick plus the expected fsync time before the window ends.
+	if time.Duration(now.UnixNano()-oldest) < l.opts.SyncWindow-l.tickEvery-l.syncLead {
 		return nil, false, nil
 	}
 	for _, s := range l.segs {

@@ -13,8 +13,14 @@ import (
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
-// retryEvery is how often a failed disk is tried again.
-const retryEvery = 5 * time.Second
+const (
+	// retryEvery is how often a failed disk is tried again.
+	retryEvery = 5 * time.Second
+	// slowSyncQuiet is how long fsyncs stay within SyncWindow before a
+	// stretch of slow ones is over: a short window on a busy disk would
+	// otherwise start and end one every few seconds.
+	slowSyncQuiet = time.Minute
+)
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("outbox is closed")
@@ -51,6 +57,18 @@ type Outbox struct {
 	aged       episode
 	// skipped is the seq range Open skipped, for Stats.
 	skipped SeqRange
+	// syncFile fsyncs a segment; tests replace it with a slow one.
+	syncFile func(*os.File) error
+	slowSync slowSyncEpisode
+}
+
+// slowSyncEpisode tracks a stretch of fsyncs slower than SyncWindow so it is
+// logged once at its start and once at its end, a minute after the last.
+type slowSyncEpisode struct {
+	active  bool
+	count   uint64
+	slowest time.Duration
+	last    time.Time
 }
 
 // Stats is a snapshot of the outbox.
@@ -112,6 +130,7 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 		log:       o.Logger,
 		notify:    make(chan struct{}, 1),
 		tickEvery: min(max(o.SyncWindow/4, 10*time.Millisecond), 250*time.Millisecond),
+		syncFile:  (*os.File).Sync,
 	}
 	ob.disk = segmentLog{dir: dir, opts: &ob.opts, logger: o.Logger, tickEvery: ob.tickEvery}
 	ob.mem = memFallback{dir: dir, limit: o.MemoryLimit, logger: o.Logger}

@@ -84,12 +84,13 @@ func (o *Outbox) syncIfDue() {
 
 	// fsync without the lock: on an SD card it can take a while and Append
 	// must not wait for it.
+	start := time.Now()
 	done := make([]bool, len(jobs))
 	for i, j := range jobs {
 		if err != nil {
 			break
 		}
-		if err = j.f.Sync(); err != nil {
+		if err = o.syncFile(j.f); err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				err = nil // the segment was finished meanwhile
 				continue
@@ -115,6 +116,38 @@ func (o *Outbox) syncIfDue() {
 		// whether these records reach the disk is unknown, and retrying
 		// the fsync would report success without proof.
 		o.enterDiskErrorLocked(err)
+		return
+	}
+	if len(jobs) > 0 {
+		o.timeSyncLocked(start, time.Now())
+	}
+}
+
+// timeSyncLocked moves the next fsync forward by the time this one took and
+// logs fsyncs that take longer than SyncWindow: on a busy disk (on ext4 an
+// fsync also waits for other processes' data in the same journal commit) no
+// schedule keeps the window then, and a power cut can lose readings up to
+// about twice the fsync's duration old.
+func (o *Outbox) timeSyncLocked(start, end time.Time) {
+	took := end.Sub(start)
+	o.disk.syncLead = max(took, o.disk.syncLead/2)
+	e := &o.slowSync
+	if took <= o.opts.SyncWindow {
+		if e.active && end.Sub(e.last) >= slowSyncQuiet {
+			o.log.Info("outbox fsyncs are within the sync window again", slog.String("dir", o.dir),
+				slog.Uint64("slow_fsyncs", e.count), slog.Duration("slowest", e.slowest))
+			*e = slowSyncEpisode{}
+		}
+		return
+	}
+	e.count++
+	e.slowest = max(e.slowest, took)
+	e.last = end
+	if !e.active {
+		e.active = true
+		o.log.Warn("outbox fsync took longer than the sync window: a power cut now can lose unacknowledged readings older than the window",
+			logging.MessageID(logging.MsgSlowSync), slog.String("dir", o.dir),
+			slog.Duration("took", took), slog.Duration("sync_window", o.opts.SyncWindow))
 	}
 }
 

@@ -30,6 +30,7 @@ const (
 	MsgClockFloor          = "fa43f7c546c74442a60cad154c5b430a"
 	MsgIdentityInUse       = "b019281a15964b9aaa8a80ebe631da06"
 	MsgDeliveryUnconfirmed = "2e9ed56701b144c58d924ee66a96980e"
+	MsgSlowSync            = "c91552ac2f2c4ecf96c328e4cd9355ab"
 )
 
 // Certificate renewal, the signer and revocation (issue 14).
