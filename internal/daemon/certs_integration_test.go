@@ -120,7 +120,7 @@ func testExpiredThenRenewed(t *testing.T, sighup bool) {
 	testutil.Eventually(t, 5*time.Second, "the rotation message (MsgCertRotated) logged", func() bool {
 		return strings.Contains(logs.String(), logging.MsgCertRotated)
 	})
-	deliveredThrough(t, sub, "Kai", r.d.outbox.Stats().LastSeq, 20*time.Second)
+	deliveredThrough(t, sub, "Kai", r.d.outbox.Stats().LastSeq, time.Minute)
 	h = r.d.Health()
 	if h.CertDaysLeft == nil || *h.CertDaysLeft < 800 {
 		t.Errorf("health cert_days_left = %v after renewal, want the renewed certificate's 824", h.CertDaysLeft)
@@ -187,7 +187,7 @@ func TestRotationToANewCAWhileConnected(t *testing.T) {
 		st := r.d.publisher.Status()
 		return st.Connected && st.Reconnects >= 1
 	})
-	deliveredThrough(t, sub, "Kai", r.d.outbox.Stats().LastSeq, 20*time.Second)
+	deliveredThrough(t, sub, "Kai", r.d.outbox.Stats().LastSeq, time.Minute)
 	if d := r.d.outbox.Stats().Dropped; d != 0 {
 		t.Errorf("%d readings dropped", d)
 	}
@@ -240,7 +240,7 @@ func TestBrokenReplacementKeepsTheOldPair(t *testing.T) {
 		st := r.d.publisher.Status()
 		return st.Connected && st.Reconnects >= 1
 	})
-	deliveredThrough(t, sub, "Kai", r.d.outbox.Stats().LastSeq, 20*time.Second)
+	deliveredThrough(t, sub, "Kai", r.d.outbox.Stats().LastSeq, time.Minute)
 }
 
 // A client certificate signed by an intermediate CA, made with openssl as a
