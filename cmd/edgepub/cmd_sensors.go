@@ -102,7 +102,8 @@ func cmdSensorsRead(ctx context.Context, args []string, stdout, stderr io.Writer
 			"and calibration, waiting out a sensor's warm-up. --json prints each reading as run would publish it,\n"+
 			"without the seq field.", stderr)
 	var cf configFlags
-	cf.register(fset)
+	// The certificate names the device in --json; no broker, state or log.
+	cf.register(fset, "broker", "state-dir", "log-level")
 	all := fset.Bool("all", false, "read every configured sensor")
 	asJSON := fset.Bool("json", false, "print one JSON line per reading, as run publishes it (without seq)")
 	if help, err := parseArgs(fset, args, stdout, 0, math.MaxInt); help || err != nil {

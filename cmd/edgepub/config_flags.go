@@ -44,17 +44,25 @@ func userStateDir(xdgStateHome, home string) string {
 	return config.DefaultStateDir
 }
 
-func (f *configFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.path, "config", "", "read the config from `FILE` (default "+config.DefaultPath+" if it exists)")
-	fs.Var(&f.brokers, "broker", "broker `URL`, e.g. ssl://127.0.0.1:8883; repeat or comma-separate for several (overrides broker.urls)")
-	fs.StringVar(&f.certDir, "cert-dir", "", "folder `DIR` with ca.crt and the device's <name>.crt/<name>.key (overrides certs.dir)")
-	fs.StringVar(&f.certPrefix, "cert-prefix", "", "`PREFIX` of the file names in the cert folder, e.g. certs_ for systemd credentials (overrides certs.prefix)")
-	fs.StringVar(&f.caFile, "cafile", "", "CA certificate `FILE`, as mosquitto_pub takes it (overrides certs.ca)")
-	fs.StringVar(&f.certFile, "cert", "", "client certificate `FILE`, as mosquitto_pub takes it; needs --key (overrides certs.cert)")
-	fs.StringVar(&f.keyFile, "key", "", "client key `FILE`, as mosquitto_pub takes it; needs --cert (overrides certs.key)")
-	fs.StringVar(&f.stateDir, "state-dir", "", "folder `DIR` for the outbox and seq state (overrides state_dir)")
-	fs.BoolVar(&f.simulate, "simulate", false, "replace the configured sensors with simulated ones")
-	fs.StringVar(&f.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn or error (overrides log.level)")
+// register adds the config flags to fs, but for those named in omit: a
+// command's help lists only the flags it uses.
+func (f *configFlags) register(fs *flag.FlagSet, omit ...string) {
+	all := flag.NewFlagSet("", flag.ContinueOnError)
+	all.StringVar(&f.path, "config", "", "read the config from `FILE` (default "+config.DefaultPath+" if it exists)")
+	all.Var(&f.brokers, "broker", "broker `URL`, e.g. ssl://127.0.0.1:8883; repeat or comma-separate for several (overrides broker.urls)")
+	all.StringVar(&f.certDir, "cert-dir", "", "folder `DIR` with ca.crt and the device's <name>.crt/<name>.key (overrides certs.dir)")
+	all.StringVar(&f.certPrefix, "cert-prefix", "", "`PREFIX` of the file names in the cert folder, e.g. certs_ for systemd credentials (overrides certs.prefix)")
+	all.StringVar(&f.caFile, "cafile", "", "CA certificate `FILE`, as mosquitto_pub takes it (overrides certs.ca)")
+	all.StringVar(&f.certFile, "cert", "", "client certificate `FILE`, as mosquitto_pub takes it; needs --key (overrides certs.cert)")
+	all.StringVar(&f.keyFile, "key", "", "client key `FILE`, as mosquitto_pub takes it; needs --cert (overrides certs.key)")
+	all.StringVar(&f.stateDir, "state-dir", "", "folder `DIR` for the outbox and seq state (overrides state_dir)")
+	all.BoolVar(&f.simulate, "simulate", false, "replace the configured sensors with simulated ones")
+	all.StringVar(&f.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn or error (overrides log.level)")
+	all.VisitAll(func(fl *flag.Flag) {
+		if !slices.Contains(omit, fl.Name) {
+			fs.Var(fl.Value, fl.Name, fl.Usage)
+		}
+	})
 }
 
 // load reads the config file and applies the flags over it.
