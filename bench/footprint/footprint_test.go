@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -35,26 +36,25 @@ const (
 
 // BenchmarkFootprint runs `edgepub run` with 10 simulated sensors read
 // once a second against a local Mosquitto (the seed's mTLS listener) and,
-// in the same run, a second edgepub with Go's default GOGC=100 (edgepub run
-// sets 25 unless GOGC is set; its own device identity)
-// and a bare paho client that only stays connected. Over a 60 s window
-// after a 2 min warm-up it reports each daemon's RSS (peak and mean of 1 s
-// samples), CPU (utime+stime as % of one core) and bytes written to storage
-// per reading (write_bytes − cancelled_write_bytes of /proc/PID/io) against
-// the mean payload size counted at a subscriber, and the idle client's RSS.
+// in the same run, a bare paho client that only stays connected (the
+// anchor) and, if $EDGEPUB_BENCH_BEFORE names another edgepub binary (an
+// older commit built the same way), that one too with its own identity.
+// Over a 60 s window after a 2 min warm-up it reports each process's RSS
+// (peak and mean of 1 s samples, anonymous and file-backed at the end), CPU
+// (run time of its threads from /proc/PID/task/*/schedstat, and
+// utime+stime, as % of one core), wake-ups per second (timeslices from the
+// same schedstat) and bytes written to storage per reading
+// (write_bytes − cancelled_write_bytes of /proc/PID/io) against the mean
+// payload size counted at a subscriber.
 //
 //	EDGEPUB_BENCH_DIR=/mnt/benchfs go test -run '^$' -bench BenchmarkFootprint -benchtime 1x ./bench/footprint
 func BenchmarkFootprint(b *testing.B) {
-	daemons := []struct {
-		name, device string
-		env          []string
-	}{
-		{"edgepub", "Kai", nil},
-		// The Go runtime's minimum heap goal is 4 MiB × GOGC/100; edgepub's
-		// live heap is about 2 MiB, so Go's default lets it double.
-		{"edgepub-gogc100", "Kai2", []string{"GOGC=100"}},
-	}
+	type daemon struct{ name, device, bin string }
 	for range b.N {
+		daemons := []daemon{{"edgepub", "Kai", edgepubproc.Build(b)}}
+		if before := os.Getenv("EDGEPUB_BENCH_BEFORE"); before != "" {
+			daemons = append(daemons, daemon{"before", "Kai2", before})
+		}
 		devices := []string{"Idle"}
 		for _, d := range daemons {
 			devices = append(devices, d.device)
@@ -62,7 +62,6 @@ func BenchmarkFootprint(b *testing.B) {
 		pki := mosquittotest.NewSeedPKI(b, "127.0.0.1", devices...)
 		broker := mosquittotest.Start(b, mosquittotest.Opts{PKI: pki})
 		sub := subscribe(b, broker.URL(), pki.DeviceDir(b, "monitor"), "+/sensors/#")
-		bin := edgepubproc.Build(b)
 		idle := startIdleClient(b, broker.URL(), pki.DeviceDir(b, "Idle"))
 		procs := make([]*edgepubproc.Proc, len(daemons))
 		for i, d := range daemons {
@@ -70,7 +69,7 @@ func BenchmarkFootprint(b *testing.B) {
 				Broker: broker.URL(), CertDir: pki.DeviceDir(b, d.device), StateDir: edgepubproc.StateDir(b),
 				Sensors: 10, Interval: time.Second,
 			}.Write(b)
-			procs[i] = edgepubproc.Start(b, bin, edgepubproc.Opts{Config: config, Env: d.env})
+			procs[i] = edgepubproc.Start(b, d.bin, edgepubproc.Opts{Config: config})
 		}
 		for _, p := range procs {
 			p.WaitLog("connected to broker", 30*time.Second)
@@ -90,26 +89,34 @@ func BenchmarkFootprint(b *testing.B) {
 		}
 		last := readAll(b, pids)
 		elapsed := last[0].At.Sub(first[0].At)
-		cpuPct := func(i int) float64 { return 100 * (last[i].CPU - first[i].CPU).Seconds() / elapsed.Seconds() }
-
-		b.ReportMetric(slices.Max(rss[0]), "idle-paho-rss-peak-MiB")
-		b.Logf("idle paho client: RSS peak %.1f MiB (at the end %s), CPU %.3f %%", slices.Max(rss[0]), split(last[0]), cpuPct(0))
-		for j, d := range daemons {
-			i := j + 1
+		pct := func(d time.Duration) float64 { return 100 * d.Seconds() / elapsed.Seconds() }
+		names := []string{"idle-paho"}
+		for _, d := range daemons {
+			names = append(names, d.name)
+		}
+		for i, name := range names {
+			run, ticks := last[i].RunTime-first[i].RunTime, last[i].CPU-first[i].CPU
+			wakeups := float64(last[i].Timeslices-first[i].Timeslices) / elapsed.Seconds()
+			b.ReportMetric(slices.Max(rss[i]), name+"-rss-peak-MiB")
+			b.ReportMetric(mean(rss[i]), name+"-rss-mean-MiB")
+			b.ReportMetric(pct(run), name+"-cpu-%")
+			b.ReportMetric(wakeups, name+"-wakeups/s")
+			b.Logf("%s: RSS peak %.2f MiB mean %.2f MiB (%.2f× the idle client; at the end %s, VmHWM %.1f MiB); CPU %.1f ms run time over %.1f s = %.3f %% of one core (utime+stime %.2f s = %.2f %%); %.1f wake-ups/s",
+				name, slices.Max(rss[i]), mean(rss[i]), mean(rss[i])/mean(rss[0]), split(last[i]), float64(last[i].HWMKiB)/1024,
+				float64(run.Microseconds())/1000, elapsed.Seconds(), pct(run), ticks.Seconds(), pct(ticks), wakeups)
+			if i == 0 {
+				continue
+			}
+			d := daemons[i-1]
 			readings, payload := sub.since(seen, d.device)
 			perReading := float64(last[i].NetWrites()-first[i].NetWrites()) / float64(readings)
-			b.ReportMetric(slices.Max(rss[i]), d.name+"-rss-peak-MiB")
-			b.ReportMetric(mean(rss[i]), d.name+"-rss-mean-MiB")
-			b.ReportMetric(cpuPct(i), d.name+"-cpu-%")
 			b.ReportMetric(perReading, d.name+"-disk-B/reading")
-			b.ReportMetric(perReading/payload, d.name+"-disk/payload")
-			b.Logf("%s %v: RSS peak %.1f MiB mean %.1f MiB (at the end %s, VmHWM %.1f MiB); CPU %.3f s over %.1f s = %.3f %% of one core",
-				d.name, d.env, slices.Max(rss[i]), mean(rss[i]), split(last[i]), float64(last[i].HWMKiB)/1024,
-				(last[i].CPU - first[i].CPU).Seconds(), elapsed.Seconds(), cpuPct(i))
+			b.ReportMetric(float64(run.Microseconds())/float64(readings), d.name+"-cpu-µs/reading")
 			b.Logf("%s: RSS each second (MiB): %v", d.name, oneDecimal(rss[i]))
-			b.Logf("%s: %d readings at the subscriber (%.1f/s), mean payload %.1f B; storage writes %d − cancelled %d = %d B = %.2f B/reading = %.4f × payload",
-				d.name, readings, float64(readings)/elapsed.Seconds(), payload, last[i].WriteBytes-first[i].WriteBytes,
-				last[i].CancelledWriteBytes-first[i].CancelledWriteBytes, last[i].NetWrites()-first[i].NetWrites(), perReading, perReading/payload)
+			b.Logf("%s: %d readings at the subscriber (%.1f/s), mean payload %.1f B, %.1f µs of CPU per reading; storage writes %d − cancelled %d = %d B = %.2f B/reading = %.4f × payload",
+				d.name, readings, float64(readings)/elapsed.Seconds(), payload, float64(run.Microseconds())/float64(readings),
+				last[i].WriteBytes-first[i].WriteBytes, last[i].CancelledWriteBytes-first[i].CancelledWriteBytes,
+				last[i].NetWrites()-first[i].NetWrites(), perReading, perReading/payload)
 		}
 		for _, p := range procs {
 			p.Stop()

@@ -226,8 +226,13 @@ type Sample struct {
 	// RssAnonKiB is the anonymous part of RSS (heap, stacks, runtime);
 	// RssFileKiB the mapped binary's pages that are resident.
 	RssAnonKiB, RssFileKiB int64
-	// CPU is utime+stime of /proc/PID/stat.
+	// CPU is utime+stime of /proc/PID/stat (10 ms ticks).
 	CPU time.Duration
+	// RunTime and Timeslices are summed over the live threads'
+	// /proc/PID/task/*/schedstat: time on a CPU (ns resolution) and how
+	// many times a thread was put on a CPU, i.e. its wake-ups.
+	RunTime    time.Duration
+	Timeslices int64
 	// WriteBytes and CancelledWriteBytes are from /proc/PID/io: bytes the
 	// process dirtied for storage, and dirty bytes it truncated or deleted
 	// before writeback.
@@ -262,6 +267,7 @@ func Read(tb testing.TB, pid int) Sample {
 	utime, _ := strconv.ParseInt(rest[11], 10, 64)
 	stime, _ := strconv.ParseInt(rest[12], 10, 64)
 	s.CPU = time.Duration(utime+stime) * time.Second / clockTicks
+	s.RunTime, s.Timeslices = schedstat(dir)
 	io, err := os.ReadFile(dir + "/io")
 	if err != nil {
 		tb.Fatal(err)
@@ -270,6 +276,28 @@ func Read(tb testing.TB, pid int) Sample {
 	s.WriteBytes, _ = strconv.ParseInt(ioFields["write_bytes"], 10, 64)
 	s.CancelledWriteBytes, _ = strconv.ParseInt(ioFields["cancelled_write_bytes"], 10, 64)
 	return s
+}
+
+// schedstat sums the schedstat lines of the process's threads: run time
+// in ns, wait time, timeslices. A thread gone between the listing and the
+// read counts as nothing.
+func schedstat(dir string) (time.Duration, int64) {
+	tasks, _ := filepath.Glob(dir + "/task/*/schedstat")
+	var run, slices int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 3 {
+			continue
+		}
+		r, _ := strconv.ParseInt(f[0], 10, 64)
+		n, _ := strconv.ParseInt(f[2], 10, 64)
+		run, slices = run+r, slices+n
+	}
+	return time.Duration(run), slices
 }
 
 func keyValues(b []byte, sep string) map[string]string {
