@@ -93,11 +93,15 @@ func NewRunner(opts RunnerOpts) *Runner {
 // from the sensor's own goroutine (emit must be safe for concurrent use).
 func (r *Runner) Run(ctx context.Context, sources []Source, emit func(Reading)) error {
 	var wg sync.WaitGroup
+	// All schedules count from the same instant, so sensors with the same
+	// interval (or multiples) are read together: one wake-up of the
+	// process per round instead of one per sensor.
+	epoch := r.opts.Now()
 	for _, src := range sources {
 		r.mu.Lock()
 		r.status[src.Name] = &SensorStatus{Name: src.Name}
 		r.mu.Unlock()
-		wg.Go(func() { r.loop(ctx, src, emit) })
+		wg.Go(func() { r.loop(ctx, src, epoch, emit) })
 	}
 	wg.Wait()
 	return nil
@@ -123,13 +127,14 @@ func sortStatus(s []SensorStatus) {
 	}
 }
 
-// loop is one sensor's schedule. After a failure the next attempt comes
+// loop is one sensor's schedule: reads start at epoch + k×Interval (a read
+// that overran its interval skips to the next one). After a failure the next attempt comes
 // after a backoff that starts at a tenth of the interval (or the sensor's
 // spacing, if longer) and doubles up to the interval, so a sensor that comes
 // back is picked up quickly but a dead one does not flood the bus. A read in
 // the sensor's warm-up is retried after that first step, without counting a
 // failure.
-func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
+func (r *Runner) loop(ctx context.Context, src Source, epoch time.Time, emit func(Reading)) {
 	log := r.opts.Logger.With("sensor", src.Name)
 	var (
 		reader   = &hangGuard{sensor: src.Sensor}
@@ -186,8 +191,16 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 			emit(reading)
 			last = &reading
 		}
-		wait = src.Interval - r.opts.Now().Sub(start)
+		wait = untilNext(r.opts.Now().Sub(epoch), src.Interval)
 	}
+}
+
+// untilNext is the wait from elapsed to the next multiple of interval.
+func untilNext(elapsed, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	return interval - elapsed%interval
 }
 
 // ReadOnce reads src once as Run would, samples, warm-up and calibration

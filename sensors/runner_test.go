@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,3 +341,65 @@ func TestFailingSensorLogIsRateLimited(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Sensors with the same interval are read at the same instants, one
+// wake-up per round, however long each read takes and whichever failed
+// before; a read that overruns its interval skips to the next round.
+func TestSchedulesShareOneGrid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var mu sync.Mutex
+		starts := map[string][]time.Duration{}
+		sensor := func(name string, took func(n int) time.Duration, fail func(n int) bool) fakeSensor {
+			return func(context.Context) (Values, error) {
+				mu.Lock()
+				n := len(starts[name])
+				starts[name] = append(starts[name], time.Since(start))
+				mu.Unlock()
+				time.Sleep(took(n))
+				if fail(n) {
+					return nil, errors.New("i2c: NACK at 0x44")
+				}
+				return Values{"x": 1}, nil
+			}
+		}
+		never := func(int) bool { return false }
+		sources := []Source{
+			{Name: "fast", Sensor: sensor("fast", func(int) time.Duration { return time.Millisecond }, never)},
+			{Name: "slow", Sensor: sensor("slow", func(int) time.Duration { return 300 * time.Millisecond }, never)},
+			// Fails twice (retried after 100 ms and 200 ms), then back on the grid.
+			{Name: "flaky", Sensor: sensor("flaky", func(int) time.Duration { return 0 }, func(n int) bool { return n < 2 })},
+			// Its second read overruns the interval: the third starts at 3 s.
+			{Name: "stuck", Sensor: sensor("stuck", func(n int) time.Duration {
+				if n == 1 {
+					return 1500 * time.Millisecond
+				}
+				return 0
+			}, never)},
+		}
+		for i := range sources {
+			sources[i].Interval, sources[i].Timeout = time.Second, 2*time.Second
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			NewRunner(RunnerOpts{}).Run(ctx, sources, func(Reading) {})
+			close(done)
+		}()
+		time.Sleep(4*time.Second + 500*time.Millisecond)
+		cancel()
+		<-done
+		s := time.Second
+		want := map[string][]time.Duration{
+			"fast":  {0, s, 2 * s, 3 * s, 4 * s},
+			"slow":  {0, s, 2 * s, 3 * s, 4 * s},
+			"flaky": {0, 100 * time.Millisecond, 300 * time.Millisecond, s, 2 * s, 3 * s, 4 * s},
+			"stuck": {0, s, 3 * s, 4 * s},
+		}
+		for name, w := range want {
+			if got := starts[name]; !slices.Equal(got, w) {
+				t.Errorf("%s read at %v, want %v", name, got, w)
+			}
+		}
+	})
+}
