@@ -39,6 +39,9 @@ type Outbox struct {
 	log       *slog.Logger
 	notify    chan struct{}
 	tickEvery time.Duration
+	// unsynced tells Run that Append left the first record that may need
+	// an fsync, so it ticks every tickEvery again.
+	unsynced chan struct{}
 	seq       *seqLease
 
 	mu       sync.Mutex
@@ -129,6 +132,7 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 		opts:      o,
 		log:       o.Logger,
 		notify:    make(chan struct{}, 1),
+		unsynced:  make(chan struct{}, 1),
 		tickEvery: min(max(o.SyncWindow/4, 10*time.Millisecond), 250*time.Millisecond),
 		syncFile:  (*os.File).Sync,
 	}
@@ -246,9 +250,16 @@ func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (u
 	}
 	o.seq.use(seq)
 	if o.diskErr == nil {
+		hadMarks := len(o.disk.syncMarks) > 0
 		if err := o.disk.append(seq, t, payload, time.Now()); err != nil {
 			o.enterDiskErrorLocked(err)
 			o.mem.append(seq, timeToNanos(t), payload)
+		}
+		if !hadMarks && len(o.disk.syncMarks) > 0 {
+			select {
+			case o.unsynced <- struct{}{}:
+			default:
+			}
 		}
 	} else {
 		o.mem.append(seq, timeToNanos(t), payload)

@@ -11,20 +11,36 @@ import (
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
+// idleTickEvery is how often Run ticks while no record waits for an fsync:
+// the rest of its work is housekeeping that does not need tickEvery, and
+// every tick wakes the process (on a Pi, the CPU from its idle state).
+const idleTickEvery = time.Second
+
 // Run does the periodic work until ctx is done: fsync within SyncWindow of
 // unacknowledged records, replacing and deleting acknowledged segments,
 // dropping readings past MaxAge, extending the seq lease and retrying a
-// failed disk. It returns nil when ctx is cancelled.
+// failed disk. It ticks every tickEvery while a record may need an fsync,
+// else every idleTickEvery. It returns nil when ctx is cancelled.
 func (o *Outbox) Run(ctx context.Context) error {
-	t := time.NewTicker(o.tickEvery)
+	t := time.NewTimer(o.tickEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-o.unsynced:
+			t.Reset(o.tickEvery)
+			continue
 		case <-t.C:
 			o.tick()
 		}
+		o.mu.Lock()
+		next := idleTickEvery
+		if len(o.disk.syncMarks) > 0 || o.diskErr != nil {
+			next = o.tickEvery
+		}
+		o.mu.Unlock()
+		t.Reset(max(next, o.tickEvery))
 	}
 }
 

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -285,6 +286,31 @@ func TestWindowCountsFromTheReadingTime(t *testing.T) {
 		o.tick()
 		if st := o.Stats(); st.Syncs != 2 {
 			t.Fatalf("Syncs = %d, want 2", st.Syncs)
+		}
+	})
+}
+
+// Run ticks rarely while nothing waits for an fsync, and an Append after a
+// long quiet spell still gets its fsync within the window.
+func TestRunSyncsWithinTheWindowAfterAQuietSpell(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		opts := e.opts()
+		opts.SyncWindow = idleTickEvery / 5
+		o := e.open(opts)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { o.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		for _, quiet := range []time.Duration{10 * time.Second, idleTickEvery - opts.SyncWindow/2, idleTickEvery / 3} {
+			time.Sleep(quiet)
+			syncs := o.Stats().Syncs
+			e.appendN(o, 1)
+			time.Sleep(o.opts.SyncWindow)
+			synctest.Wait()
+			if got := o.Stats().Syncs - syncs; got != 1 {
+				t.Fatalf("after %v quiet, %d fsyncs within the %v window, want 1", quiet, got, o.opts.SyncWindow)
+			}
 		}
 	})
 }
