@@ -42,7 +42,7 @@ type Outbox struct {
 	// unsynced tells Run that Append left the first record that may need
 	// an fsync, so it ticks every tickEvery again.
 	unsynced chan struct{}
-	seq       *seqLease
+	seq      *seqLease
 
 	mu       sync.Mutex
 	closed   bool
