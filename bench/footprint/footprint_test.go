@@ -41,6 +41,7 @@ const (
 // older commit built the same way), that one too with its own identity.
 // Over a 60 s window after a 2 min warm-up it reports each process's RSS
 // (peak and mean of 1 s samples, anonymous and file-backed at the end), CPU
+// and the pages it touched in the window (Referenced after clear_refs), CPU
 // (run time of its threads from /proc/PID/task/*/schedstat, and
 // utime+stime, as % of one core), wake-ups per second (timeslices from the
 // same schedstat) and bytes written to storage per reading
@@ -80,6 +81,9 @@ func BenchmarkFootprint(b *testing.B) {
 		for _, p := range procs {
 			pids = append(pids, p.PID())
 		}
+		for _, pid := range pids {
+			edgepubproc.ClearRefs(b, pid)
+		}
 		first, seen := readAll(b, pids), sub.mark()
 		rss := make([][]float64, len(pids))
 		for t := time.NewTicker(time.Second); len(rss[0]) < int(window/time.Second); <-t.C {
@@ -101,8 +105,9 @@ func BenchmarkFootprint(b *testing.B) {
 			b.ReportMetric(mean(rss[i]), name+"-rss-mean-MiB")
 			b.ReportMetric(pct(run), name+"-cpu-%")
 			b.ReportMetric(wakeups, name+"-wakeups/s")
-			b.Logf("%s: RSS peak %.2f MiB mean %.2f MiB (%.2f× the idle client; at the end %s, VmHWM %.1f MiB); CPU %.1f ms run time over %.1f s = %.3f %% of one core (utime+stime %.2f s = %.2f %%); %.1f wake-ups/s",
-				name, slices.Max(rss[i]), mean(rss[i]), mean(rss[i])/mean(rss[0]), split(last[i]), float64(last[i].HWMKiB)/1024,
+			b.ReportMetric(float64(last[i].ReferencedKiB)/1024, name+"-touched-MiB")
+			b.Logf("%s: RSS peak %.2f MiB mean %.2f MiB (%.2f× the idle client; at the end %s, VmHWM %.1f MiB); pages touched in the window %.2f MiB; CPU %.1f ms run time over %.1f s = %.3f %% of one core (utime+stime %.2f s = %.2f %%); %.1f wake-ups/s",
+				name, slices.Max(rss[i]), mean(rss[i]), mean(rss[i])/mean(rss[0]), split(last[i]), float64(last[i].HWMKiB)/1024, float64(last[i].ReferencedKiB)/1024,
 				float64(run.Microseconds())/1000, elapsed.Seconds(), pct(run), ticks.Seconds(), pct(ticks), wakeups)
 			if i == 0 {
 				continue

@@ -233,6 +233,11 @@ type Sample struct {
 	// many times a thread was put on a CPU, i.e. its wake-ups.
 	RunTime    time.Duration
 	Timeslices int64
+	// ReferencedKiB is Referenced of /proc/PID/smaps_rollup: the resident
+	// pages touched since the last ClearRefs (or the start), i.e. the
+	// working set, which RSS overstates when the kernel maps whole large
+	// folios of the binary around each page the process touches.
+	ReferencedKiB int64
 	// WriteBytes and CancelledWriteBytes are from /proc/PID/io: bytes the
 	// process dirtied for storage, and dirty bytes it truncated or deleted
 	// before writeback.
@@ -268,6 +273,9 @@ func Read(tb testing.TB, pid int) Sample {
 	stime, _ := strconv.ParseInt(rest[12], 10, 64)
 	s.CPU = time.Duration(utime+stime) * time.Second / clockTicks
 	s.RunTime, s.Timeslices = schedstat(dir)
+	if rollup, err := os.ReadFile(dir + "/smaps_rollup"); err == nil {
+		s.ReferencedKiB = kib(keyValues(rollup, ":")["Referenced"])
+	}
 	io, err := os.ReadFile(dir + "/io")
 	if err != nil {
 		tb.Fatal(err)
@@ -276,6 +284,15 @@ func Read(tb testing.TB, pid int) Sample {
 	s.WriteBytes, _ = strconv.ParseInt(ioFields["write_bytes"], 10, 64)
 	s.CancelledWriteBytes, _ = strconv.ParseInt(ioFields["cancelled_write_bytes"], 10, 64)
 	return s
+}
+
+// ClearRefs clears the referenced bits of pid's pages, so that a later
+// Sample's ReferencedKiB counts only the pages touched after it.
+func ClearRefs(tb testing.TB, pid int) {
+	tb.Helper()
+	if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("1"), 0); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // schedstat sums the schedstat lines of the process's threads: run time
