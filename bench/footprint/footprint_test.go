@@ -40,7 +40,7 @@ const (
 // anchor) and, if $EDGEPUB_BENCH_BEFORE names another edgepub binary (an
 // older commit built the same way), that one too with its own identity.
 // Over a 60 s window after a 2 min warm-up it reports each process's RSS
-// (peak and mean of 1 s samples, anonymous and file-backed at the end), CPU
+// (peak and mean of 1 s samples, anonymous and file-backed at the end)
 // and the pages it touched in the window (Referenced after clear_refs), CPU
 // (run time of its threads from /proc/PID/task/*/schedstat, and
 // utime+stime, as % of one core), wake-ups per second (timeslices from the
