@@ -64,7 +64,8 @@ type TypeInfo struct {
 	Spacing time.Duration
 	// ReadTime is the longest one read takes by the datasheet, the first
 	// included, which opens the chip: a timeout shorter than that fails
-	// reads that are fine. Every type's fits config.DefaultSensorTimeout.
+	// reads that are fine. A sensor that gives no timeout gets
+	// config.DefaultTimeout's for it (see ReadTime).
 	ReadTime time.Duration
 	// WarmUp is how long after opening the chip may report
 	// sensors.ErrWarmingUp instead of a value: a one-off read waits that
@@ -302,6 +303,14 @@ func Lookup(name string) (TypeInfo, bool) {
 		return TypeInfo{}, false
 	}
 	return types[i], true
+}
+
+// ReadTime is the longest read of the type named name by its datasheet, 0
+// for an unknown type: config.Parser's ReadTime, which picks each sensor's
+// default timeout from it.
+func ReadTime(name string) time.Duration {
+	ti, _ := Lookup(name)
+	return ti.ReadTime
 }
 
 // typeNames lists the names of Types for an error message.
