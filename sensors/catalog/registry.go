@@ -26,6 +26,7 @@ import (
 	"github.com/edgepub/edgepub/sensors/sim"
 	"github.com/edgepub/edgepub/sensors/soc"
 	"github.com/edgepub/edgepub/sensors/tmp102"
+	"github.com/edgepub/edgepub/sensors/tsl2591"
 	"github.com/edgepub/edgepub/sensors/veml7700"
 	"periph.io/x/conn/v3/i2c"
 )
@@ -265,6 +266,12 @@ func Types() []TypeInfo {
 			Fields: []string{"illuminance_lux"}, Addresses: []uint16{veml7700.Addr}, Overlay: "dtparam=i2c_arm=on",
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(veml7700.NewI2C(b, spec.Address, nil))
+			})},
+		{Name: "tsl2591", Chip: "ams TSL2591", Summary: "ambient light, up to about 6000 lx (gain 25×, 100 ms)", Bus: "i2c",
+			Fields: []string{"illuminance_lux"}, Addresses: []uint16{tsl2591.Addr}, ChipIDs: []uint16{tsl2591.DeviceID},
+			Spacing: tsl2591.DefaultOpts.IntegrationTime, ReadTime: tsl2591.MaxReadTime, Overlay: "dtparam=i2c_arm=on",
+			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
+				return sensor(tsl2591.NewI2C(b, spec.Address, nil))
 			})},
 		// Serial sensors: bus is the port.
 		{Name: "pms5003", Chip: "Plantower PMS5003/7003/A003", Summary: "particulate matter (passive mode; the fan needs 30 s after power-up)", Bus: "uart",
