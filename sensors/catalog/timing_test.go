@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -279,23 +280,25 @@ func sensorSpec(typ string, interval, timeout time.Duration, samples int) config
 // samples spaced so that each gets a new measurement.
 func TestSCD4xTimingWithTheRunner(t *testing.T) {
 	for _, samples := range []int{1, 2} {
-		synctest.Test(t, func(t *testing.T) {
-			chip := &scd4xModel{chipModel: chipModel{addr: 0x62}}
-			got, st := runFor(t, sensorSpec("scd4x", 10*time.Second, 2*time.Second, samples), i2cBuses(chip), time.Minute)
-			if st.Errors != 0 {
-				t.Errorf("samples %d: %d failures, last: %s", samples, st.Errors, st.LastError)
-			}
-			if len(got) < 5 {
-				t.Errorf("samples %d: %d readings in a minute at a 10 s interval", samples, len(got))
-			}
-			for _, r := range got {
-				if r.Values["co2_ppm"] != 500 {
-					t.Errorf("samples %d: reading %v", samples, r.Values)
+		t.Run(fmt.Sprintf("samples %d", samples), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				chip := &scd4xModel{chipModel: chipModel{addr: 0x62}}
+				got, st := runFor(t, sensorSpec("scd4x", 10*time.Second, 2*time.Second, samples), i2cBuses(chip), time.Minute)
+				if st.Errors != 0 {
+					t.Errorf("samples %d: %d failures, last: %s", samples, st.Errors, st.LastError)
 				}
-			}
-			if b := chip.broken(); len(b) > 0 {
-				t.Errorf("samples %d: the driver broke the datasheet's rules: %v", samples, b)
-			}
+				if len(got) < 5 {
+					t.Errorf("samples %d: %d readings in a minute at a 10 s interval", samples, len(got))
+				}
+				for _, r := range got {
+					if r.Values["co2_ppm"] != 500 {
+						t.Errorf("samples %d: reading %v", samples, r.Values)
+					}
+				}
+				if b := chip.broken(); len(b) > 0 {
+					t.Errorf("samples %d: the driver broke the datasheet's rules: %v", samples, b)
+				}
+			})
 		})
 	}
 }
