@@ -59,7 +59,6 @@ func TestSenseDecodesDatasheetConversion(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-
 				bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(tc.upper, tc.lower)}), DontPanic: true}
 				d, _ := newDev(t, bus)
 				v, err := d.Sense(context.Background())
@@ -70,7 +69,6 @@ func TestSenseDecodesDatasheetConversion(t *testing.T) {
 					t.Errorf("Sense() = %v, want temperature_c %v", v, tc.want)
 				}
 				bustest.AllUsed(t, bus)
-
 			})
 		})
 	}
@@ -78,7 +76,6 @@ func TestSenseDecodesDatasheetConversion(t *testing.T) {
 
 func TestFirstSenseWaitsOneConversion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0x01, 0x94), readTemperature(0x01, 0x95)}), DontPanic: true}
 		d, timed := newDev(t, bus)
 		for range 2 {
@@ -90,13 +87,11 @@ func TestFirstSenseWaitsOneConversion(t *testing.T) {
 			t.Errorf("waits = %v, want a single 250ms wait before the first read", timed.Waits())
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
 func TestResolutionSetsRegisterAndWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		for _, tc := range []struct {
 			res  Resolution
 			reg  byte
@@ -123,13 +118,11 @@ func TestResolutionSetsRegisterAndWait(t *testing.T) {
 			}
 			bustest.AllUsed(t, bus)
 		}
-
 	})
 }
 
 func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{
 			readTemperature(0x01, 0x94),
 			{Addr: 0x18, W: []byte{0x01, 0x01, 0x00}}, // shutdown bit
@@ -154,7 +147,6 @@ func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
 			t.Errorf("waits = %v, want %v: one after NewI2C and one after the wake-up", timed.Waits(), want)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
@@ -169,7 +161,6 @@ func TestSenseRejectsImplausible(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-
 				bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(tc.upper, tc.lower)}), DontPanic: true}
 				d, _ := newDev(t, bus)
 				v, err := d.Sense(context.Background())
@@ -177,7 +168,6 @@ func TestSenseRejectsImplausible(t *testing.T) {
 					t.Fatalf("Sense() = %v, %v; want ErrImplausible mentioning %q", v, err, tc.text)
 				}
 				bustest.AllUsed(t, bus)
-
 			})
 		})
 	}
@@ -187,7 +177,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, Err: errNACK}
 			d, err := NewI2C(bus, DefaultAddr, nil)
 			if err != nil {
@@ -199,12 +188,10 @@ func TestSenseReportsBusErrors(t *testing.T) {
 				t.Fatalf("Sense error = %v, want a read failure naming the device", err)
 			}
 			bustest.AllUsed(t, &bus.Playback)
-
 		})
 	})
 	t.Run("short read", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			short := i2ctest.IO{Addr: 0x18, W: []byte{0x05}, R: []byte{0x01}}
 			bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{short}), DontPanic: true}
 			d, _ := newDev(t, bus)
@@ -214,12 +201,10 @@ func TestSenseReportsBusErrors(t *testing.T) {
 			if bus.Count != len(bus.Ops)-1 {
 				t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
 			}
-
 		})
 	})
 	t.Run("NACK on halt", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, Err: errNACK}
 			d, err := NewI2C(bus, DefaultAddr, nil)
 			if err != nil {
@@ -228,7 +213,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 			if err := d.Halt(); !errors.Is(err, errNACK) {
 				t.Fatalf("Halt error = %v, want the NACK", err)
 			}
-
 		})
 	})
 }
@@ -236,7 +220,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 func TestSenseHonoursContext(t *testing.T) {
 	t.Run("cancelled before", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{Ops: initOps, DontPanic: true}
 			d, _ := newDev(t, bus)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -249,12 +232,10 @@ func TestSenseHonoursContext(t *testing.T) {
 				t.Errorf("waited %v before noticing the cancelled context", took)
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 	t.Run("deadline during the first conversion", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0x01, 0x94)}), DontPanic: true}
 			d, _ := newDev(t, bus)
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -275,7 +256,6 @@ func TestSenseHonoursContext(t *testing.T) {
 				t.Errorf("the next Sense took %v, want a full 250ms conversion", took)
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 }
@@ -299,36 +279,30 @@ func TestNewI2CRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-
 				bus := &i2ctest.Playback{Ops: tc.ops, DontPanic: true}
 				if _, err := NewI2C(bus, tc.addr, tc.opts); err == nil || !strings.Contains(err.Error(), tc.text) {
 					t.Fatalf("NewI2C error = %v, want it to contain %q", err, tc.text)
 				}
 				bustest.AllUsed(t, bus)
-
 			})
 		})
 	}
 	t.Run("no device", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 			_, err := NewI2C(bus, 0x1A, nil)
 			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "mcp9808 at 0x1a on playback: read manufacturer id (is an MCP9808 connected there?)") {
 				t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
 			}
-
 		})
 	})
 	t.Run("NACK while configuring", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps[:2], DontPanic: true}, Err: errNACK}
 			if _, err := NewI2C(bus, DefaultAddr, nil); err == nil || !strings.Contains(err.Error(), "set resolution and start") {
 				t.Fatalf("NewI2C error = %v, want a configuration failure", err)
 			}
 			bustest.AllUsed(t, &bus.Playback)
-
 		})
 	})
 }

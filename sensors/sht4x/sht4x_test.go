@@ -53,7 +53,6 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
 		d, timed := newDev(t, bus, DefaultOpts)
 		if got := d.SerialNumber(); got != 0x12345678 {
@@ -71,13 +70,11 @@ func TestSenseDecodesDatasheetFormulas(t *testing.T) {
 			t.Errorf("waits = %v, want %v (serial number, high precision measurement)", timed.Waits(), want)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
 func TestNilOptsMeansDefaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		// Only the command byte matters here: nil opts must measure at high
 		// precision (0xFD).
 		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
@@ -89,7 +86,6 @@ func TestNilOptsMeansDefaults(t *testing.T) {
 			t.Fatalf("Sense: %v", err)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
@@ -105,7 +101,6 @@ func TestPrecisionSelectsCommandAndWait(t *testing.T) {
 	} {
 		t.Run(tc.p.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-
 				bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{
 					{Addr: 0x44, W: []byte{tc.code}},
 					{Addr: 0x44, R: reply25C69pct},
@@ -118,7 +113,6 @@ func TestPrecisionSelectsCommandAndWait(t *testing.T) {
 					t.Errorf("conversion wait = %v, want %v", waits[len(waits)-1], tc.wait)
 				}
 				bustest.AllUsed(t, bus)
-
 			})
 		})
 	}
@@ -136,7 +130,6 @@ func TestHumidityIsClampedToPercentRange(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-
 				bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
 				d, _ := newDev(t, bus, DefaultOpts)
 				v, err := d.Sense(context.Background())
@@ -147,7 +140,6 @@ func TestHumidityIsClampedToPercentRange(t *testing.T) {
 					t.Errorf("humidity_pct = %v, want %v", v["humidity_pct"], tc.want)
 				}
 				bustest.AllUsed(t, bus)
-
 			})
 		})
 	}
@@ -171,7 +163,6 @@ func TestSenseRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-
 				bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
 				d, _ := newDev(t, bus, DefaultOpts)
 				v, err := d.Sense(context.Background())
@@ -182,7 +173,6 @@ func TestSenseRejects(t *testing.T) {
 					t.Errorf("error %q should name the device and contain %q", err, tc.text)
 				}
 				bustest.AllUsed(t, bus)
-
 			})
 		})
 	}
@@ -192,7 +182,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK on command", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: serialOps, DontPanic: true}, Err: errNACK}
 			d, err := NewI2C(bus, 0x44, nil)
 			if err != nil {
@@ -203,12 +192,10 @@ func TestSenseReportsBusErrors(t *testing.T) {
 				t.Fatalf("Sense error = %v, want the NACK wrapped with the command", err)
 			}
 			bustest.AllUsed(t, &bus.Playback)
-
 		})
 	})
 	t.Run("NACK on read", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}, Err: errNACK}
 			d, err := NewI2C(bus, 0x44, nil)
 			if err != nil {
@@ -219,12 +206,10 @@ func TestSenseReportsBusErrors(t *testing.T) {
 				t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
 			}
 			bustest.AllUsed(t, &bus.Playback)
-
 		})
 	})
 	t.Run("short read", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			// The recording holds only 3 of the 6 bytes the driver asks for, so
 			// the playback bus refuses the transaction.
 			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct[:3])), DontPanic: true}
@@ -235,7 +220,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 			if bus.Count != len(bus.Ops)-1 {
 				t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
 			}
-
 		})
 	})
 }
@@ -243,7 +227,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 func TestSenseHonoursContext(t *testing.T) {
 	t.Run("cancelled before", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{Ops: serialOps, DontPanic: true}
 			d, _ := newDev(t, bus, DefaultOpts)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -252,12 +235,10 @@ func TestSenseHonoursContext(t *testing.T) {
 				t.Fatalf("Sense error = %v, want context.Canceled", err)
 			}
 			bustest.AllUsed(t, bus) // no measurement traffic
-
 		})
 	})
 	t.Run("deadline during conversion", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			// The command goes out, the deadline passes 3 ms into the 10 ms
 			// wait, and the read gives up then; the reply is never read.
 			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}
@@ -272,7 +253,6 @@ func TestSenseHonoursContext(t *testing.T) {
 				t.Errorf("Sense returned after %v, want 3ms: at the deadline, not at the end of the wait", took)
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 }
@@ -311,7 +291,6 @@ func TestConcurrentSensesDoNotInterleave(t *testing.T) {
 
 func TestReset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{{Addr: 0x44, W: []byte{0x94}}}), DontPanic: true}
 		d, timed := newDev(t, bus, DefaultOpts)
 		if err := d.Reset(context.Background()); err != nil {
@@ -321,48 +300,40 @@ func TestReset(t *testing.T) {
 			t.Errorf("reset wait = %v, want 1ms", wait)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
 func TestNewI2CRejects(t *testing.T) {
 	t.Run("wrong address", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{DontPanic: true}
 			if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x44, 0x45 or 0x46") {
 				t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 	t.Run("unknown precision", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{DontPanic: true}
 			if _, err := NewI2C(bus, 0x44, &Opts{Precision: 7}); err == nil {
 				t.Fatal("NewI2C accepted precision 7")
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 	t.Run("no device", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			errNACK := errors.New("remote I/O error")
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 			_, err := NewI2C(bus, 0x45, nil)
 			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an SHT4x connected") {
 				t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
 			}
-
 		})
 	})
 	t.Run("serial CRC", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{Ops: []i2ctest.IO{
 				{Addr: 0x44, W: []byte{0x89}},
 				{Addr: 0x44, R: []byte{0x12, 0x34, 0x37, 0x56, 0x78, 0x00}},
@@ -372,7 +343,6 @@ func TestNewI2CRejects(t *testing.T) {
 				t.Fatalf("NewI2C error = %v, want ErrCRC", err)
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 }

@@ -44,7 +44,6 @@ func newDev(t *testing.T, bus i2c.Bus) (*Dev, *bustest.Timed) {
 
 func TestSenseDecodesDatasheetTable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		// Rows of the datasheet's 12-bit temperature data format table.
 		for _, tc := range []struct {
 			msb, lsb byte
@@ -69,13 +68,11 @@ func TestSenseDecodesDatasheetTable(t *testing.T) {
 			}
 			bustest.AllUsed(t, bus)
 		}
-
 	})
 }
 
 func TestFirstSenseWaitsOneConversion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0x19, 0x00), readTemperature(0x19, 0x10)}), DontPanic: true}
 		d, timed := newDev(t, bus)
 		for range 2 {
@@ -87,13 +84,11 @@ func TestFirstSenseWaitsOneConversion(t *testing.T) {
 			t.Errorf("waits = %v, want a single 35ms wait before the first read", timed.Waits())
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
 func TestSampleRateIsWritten(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		// Conversion rate bits CR1..CR0 are bits 7..6 of the low byte:
 		// 0xA0 (4 Hz) becomes 0x60 (1 Hz).
 		bus := &i2ctest.Playback{Ops: []i2ctest.IO{readConfig, {Addr: 0x49, W: []byte{0x01, 0x60, 0x60}}}, DontPanic: true}
@@ -102,25 +97,21 @@ func TestSampleRateIsWritten(t *testing.T) {
 			t.Fatalf("NewI2C: %v", err)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
 func TestNilOptsKeepsPowerOnRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{Ops: initOps, DontPanic: true}
 		if _, err := NewI2C(bus, DefaultAddr, nil); err != nil {
 			t.Fatalf("NewI2C: %v", err)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
 func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{
 			readTemperature(0x19, 0x00),
 			readConfig, // periph's Halt looks and leaves it alone
@@ -150,13 +141,11 @@ func TestHaltShutsDownAndSenseWakesUp(t *testing.T) {
 			t.Errorf("waits = %v, want %v: one after NewI2C and one after the wake-up", timed.Waits(), want)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
 func TestSenseRejectsImplausible(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		// 0xC80 is -56 °C, one degree below the operating range.
 		bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readTemperature(0xC8, 0x00)}), DontPanic: true}
 		d, _ := newDev(t, bus)
@@ -168,7 +157,6 @@ func TestSenseRejectsImplausible(t *testing.T) {
 			t.Errorf("error %q should name the device", err)
 		}
 		bustest.AllUsed(t, bus)
-
 	})
 }
 
@@ -176,19 +164,16 @@ func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: initOps, DontPanic: true}, Err: errNACK}
 			d, _ := newDev(t, bus)
 			if _, err := d.Sense(context.Background()); !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read: ") {
 				t.Fatalf("Sense error = %v, want the NACK as a read failure", err)
 			}
 			bustest.AllUsed(t, &bus.Playback)
-
 		})
 	})
 	t.Run("short read", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			short := i2ctest.IO{Addr: 0x48, W: []byte{0x00}, R: []byte{0x19}}
 			bus := &i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{short}), DontPanic: true}
 			d, _ := newDev(t, bus)
@@ -198,24 +183,20 @@ func TestSenseReportsBusErrors(t *testing.T) {
 			if bus.Count != len(bus.Ops)-1 {
 				t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
 			}
-
 		})
 	})
 	t.Run("NACK on halt", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{readConfig}), DontPanic: true}, Err: errNACK}
 			d, _ := newDev(t, bus)
 			if err := d.Halt(); !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "shut down") {
 				t.Fatalf("Halt error = %v, want the NACK", err)
 			}
 			bustest.AllUsed(t, &bus.Playback)
-
 		})
 	})
 	t.Run("NACK on wake-up", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(initOps, []i2ctest.IO{
 				readConfig, readConfig, {Addr: 0x48, W: []byte{0x01, 0x61, 0xA0}},
 			}), DontPanic: true}, Err: errNACK}
@@ -227,7 +208,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 				t.Fatalf("Sense error = %v, want the NACK as a wake-up failure", err)
 			}
 			bustest.AllUsed(t, &bus.Playback)
-
 		})
 	})
 }
@@ -235,7 +215,6 @@ func TestSenseReportsBusErrors(t *testing.T) {
 func TestSenseHonoursContext(t *testing.T) {
 	t.Run("cancelled before", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{Ops: initOps, DontPanic: true}
 			d, _ := newDev(t, bus)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -248,12 +227,10 @@ func TestSenseHonoursContext(t *testing.T) {
 				t.Errorf("waited %v before noticing the cancelled context", took)
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 	t.Run("deadline during the first conversion", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{Ops: initOps, DontPanic: true}
 			d, _ := newDev(t, bus)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
@@ -266,7 +243,6 @@ func TestSenseHonoursContext(t *testing.T) {
 				t.Errorf("Sense returned after %v, want 10ms: at the deadline", took)
 			}
 			bustest.AllUsed(t, bus) // the temperature was never read
-
 		})
 	})
 }
@@ -274,36 +250,30 @@ func TestSenseHonoursContext(t *testing.T) {
 func TestNewI2CRejects(t *testing.T) {
 	t.Run("wrong address", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{DontPanic: true}
 			if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x48 to 0x4B") {
 				t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 	t.Run("unknown sample rate", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			bus := &i2ctest.Playback{DontPanic: true}
 			if _, err := NewI2C(bus, DefaultAddr, &Opts{SampleRate: 4}); err == nil {
 				t.Fatal("NewI2C accepted sample rate 4")
 			}
 			bustest.AllUsed(t, bus)
-
 		})
 	})
 	t.Run("no device", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-
 			errNACK := errors.New("remote I/O error")
 			bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
 			_, err := NewI2C(bus, DefaultAddr, nil)
 			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is a TMP102 connected there") {
 				t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
 			}
-
 		})
 	})
 }

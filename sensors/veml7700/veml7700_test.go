@@ -33,7 +33,6 @@ func TestSenseAtDatasheetResolutions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-
 				bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
 					{Addr: 0x10, W: tc.conf},
 					{Addr: 0x10, W: []byte{0x04}, R: []byte{0xE8, 0x03}}, // 1000 counts
@@ -56,7 +55,6 @@ func TestSenseAtDatasheetResolutions(t *testing.T) {
 					t.Errorf("waits = %v, want %v", timed.Waits(), want)
 				}
 				bustest.AllUsed(t, bus)
-
 			})
 		})
 	}
@@ -64,7 +62,6 @@ func TestSenseAtDatasheetResolutions(t *testing.T) {
 
 func TestSaturation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
 			{Addr: 0x10, W: []byte{0x00, 0x00, 0x10}},
 			{Addr: 0x10, W: []byte{0x04}, R: []byte{0xFF, 0xFF}},
@@ -76,13 +73,11 @@ func TestSaturation(t *testing.T) {
 		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "saturated above 35232 lx") {
 			t.Errorf("Sense = %v, want saturation named", err)
 		}
-
 	})
 }
 
 func TestNewI2CRejects(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-
 		for _, tc := range []struct {
 			addr uint16
 			opts Opts
@@ -100,6 +95,5 @@ func TestNewI2CRejects(t *testing.T) {
 		if _, err := NewI2C(bustest.BrokenBus{Err: errNACK}, Addr, nil); !errors.Is(err, errNACK) {
 			t.Errorf("no device: %v", err)
 		}
-
 	})
 }

@@ -15,6 +15,9 @@ import (
 // a wait is long enough and that it lies between the right transfers.
 type Timed struct {
 	i2c.Bus
+	// From, if set, is when the driver started: the gap before the first
+	// transfer counts from it, to see a wait before any traffic.
+	From time.Time
 
 	mu    sync.Mutex
 	last  time.Time
@@ -25,6 +28,9 @@ type Timed struct {
 func (b *Timed) Tx(addr uint16, w, r []byte) error {
 	b.mu.Lock()
 	now := time.Now()
+	if b.last.IsZero() {
+		b.last = b.From
+	}
 	if !b.last.IsZero() {
 		if gap := now.Sub(b.last); gap > 0 {
 			b.waits = append(b.waits, gap)

@@ -40,6 +40,21 @@ func TestTimedNotesTheGapsBetweenTransfers(t *testing.T) {
 	})
 }
 
+func TestTimedCountsTheFirstGapFromFrom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		playback := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{{Addr: 0x38, W: []byte{0xBA}}}}
+		bus := &Timed{Bus: playback, From: time.Now()}
+		time.Sleep(40 * time.Millisecond)
+		if err := bus.Tx(0x38, []byte{0xBA}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if want := []time.Duration{40 * time.Millisecond}; !slices.Equal(bus.Waits(), want) {
+			t.Errorf("Waits() = %v, want %v", bus.Waits(), want)
+		}
+		AllUsed(t, playback)
+	})
+}
+
 func TestHoldingHoldsOneTransfer(t *testing.T) {
 	ops := []i2ctest.IO{{Addr: 0x44, W: []byte{0x89}}, {Addr: 0x44, W: []byte{0xFD}}, {Addr: 0x44, W: []byte{0x94}}}
 	playback := &i2ctest.Playback{DontPanic: true, Ops: ops}
