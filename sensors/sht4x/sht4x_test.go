@@ -109,8 +109,8 @@ func TestPrecisionSelectsCommandAndWait(t *testing.T) {
 				if _, err := d.Sense(context.Background()); err != nil {
 					t.Fatalf("Sense: %v", err)
 				}
-				if waits := timed.Waits(); waits[len(waits)-1] != tc.wait {
-					t.Errorf("conversion wait = %v, want %v", waits[len(waits)-1], tc.wait)
+				if want := []time.Duration{10 * time.Millisecond, tc.wait}; !slices.Equal(timed.Waits(), want) {
+					t.Errorf("waits = %v, want %v (serial number, conversion)", timed.Waits(), want)
 				}
 				bustest.AllUsed(t, bus)
 			})
