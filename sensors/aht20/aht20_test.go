@@ -85,7 +85,7 @@ func TestNewI2CRunsTheStartSequence(t *testing.T) {
 			initialize,
 			{Addr: 0x38, R: []byte{0x18}},
 		}, DontPanic: true}
-		timed := &bustest.Timed{Bus: bus, From: time.Now()}
+		timed := &bustest.Timed{Bus: bus, Gaps: bustest.Gaps{From: time.Now()}}
 		if _, err := NewI2C(timed, DefaultAddr, nil); err != nil {
 			t.Fatalf("NewI2C: %v", err)
 		}

@@ -8,13 +8,14 @@ import (
 	"periph.io/x/conn/v3/i2c"
 )
 
-// Timed passes every transfer on to Bus and notes how long after the one
-// before it came. In a synctest bubble a driver's time.Sleep or timer moves
-// the fake clock by exactly its duration and a playback takes no time, so
-// these gaps are the driver's waits between transfers: a test sees both that
-// a wait is long enough and that it lies between the right transfers.
-type Timed struct {
-	i2c.Bus
+// Gaps notes when a bus's transfers happen and how long after the one
+// before each came. In a synctest bubble a driver's time.Sleep or timer
+// moves the fake clock by exactly its duration and a playback takes no
+// time, so these gaps are the driver's waits between transfers: a test sees
+// both that a wait is long enough and that it lies between the right
+// transfers. A bus double calls Note at every transfer; Timed is the one
+// for I²C.
+type Gaps struct {
 	// From, if set, is when the driver started: the gap before the first
 	// transfer counts from it, to see a wait before any traffic.
 	From time.Time
@@ -24,36 +25,47 @@ type Timed struct {
 	waits []time.Duration
 }
 
-// Tx notes the gap since the previous transfer, if any, and replays.
-func (b *Timed) Tx(addr uint16, w, r []byte) error {
-	b.mu.Lock()
+// Note records a transfer now.
+func (g *Gaps) Note() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	now := time.Now()
-	if b.last.IsZero() {
-		b.last = b.From
+	if g.last.IsZero() {
+		g.last = g.From
 	}
-	if !b.last.IsZero() {
-		if gap := now.Sub(b.last); gap > 0 {
-			b.waits = append(b.waits, gap)
+	if !g.last.IsZero() {
+		if gap := now.Sub(g.last); gap > 0 {
+			g.waits = append(g.waits, gap)
 		}
 	}
-	b.last = now
-	b.mu.Unlock()
-	return b.Bus.Tx(addr, w, r)
+	g.last = now
 }
 
 // Waits returns the gaps between transfers that were not zero, in order.
-func (b *Timed) Waits() []time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.waits)
+func (g *Gaps) Waits() []time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.waits)
 }
 
 // SinceLast is the time since the last transfer: a wait the driver made
 // after it, such as the pause that follows a reset.
-func (b *Timed) SinceLast() time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return time.Since(b.last)
+func (g *Gaps) SinceLast() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return time.Since(g.last)
+}
+
+// Timed passes every transfer on to Bus and notes its time in Gaps.
+type Timed struct {
+	i2c.Bus
+	Gaps
+}
+
+// Tx notes the transfer and replays it.
+func (b *Timed) Tx(addr uint16, w, r []byte) error {
+	b.Note()
+	return b.Bus.Tx(addr, w, r)
 }
 
 // Holding passes transfers on to Bus but stops in transfer number At

@@ -43,7 +43,7 @@ func TestTimedNotesTheGapsBetweenTransfers(t *testing.T) {
 func TestTimedCountsTheFirstGapFromFrom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		playback := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{{Addr: 0x38, W: []byte{0xBA}}}}
-		bus := &Timed{Bus: playback, From: time.Now()}
+		bus := &Timed{Bus: playback, Gaps: Gaps{From: time.Now()}}
 		time.Sleep(40 * time.Millisecond)
 		if err := bus.Tx(0x38, []byte{0xBA}, nil); err != nil {
 			t.Fatal(err)
