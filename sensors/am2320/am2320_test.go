@@ -61,20 +61,18 @@ func newDev(t *testing.T, ops []i2ctest.IO) (*Dev, *sleepingSensorBus, *bustest.
 }
 
 func TestCRC16DatasheetExamples(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		for _, tc := range []struct {
-			data []byte
-			want uint16
-		}{
-			{datasheetReply[:6], 0xFEE1},
-			// Datasheet p. 20: writing the status register, CRC 0xF4 (low), 0xB7 (high).
-			{[]byte{0x10, 0x0F, 0x01, 0x01}, 0xB7F4},
-		} {
-			if got := crc16(tc.data); got != tc.want {
-				t.Errorf("crc16(% x) = %#04x, want %#04x", tc.data, got, tc.want)
-			}
+	for _, tc := range []struct {
+		data []byte
+		want uint16
+	}{
+		{datasheetReply[:6], 0xFEE1},
+		// Datasheet p. 20: writing the status register, CRC 0xF4 (low), 0xB7 (high).
+		{[]byte{0x10, 0x0F, 0x01, 0x01}, 0xB7F4},
+	} {
+		if got := crc16(tc.data); got != tc.want {
+			t.Errorf("crc16(% x) = %#04x, want %#04x", tc.data, got, tc.want)
 		}
-	})
+	}
 }
 
 func TestSenseDecodesDatasheetExample(t *testing.T) {

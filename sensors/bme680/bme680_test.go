@@ -238,20 +238,18 @@ func TestNewI2CRejects(t *testing.T) {
 }
 
 func TestGasWaitEncoding(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		// Section 5.3.3.3: 6 bits of ms, multiplier 1, 4, 16, 64 in bits 7:6.
-		for _, tc := range []struct {
-			d    time.Duration
-			want byte
-		}{
-			{63 * time.Millisecond, 0x3F},
-			{100 * time.Millisecond, 0x59},  // 25 × 4
-			{1000 * time.Millisecond, 0xBE}, // 62 × 16 = 992 ms
-			{5000 * time.Millisecond, 0xFF},
-		} {
-			if got := gasWait(tc.d); got != tc.want {
-				t.Errorf("gasWait(%v) = %#02x, want %#02x", tc.d, got, tc.want)
-			}
+	// Section 5.3.3.3: 6 bits of ms, multiplier 1, 4, 16, 64 in bits 7:6.
+	for _, tc := range []struct {
+		d    time.Duration
+		want byte
+	}{
+		{63 * time.Millisecond, 0x3F},
+		{100 * time.Millisecond, 0x59},  // 25 × 4
+		{1000 * time.Millisecond, 0xBE}, // 62 × 16 = 992 ms
+		{5000 * time.Millisecond, 0xFF},
+	} {
+		if got := gasWait(tc.d); got != tc.want {
+			t.Errorf("gasWait(%v) = %#02x, want %#02x", tc.d, got, tc.want)
 		}
-	})
+	}
 }

@@ -25,69 +25,61 @@ const (
 )
 
 func TestROMRoundTripMatchesARealProbe(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		if got := FormatROM(realAddr); got != realROM {
-			t.Errorf("FormatROM = %q, want %q", got, realROM)
-		}
-		a, err := ParseROM(realROM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a != realAddr {
-			t.Errorf("ParseROM = %#x, want %#x (the CRC byte must match the probe's)", uint64(a), uint64(realAddr))
-		}
-		upper, err := ParseROM("28-0000070E41AC")
-		if err != nil || upper != realAddr {
-			t.Errorf("upper case: %#x, %v", uint64(upper), err)
-		}
-	})
+	if got := FormatROM(realAddr); got != realROM {
+		t.Errorf("FormatROM = %q, want %q", got, realROM)
+	}
+	a, err := ParseROM(realROM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != realAddr {
+		t.Errorf("ParseROM = %#x, want %#x (the CRC byte must match the probe's)", uint64(a), uint64(realAddr))
+	}
+	upper, err := ParseROM("28-0000070E41AC")
+	if err != nil || upper != realAddr {
+		t.Errorf("upper case: %#x, %v", uint64(upper), err)
+	}
 }
 
 func TestParseROMRejectsMalformedIDs(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		for _, s := range []string{"", "28", "280000070e41ac", "28-0000070e41a", "28-0000070e41acff", "zz-0000070e41ac", "28-00000g0e41ac"} {
-			if _, err := ParseROM(s); err == nil {
-				t.Errorf("ParseROM(%q) succeeded", s)
-			}
+	for _, s := range []string{"", "28", "280000070e41ac", "28-0000070e41a", "28-0000070e41acff", "zz-0000070e41ac", "28-00000g0e41ac"} {
+		if _, err := ParseROM(s); err == nil {
+			t.Errorf("ParseROM(%q) succeeded", s)
 		}
-	})
+	}
 }
 
 func TestDecodeCelsiusDatasheetTable(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		// Datasheet table "Temperature/Data Relationship".
-		for _, c := range []struct {
-			raw  uint16
-			want float64
-		}{
-			{0x07d0, 125}, {0x0550, 85}, {0x0191, 25.0625}, {0x00a2, 10.125}, {0x0008, 0.5},
-			{0x0000, 0}, {0xfff8, -0.5}, {0xff5e, -10.125}, {0xfe6f, -25.0625}, {0xfc90, -55},
-		} {
-			spad := []byte{byte(c.raw), byte(c.raw >> 8)}
-			if got := decodeCelsius(spad, 12); got != c.want {
-				t.Errorf("raw %#04x: got %v, want %v", c.raw, got, c.want)
-			}
+	// Datasheet table "Temperature/Data Relationship".
+	for _, c := range []struct {
+		raw  uint16
+		want float64
+	}{
+		{0x07d0, 125}, {0x0550, 85}, {0x0191, 25.0625}, {0x00a2, 10.125}, {0x0008, 0.5},
+		{0x0000, 0}, {0xfff8, -0.5}, {0xff5e, -10.125}, {0xfe6f, -25.0625}, {0xfc90, -55},
+	} {
+		spad := []byte{byte(c.raw), byte(c.raw >> 8)}
+		if got := decodeCelsius(spad, 12); got != c.want {
+			t.Errorf("raw %#04x: got %v, want %v", c.raw, got, c.want)
 		}
-		// At 9 bits the three lowest bits are undefined and must be ignored.
-		if got := decodeCelsius([]byte{0x97, 0x01}, 9); got != 25 {
-			t.Errorf("9-bit decode of 0x0197 = %v, want 25", got)
-		}
-	})
+	}
+	// At 9 bits the three lowest bits are undefined and must be ignored.
+	if got := decodeCelsius([]byte{0x97, 0x01}, 9); got != 25 {
+		t.Errorf("9-bit decode of 0x0197 = %v, want 25", got)
+	}
 }
 
 func TestSenseReturnsAtOnceWhenContextIsDone(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		called := false
-		d := &Dev{name: "x", readCelsius: func(context.Context) (float64, error) { called = true; return 20, nil }}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Sense = %v, want context.Canceled", err)
-		}
-		if called {
-			t.Error("Sense touched the bus with a done context")
-		}
-	})
+	called := false
+	d := &Dev{name: "x", readCelsius: func(context.Context) (float64, error) { called = true; return 20, nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sense = %v, want context.Canceled", err)
+	}
+	if called {
+		t.Error("Sense touched the bus with a done context")
+	}
 }
 
 // --- sysfs ---
@@ -124,37 +116,31 @@ func senseSysfs(t *testing.T, files map[string]string) (sensors.Values, error) {
 }
 
 func TestSysfsW1Slave(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		v, err := senseSysfs(t, map[string]string{
-			rom1 + "/w1_slave": "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v[Field] != 23.125 || len(v) != 1 {
-			t.Errorf("got %v, want temperature_c 23.125", v)
-		}
+	v, err := senseSysfs(t, map[string]string{
+		rom1 + "/w1_slave": "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n",
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v[Field] != 23.125 || len(v) != 1 {
+		t.Errorf("got %v, want temperature_c 23.125", v)
+	}
 }
 
 func TestSysfsNegativeTemperature(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		v, err := senseSysfs(t, map[string]string{
-			rom1 + "/w1_slave": "5e ff 4b 46 7f ff 02 10 0b : crc=0b YES\n5e ff 4b 46 7f ff 02 10 0b t=-10125\n",
-		})
-		if err != nil || v[Field] != -10.125 {
-			t.Errorf("got %v, %v; want -10.125", v, err)
-		}
+	v, err := senseSysfs(t, map[string]string{
+		rom1 + "/w1_slave": "5e ff 4b 46 7f ff 02 10 0b : crc=0b YES\n5e ff 4b 46 7f ff 02 10 0b t=-10125\n",
 	})
+	if err != nil || v[Field] != -10.125 {
+		t.Errorf("got %v, %v; want -10.125", v, err)
+	}
 }
 
 func TestSysfsTemperatureFileWhenNoW1Slave(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		v, err := senseSysfs(t, map[string]string{rom1 + "/temperature": "21500\n"})
-		if err != nil || v[Field] != 21.5 {
-			t.Errorf("got %v, %v; want 21.5", v, err)
-		}
-	})
+	v, err := senseSysfs(t, map[string]string{rom1 + "/temperature": "21500\n"})
+	if err != nil || v[Field] != 21.5 {
+		t.Errorf("got %v, %v; want 21.5", v, err)
+	}
 }
 
 func TestSysfsErrors(t *testing.T) {
@@ -175,70 +161,62 @@ func TestSysfsErrors(t *testing.T) {
 		{"empty temperature", "temperature", "", false, "not a number"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				_, err := senseSysfs(t, map[string]string{rom1 + "/" + c.file: c.content})
-				if err == nil {
-					t.Fatal("no error")
-				}
-				if errors.Is(err, sensors.ErrImplausible) != c.implausible {
-					t.Errorf("errors.Is(ErrImplausible) = %v, want %v: %v", !c.implausible, c.implausible, err)
-				}
-				if !strings.Contains(err.Error(), c.wantInErr) || !strings.Contains(err.Error(), rom1) {
-					t.Errorf("error %q lacks %q or the rom id", err, c.wantInErr)
-				}
-			})
+			_, err := senseSysfs(t, map[string]string{rom1 + "/" + c.file: c.content})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if errors.Is(err, sensors.ErrImplausible) != c.implausible {
+				t.Errorf("errors.Is(ErrImplausible) = %v, want %v: %v", !c.implausible, c.implausible, err)
+			}
+			if !strings.Contains(err.Error(), c.wantInErr) || !strings.Contains(err.Error(), rom1) {
+				t.Errorf("error %q lacks %q or the rom id", err, c.wantInErr)
+			}
 		})
 	}
 }
 
 func TestSysfsProbeLeavesTheBus(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		root := fakeW1(t, map[string]string{rom1 + "/temperature": "20000"})
-		d, err := NewSysfs(rom1, &Opts{SysfsRoot: root})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.RemoveAll(filepath.Join(root, rom1)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "left the bus") {
-			t.Errorf("Sense = %v, want a 'left the bus' error", err)
-		}
-	})
+	root := fakeW1(t, map[string]string{rom1 + "/temperature": "20000"})
+	d, err := NewSysfs(rom1, &Opts{SysfsRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(root, rom1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "left the bus") {
+		t.Errorf("Sense = %v, want a 'left the bus' error", err)
+	}
 }
 
 func TestNewSysfsNamesThePresentProbes(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		root := fakeW1(t, map[string]string{"28-0000070e41ac/w1_slave": "", "3b-000000000001/w1_slave": ""})
-		_, err := NewSysfs(rom1, &Opts{SysfsRoot: root})
-		if err == nil || !strings.Contains(err.Error(), "28-0000070e41ac, 3b-000000000001") {
-			t.Errorf("NewSysfs = %v, want the present probes listed", err)
-		}
-		_, err = NewSysfs(rom1, &Opts{SysfsRoot: filepath.Join(root, "nope")})
-		if err == nil || !strings.Contains(err.Error(), "dtoverlay=w1-gpio") {
-			t.Errorf("NewSysfs without a bus = %v, want the enable hint", err)
-		}
-		if _, err := NewSysfs("28-xyz", &Opts{SysfsRoot: root}); err == nil {
-			t.Error("NewSysfs accepted a malformed rom id")
-		}
-	})
+	root := fakeW1(t, map[string]string{"28-0000070e41ac/w1_slave": "", "3b-000000000001/w1_slave": ""})
+	_, err := NewSysfs(rom1, &Opts{SysfsRoot: root})
+	if err == nil || !strings.Contains(err.Error(), "28-0000070e41ac, 3b-000000000001") {
+		t.Errorf("NewSysfs = %v, want the present probes listed", err)
+	}
+	_, err = NewSysfs(rom1, &Opts{SysfsRoot: filepath.Join(root, "nope")})
+	if err == nil || !strings.Contains(err.Error(), "dtoverlay=w1-gpio") {
+		t.Errorf("NewSysfs without a bus = %v, want the enable hint", err)
+	}
+	if _, err := NewSysfs("28-xyz", &Opts{SysfsRoot: root}); err == nil {
+		t.Error("NewSysfs accepted a malformed rom id")
+	}
 }
 
 func TestDiscoverSysfsListsThermometersOnly(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		root := fakeW1(t, map[string]string{
-			"28-0316a2799bff/w1_slave": "", "28-0000070E41AC/w1_slave": "",
-			"01-000012345678/id": "", "22-00000000abcd/w1_slave": "",
-		})
-		got, err := DiscoverSysfs(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []string{"22-00000000abcd", "28-0000070e41ac", "28-0316a2799bff"}
-		if !slices.Equal(got, want) {
-			t.Errorf("DiscoverSysfs = %v, want %v", got, want)
-		}
+	root := fakeW1(t, map[string]string{
+		"28-0316a2799bff/w1_slave": "", "28-0000070E41AC/w1_slave": "",
+		"01-000012345678/id": "", "22-00000000abcd/w1_slave": "",
 	})
+	got, err := DiscoverSysfs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"22-00000000abcd", "28-0000070e41ac", "28-0316a2799bff"}
+	if !slices.Equal(got, want) {
+		t.Errorf("DiscoverSysfs = %v, want %v", got, want)
+	}
 }
 
 // --- 1-Wire bus ---
@@ -411,26 +389,24 @@ func TestNewOneWireRejectsBadOptions(t *testing.T) {
 }
 
 func TestDiscoverSearchesTheBus(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ds2401, err := ParseROM("01-000012345678")
-		if err != nil {
-			t.Fatal(err)
-		}
-		other, err := ParseROM(rom1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bus := &onewiretest.Playback{DontPanic: true,
-			Devices: []onewire.Address{other, ds2401, realAddr},
-			Ops:     []onewiretest.IO{{W: []byte{0xf0}}, {W: []byte{0xf0}}, {W: []byte{0xf0}}},
-		}
-		got, err := Discover(bus)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := []string{realROM, rom1}; !slices.Equal(got, want) {
-			t.Errorf("Discover = %v, want %v", got, want)
-		}
-		bustest.AllUsed(t, bus)
-	})
+	ds2401, err := ParseROM("01-000012345678")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ParseROM(rom1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := &onewiretest.Playback{DontPanic: true,
+		Devices: []onewire.Address{other, ds2401, realAddr},
+		Ops:     []onewiretest.IO{{W: []byte{0xf0}}, {W: []byte{0xf0}}, {W: []byte{0xf0}}},
+	}
+	got, err := Discover(bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{realROM, rom1}; !slices.Equal(got, want) {
+		t.Errorf("Discover = %v, want %v", got, want)
+	}
+	bustest.AllUsed(t, bus)
 }
