@@ -38,11 +38,8 @@ type Linear struct{ Scale, Offset float64 }
 // RunnerOpts configures a Runner.
 type RunnerOpts struct {
 	Logger *slog.Logger
-	// Now and After are the clock; tests inject a fake one.
-	Now   func() time.Time
-	After func(time.Duration) <-chan time.Time
-	// Taken gives a reading's Time and SinceBoot; nil means Now and 0.
-	// Schedules follow Now, whatever Taken says.
+	// Taken gives a reading's Time and SinceBoot; nil means time.Now and 0.
+	// Schedules follow time.Now, whatever Taken says.
 	Taken func() (wall time.Time, sinceBoot time.Duration)
 	// ErrorLogEvery rate-limits the log of a failing sensor: its first
 	// failure and then at most one record per this period (default 1m).
@@ -73,18 +70,11 @@ func NewRunner(opts RunnerOpts) *Runner {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.After == nil {
-		opts.After = time.After
-	}
 	if opts.ErrorLogEvery == 0 {
 		opts.ErrorLogEvery = time.Minute
 	}
 	if opts.Taken == nil {
-		now := opts.Now
-		opts.Taken = func() (time.Time, time.Duration) { return now(), 0 }
+		opts.Taken = func() (time.Time, time.Duration) { return time.Now(), 0 }
 	}
 	return &Runner{opts: opts, status: map[string]*SensorStatus{}}
 }
@@ -96,7 +86,7 @@ func (r *Runner) Run(ctx context.Context, sources []Source, emit func(Reading)) 
 	// All schedules count from the same instant, so sensors with the same
 	// interval (or multiples) are read together: one wake-up of the
 	// process per round instead of one per sensor.
-	epoch := r.opts.Now()
+	epoch := time.Now()
 	for _, src := range sources {
 		r.mu.Lock()
 		r.status[src.Name] = &SensorStatus{Name: src.Name}
@@ -132,8 +122,8 @@ func sortStatus(s []SensorStatus) {
 // after a backoff that starts at a tenth of the interval (or the sensor's
 // spacing, if longer) and doubles up to the interval, so a sensor that comes
 // back is picked up quickly but a dead one does not flood the bus. A read in
-// the sensor's warm-up is retried after that first step, without counting a
-// failure.
+// the sensor's warm-up is retried after that first step, or when the sensor
+// said it will be ready if sooner (WarmingUp), without counting a failure.
 func (r *Runner) loop(ctx context.Context, src Source, epoch time.Time, emit func(Reading)) {
 	log := r.opts.Logger.With("sensor", src.Name)
 	var (
@@ -149,9 +139,9 @@ func (r *Runner) loop(ctx context.Context, src Source, epoch time.Time, emit fun
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.opts.After(wait):
+		case <-time.After(wait):
 		}
-		start := r.opts.Now()
+		start := time.Now()
 		values, wall, sinceBoot, err := r.sample(ctx, reader, src)
 		if ctx.Err() != nil {
 			return
@@ -162,14 +152,14 @@ func (r *Runner) loop(ctx context.Context, src Source, epoch time.Time, emit fun
 				log.Info("sensor warming up; no reading until it is done", "detail", err)
 				warming = true
 			}
-			wait = retry - r.opts.Now().Sub(start)
+			wait = retryAfterWarmUp(err, retry-time.Since(start))
 			continue
 		}
 		warming = false
 		if err != nil {
 			failures++
 			r.recordFailure(src.Name, err)
-			switch now := r.opts.Now(); {
+			switch now := time.Now(); {
 			case failures == 1:
 				log.Warn("sensor read failed; retrying", "error", err, "failures", failures, logging.MessageID(logging.MsgSensorFailing))
 				lastLog = now
@@ -178,7 +168,7 @@ func (r *Runner) loop(ctx context.Context, src Source, epoch time.Time, emit fun
 				lastLog = now
 			}
 			backoff = min(max(2*backoff, retry), src.Interval)
-			wait = backoff - r.opts.Now().Sub(start)
+			wait = backoff - time.Now().Sub(start)
 			continue
 		}
 		if failures > 0 {
@@ -191,7 +181,7 @@ func (r *Runner) loop(ctx context.Context, src Source, epoch time.Time, emit fun
 			emit(reading)
 			last = &reading
 		}
-		wait = untilNext(r.opts.Now().Sub(epoch), src.Interval)
+		wait = untilNext(time.Since(epoch), src.Interval)
 	}
 }
 
@@ -208,7 +198,7 @@ func untilNext(elapsed, interval time.Duration) time.Duration {
 func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 	reader := &hangGuard{sensor: src.Sensor}
 	for {
-		start := r.opts.Now()
+		start := time.Now()
 		values, wall, sinceBoot, err := r.sample(ctx, reader, src)
 		if err == nil {
 			return Reading{Sensor: src.Name, Time: wall.UTC(), SinceBoot: sinceBoot, Values: calibrate(values, src.Calibrate)}, nil
@@ -219,7 +209,7 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 		select {
 		case <-ctx.Done():
 			return Reading{}, fmt.Errorf("%w (%w)", ctx.Err(), err)
-		case <-r.opts.After(max(src.Interval/10, spacingOf(src.Sensor)) - r.opts.Now().Sub(start)):
+		case <-time.After(retryAfterWarmUp(err, max(src.Interval/10, spacingOf(src.Sensor))-time.Since(start))):
 		}
 	}
 }
@@ -244,7 +234,7 @@ func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Val
 			select {
 			case <-ctx.Done():
 				return nil, time.Time{}, 0, ctx.Err()
-			case <-r.opts.After(spacingOf(src.Sensor) - r.opts.Now().Sub(prev)):
+			case <-time.After(spacingOf(src.Sensor) - time.Now().Sub(prev)):
 			}
 		}
 		v, err := reader.sense(ctx, src.Timeout, stamp)
@@ -253,7 +243,7 @@ func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Val
 		}
 		// From the end of a read: the first one may have opened the
 		// sensor, and a chip hands out its result at the end.
-		prev = r.opts.Now()
+		prev = time.Now()
 		for k, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, time.Time{}, 0, fmt.Errorf("field %s is %v: %w", k, x, ErrImplausible)
