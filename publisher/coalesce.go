@@ -3,6 +3,7 @@ package publisher
 import (
 	"net"
 	"sync"
+	"time"
 )
 
 // maxCoalesce bounds the bytes held back for one write: one full TLS record.
@@ -14,6 +15,10 @@ const maxCoalesce = 16 << 10
 // gathered and go out together with the last one. Nothing is held back when
 // nothing more is announced: a lone reading, a ping or a status publish is
 // written at once.
+//
+// paho sets a write deadline before every packet and clears it after; here
+// the deadline of the packet that sends applies to the write that sends, so
+// the connection's timer moves twice per write, not twice per packet.
 type coalescingConn struct {
 	net.Conn
 
@@ -22,6 +27,8 @@ type coalescingConn struct {
 	// written yet.
 	announced int
 	buf       []byte
+	// deadline is the write deadline paho set last.
+	deadline time.Time
 }
 
 func newCoalescingConn(c net.Conn) *coalescingConn { return &coalescingConn{Conn: c} }
@@ -70,10 +77,34 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// SetWriteDeadline applies to the packets written from now on.
+func (c *coalescingConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return nil
+}
+
+// SetDeadline applies to reads at once and to the packets written from now
+// on.
+func (c *coalescingConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetReadDeadline(t)
+}
+
 // flushLocked writes what was held back and then p, in one write when there
 // is both. A failed write loses what was held back with the connection:
 // those publishes have no PUBACK and are sent again on the next one.
 func (c *coalescingConn) flushLocked(p []byte) error {
+	if !c.deadline.IsZero() {
+		if err := c.Conn.SetWriteDeadline(c.deadline); err != nil {
+			return err
+		}
+		// Cleared as paho would: TLS writes by itself, e.g. a key update.
+		defer c.Conn.SetWriteDeadline(time.Time{})
+	}
 	out := p
 	if len(c.buf) > 0 {
 		out = append(c.buf, p...)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -140,6 +141,43 @@ func TestWriteErrorReachesPaho(t *testing.T) {
 	writePacket(t, c, "d") // held back: the error shows on the write that sends
 	if err := c.cancel(1); !errors.Is(err, broken) {
 		t.Fatalf("cancel's flush on a broken connection: %v, want %v", err, broken)
+	}
+}
+
+// paho's deadline for the packet that sends bounds the write that sends,
+// and is cleared after it as paho would.
+func TestWriteDeadlineBoundsTheWriteThatSends(t *testing.T) {
+	local, remote := net.Pipe()
+	defer remote.Close()
+	c := newCoalescingConn(local)
+	c.expect(2)
+	c.SetWriteDeadline(time.Now().Add(-time.Second)) // held back: no write yet
+	writePacket(t, c, "a")
+	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	written := make(chan error, 1)
+	go func() {
+		_, err := c.Write([]byte("b"))
+		written <- err
+	}()
+	select {
+	case err := <-written:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("write nobody reads, past its deadline: %v, want %v", err, os.ErrDeadlineExceeded)
+		}
+	case <-time.After(5 * time.Second): // a guard against hanging, not a measure
+		local.Close()
+		t.Fatal("a write nobody reads still blocks 5s after its deadline")
+	}
+	c.SetWriteDeadline(time.Time{})
+	got := make(chan []byte)
+	go func() {
+		b := make([]byte, 1)
+		io.ReadFull(remote, b)
+		got <- b
+	}()
+	writePacket(t, c, "c")
+	if b := <-got; string(b) != "c" {
+		t.Fatalf("read %q, want c", b)
 	}
 }
 
