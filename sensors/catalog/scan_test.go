@@ -238,8 +238,12 @@ func TestScanNamesOnlyChipIDsTheDriverAccepts(t *testing.T) {
 	}
 	// A Sensirion gas sensor of another product type (the SGPC3's, 1) at
 	// the SGP30's address: the sgp30 driver refuses it (SGP30 datasheet,
-	// Get_feature_set: product type 0).
-	sgpc3 := &deviceBus{devices: map[uint16]chip{0x58: sensirionChip(map[string][]uint16{"\x20\x2f": {0x1006}})}}
+	// Get_feature_set: product type 0). Like a real SGPC3 it also answers
+	// Get_serial_ID (0x3682), so a scan that probed only that would name it.
+	sgpc3 := &deviceBus{devices: map[uint16]chip{0x58: sensirionChip(map[string][]uint16{
+		"\x20\x2f": {0x1006},
+		"\x36\x82": {0x0000, 0x0123, 0x4567},
+	})}}
 	if found, err := Scan(context.Background(), sgpc3); err != nil || len(found) != 1 || len(found[0].Types) != 0 || !strings.Contains(found[0].Note, "product type 1") {
 		t.Errorf("an SGPC3: %+v, %v", found, err)
 	}
