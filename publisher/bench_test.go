@@ -54,6 +54,7 @@ func BenchmarkDelivery(b *testing.B) {
 			variants := []string{"paho", "edgepub-drain", "edgepub-live", "mosquitto_pub"}
 			rates := map[string][]float64{}
 			cpu := map[string][]float64{}
+			reads, writes := map[string][]float64{}, map[string][]float64{}
 			for round := range deliveryRounds * b.N {
 				for i := range variants {
 					name := variants[(i+round)%len(variants)]
@@ -66,12 +67,17 @@ func BenchmarkDelivery(b *testing.B) {
 					}
 					rates[name] = append(rates[name], r.rate)
 					cpu[name] = append(cpu[name], r.cpuMicrosPerMsg)
+					reads[name] = append(reads[name], r.readsPerMsg)
+					writes[name] = append(writes[name], r.writesPerMsg)
 				}
 			}
 			for _, name := range variants {
 				b.ReportMetric(median(rates[name]), name+"-msg/s")
 				b.ReportMetric(median(cpu[name]), name+"-cpu-µs/msg")
-				b.Logf("window %d %-14s msg/s %v  cpu µs/msg %v", window, name, roundAll(rates[name]), roundAll(cpu[name]))
+				b.Logf("window %d %-14s msg/s %v  cpu µs/msg %v", window, name, roundAll(rates[name]), roundTo(cpu[name], 10))
+				if name != "mosquitto_pub" {
+					b.Logf("window %d %-14s syscalls/msg read %v write %v", window, name, roundTo(reads[name], 100), roundTo(writes[name], 100))
+				}
 				if name == "paho" {
 					continue
 				}
@@ -139,6 +145,9 @@ func loadCerts(b *testing.B, dir string) *certs.Source {
 type deliveryRun struct {
 	rate            float64 // msg/s at the subscriber
 	cpuMicrosPerMsg float64 // of the publishing process
+	// readsPerMsg and writesPerMsg are its read and write syscalls per
+	// message (bench/publish only).
+	readsPerMsg, writesPerMsg float64
 }
 
 // worker runs bench/publish for one variant.
@@ -157,6 +166,8 @@ func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, roun
 	}
 	var res struct {
 		CPUSeconds float64 `json:"cpu_seconds"`
+		ReadCalls  int64   `json:"read_calls"`
+		WriteCalls int64   `json:"write_calls"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		b.Fatalf("%s printed %q: %v", variant, stdout.String(), err)
@@ -164,6 +175,8 @@ func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, roun
 	return deliveryRun{
 		rate:            env.sub.wait(b, arr, variant, time.Minute),
 		cpuMicrosPerMsg: res.CPUSeconds / deliveryMessages * 1e6,
+		readsPerMsg:     float64(res.ReadCalls) / deliveryMessages,
+		writesPerMsg:    float64(res.WriteCalls) / deliveryMessages,
 	}
 }
 

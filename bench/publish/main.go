@@ -29,6 +29,8 @@ import (
 	"net/url"
 	"os"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -69,6 +71,10 @@ type Result struct {
 	// edgepub-drain run started.
 	PrefillSeconds float64 `json:"prefill_seconds,omitempty"`
 	MaxRSSKiB      int64   `json:"max_rss_kib"`
+	// ReadCalls and WriteCalls count the process's read and write
+	// syscalls (syscr, syscw of /proc/self/io) over Seconds.
+	ReadCalls  int64 `json:"read_calls"`
+	WriteCalls int64 `json:"write_calls"`
 }
 
 func run(args []string) error {
@@ -145,13 +151,15 @@ func reading(at time.Time, i int) sensors.Reading {
 
 // span measures wall and CPU time, and profiles, from begin to end.
 type span struct {
-	start   time.Time
-	cpu     time.Duration
-	profile *os.File
+	start         time.Time
+	cpu           time.Duration
+	reads, writes int64
+	profile       *os.File
 }
 
 func begin(profilePath string) (*span, error) {
 	s := &span{start: time.Now(), cpu: cpuTime()}
+	s.reads, s.writes = syscalls()
 	if profilePath != "" {
 		f, err := os.Create(profilePath)
 		if err != nil {
@@ -169,6 +177,8 @@ func begin(profilePath string) (*span, error) {
 func (s *span) end(r *Result) {
 	r.Seconds = time.Since(s.start).Seconds()
 	r.CPUSeconds = (cpuTime() - s.cpu).Seconds()
+	reads, writes := syscalls()
+	r.ReadCalls, r.WriteCalls = reads-s.reads, writes-s.writes
 	if s.profile != nil {
 		pprof.StopCPUProfile()
 		s.profile.Close()
@@ -179,6 +189,27 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// syscalls returns how many read and write syscalls this process made
+// (read, pread, recvmsg…; write, pwrite, sendmsg…), or zeros where
+// /proc/self/io is missing.
+func syscalls() (reads, writes int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(value, 10, 64)
+		switch name {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 // pahoLoop is the baseline: what paho alone does with the same window.
