@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,10 @@ import (
 // (deliveryRounds times b.N; -benchtime 1x keeps Go from a second pass):
 //
 //	go test -run '^$' -bench BenchmarkDelivery -benchtime 1x -timeout 20m ./publisher
+//
+// The edgepub variants run with the daemon's Go runtime settings
+// (daemonRuntime), paho with Go's defaults. bench/publish also reports its
+// read and write syscalls, logged per message.
 //
 // With EDGEPUB_BENCH_PROFILE=dir the edgepub and paho runs write CPU
 // profiles of their publishing span there (go tool pprof dir/edgepub-drain-w64-r0.pprof).
@@ -161,6 +166,9 @@ func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, roun
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(env.workerPath, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if variant != "paho" {
+		cmd.Env = daemonRuntime(os.Environ())
+	}
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("%s: %v\n%s", variant, err, stderr.String())
 	}
@@ -178,6 +186,20 @@ func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, roun
 		readsPerMsg:     float64(res.ReadCalls) / deliveryMessages,
 		writesPerMsg:    float64(res.WriteCalls) / deliveryMessages,
 	}
+}
+
+// daemonRuntime adds to env the Go runtime settings `edgepub run` makes
+// unless its environment sets them (cmd/edgepub/cmd_run.go): GOGC=25 and
+// one P. The edgepub variants run as the daemon would; the paho loop runs
+// with Go's defaults, as a bare paho client would.
+func daemonRuntime(env []string) []string {
+	for _, kv := range []string{"GOGC=25", "GOMAXPROCS=1"} {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, set := os.LookupEnv(name); !set {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // mosquittoPub sends the payloads with `mosquitto_pub -l`.

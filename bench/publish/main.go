@@ -67,6 +67,8 @@ type Result struct {
 	Seconds float64 `json:"seconds"`
 	// CPUSeconds is user+system time of the process over Seconds.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// SystemSeconds is the system (kernel) part of CPUSeconds.
+	SystemSeconds float64 `json:"system_seconds"`
 	// PrefillSeconds is how long appending the readings took before an
 	// edgepub-drain run started.
 	PrefillSeconds float64 `json:"prefill_seconds,omitempty"`
@@ -152,13 +154,14 @@ func reading(at time.Time, i int) sensors.Reading {
 // span measures wall and CPU time, and profiles, from begin to end.
 type span struct {
 	start         time.Time
-	cpu           time.Duration
+	cpu, sys      time.Duration
 	reads, writes int64
 	profile       *os.File
 }
 
 func begin(profilePath string) (*span, error) {
-	s := &span{start: time.Now(), cpu: cpuTime()}
+	s := &span{start: time.Now()}
+	s.cpu, s.sys = cpuTime()
 	s.reads, s.writes = syscalls()
 	if profilePath != "" {
 		f, err := os.Create(profilePath)
@@ -176,7 +179,8 @@ func begin(profilePath string) (*span, error) {
 
 func (s *span) end(r *Result) {
 	r.Seconds = time.Since(s.start).Seconds()
-	r.CPUSeconds = (cpuTime() - s.cpu).Seconds()
+	cpu, sys := cpuTime()
+	r.CPUSeconds, r.SystemSeconds = (cpu - s.cpu).Seconds(), (sys - s.sys).Seconds()
 	reads, writes := syscalls()
 	r.ReadCalls, r.WriteCalls = reads-s.reads, writes-s.writes
 	if s.profile != nil {
@@ -185,10 +189,11 @@ func (s *span) end(r *Result) {
 	}
 }
 
-func cpuTime() time.Duration {
+// cpuTime returns the user+system and the system CPU time of this process.
+func cpuTime() (total, system time.Duration) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // syscalls returns how many read and write syscalls this process made
