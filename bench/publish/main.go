@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -77,6 +78,8 @@ type Result struct {
 	// syscalls (syscr, syscw of /proc/self/io) over Seconds.
 	ReadCalls  int64 `json:"read_calls"`
 	WriteCalls int64 `json:"write_calls"`
+	// Allocs counts heap allocations over Seconds.
+	Allocs uint64 `json:"allocs"`
 }
 
 func run(args []string) error {
@@ -156,6 +159,7 @@ type span struct {
 	start         time.Time
 	cpu, sys      time.Duration
 	reads, writes int64
+	allocs        uint64
 	profile       *os.File
 }
 
@@ -163,6 +167,7 @@ func begin(profilePath string) (*span, error) {
 	s := &span{start: time.Now()}
 	s.cpu, s.sys = cpuTime()
 	s.reads, s.writes = syscalls()
+	s.allocs = allocs()
 	if profilePath != "" {
 		f, err := os.Create(profilePath)
 		if err != nil {
@@ -183,6 +188,7 @@ func (s *span) end(r *Result) {
 	r.CPUSeconds, r.SystemSeconds = (cpu - s.cpu).Seconds(), (sys - s.sys).Seconds()
 	reads, writes := syscalls()
 	r.ReadCalls, r.WriteCalls = reads-s.reads, writes-s.writes
+	r.Allocs = allocs() - s.allocs
 	if s.profile != nil {
 		pprof.StopCPUProfile()
 		s.profile.Close()
@@ -194,6 +200,12 @@ func cpuTime() (total, system time.Duration) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+func allocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }
 
 // syscalls returns how many read and write syscalls this process made
