@@ -127,8 +127,8 @@ func sortStatus(s []SensorStatus) {
 // after a backoff that starts at a tenth of the interval (or the sensor's
 // spacing, if longer) and doubles up to the interval, so a sensor that comes
 // back is picked up quickly but a dead one does not flood the bus. A read in
-// the sensor's warm-up is retried after that first step, without counting a
-// failure.
+// the sensor's warm-up is retried after that first step, or when the sensor
+// said it will be ready if sooner (WarmingUp), without counting a failure.
 func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 	log := r.opts.Logger.With("sensor", src.Name)
 	var (
@@ -157,7 +157,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 				log.Info("sensor warming up; no reading until it is done", "detail", err)
 				warming = true
 			}
-			wait = retry - r.opts.Now().Sub(start)
+			wait = retryAfterWarmUp(err, retry-r.opts.Now().Sub(start))
 			continue
 		}
 		warming = false
@@ -206,7 +206,7 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 		select {
 		case <-ctx.Done():
 			return Reading{}, fmt.Errorf("%w (%w)", ctx.Err(), err)
-		case <-r.opts.After(max(src.Interval/10, spacingOf(src.Sensor)) - r.opts.Now().Sub(start)):
+		case <-r.opts.After(retryAfterWarmUp(err, max(src.Interval/10, spacingOf(src.Sensor))-r.opts.Now().Sub(start))):
 		}
 	}
 }
