@@ -83,18 +83,20 @@ func BenchmarkDelivery(b *testing.B) {
 				if name != "mosquitto_pub" {
 					b.Logf("window %d %-14s syscalls/msg read %v write %v", window, name, roundTo(reads[name], 100), roundTo(writes[name], 100))
 				}
-				if name == "paho" {
-					continue
-				}
-				// Each round's ratio to the paho run of the same round, so
-				// that load from other processes that changes between
+				// Each round's ratio to the anchors' runs of the same round,
+				// so that load from other processes that changes between
 				// rounds cancels out.
-				ratios := make([]float64, len(rates[name]))
-				for i := range ratios {
-					ratios[i] = rates[name][i] / rates["paho"][i]
+				for _, anchor := range []string{"paho", "mosquitto_pub"} {
+					if name == anchor || (anchor == "mosquitto_pub" && name == "paho") {
+						continue
+					}
+					ratios := make([]float64, len(rates[name]))
+					for i := range ratios {
+						ratios[i] = rates[name][i] / rates[anchor][i]
+					}
+					b.ReportMetric(median(ratios), name+"/"+anchor)
+					b.Logf("window %d %-14s / %s %v", window, name, anchor, roundTo(ratios, 100))
 				}
-				b.ReportMetric(median(ratios), name+"/paho")
-				b.Logf("window %d %-14s / paho %v", window, name, roundTo(ratios, 100))
 			}
 		})
 	}
