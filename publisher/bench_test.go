@@ -50,6 +50,9 @@ import (
 // (daemonRuntime), paho with Go's defaults. bench/publish also reports its
 // read and write syscalls, logged per message.
 //
+// EDGEPUB_BENCH_BEFORE=path adds the variant before-drain: edgepub-drain
+// run by that build of bench/publish, to compare a change in the same run.
+//
 // With EDGEPUB_BENCH_PROFILE=dir the edgepub and paho runs write CPU
 // profiles of their publishing span there (go tool pprof dir/edgepub-drain-w64-r0.pprof).
 func BenchmarkDelivery(b *testing.B) {
@@ -57,6 +60,9 @@ func BenchmarkDelivery(b *testing.B) {
 	for _, window := range []int{64, 256} {
 		b.Run("window="+strconv.Itoa(window), func(b *testing.B) {
 			variants := []string{"paho", "edgepub-drain", "edgepub-live", "mosquitto_pub"}
+			if env.beforePath != "" {
+				variants = append(variants, "before-drain")
+			}
 			rates := map[string][]float64{}
 			cpu := map[string][]float64{}
 			reads, writes := map[string][]float64{}, map[string][]float64{}
@@ -125,6 +131,9 @@ type deliveryEnv struct {
 	broker     *mosquittotest.Broker
 	deviceDir  string
 	workerPath string
+	// beforePath is another build of bench/publish (EDGEPUB_BENCH_BEFORE),
+	// e.g. from the commit before a change, run as variant before-drain.
+	beforePath string
 	sub        *countingSubscriber
 }
 
@@ -133,6 +142,7 @@ func newDeliveryEnv(b *testing.B) *deliveryEnv {
 	broker := mosquittotest.Start(b, mosquittotest.Opts{PKI: pki})
 	env := &deliveryEnv{pki: pki, broker: broker, deviceDir: pki.DeviceDir(b, deviceID)}
 	env.workerPath = filepath.Join(b.TempDir(), "publish")
+	env.beforePath = os.Getenv("EDGEPUB_BENCH_BEFORE")
 	if out, err := exec.Command("go", "build", "-o", env.workerPath, "github.com/edgepub/edgepub/bench/publish").CombinedOutput(); err != nil {
 		b.Fatalf("go build bench/publish: %v\n%s", err, out)
 	}
@@ -166,7 +176,11 @@ func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, roun
 		args = append(args, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("%s-w%d-r%d.pprof", variant, window, round)))
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(env.workerPath, args...)
+	path := env.workerPath
+	if variant == "before-drain" {
+		path, args[1] = env.beforePath, "edgepub-drain"
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if variant != "paho" {
 		cmd.Env = daemonRuntime(os.Environ())
