@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -235,11 +236,14 @@ func TestBacklogLeavesInFewRecords(t *testing.T) {
 	sub.WaitFor(10*time.Second, "a lone reading after the backlog", func(m []mosquittotest.Message) bool { return len(m) >= backlog })
 }
 
-// recordCounter forwards one connection to a broker and counts the TLS
-// application data records the client sends.
+// recordCounter forwards connections to a broker and counts the TLS
+// application data records the clients send.
 type recordCounter struct {
 	addr    string
 	records atomic.Int64
+
+	mu    sync.Mutex
+	conns []net.Conn
 }
 
 func countRecords(t *testing.T, broker string) *recordCounter {
@@ -247,8 +251,15 @@ func countRecords(t *testing.T, broker string) *recordCounter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
 	c := &recordCounter{addr: ln.Addr().String()}
+	t.Cleanup(func() {
+		ln.Close()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, conn := range c.conns {
+			conn.Close()
+		}
+	})
 	go func() {
 		for {
 			client, err := ln.Accept()
@@ -260,7 +271,9 @@ func countRecords(t *testing.T, broker string) *recordCounter {
 				client.Close()
 				continue
 			}
-			t.Cleanup(func() { client.Close(); server.Close() })
+			c.mu.Lock()
+			c.conns = append(c.conns, client, server)
+			c.mu.Unlock()
 			go io.Copy(client, server)
 			go c.forward(server, client)
 		}

@@ -94,13 +94,16 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) 
 			for _, in := range sends {
 				in.tok = conn.client.Publish(in.topic, 1, false, in.payload)
 				if isDone(in.tok) && in.tok.Error() != nil {
-					conn.out.cancel(1) // paho did not take it: not connected
+					// paho refused it at once (not connected): nothing of it
+					// will be written, and the connection is going anyway.
+					conn.out.cancel(1)
 				}
 				if !debug {
 					in.topic, in.payload = "", nil
 				}
 				window = append(window, in)
 			}
+			clear(sends) // holds the outbox's read buffer otherwise
 		}
 		var notify <-chan struct{}
 		if open {
