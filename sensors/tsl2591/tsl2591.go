@@ -96,9 +96,6 @@ type Opts struct {
 	// IntegrationTime is 100, 200, 300, 400, 500 or 600 ms: longer
 	// resolves less light, and saturates sooner.
 	IntegrationTime time.Duration
-	// Sleep waits for the first integration and between polls; nil
-	// means a real timer that returns early when ctx is done.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts is gain 25× and 100 ms: about 0.16 lx per count, saturating
@@ -114,7 +111,6 @@ type Dev struct {
 	d           i2c.Dev
 	gain        float64
 	integration time.Duration
-	sleep       func(ctx context.Context, d time.Duration) error
 	fresh       conversion.Gate
 
 	mu sync.Mutex
@@ -129,7 +125,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts == nil {
 		opts = &DefaultOpts
 	}
-	d := &Dev{d: i2c.Dev{Bus: b, Addr: addr}, integration: opts.IntegrationTime, sleep: opts.Sleep}
+	d := &Dev{d: i2c.Dev{Bus: b, Addr: addr}, integration: opts.IntegrationTime}
 	if addr != Addr {
 		return nil, fmt.Errorf("%s: the TSL2591 answers only at 0x29", d)
 	}
@@ -142,9 +138,6 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("%s: integration time %v: use 100, 200, 300, 400, 500 or 600 ms", d, opts.IntegrationTime)
 	}
 	d.gain = gain
-	if d.sleep == nil {
-		d.sleep = pause.For
-	}
 	var id [1]byte
 	if err := d.d.Tx([]byte{command | regID}, id[:]); err != nil {
 		return nil, fmt.Errorf("%s: read the device id (is a TSL2591 connected?): %w", d, err)
@@ -160,7 +153,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	// The first result comes one integration after AEN, the oscillator
 	// up to 5 % slow.
-	d.fresh = conversion.NewGate(opts.IntegrationTime+opts.IntegrationTime/20, d.sleep)
+	d.fresh = conversion.NewGate(opts.IntegrationTime + opts.IntegrationTime/20)
 	return d, nil
 }
 
@@ -214,7 +207,7 @@ func (d *Dev) awaitValid(ctx context.Context) error {
 		if poll == validPolls {
 			return fmt.Errorf("no valid result %v after power-on (status %#02x): is the chip powered and enabled?", d.integration+validPolls*validPoll, status[0])
 		}
-		if err := d.sleep(ctx, validPoll); err != nil {
+		if err := pause.For(ctx, validPoll); err != nil {
 			return fmt.Errorf("wait for a valid result: %w", err)
 		}
 	}

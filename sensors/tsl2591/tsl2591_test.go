@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors/internal/bustest"
@@ -64,31 +65,32 @@ func TestSenseGivesTheLuxOfTheFormula(t *testing.T) {
 		{"dark", DefaultOpts, 0x10, 3, 5, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ops := append(openOps(tc.control), readOps(tc.ch0, tc.ch1)...)
-			ops = append(ops, readOps(tc.ch0, tc.ch1)...)
-			bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-			sleeps := &bustest.Sleeps{}
-			opts := tc.opts
-			opts.Sleep = sleeps.Sleep
-			d, err := NewI2C(bus, Addr, &opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range 2 {
-				v, err := d.Sense(context.Background())
-				if err != nil || math.Abs(v["illuminance_lux"]-tc.lux) > 1e-6 {
-					t.Fatalf("Sense() = %v, %v; want illuminance_lux %v", v, err, tc.lux)
+			synctest.Test(t, func(t *testing.T) {
+				ops := append(openOps(tc.control), readOps(tc.ch0, tc.ch1)...)
+				ops = append(ops, readOps(tc.ch0, tc.ch1)...)
+				bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+				timed := &bustest.Timed{Bus: bus}
+				opts := tc.opts
+				d, err := NewI2C(timed, Addr, &opts)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			// Only the first read waits, one integration and 5 % for a
-			// slow oscillator.
-			if want := []time.Duration{opts.IntegrationTime * 105 / 100}; !slices.Equal(sleeps.Waits(), want) {
-				t.Errorf("waits = %v, want %v", sleeps.Waits(), want)
-			}
-			if d.Spacing() != opts.IntegrationTime {
-				t.Errorf("Spacing = %v, want the integration time %v", d.Spacing(), opts.IntegrationTime)
-			}
-			bustest.AllUsed(t, bus)
+				for range 2 {
+					v, err := d.Sense(context.Background())
+					if err != nil || math.Abs(v["illuminance_lux"]-tc.lux) > 1e-6 {
+						t.Fatalf("Sense() = %v, %v; want illuminance_lux %v", v, err, tc.lux)
+					}
+				}
+				// Only the first read waits, after power-on and before the
+				// status read: one integration and 5 % for a slow oscillator.
+				if want := []time.Duration{opts.IntegrationTime * 105 / 100}; !slices.Equal(timed.Waits(), want) {
+					t.Errorf("waits = %v, want %v", timed.Waits(), want)
+				}
+				if d.Spacing() != opts.IntegrationTime {
+					t.Errorf("Spacing = %v, want the integration time %v", d.Spacing(), opts.IntegrationTime)
+				}
+				bustest.AllUsed(t, bus)
+			})
 		})
 	}
 }
@@ -108,71 +110,74 @@ func TestNewI2CChecksTheDeviceID(t *testing.T) {
 // The datasheet's MAX COUNT is 36863 at 100 ms and 65535 at longer
 // integration times: a channel there is saturated.
 func TestSaturation(t *testing.T) {
-	for _, tc := range []struct {
-		opts     Opts
-		control  byte
-		ch0, ch1 uint16
-		want     string
-	}{
-		{DefaultOpts, 0x10, 36863, 100, "saturated (channel 0 36863, channel 1 100 counts of 36863) above about 6016 lx"},
-		{Opts{Gain: GainLow, IntegrationTime: 200 * time.Millisecond}, 0x01, 0xFFFF, 0xFFFF, "counts of 65535"},
-	} {
-		ops := append(openOps(tc.control), readOps(tc.ch0, tc.ch1)...)
-		bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-		opts := tc.opts
-		opts.Sleep = (&bustest.Sleeps{}).Sleep
-		d, err := NewI2C(bus, Addr, &opts)
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			opts     Opts
+			control  byte
+			ch0, ch1 uint16
+			want     string
+		}{
+			{DefaultOpts, 0x10, 36863, 100, "saturated (channel 0 36863, channel 1 100 counts of 36863) above about 6016 lx"},
+			{Opts{Gain: GainLow, IntegrationTime: 200 * time.Millisecond}, 0x01, 0xFFFF, 0xFFFF, "counts of 65535"},
+		} {
+			ops := append(openOps(tc.control), readOps(tc.ch0, tc.ch1)...)
+			bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+			opts := tc.opts
+			d, err := NewI2C(bus, Addr, &opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "lower the gain") {
+				t.Errorf("Sense = %v, want …%s…", err, tc.want)
+			}
+		}
+		// One count below the maximum at 100 ms is a reading.
+		bus := &i2ctest.Playback{DontPanic: true, Ops: append(openOps(0x10), readOps(36862, 0)...)}
+		d, err := NewI2C(bus, Addr, &Opts{Gain: GainMedium, IntegrationTime: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "lower the gain") {
-			t.Errorf("Sense = %v, want …%s…", err, tc.want)
+		if _, err := d.Sense(context.Background()); err != nil {
+			t.Errorf("36862 counts at 100 ms: %v", err)
 		}
-	}
-	// One count below the maximum at 100 ms is a reading.
-	bus := &i2ctest.Playback{DontPanic: true, Ops: append(openOps(0x10), readOps(36862, 0)...)}
-	d, err := NewI2C(bus, Addr, &Opts{Gain: GainMedium, IntegrationTime: 100 * time.Millisecond, Sleep: (&bustest.Sleeps{}).Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Sense(context.Background()); err != nil {
-		t.Errorf("36862 counts at 100 ms: %v", err)
-	}
+	})
 }
 
 // Until an integration has finished, AVALID (STATUS bit 0) is clear: Sense
 // polls it every 10 ms, and gives up after ten polls.
 func TestSenseWaitsForAValidResult(t *testing.T) {
-	notValid := i2ctest.IO{Addr: 0x29, W: []byte{0xB3}, R: []byte{0x00}}
-	ops := append(openOps(0x10), notValid, notValid)
-	ops = append(ops, readOps(2448, 0)...)
-	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-	sleeps := &bustest.Sleeps{}
-	d, err := NewI2C(bus, Addr, &Opts{Gain: GainMedium, IntegrationTime: 100 * time.Millisecond, Sleep: sleeps.Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, err := d.Sense(context.Background()); err != nil || math.Abs(v["illuminance_lux"]-399.5136) > 1e-6 {
-		t.Errorf("Sense = %v, %v", v, err)
-	}
-	if want := []time.Duration{105 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}; !slices.Equal(sleeps.Waits(), want) {
-		t.Errorf("waits = %v, want %v", sleeps.Waits(), want)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		notValid := i2ctest.IO{Addr: 0x29, W: []byte{0xB3}, R: []byte{0x00}}
+		ops := append(openOps(0x10), notValid, notValid)
+		ops = append(ops, readOps(2448, 0)...)
+		bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+		timed := &bustest.Timed{Bus: bus}
+		d, err := NewI2C(timed, Addr, &Opts{Gain: GainMedium, IntegrationTime: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := d.Sense(context.Background()); err != nil || math.Abs(v["illuminance_lux"]-399.5136) > 1e-6 {
+			t.Errorf("Sense = %v, %v", v, err)
+		}
+		if want := []time.Duration{105 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}; !slices.Equal(timed.Waits(), want) {
+			t.Errorf("waits = %v, want %v", timed.Waits(), want)
+		}
+		bustest.AllUsed(t, bus)
 
-	never := openOps(0x10)
-	for range validPolls + 1 {
-		never = append(never, notValid)
-	}
-	bus = &i2ctest.Playback{DontPanic: true, Ops: never}
-	d, err = NewI2C(bus, Addr, &Opts{Gain: GainMedium, IntegrationTime: 100 * time.Millisecond, Sleep: (&bustest.Sleeps{}).Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "no valid result") {
-		t.Errorf("Sense with AVALID never set = %v", err)
-	}
-	bustest.AllUsed(t, bus)
+		never := openOps(0x10)
+		for range validPolls + 1 {
+			never = append(never, notValid)
+		}
+		bus = &i2ctest.Playback{DontPanic: true, Ops: never}
+		d, err = NewI2C(bus, Addr, &Opts{Gain: GainMedium, IntegrationTime: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "no valid result") {
+			t.Errorf("Sense with AVALID never set = %v", err)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestNewI2CRejects(t *testing.T) {
