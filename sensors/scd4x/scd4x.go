@@ -210,7 +210,7 @@ func (d *Dev) waitReady(ctx context.Context) error {
 // read sends a command, waits its execution time and reads n words, checking
 // each word's CRC.
 func (d *Dev) read(ctx context.Context, cmd uint16, n int) ([]uint16, error) {
-	return sensirion.ReadWords(ctx, &d.dev, pause.For, word(cmd), commandDuration, n)
+	return sensirion.ReadWords(ctx, &d.dev, word(cmd), commandDuration, n)
 }
 
 // word encodes a command.
