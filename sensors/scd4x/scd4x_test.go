@@ -184,8 +184,12 @@ func TestWaitForMeasurementHonoursContext(t *testing.T) {
 		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
 			t.Errorf("done context: %v", err)
 		}
+		start = time.Now()
 		if _, err := NewI2C(ctx, &i2ctest.Playback{DontPanic: true, Ops: initOps()}, Addr, nil); !errors.Is(err, context.Canceled) {
 			t.Errorf("NewI2C with a done context: %v", err)
+		}
+		if took := time.Since(start); took != 0 {
+			t.Errorf("NewI2C with a done context took %v, want no wait after stop_periodic_measurement", took)
 		}
 	})
 }
