@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,13 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkDelivery -benchtime 1x -timeout 20m ./publisher
 //
+// The edgepub variants run with the daemon's Go runtime settings
+// (daemonRuntime), paho with Go's defaults. bench/publish also reports its
+// read and write syscalls, logged per message.
+//
+// EDGEPUB_BENCH_BEFORE=path adds the variant before-drain: edgepub-drain
+// run by that build of bench/publish, to compare a change in the same run.
+//
 // With EDGEPUB_BENCH_PROFILE=dir the edgepub and paho runs write CPU
 // profiles of their publishing span there (go tool pprof dir/edgepub-drain-w64-r0.pprof).
 func BenchmarkDelivery(b *testing.B) {
@@ -52,8 +60,12 @@ func BenchmarkDelivery(b *testing.B) {
 	for _, window := range []int{64, 256} {
 		b.Run("window="+strconv.Itoa(window), func(b *testing.B) {
 			variants := []string{"paho", "edgepub-drain", "edgepub-live", "mosquitto_pub"}
+			if env.beforePath != "" {
+				variants = append(variants, "before-drain")
+			}
 			rates := map[string][]float64{}
 			cpu := map[string][]float64{}
+			reads, writes := map[string][]float64{}, map[string][]float64{}
 			for round := range deliveryRounds * b.N {
 				for i := range variants {
 					name := variants[(i+round)%len(variants)]
@@ -66,24 +78,31 @@ func BenchmarkDelivery(b *testing.B) {
 					}
 					rates[name] = append(rates[name], r.rate)
 					cpu[name] = append(cpu[name], r.cpuMicrosPerMsg)
+					reads[name] = append(reads[name], r.readsPerMsg)
+					writes[name] = append(writes[name], r.writesPerMsg)
 				}
 			}
 			for _, name := range variants {
 				b.ReportMetric(median(rates[name]), name+"-msg/s")
 				b.ReportMetric(median(cpu[name]), name+"-cpu-µs/msg")
-				b.Logf("window %d %-14s msg/s %v  cpu µs/msg %v", window, name, roundAll(rates[name]), roundAll(cpu[name]))
-				if name == "paho" {
-					continue
+				b.Logf("window %d %-14s msg/s %v  cpu µs/msg %v", window, name, roundAll(rates[name]), roundTo(cpu[name], 10))
+				if name != "mosquitto_pub" {
+					b.Logf("window %d %-14s syscalls/msg read %v write %v", window, name, roundTo(reads[name], 100), roundTo(writes[name], 100))
 				}
-				// Each round's ratio to the paho run of the same round, so
-				// that load from other processes that changes between
+				// Each round's ratio to the anchors' runs of the same round,
+				// so that load from other processes that changes between
 				// rounds cancels out.
-				ratios := make([]float64, len(rates[name]))
-				for i := range ratios {
-					ratios[i] = rates[name][i] / rates["paho"][i]
+				for _, anchor := range []string{"paho", "mosquitto_pub"} {
+					if name == anchor || (anchor == "mosquitto_pub" && name == "paho") {
+						continue
+					}
+					ratios := make([]float64, len(rates[name]))
+					for i := range ratios {
+						ratios[i] = rates[name][i] / rates[anchor][i]
+					}
+					b.ReportMetric(median(ratios), name+"/"+anchor)
+					b.Logf("window %d %-14s / %s %v", window, name, anchor, roundTo(ratios, 100))
 				}
-				b.ReportMetric(median(ratios), name+"/paho")
-				b.Logf("window %d %-14s / paho %v", window, name, roundTo(ratios, 100))
 			}
 		})
 	}
@@ -112,6 +131,9 @@ type deliveryEnv struct {
 	broker     *mosquittotest.Broker
 	deviceDir  string
 	workerPath string
+	// beforePath is another build of bench/publish (EDGEPUB_BENCH_BEFORE),
+	// e.g. from the commit before a change, run as variant before-drain.
+	beforePath string
 	sub        *countingSubscriber
 }
 
@@ -120,6 +142,7 @@ func newDeliveryEnv(b *testing.B) *deliveryEnv {
 	broker := mosquittotest.Start(b, mosquittotest.Opts{PKI: pki})
 	env := &deliveryEnv{pki: pki, broker: broker, deviceDir: pki.DeviceDir(b, deviceID)}
 	env.workerPath = filepath.Join(b.TempDir(), "publish")
+	env.beforePath = os.Getenv("EDGEPUB_BENCH_BEFORE")
 	if out, err := exec.Command("go", "build", "-o", env.workerPath, "github.com/edgepub/edgepub/bench/publish").CombinedOutput(); err != nil {
 		b.Fatalf("go build bench/publish: %v\n%s", err, out)
 	}
@@ -139,6 +162,9 @@ func loadCerts(b *testing.B, dir string) *certs.Source {
 type deliveryRun struct {
 	rate            float64 // msg/s at the subscriber
 	cpuMicrosPerMsg float64 // of the publishing process
+	// readsPerMsg and writesPerMsg are its read and write syscalls per
+	// message (bench/publish only).
+	readsPerMsg, writesPerMsg float64
 }
 
 // worker runs bench/publish for one variant.
@@ -150,13 +176,22 @@ func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, roun
 		args = append(args, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("%s-w%d-r%d.pprof", variant, window, round)))
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(env.workerPath, args...)
+	path := env.workerPath
+	if variant == "before-drain" {
+		path, args[1] = env.beforePath, "edgepub-drain"
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if variant != "paho" {
+		cmd.Env = daemonRuntime(os.Environ())
+	}
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("%s: %v\n%s", variant, err, stderr.String())
 	}
 	var res struct {
 		CPUSeconds float64 `json:"cpu_seconds"`
+		ReadCalls  int64   `json:"read_calls"`
+		WriteCalls int64   `json:"write_calls"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		b.Fatalf("%s printed %q: %v", variant, stdout.String(), err)
@@ -164,7 +199,23 @@ func (env *deliveryEnv) worker(b *testing.B, variant, topic string, window, roun
 	return deliveryRun{
 		rate:            env.sub.wait(b, arr, variant, time.Minute),
 		cpuMicrosPerMsg: res.CPUSeconds / deliveryMessages * 1e6,
+		readsPerMsg:     float64(res.ReadCalls) / deliveryMessages,
+		writesPerMsg:    float64(res.WriteCalls) / deliveryMessages,
 	}
+}
+
+// daemonRuntime adds to env the Go runtime settings `edgepub run` makes
+// unless its environment sets them (cmd/edgepub/cmd_run.go): GOGC=25 and
+// one P. The edgepub variants run as the daemon would; the paho loop runs
+// with Go's defaults, as a bare paho client would.
+func daemonRuntime(env []string) []string {
+	for _, kv := range []string{"GOGC=25", "GOMAXPROCS=1"} {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, set := os.LookupEnv(name); !set {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // mosquittoPub sends the payloads with `mosquitto_pub -l`.

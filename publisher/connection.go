@@ -2,8 +2,11 @@ package publisher
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -18,6 +21,8 @@ import (
 type connection struct {
 	client mqtt.Client
 	url    string
+	// out is what paho writes to; nil when paho dialed itself (all_proxy).
+	out *coalescingConn
 
 	lostOnce sync.Once
 	lost     chan struct{} // closed when paho reports the connection lost
@@ -45,6 +50,16 @@ func (p *Publisher) dial(ctx context.Context, brokerURL string) (*connection, er
 		SetConnectTimeout(p.opts.ConnectTimeout).
 		SetWriteTimeout(p.opts.ConnectTimeout).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { conn.markLost(err) })
+	if os.Getenv("all_proxy") == "" { // else paho dials through the proxy itself
+		o.SetCustomOpenConnectionFn(func(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+			tc, err := tls.DialWithDialer(o.Dialer, "tcp", uri.Host, o.TLSConfig)
+			if err != nil {
+				return nil, err
+			}
+			conn.out = newCoalescingConn(tc)
+			return conn.out, nil
+		})
+	}
 	if p.opts.StatusTopic != "" {
 		o.SetBinaryWill(p.opts.StatusTopic, []byte("offline"), 1, true)
 	}

@@ -18,7 +18,7 @@ import (
 type inflight struct {
 	seq uint64
 	tok mqtt.Token
-	// topic and payload are kept for the debug log only.
+	// topic and payload are kept after the publish for the debug log only.
 	topic   string
 	payload []byte
 }
@@ -42,6 +42,7 @@ var errConnectionLost = errors.New("connection lost")
 func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) error {
 	var (
 		window = make([]inflight, 0, p.opts.InFlight)
+		sends  = make([]inflight, 0, p.opts.InFlight)
 		cursor uint64 // highest seq handed to paho on this connection
 		// drainTo is the newest seq queued at connect: once it is acked,
 		// the backlog is delivered, however fast new readings arrive.
@@ -72,6 +73,9 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) 
 				}
 				continue
 			}
+			// All of them are announced before the first goes to paho, so
+			// that their packets leave in one write.
+			sends = sends[:0]
 			for _, rec := range recs {
 				cursor = rec.Seq
 				f, err := message.Unframe(rec.Payload)
@@ -84,12 +88,22 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) 
 				if p.opts.Stamp != nil {
 					payload = p.opts.Stamp(f)
 				}
-				in := inflight{seq: rec.Seq, tok: conn.client.Publish(f.Topic, 1, false, payload)}
-				if debug {
-					in.topic, in.payload = f.Topic, payload
+				sends = append(sends, inflight{seq: rec.Seq, topic: f.Topic, payload: payload})
+			}
+			conn.out.expect(len(sends))
+			for _, in := range sends {
+				in.tok = conn.client.Publish(in.topic, 1, false, in.payload)
+				if isDone(in.tok) && in.tok.Error() != nil {
+					// paho refused it at once (not connected): nothing of it
+					// will be written, and the connection is going anyway.
+					conn.out.cancel(1)
+				}
+				if !debug {
+					in.topic, in.payload = "", nil
 				}
 				window = append(window, in)
 			}
+			clear(sends) // holds the outbox's read buffer otherwise
 		}
 		var notify <-chan struct{}
 		if open {

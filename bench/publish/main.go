@@ -28,7 +28,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -65,10 +68,18 @@ type Result struct {
 	Seconds float64 `json:"seconds"`
 	// CPUSeconds is user+system time of the process over Seconds.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// SystemSeconds is the system (kernel) part of CPUSeconds.
+	SystemSeconds float64 `json:"system_seconds"`
 	// PrefillSeconds is how long appending the readings took before an
 	// edgepub-drain run started.
 	PrefillSeconds float64 `json:"prefill_seconds,omitempty"`
 	MaxRSSKiB      int64   `json:"max_rss_kib"`
+	// ReadCalls and WriteCalls count the process's read and write
+	// syscalls (syscr, syscw of /proc/self/io) over Seconds.
+	ReadCalls  int64 `json:"read_calls"`
+	WriteCalls int64 `json:"write_calls"`
+	// Allocs counts heap allocations over Seconds.
+	Allocs uint64 `json:"allocs"`
 }
 
 func run(args []string) error {
@@ -145,13 +156,18 @@ func reading(at time.Time, i int) sensors.Reading {
 
 // span measures wall and CPU time, and profiles, from begin to end.
 type span struct {
-	start   time.Time
-	cpu     time.Duration
-	profile *os.File
+	start         time.Time
+	cpu, sys      time.Duration
+	reads, writes int64
+	allocs        uint64
+	profile       *os.File
 }
 
 func begin(profilePath string) (*span, error) {
-	s := &span{start: time.Now(), cpu: cpuTime()}
+	s := &span{start: time.Now()}
+	s.cpu, s.sys = cpuTime()
+	s.reads, s.writes = syscalls()
+	s.allocs = allocs()
 	if profilePath != "" {
 		f, err := os.Create(profilePath)
 		if err != nil {
@@ -168,17 +184,49 @@ func begin(profilePath string) (*span, error) {
 
 func (s *span) end(r *Result) {
 	r.Seconds = time.Since(s.start).Seconds()
-	r.CPUSeconds = (cpuTime() - s.cpu).Seconds()
+	cpu, sys := cpuTime()
+	r.CPUSeconds, r.SystemSeconds = (cpu - s.cpu).Seconds(), (sys - s.sys).Seconds()
+	reads, writes := syscalls()
+	r.ReadCalls, r.WriteCalls = reads-s.reads, writes-s.writes
+	r.Allocs = allocs() - s.allocs
 	if s.profile != nil {
 		pprof.StopCPUProfile()
 		s.profile.Close()
 	}
 }
 
-func cpuTime() time.Duration {
+// cpuTime returns the user+system and the system CPU time of this process.
+func cpuTime() (total, system time.Duration) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+func allocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
+
+// syscalls returns how many read and write syscalls this process made
+// (read, pread, recvmsg…; write, pwrite, sendmsg…), or zeros where
+// /proc/self/io is missing.
+func syscalls() (reads, writes int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(value, 10, 64)
+		switch name {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 // pahoLoop is the baseline: what paho alone does with the same window.

@@ -51,7 +51,10 @@ func TestReplayedSensorFailsWhileOthersGoOn(t *testing.T) {
 	buses := replayBuses{i2c: map[string]i2c.Bus{"/dev/i2c-1": bus}}
 	cfg := testConfig(t, broker, pki.DeviceDir(t, "Kai"), t.TempDir())
 	cfg.Sensors = append(cfg.Sensors, config.Sensor{Name: "greenhouse", Type: "am2320", Bus: "/dev/i2c-1", Address: 0x5C,
-		Interval: config.Duration(50 * time.Millisecond), Timeout: config.Duration(40 * time.Millisecond), Samples: 1})
+		// The datasheet's 2 s between reads, and a timeout a loaded
+		// machine cannot hit: a first read cut short would leave the
+		// playback mid-exchange and the example reading would never come.
+		Interval: config.Duration(2 * time.Second), Timeout: config.Duration(time.Second), Samples: 1})
 	startDaemon(t, Opts{Config: cfg, OpenSensor: func(ctx context.Context, spec config.Sensor) (sensors.Sensor, error) {
 		return catalog.Open(ctx, spec, buses)
 	}})

@@ -272,7 +272,7 @@ func firstWord(w []uint16) uint16 {
 // commandWords sends a Sensirion-style command to addr, waits, and reads n
 // words with their CRCs.
 func commandWords(ctx context.Context, bus i2c.Bus, addr uint16, cmd []byte, wait time.Duration, n int) ([]uint16, error) {
-	return sensirion.ReadWords(ctx, &i2c.Dev{Bus: bus, Addr: addr}, pause.For, cmd, wait, n)
+	return sensirion.ReadWords(ctx, &i2c.Dev{Bus: bus, Addr: addr}, cmd, wait, n)
 }
 
 // preferFirst moves name to the front of types.

@@ -60,17 +60,11 @@ type Opts struct {
 	AltitudeM int
 	// Poll is how often Sense asks whether a measurement is ready.
 	Poll time.Duration
-	// Now tells the time, to know when the warm-up after the start ends.
-	// Nil means time.Now.
-	Now func() time.Time
-	// Sleep waits between commands and polls. Nil means a timer that returns
-	// ctx.Err() as soon as ctx is done; tests inject one that returns at once.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts returns the options used for a nil *Opts: periodic
 // measurement every 5 s at the stored altitude, polled every 250 ms.
-func DefaultOpts() Opts { return Opts{Poll: 250 * time.Millisecond, Now: time.Now} }
+func DefaultOpts() Opts { return Opts{Poll: 250 * time.Millisecond} }
 
 // Dev is one SCD4x in periodic measurement.
 type Dev struct {
@@ -78,8 +72,6 @@ type Dev struct {
 	serial  uint64
 	period  time.Duration
 	poll    time.Duration
-	sleep   func(ctx context.Context, d time.Duration) error
-	now     func() time.Time
 	started time.Time
 	mu      sync.Mutex
 }
@@ -98,16 +90,10 @@ func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, er
 			o.Poll = DefaultOpts().Poll
 		}
 	}
-	if o.Sleep == nil {
-		o.Sleep = pause.For
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.AltitudeM < 0 || o.AltitudeM > 3000 {
 		return nil, fmt.Errorf("scd4x at %#02x on %s: altitude %d m is outside the sensor's 0..3000 m", addr, bus, o.AltitudeM)
 	}
-	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, poll: o.Poll, sleep: o.Sleep, now: o.Now, period: Period}
+	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, poll: o.Poll, period: Period}
 	if err := d.init(ctx, o); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -120,7 +106,7 @@ func (d *Dev) init(ctx context.Context, o Opts) error {
 	if err := d.dev.Tx(word(cmdStopPeriodic), nil); err != nil {
 		return fmt.Errorf("no answer: %w", err)
 	}
-	if err := d.sleep(ctx, stopDuration); err != nil {
+	if err := pause.For(ctx, stopDuration); err != nil {
 		return err
 	}
 	serial, err := d.read(ctx, cmdGetSerialNumber, 3)
@@ -132,7 +118,7 @@ func (d *Dev) init(ctx context.Context, o Opts) error {
 		if err := d.dev.Tx(wordWithArg(cmdSetSensorAltitude, uint16(o.AltitudeM)), nil); err != nil {
 			return fmt.Errorf("setting the altitude: %w", err)
 		}
-		if err := d.sleep(ctx, commandDuration); err != nil {
+		if err := pause.For(ctx, commandDuration); err != nil {
 			return err
 		}
 	}
@@ -143,7 +129,7 @@ func (d *Dev) init(ctx context.Context, o Opts) error {
 	if err := d.dev.Tx(word(start), nil); err != nil {
 		return fmt.Errorf("starting periodic measurement: %w", err)
 	}
-	d.started = d.now()
+	d.started = time.Now()
 	return nil
 }
 
@@ -209,13 +195,13 @@ func (d *Dev) waitReady(ctx context.Context) error {
 		if w[0]&0x07ff != 0 {
 			return nil
 		}
-		if since := d.now().Sub(d.started); since < d.period+d.period/5 {
+		if since := time.Since(d.started); since < d.period+d.period/5 {
 			// Saying when lets the Runner read right then, rather than
 			// an interval later; past the period, the chip's clock is
 			// late and is asked again after a poll.
 			return &sensors.WarmingUp{Reason: fmt.Sprintf("the first measurement comes %v after the start", d.period), ReadyIn: max(d.period-since, d.poll)}
 		}
-		if err := d.sleep(ctx, d.poll); err != nil {
+		if err := pause.For(ctx, d.poll); err != nil {
 			return fmt.Errorf("no measurement ready (the sensor gives one every %v: make the timeout longer than that): %w", d.period, err)
 		}
 	}
@@ -224,7 +210,7 @@ func (d *Dev) waitReady(ctx context.Context) error {
 // read sends a command, waits its execution time and reads n words, checking
 // each word's CRC.
 func (d *Dev) read(ctx context.Context, cmd uint16, n int) ([]uint16, error) {
-	return sensirion.ReadWords(ctx, &d.dev, d.sleep, word(cmd), commandDuration, n)
+	return sensirion.ReadWords(ctx, &d.dev, word(cmd), commandDuration, n)
 }
 
 // word encodes a command.

@@ -133,5 +133,5 @@ func (d *Dev) Spacing() time.Duration { return Cadence }
 // command sends cmd, waits its duration and reads n words, checking each
 // word's CRC.
 func (d *Dev) command(ctx context.Context, cmd uint16, dur time.Duration, n int) ([]uint16, error) {
-	return sensirion.ReadWords(ctx, &d.dev, pause.For, []byte{byte(cmd >> 8), byte(cmd)}, dur, n)
+	return sensirion.ReadWords(ctx, &d.dev, []byte{byte(cmd >> 8), byte(cmd)}, dur, n)
 }

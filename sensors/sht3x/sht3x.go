@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
-	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"github.com/edgepub/edgepub/sensors/internal/sensirion"
 	"periph.io/x/conn/v3/i2c"
@@ -103,7 +102,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	d := &Dev{d: i2c.Dev{Bus: b, Addr: addr}, opts: *opts}
 	// The status read needs no wait; the constructor has no caller context.
-	if _, err := sensirion.ReadWords(context.Background(), &d.d, pause.For, cmdReadStatus, 0, 1); err != nil {
+	if _, err := sensirion.ReadWords(context.Background(), &d.d, cmdReadStatus, 0, 1); err != nil {
 		return nil, fmt.Errorf("%s: read status (is an SHT3x connected at this address?): %w", d, err)
 	}
 	return d, nil
@@ -124,7 +123,7 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cmd := measureCommands[d.opts.Repeatability]
-	words, err := sensirion.ReadWords(ctx, &d.d, pause.For, cmd.code, cmd.wait, 2)
+	words, err := sensirion.ReadWords(ctx, &d.d, cmd.code, cmd.wait, 2)
 	if err != nil {
 		return nil, fmt.Errorf("%s: measure: %w", d, err)
 	}
@@ -144,7 +143,7 @@ func (d *Dev) Reset(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, err := sensirion.ReadWords(ctx, &d.d, pause.For, cmdSoftReset, waitSoftReset, 0); err != nil {
+	if _, err := sensirion.ReadWords(ctx, &d.d, cmdSoftReset, waitSoftReset, 0); err != nil {
 		return fmt.Errorf("%s: soft reset: %w", d, err)
 	}
 	return nil

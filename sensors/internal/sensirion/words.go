@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 )
 
 // EncodeWords lays out words as the chip sends them and expects command
@@ -38,16 +40,16 @@ type Conn interface {
 	Tx(w, r []byte) error
 }
 
-// ReadWords sends cmd, sleeps for exec while the chip executes it, then
-// reads n words and checks their CRCs. With n = 0 it only sends and waits.
-// The write and the read are separate transfers rather than one with a
-// repeated start because the chip does not acknowledge a read before it is
-// done. sleep must return ctx.Err() early when ctx is done.
-func ReadWords(ctx context.Context, c Conn, sleep func(context.Context, time.Duration) error, cmd []byte, exec time.Duration, n int) ([]uint16, error) {
+// ReadWords sends cmd, waits exec while the chip executes it (less if ctx
+// ends first), then reads n words and checks their CRCs. With n = 0 it only
+// sends and waits. The write and the read are separate transfers rather
+// than one with a repeated start because the chip does not acknowledge a
+// read before it is done.
+func ReadWords(ctx context.Context, c Conn, cmd []byte, exec time.Duration, n int) ([]uint16, error) {
 	if err := c.Tx(cmd, nil); err != nil {
 		return nil, err
 	}
-	if err := sleep(ctx, exec); err != nil {
+	if err := pause.For(ctx, exec); err != nil {
 		return nil, err
 	}
 	if n == 0 {

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/edgepub/edgepub/sensors/internal/bustest"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 )
@@ -37,84 +39,78 @@ func TestDecodeWords(t *testing.T) {
 	}
 }
 
-// recorder is a sleep that notes each wait and then returns err.
-type recorder struct {
-	waits []time.Duration
-	err   error
-}
-
-func (r *recorder) sleep(ctx context.Context, d time.Duration) error {
-	r.waits = append(r.waits, d)
-	if r.err != nil {
-		return r.err
-	}
-	return ctx.Err()
-}
+// The waits are measured on synctest's clock, where the timer of
+// pause.For fires exactly on time and at once.
 
 func TestReadWords(t *testing.T) {
-	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
-		{Addr: 0x62, W: []byte{0x36, 0x82}},
-		{Addr: 0x62, R: EncodeWords(0xF896, 0x9F07, 0x3BB4)},
-	}}
-	var r recorder
-	got, err := ReadWords(context.Background(), &i2c.Dev{Bus: bus, Addr: 0x62}, r.sleep, []byte{0x36, 0x82}, time.Millisecond, 3)
-	if err != nil || !slices.Equal(got, []uint16{0xF896, 0x9F07, 0x3BB4}) {
-		t.Errorf("ReadWords = %#04x, %v", got, err)
-	}
-	if !slices.Equal(r.waits, []time.Duration{time.Millisecond}) {
-		t.Errorf("waited %v, want the 1ms execution time", r.waits)
-	}
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transfer happened: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		playback := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+			{Addr: 0x62, W: []byte{0x36, 0x82}},
+			{Addr: 0x62, R: EncodeWords(0xF896, 0x9F07, 0x3BB4)},
+		}}
+		bus := &bustest.Timed{Bus: playback}
+		got, err := ReadWords(context.Background(), &i2c.Dev{Bus: bus, Addr: 0x62}, []byte{0x36, 0x82}, time.Millisecond, 3)
+		if err != nil || !slices.Equal(got, []uint16{0xF896, 0x9F07, 0x3BB4}) {
+			t.Errorf("ReadWords = %#04x, %v", got, err)
+		}
+		if !slices.Equal(bus.Waits(), []time.Duration{time.Millisecond}) {
+			t.Errorf("waited %v between command and reply, want the 1ms execution time", bus.Waits())
+		}
+		bustest.AllUsed(t, playback)
+	})
 }
 
 func TestReadWordsWithoutReply(t *testing.T) {
-	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{{Addr: 0x58, W: []byte{0x20, 0x03}}}}
-	var r recorder
-	got, err := ReadWords(context.Background(), &i2c.Dev{Bus: bus, Addr: 0x58}, r.sleep, []byte{0x20, 0x03}, 10*time.Millisecond, 0)
-	if err != nil || got != nil {
-		t.Errorf("ReadWords = %v, %v; want nothing read", got, err)
-	}
-	if !slices.Equal(r.waits, []time.Duration{10 * time.Millisecond}) {
-		t.Errorf("waited %v, want the 10ms execution time", r.waits)
-	}
-	if err := bus.Close(); err != nil {
-		t.Errorf("not every recorded transfer happened: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		playback := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{{Addr: 0x58, W: []byte{0x20, 0x03}}}}
+		bus := &bustest.Timed{Bus: playback}
+		got, err := ReadWords(context.Background(), &i2c.Dev{Bus: bus, Addr: 0x58}, []byte{0x20, 0x03}, 10*time.Millisecond, 0)
+		if err != nil || got != nil {
+			t.Errorf("ReadWords = %v, %v; want nothing read", got, err)
+		}
+		if w := bus.SinceLast(); w != 10*time.Millisecond {
+			t.Errorf("returned %v after the command, want the 10ms execution time", w)
+		}
+		bustest.AllUsed(t, playback)
+	})
 }
 
 func TestReadWordsStopsAtTheFirstFailure(t *testing.T) {
-	errExpired := errors.New("expired")
 	cmd := i2ctest.IO{Addr: 0x44, W: []byte{0x89}}
 	for _, tc := range []struct {
-		name   string
-		ops    []i2ctest.IO
-		sleep  error
-		waits  int
-		target error
-		text   string
+		name     string
+		ops      []i2ctest.IO
+		deadline time.Duration // 0 for none
+		took     time.Duration
+		target   error
+		text     string
 	}{
 		// An empty playback refuses the command; nothing is waited for.
-		{"command refused", nil, nil, 0, nil, "unexpected Tx"},
-		// The reply is never read.
-		{"wait cut short", []i2ctest.IO{cmd}, errExpired, 1, errExpired, "expired"},
-		{"reply refused", []i2ctest.IO{cmd}, nil, 1, nil, "unexpected Tx"},
-		{"corrupted reply", []i2ctest.IO{cmd, {Addr: 0x44, R: []byte{0x12, 0x34, 0x00, 0x56, 0x78, 0x7D}}}, nil, 1, nil, "crc mismatch in word 0"},
+		{"command refused", nil, 0, 0, nil, "unexpected Tx"},
+		// The deadline ends the 10 ms wait; the reply is never read.
+		{"wait cut short", []i2ctest.IO{cmd}, 5 * time.Millisecond, 5 * time.Millisecond, context.DeadlineExceeded, "deadline exceeded"},
+		{"reply refused", []i2ctest.IO{cmd}, 0, 10 * time.Millisecond, nil, "unexpected Tx"},
+		{"corrupted reply", []i2ctest.IO{cmd, {Addr: 0x44, R: []byte{0x12, 0x34, 0x00, 0x56, 0x78, 0x7D}}}, 0, 10 * time.Millisecond, nil, "crc mismatch in word 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{DontPanic: true, Ops: tc.ops}
-			r := recorder{err: tc.sleep}
-			got, err := ReadWords(context.Background(), &i2c.Dev{Bus: bus, Addr: 0x44}, r.sleep, []byte{0x89}, 10*time.Millisecond, 2)
-			if err == nil || got != nil || !strings.Contains(err.Error(), tc.text) || (tc.target != nil && !errors.Is(err, tc.target)) {
-				t.Fatalf("ReadWords = %v, %v; want an error containing %q", got, err, tc.text)
-			}
-			if len(r.waits) != tc.waits {
-				t.Errorf("waited %v, want %d waits", r.waits, tc.waits)
-			}
-			if err := bus.Close(); err != nil {
-				t.Errorf("not every recorded transfer happened: %v", err)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tc.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+					defer cancel()
+				}
+				bus := &i2ctest.Playback{DontPanic: true, Ops: tc.ops}
+				start := time.Now()
+				got, err := ReadWords(ctx, &i2c.Dev{Bus: bus, Addr: 0x44}, []byte{0x89}, 10*time.Millisecond, 2)
+				if err == nil || got != nil || !strings.Contains(err.Error(), tc.text) || (tc.target != nil && !errors.Is(err, tc.target)) {
+					t.Fatalf("ReadWords = %v, %v; want an error containing %q", got, err, tc.text)
+				}
+				if took := time.Since(start); took != tc.took {
+					t.Errorf("ReadWords returned after %v, want %v", took, tc.took)
+				}
+				bustest.AllUsed(t, bus)
+			})
 		})
 	}
 }
