@@ -18,6 +18,9 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/config"
@@ -244,12 +247,11 @@ func subscribeRefused(tok mqtt.Token, identity string) error {
 }
 
 func serveMetrics(addr string, model *fleet.Model) (*http.Server, error) {
-	collector := fleet.NewCollector(model)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(fleet.NewCollector(model), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", fleet.ContentType)
-		collector.WriteText(w)
-	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %s: %w: pick another address or port", addr, err)
