@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,7 +43,12 @@ type Outbox struct {
 	// unsynced tells Run that Append left the first record that may need
 	// an fsync, so it ticks every tickEvery again.
 	unsynced chan struct{}
-	seq      *seqLease
+	// settled tells Run that an Ack left no record waiting for an fsync,
+	// so the tick unsynced asked for is not needed.
+	settled chan struct{}
+	// ticks counts Run's ticks; tests count the wake-ups with it.
+	ticks atomic.Uint64
+	seq   *seqLease
 
 	mu       sync.Mutex
 	closed   bool
@@ -133,6 +139,7 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 		log:       o.Logger,
 		notify:    make(chan struct{}, 1),
 		unsynced:  make(chan struct{}, 1),
+		settled:   make(chan struct{}, 1),
 		tickEvery: min(max(o.SyncWindow/4, 10*time.Millisecond), 250*time.Millisecond),
 		syncFile:  (*os.File).Sync,
 	}
@@ -301,7 +308,12 @@ func (o *Outbox) Ack(seq uint64) {
 		o.mem.ack(seq)
 		return
 	}
-	o.disk.ack(seq)
+	if o.disk.ack(seq) {
+		select {
+		case o.settled <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // oldestLocked returns the time of the oldest pending reading.

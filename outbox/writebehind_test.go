@@ -314,3 +314,46 @@ func TestRunSyncsWithinTheWindowAfterAQuietSpell(t *testing.T) {
 		}
 	})
 }
+
+// TestRunTicksInTheRoundsWakeUpWhenAcksComeInTime models 10 sensors at 1 Hz
+// on a healthy link: every reading of a round is acknowledged 5 ms after its
+// Append. Such a round needs no fsync, so Run must not wake up tickEvery after
+// it; its housekeeping joins the round's wake-up instead, once a round.
+func TestRunTicksInTheRoundsWakeUpWhenAcksComeInTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		o := e.open(nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { o.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+
+		// The rounds start out of phase with Run's idle ticks.
+		time.Sleep(10*time.Second + idleTickEvery/2)
+		const warmUp, rounds, ackAfter = 3, 20, 5 * time.Millisecond
+		var between, total uint64
+		for r := range warmUp + rounds {
+			start := o.ticks.Load()
+			seqs := e.appendN(o, 10)
+			synctest.Wait()
+			time.Sleep(ackAfter)
+			for _, seq := range seqs {
+				o.Ack(seq)
+			}
+			synctest.Wait()
+			inRound := o.ticks.Load()
+			time.Sleep(time.Second - ackAfter)
+			synctest.Wait()
+			if r >= warmUp {
+				between += o.ticks.Load() - inRound
+				total += o.ticks.Load() - start
+			}
+		}
+		if between != 0 {
+			t.Errorf("Run ticked %d times between %d rounds whose readings were all acknowledged in time, want 0", between, rounds)
+		}
+		if total < rounds {
+			t.Errorf("Run ticked %d times in %d rounds, want the housekeeping at least once a round", total, rounds)
+		}
+	})
+}
