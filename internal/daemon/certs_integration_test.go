@@ -413,6 +413,7 @@ func (n *reloadNotifier) Ready() {
 		n.reloaded <- struct{}{}
 	}
 }
+func (n *reloadNotifier) Enabled() bool                            { return false }
 func (n *reloadNotifier) Reloading()                               { n.reloading.Store(true) }
 func (n *reloadNotifier) Status(string)                            {}
 func (n *reloadNotifier) Stopping()                                {}

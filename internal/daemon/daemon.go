@@ -33,6 +33,8 @@ import (
 // Notifier tells the service manager about the daemon's state; a no-op
 // outside systemd.
 type Notifier interface {
+	// Enabled reports whether a service manager listens.
+	Enabled() bool
 	Ready()
 	Reloading()
 	Status(string)
@@ -91,7 +93,6 @@ type Daemon struct {
 	// the device's own times use it, never a clock back at 1970.
 	now func() time.Time
 
-	progress  progressMeter
 	socTemp   atomicFloat
 	discovery discoveryState
 	// debugQueued rate-limits the debug record of each queued reading.
@@ -191,8 +192,9 @@ func Run(ctx context.Context, o Opts) error {
 	wg.Go(func() { d.expiry.Run(ctx) })
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
-	wg.Go(func() { o.Notifier.RunWatchdog(ctx, d.progress.madeProgress) })
-	wg.Go(func() { d.superviseLoop(ctx) })
+	supervisor := newSupervisor(d.StatusLine, d.reload, o)
+	wg.Go(func() { o.Notifier.RunWatchdog(ctx, supervisor.alive) })
+	wg.Go(func() { supervisor.run(ctx) })
 	if d.renewer != nil {
 		wg.Go(func() { d.renewer.Run(ctx) })
 	}
@@ -278,6 +280,7 @@ func (d *Daemon) warnLegacyServerCert(host string, c *x509.Certificate) {
 
 type nopNotifier struct{}
 
+func (nopNotifier) Enabled() bool                            { return false }
 func (nopNotifier) Ready()                                   {}
 func (nopNotifier) Reloading()                               {}
 func (nopNotifier) Status(string)                            {}

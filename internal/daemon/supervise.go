@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -21,35 +22,79 @@ func (p *progressMeter) madeProgress() bool {
 	return p.seen.Swap(now) != now
 }
 
-// superviseLoop is the daemon's main loop: once a second it checks that the
-// outbox and the publisher answer (both take their locks, so a deadlock
-// stops the ticks and the watchdog restarts the service), refreshes the
-// status line, and handles reload requests.
-func (d *Daemon) superviseLoop(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+// statusEvery is how often the status line is refreshed when nothing else
+// wakes the main loop: only `systemctl status` shows it, and every wake-up
+// costs a Pi power.
+const statusEvery = 10 * time.Second
+
+// supervisor is the daemon's main loop. It wakes up only when asked: by
+// the watchdog's check (every WatchdogSec/2), by a reload, and every
+// statusEvery under systemd; outside systemd only for reloads.
+type supervisor struct {
+	// status is the status line; computing it takes the outbox's and the
+	// publisher's locks, so a deadlock there leaves the watchdog's check
+	// unanswered and systemd restarts the service.
+	status   func() string
+	reload   func()
+	reloads  <-chan struct{}
+	notifier Notifier
+	// stallAfter, if set, stops the loop after that time (a test trigger).
+	stallAfter time.Duration
+	log        *slog.Logger
+
+	progress progressMeter
+	checks   chan struct{}
+}
+
+func newSupervisor(status func() string, reload func(), o Opts) *supervisor {
+	return &supervisor{status: status, reload: reload, reloads: o.Reload, notifier: o.Notifier,
+		stallAfter: o.StallAfter, log: o.Logger, checks: make(chan struct{}, 1)}
+}
+
+// alive is the watchdog's progress function: it reports whether the loop
+// answered the previous check (or started since), and asks it again. A
+// stalled loop thus misses the next ping, not a later one.
+func (s *supervisor) alive() bool {
+	answered := s.progress.madeProgress()
+	select {
+	case s.checks <- struct{}{}:
+	default:
+	}
+	return answered
+}
+
+// run refreshes the status line at start and at every wake-up until ctx is
+// done, and handles reload requests.
+func (s *supervisor) run(ctx context.Context) {
+	var refresh <-chan time.Time
+	if s.notifier.Enabled() {
+		t := time.NewTicker(statusEvery)
+		defer t.Stop()
+		refresh = t.C
+	}
 	var stall <-chan time.Time
-	if d.opts.StallAfter > 0 {
-		stall = time.After(d.opts.StallAfter)
+	if s.stallAfter > 0 {
+		stall = time.After(s.stallAfter)
 	}
 	lastStatus := ""
 	for {
+		line := s.status()
+		s.progress.tick()
+		if line != lastStatus {
+			s.notifier.Status(line)
+			lastStatus = line
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-stall:
-			d.log.Warn("test trigger: the main loop stalls now (--debug-stall-after)")
+			s.log.Warn("test trigger: the main loop stalls now (--debug-stall-after)")
 			<-ctx.Done()
 			return
-		case <-d.opts.Reload:
-			d.reload()
-		case <-tick.C:
-		}
-		line := d.StatusLine()
-		d.progress.tick()
-		if line != lastStatus {
-			d.opts.Notifier.Status(line)
-			lastStatus = line
+		case <-s.reloads:
+			s.reload()
+		case <-s.checks:
+		case <-refresh:
 		}
 	}
 }
