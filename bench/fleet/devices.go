@@ -24,6 +24,9 @@ type deviceOpts struct {
 	BackoffMin, BackoffMax time.Duration
 	KeepAlive              time.Duration
 	HealthInterval         time.Duration
+	// CertPoll, if set, replaces each daemon's inotify watch of its
+	// certificate files (daemon.Opts.CertPoll).
+	CertPoll time.Duration
 }
 
 // fleet is N real daemons in this process.
@@ -85,8 +88,9 @@ func startFleet(ids []identity, o deviceOpts, logs *logCounter) (*fleet, error) 
 				OpenSensor: func(context.Context, config.Sensor) (sensors.Sensor, error) {
 					return sim.NewBME280(&sim.Opts{Seed: seed}), nil
 				},
-				Version: "fleet-bench",
-				Ready:   func(d *daemon.Daemon) { dev.daemon.Store(d) },
+				Version:  "fleet-bench",
+				CertPoll: o.CertPoll,
+				Ready:    func(d *daemon.Daemon) { dev.daemon.Store(d) },
 			})
 			if err != nil {
 				dev.err.Store(err)

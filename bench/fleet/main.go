@@ -31,6 +31,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -53,11 +54,13 @@ type options struct {
 	settleAfter  time.Duration
 	dir          string
 	keep         bool
+	profile      string
 	verbose      bool
 	pollInterval time.Duration
 	bucket       time.Duration
 	consoleMode  bool
 	console      consoleOpts
+	keys         keyOpts
 }
 
 func run(args []string) error {
@@ -78,7 +81,11 @@ func run(args []string) error {
 	fs.DurationVar(&o.bucket, "bucket", 250*time.Millisecond, "bucket width of the devices' reconnect histogram")
 	fs.StringVar(&o.dir, "dir", "", "work directory (default: a new one in $TMPDIR)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	fs.StringVar(&o.profile, "profile", "", "write heap and goroutine profiles of the connected fleet to `prefix`.heap and prefix.goroutine")
 	fs.BoolVar(&o.verbose, "v", false, "print every device warning")
+	keyType := fs.String("key", "ec", "key type of the CA, the broker and the devices: ec (ECDSA P-256) or rsa (RSA 2048, as the tutorial)")
+	fs.IntVar(&o.keys.Pool, "key-pool", 0, "make only this many device keys and let devices share them (0: one key per device)")
+	fs.DurationVar(&o.device.CertPoll, "cert-poll", time.Minute, "check each device's certificate files this often instead of an inotify watch each (0: watch, as the daemon does)")
 	fs.BoolVar(&o.consoleMode, "console", false, "measure `edgepub fleet` following -n synthetic devices instead")
 	fs.IntVar(&o.console.conns, "conns", 4, "with -console: MQTT connections the synthetic devices' messages share")
 	fs.DurationVar(&o.console.warmup, "warmup", time.Minute, "with -console: time before the measurement")
@@ -88,6 +95,14 @@ func run(args []string) error {
 	}
 	if o.n < 1 {
 		return errors.New("-n must be at least 1")
+	}
+	var err error
+	if o.keys.Type, err = parseKeyType(*keyType); err != nil {
+		return err
+	}
+	if o.profile != "" {
+		// Sample the heap finely enough to see a device's few KiB.
+		runtime.MemProfileRate = 1024
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
@@ -105,7 +120,17 @@ func say(format string, a ...any) { fmt.Printf(format+"\n", a...) }
 
 func runFleet(ctx context.Context, o options) error {
 	started := time.Now()
-	nofile, err := raiseFileLimit()
+	gogc := os.Getenv("GOGC")
+	if gogc == "" {
+		// As cmd/edgepub: every simulated device is a daemon, which runs
+		// with GOGC=25 unless told otherwise.
+		debug.SetGCPercent(25)
+		gogc = "25"
+	}
+	// Per device: its TLS socket, outbox segment and directory, state
+	// files while written; Mosquitto inherits the limit and needs one
+	// socket per device.
+	nofile, err := raiseFileLimit(uint64(4*o.n + 1024))
 	if err != nil {
 		return err
 	}
@@ -122,16 +147,20 @@ func runFleet(ctx context.Context, o options) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	say("fleet: %d devices, reading every %v, start_jitter %v, backoff %v..%v, keepalive %v, broker down %v; %d CPUs, GOMAXPROCS %d, open files limit %d, dir %s",
-		o.n, o.device.Interval, o.device.StartJitter, o.device.BackoffMin, o.device.BackoffMax, o.device.KeepAlive, o.down,
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), nofile, dir)
+	say("fleet: %d devices, reading every %v, start_jitter %v, backoff %v..%v, keepalive %v, broker down %v, certificate poll %v; %d CPUs, GOMAXPROCS %d, GOGC %s, open files limit %d, dir %s; load average %s",
+		o.n, o.device.Interval, o.device.StartJitter, o.device.BackoffMin, o.device.BackoffMax, o.device.KeepAlive, o.down, o.device.CertPoll,
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), gogc, nofile, dir, loadAverage())
 
 	t := time.Now()
-	pki, ids, err := makePKI(dir, o.n, time.Now())
+	pki, ids, err := makePKI(dir, o.n, o.keys, time.Now())
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
-	say("pki: CA, server and %d client certificates (ECDSA P-256) issued in %v", o.n, time.Since(t).Round(time.Millisecond))
+	keys := "one per device"
+	if o.keys.Pool > 0 {
+		keys = fmt.Sprintf("%d shared by the devices", o.keys.Pool)
+	}
+	say("pki: CA, server and %d client certificates (%s, keys %s) issued in %v", o.n, o.keys.Type, keys, time.Since(t).Round(time.Millisecond))
 
 	port, err := freePort()
 	if err != nil {
@@ -162,6 +191,7 @@ func runFleet(ctx context.Context, o options) error {
 	logs := newLogCounter(o.verbose)
 	connectOffset := b.logSize()
 	drops := listenDrops()
+	brokerCPU, selfCPU := b.cpu(), cpuOf("/proc/self/stat")
 	launched := time.Now()
 	fl, err := startFleet(ids, o.device, logs)
 	if err != nil {
@@ -176,6 +206,7 @@ func runFleet(ctx context.Context, o options) error {
 		return err
 	}
 	allConnected := time.Since(launched)
+	stormBroker, stormSelf := b.cpu()-brokerCPU, cpuOf("/proc/self/stat")-selfCPU
 	st, err := b.connects(connectOffset, "dev-")
 	if err != nil {
 		return err
@@ -185,15 +216,25 @@ func runFleet(ctx context.Context, o options) error {
 		st.Connects, st.Devices, st.First.Format("15:04:05"), st.Last.Format("15:04:05"), st.Peak, st.PeakAt, st.Errors, listenDrops()-drops)
 	fmt.Print("  connections per second (start):\n" + st.histogram(launched))
 
+	settleBroker, settleAt := b.cpu(), time.Now()
 	if err := sleepCtx(ctx, o.settle); err != nil {
 		return err
 	}
+	steady := float64(b.cpu()-settleBroker) / float64(time.Since(settleAt))
+	say("broker CPU: %v for the %d connects in %v (%.0f%% of a core), of which the readings at the steady rate measured next (%.1f%% of a core over the settle) account for %v: %v per connect; the simulator's own CPU meanwhile %v, %v per device",
+		stormBroker, o.n, allConnected.Round(time.Millisecond), 100*float64(stormBroker)/float64(allConnected), 100*steady,
+		time.Duration(steady*float64(allConnected)).Round(time.Millisecond),
+		perConnect(stormBroker-time.Duration(steady*float64(allConnected)), o.n), stormSelf, stormSelf/time.Duration(o.n))
 	runtime.GC()
 	rss, heap, goroutines := rssOf("/proc/self/status"), heapInUse(), runtime.NumGoroutine()
+	if err := writeProfiles(o.profile); err != nil {
+		return err
+	}
 	say("memory (all connected, after %v of readings): process RSS %s = %s per device (%s over the %s before the fleet); Go heap in use %s, %s per device over the start; %d goroutines = %.1f per device; mosquitto RSS %s = %s per connection",
 		o.settle, mib(rss), kib((rss)/int64(o.n)), kib((rss-baseRSS)/int64(o.n)), mib(baseRSS),
 		mib(heap), kib((heap-baseHeap)/int64(o.n)), goroutines, float64(goroutines-baseGoroutines)/float64(o.n),
 		mib(b.rssBytes()), kib(b.rssBytes()/int64(o.n)))
+	say("  %s; %d open files", memBreakdown(o.n), openFiles())
 	before, _ := mon.received()
 	say("readings at the monitor before the restart: %d", before)
 
@@ -220,6 +261,7 @@ func runFleet(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	restartBroker := b.cpu() // the process is new: all of its CPU so far
 	allBack := slices.Max(back)
 	st, err = b.connects(restartOffset, "dev-")
 	if err != nil {
@@ -230,6 +272,7 @@ func runFleet(ctx context.Context, o options) error {
 		o.n, allBack.Round(time.Millisecond), upAt.Add(allBack).Sub(stopAt).Round(time.Millisecond), st.Connects, st.Devices, st.Peak, st.PeakAt, st.Errors, listenDrops()-drops)
 	fmt.Print("  connections per second (restart, +0 = the stop):\n" + st.histogram(stopAt))
 	fmt.Printf("  devices first seen connected again, per %v after the broker listened (polled every %v):\n%s", o.bucket, o.pollInterval, spread(back, o.bucket))
+	say("broker CPU from its restart until all were back: %v (%v per connect, the backlog's delivery included)", restartBroker, perConnect(restartBroker, o.n))
 
 	if err := sleepCtx(ctx, o.settleAfter); err != nil {
 		return err
@@ -266,19 +309,39 @@ func runFleet(ctx context.Context, o options) error {
 	return nil
 }
 
-// raiseFileLimit lifts the soft open-files limit to the hard one: every
-// device holds a TLS socket and outbox files, and mosquitto (which
-// inherits the limit) one socket per device.
-func raiseFileLimit() (uint64, error) {
+// raiseFileLimit lifts the open-files limit to at least want (the hard
+// limit too, which root may do): every device holds a TLS socket and
+// outbox files, and mosquitto (which inherits the limit) one socket per
+// device.
+func raiseFileLimit(want uint64) (uint64, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, err
 	}
-	lim.Cur = lim.Max
+	lim.Cur = max(lim.Max, want)
+	lim.Max = lim.Cur
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, fmt.Errorf("raise the open files limit: %w", err)
+		return 0, fmt.Errorf("raise the open files limit to %d: %w; run as root or raise the hard limit (ulimit -Hn %d, LimitNOFILE=)", lim.Cur, err, lim.Cur)
 	}
 	return lim.Cur, nil
+}
+
+func perConnect(cpu time.Duration, n int) time.Duration {
+	return (cpu / time.Duration(n)).Round(time.Microsecond)
+}
+
+// openFiles counts this process's open file descriptors.
+func openFiles() int {
+	fds, _ := os.ReadDir("/proc/self/fd")
+	return len(fds)
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(data))[:3], " ")
 }
 
 func freePort() (int, error) {
