@@ -96,13 +96,15 @@ type dirWatch struct {
 	targets  map[string]map[string]bool // watched dir → names that matter (nil: all)
 	resolved map[string]string          // watched dir → where it pointed when added
 	lastErr  string
-	state    string
+	state    string // the files as last loaded
+	polled   string // the files as last polled
 }
 
 func (w *dirWatch) run(ctx context.Context) error {
 	w.resolved = map[string]string{}
 	w.sync()
 	w.state = w.fileState()
+	w.polled = w.state
 	if w.opts.Started != nil {
 		w.opts.Started()
 	}
@@ -143,9 +145,15 @@ func (w *dirWatch) run(ctx context.Context) error {
 			w.source.logger.Warn("certificate watch", slog.Any("error", err))
 			debounce.Reset(w.opts.Debounce)
 		case <-pollC:
+			// Like an event, only a change since the last poll restarts
+			// the debounce: polled more often than Debounce, unchanged
+			// new files would otherwise put their reload off forever.
 			w.sync()
-			if w.fileState() != w.state {
-				debounce.Reset(w.opts.Debounce)
+			if st := w.fileState(); st != w.polled {
+				w.polled = st
+				if st != w.state {
+					debounce.Reset(w.opts.Debounce)
+				}
 			}
 		case <-debounce.C:
 			w.reload()
@@ -156,6 +164,7 @@ func (w *dirWatch) run(ctx context.Context) error {
 func (w *dirWatch) reload() {
 	w.sync()
 	w.state = w.fileState()
+	w.polled = w.state
 	err := w.source.Reload(w.opts.Now())
 	w.sync() // the bundle may now name other files
 	if err == nil {

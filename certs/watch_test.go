@@ -168,8 +168,9 @@ func TestWatchRepointedDirectoryLink(t *testing.T) {
 
 // TestPollWithoutInotify checks that Poll picks up a replaced certificate
 // and opens no inotify instance, so thousands of daemons in one process
-// stay within fs.inotify.max_user_instances. Not parallel: the parallel
-// watch tests open inotify instances of their own.
+// stay within fs.inotify.max_user_instances; polled ten times per
+// debounce, unchanged new files must still be reloaded. Not parallel: the
+// parallel watch tests open inotify instances of their own.
 func TestPollWithoutInotify(t *testing.T) {
 	before := inotifyInstances(t)
 	r := newRotation(t)
@@ -177,7 +178,7 @@ func TestPollWithoutInotify(t *testing.T) {
 	done := make(chan error, 1)
 	started := make(chan struct{})
 	go func() {
-		done <- r.src.PollWith(ctx, certs.WatchOpts{Debounce: 10 * time.Millisecond, Poll: 20 * time.Millisecond,
+		done <- r.src.PollWith(ctx, certs.WatchOpts{Debounce: 200 * time.Millisecond, Poll: 20 * time.Millisecond,
 			Now: func() time.Time { return t0 }, Started: func() { close(started) }})
 	}()
 	t.Cleanup(func() {
