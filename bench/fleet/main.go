@@ -61,6 +61,7 @@ type options struct {
 	consoleMode  bool
 	console      consoleOpts
 	keys         keyOpts
+	procs        int
 }
 
 func run(args []string) error {
@@ -86,6 +87,10 @@ func run(args []string) error {
 	keyType := fs.String("key", "ec", "key type of the CA, the broker and the devices: ec (ECDSA P-256) or rsa (RSA 2048, as the tutorial)")
 	fs.IntVar(&o.keys.Pool, "key-pool", 0, "make only this many device keys and let devices share them (0: one key per device)")
 	fs.DurationVar(&o.device.CertPoll, "cert-poll", time.Minute, "check each device's certificate files this often instead of an inotify watch each (0: watch, as the daemon does)")
+	fs.IntVar(&o.procs, "procs", 1, "simulator processes the devices are split over (each holds 4 open files per device; see -worker)")
+	workerMode := fs.Bool("worker", false, "internal: run devices -first.. against -broker in -dir for a parent fleet process")
+	first := fs.Int("first", 0, "with -worker: index of the first device")
+	brokerURL := fs.String("broker", "", "with -worker: the parent's broker URL")
 	fs.BoolVar(&o.consoleMode, "console", false, "measure `edgepub fleet` following -n synthetic devices instead")
 	fs.IntVar(&o.console.conns, "conns", 4, "with -console: MQTT connections the synthetic devices' messages share")
 	fs.DurationVar(&o.console.warmup, "warmup", time.Minute, "with -console: time before the measurement")
@@ -106,6 +111,15 @@ func run(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
+	if *workerMode {
+		if o.dir == "" || *brokerURL == "" {
+			return errors.New("-worker needs -dir and -broker")
+		}
+		return runWorker(ctx, o, *first, *brokerURL)
+	}
+	if o.procs < 1 || o.procs > o.n {
+		return errors.New("-procs must be between 1 and -n")
+	}
 	if o.consoleMode {
 		if o.console.conns < 1 {
 			return errors.New("-conns must be at least 1")
@@ -130,7 +144,9 @@ func runFleet(ctx context.Context, o options) error {
 	// Per device: its TLS socket, outbox segment and directory, state
 	// files while written; Mosquitto inherits the limit and needs one
 	// socket per device.
-	nofile, err := raiseFileLimit(uint64(4*o.n + 1024))
+	perProc := (o.n + o.procs - 1) / o.procs
+	local := o.n - (o.procs-1)*perProc
+	nofile, err := raiseFileLimit(uint64(max(4*local, o.n) + 1024))
 	if err != nil {
 		return err
 	}
@@ -191,13 +207,28 @@ func runFleet(ctx context.Context, o options) error {
 	logs := newLogCounter(o.verbose)
 	connectOffset := b.logSize()
 	drops := listenDrops()
-	brokerCPU, selfCPU := b.cpu(), cpuOf("/proc/self/stat")
+	brokerCPU, selfCPU := b.cpu(), cpuOf("/proc/self/stat") // no workers yet
 	launched := time.Now()
-	fl, err := startFleet(ids, o.device, logs)
+	fl, err := startFleet(ids[:local], o.device, logs)
 	if err != nil {
 		return err
 	}
 	defer fl.stop(10 * time.Second)
+	for first := local; first < o.n; first += perProc {
+		w, err := startWorker(o, first, min(perProc, o.n-first), dir, b.url())
+		if err != nil {
+			return err
+		}
+		defer w.kill()
+		fl.workers = append(fl.workers, w)
+	}
+	simCPU := func() time.Duration {
+		cpu := cpuOf("/proc/self/stat")
+		for _, w := range fl.workers {
+			cpu += cpuOf(fmt.Sprintf("/proc/%d/stat", w.pid()))
+		}
+		return cpu
+	}
 	allReady, err := fl.waitFor(ctx, "all devices running", o.pollInterval, func(ready, _, _ int) bool { return ready == o.n })
 	if err != nil {
 		return err
@@ -206,7 +237,7 @@ func runFleet(ctx context.Context, o options) error {
 		return err
 	}
 	allConnected := time.Since(launched)
-	stormBroker, stormSelf := b.cpu()-brokerCPU, cpuOf("/proc/self/stat")-selfCPU
+	stormBroker, stormSelf := b.cpu()-brokerCPU, simCPU()-selfCPU
 	st, err := b.connects(connectOffset, "dev-")
 	if err != nil {
 		return err
@@ -221,20 +252,37 @@ func runFleet(ctx context.Context, o options) error {
 		return err
 	}
 	steady := float64(b.cpu()-settleBroker) / float64(time.Since(settleAt))
-	say("broker CPU: %v for the %d connects in %v (%.0f%% of a core), of which the readings at the steady rate measured next (%.1f%% of a core over the settle) account for %v: %v per connect; the simulator's own CPU meanwhile %v, %v per device",
+	say("broker CPU: %v for the %d connects in %v (%.0f%% of a core), of which the readings at the steady rate measured next (%.1f%% of a core over the settle) account for %v: %v per connect; the simulator's own CPU meanwhile (%d processes) %v, %v per device",
 		stormBroker, o.n, allConnected.Round(time.Millisecond), 100*float64(stormBroker)/float64(allConnected), 100*steady,
 		time.Duration(steady*float64(allConnected)).Round(time.Millisecond),
-		perConnect(stormBroker-time.Duration(steady*float64(allConnected)), o.n), stormSelf, stormSelf/time.Duration(o.n))
+		perConnect(stormBroker-time.Duration(steady*float64(allConnected)), o.n), o.procs, stormSelf, stormSelf/time.Duration(o.n))
 	runtime.GC()
 	rss, heap, goroutines := rssOf("/proc/self/status"), heapInUse(), runtime.NumGoroutine()
 	if err := writeProfiles(o.profile); err != nil {
 		return err
 	}
-	say("memory (all connected, after %v of readings): process RSS %s = %s per device (%s over the %s before the fleet); Go heap in use %s, %s per device over the start; %d goroutines = %.1f per device; mosquitto RSS %s = %s per connection",
-		o.settle, mib(rss), kib((rss)/int64(o.n)), kib((rss-baseRSS)/int64(o.n)), mib(baseRSS),
-		mib(heap), kib((heap-baseHeap)/int64(o.n)), goroutines, float64(goroutines-baseGoroutines)/float64(o.n),
+	say("memory (all connected, after %v of readings): process RSS %s for %d devices = %s per device (%s over the %s before the fleet); Go heap in use %s, %s per device over the start; %d goroutines = %.1f per device; mosquitto RSS %s = %s per connection",
+		o.settle, mib(rss), local, kib((rss)/int64(local)), kib((rss-baseRSS)/int64(local)), mib(baseRSS),
+		mib(heap), kib((heap-baseHeap)/int64(local)), goroutines, float64(goroutines-baseGoroutines)/float64(local),
 		mib(b.rssBytes()), kib(b.rssBytes()/int64(o.n)))
-	say("  %s; %d open files", memBreakdown(o.n), openFiles())
+	say("  %s; %d open files", memBreakdown(local), openFiles())
+	totalRSS := rss
+	for _, w := range fl.workers {
+		line, err := w.ask("mem", time.Minute)
+		if err != nil {
+			return err
+		}
+		var wRSS, wBase int64
+		var wGoroutines int
+		fmt.Sscan(strings.TrimPrefix(line, "mem "), &wRSS, &wBase, &wGoroutines)
+		_, breakdown, _ := strings.Cut(line, "Go runtime")
+		say("  worker with devices %d..%d: process RSS %s = %s per device (%s over the %s before its fleet); %d goroutines; Go runtime%s",
+			w.first, w.first+w.n-1, mib(wRSS), kib(wRSS/int64(w.n)), kib((wRSS-wBase)/int64(w.n)), mib(wBase), wGoroutines, breakdown)
+		totalRSS += wRSS
+	}
+	if len(fl.workers) > 0 {
+		say("  all %d simulator processes: RSS %s = %s per device", o.procs, mib(totalRSS), kib(totalRSS/int64(o.n)))
+	}
 	before, _ := mon.received()
 	say("readings at the monitor before the restart: %d", before)
 
@@ -257,12 +305,12 @@ func runFleet(ctx context.Context, o options) error {
 		return err
 	}
 	upAt := time.Now()
-	back, err := fl.waitAllConnected(ctx, upAt, o.pollInterval)
+	back, workersBack, err := fl.waitAllConnected(ctx, upAt, o.pollInterval)
 	if err != nil {
 		return err
 	}
 	restartBroker := b.cpu() // the process is new: all of its CPU so far
-	allBack := slices.Max(back)
+	allBack := max(slices.Max(back), workersBack)
 	st, err = b.connects(restartOffset, "dev-")
 	if err != nil {
 		return err
@@ -271,7 +319,7 @@ func runFleet(ctx context.Context, o options) error {
 		stopTook.Round(time.Millisecond), (stopTook + allGone).Round(time.Millisecond), upAt.Sub(stopAt).Round(time.Millisecond),
 		o.n, allBack.Round(time.Millisecond), upAt.Add(allBack).Sub(stopAt).Round(time.Millisecond), st.Connects, st.Devices, st.Peak, st.PeakAt, st.Errors, listenDrops()-drops)
 	fmt.Print("  connections per second (restart, +0 = the stop):\n" + st.histogram(stopAt))
-	fmt.Printf("  devices first seen connected again, per %v after the broker listened (polled every %v):\n%s", o.bucket, o.pollInterval, spread(back, o.bucket))
+	fmt.Printf("  this process's %d devices first seen connected again, per %v after the broker listened (polled every %v):\n%s", local, o.bucket, o.pollInterval, spread(back, o.bucket))
 	say("broker CPU from its restart until all were back: %v (%v per connect, the backlog's delivery included)", restartBroker, perConnect(restartBroker, o.n))
 
 	if err := sleepCtx(ctx, o.settleAfter); err != nil {
@@ -290,7 +338,11 @@ func runFleet(ctx context.Context, o options) error {
 	if err := mon.waitQuiet(ctx, 2*time.Second); err != nil {
 		return err
 	}
-	tl := mon.tally(fl.names())
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = id.Name
+	}
+	tl := mon.tally(names)
 	say("delivery: all backlogs empty %v after the settle; %d readings left in outboxes at the stop; monitor: %d readings (%d unique, %d duplicates) from %d of %d devices; %d seqs MISSING; %d undecodable",
 		drained.Round(time.Millisecond), left, tl.Readings, tl.Unique, tl.Duplicates, tl.Devices, o.n, tl.Missing, tl.Undecodable)
 	for name, seqs := range tl.MissingBy {

@@ -105,8 +105,8 @@ func makePKI(root string, n int, keys keyOpts, now time.Time) (pkiFiles, []ident
 
 	ids := make([]identity, n)
 	for i := range ids {
-		name := fmt.Sprintf("dev-%04d", i)
-		id := identity{Name: name, CertDir: filepath.Join(root, "devices", name, "certs"), StateDir: filepath.Join(root, "devices", name, "state")}
+		id := deviceIdentity(root, i)
+		name := id.Name
 		for _, d := range []string{id.CertDir, id.StateDir} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return pkiFiles{}, nil, err
@@ -128,6 +128,13 @@ func makePKI(root string, n int, keys keyOpts, now time.Time) (pkiFiles, []ident
 		ids[i] = id
 	}
 	return f, ids, nil
+}
+
+// deviceIdentity is device i's name and directories under root, as
+// makePKI lays them out.
+func deviceIdentity(root string, i int) identity {
+	name := fmt.Sprintf("dev-%04d", i)
+	return identity{Name: name, CertDir: filepath.Join(root, "devices", name, "certs"), StateDir: filepath.Join(root, "devices", name, "state")}
 }
 
 func parseKey(keyPEM []byte) (crypto.Signer, error) {
