@@ -2,7 +2,8 @@
 #
 #   sudo make test      installs the Debian packages the suite needs
 #                       (.ci/packages.txt) if missing, then gofmt, go vet,
-#                       go test -race, the packaging checks and the container
+#                       go test -race, the packaging checks, the container
+#                       and the VM rig (scripts/test.sh, about 20 min)
 #   make test-deps      only the package installation (root)
 #   make build          dist/edgepub for this machine
 #   make deb            dist/edgepub_<version>-<revision>_<arch>.deb for amd64,
@@ -56,12 +57,11 @@ export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 
 # The whole suite, as CI runs it (.ci/run): the integration, partition and
 # packaging tests need root and the Debian packages of .ci/packages.txt.
-# certs/renew's continuous-renewal test runs 10 minutes by itself.
+# scripts/test.sh runs the VM rig beside go test (certs/renew's
+# continuous-renewal test alone runs 10 minutes), then the packaging checks
+# and the container.
 test: test-deps vet
-	$(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) test-packaging
-	$(MAKE) test-nspawn
-	$(MAKE) test-vm
+	scripts/test.sh
 
 test-deps:
 	@.ci/install-packages

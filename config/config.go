@@ -149,6 +149,6 @@ func Default() Config {
 		// configured still says something useful.
 		Sensors: []Sensor{{Name: "soc", Type: "soc"}},
 	}
-	cfg.applySensorDefaults()
+	cfg.applySensorDefaults(nil)
 	return cfg
 }

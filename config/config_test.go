@@ -376,3 +376,66 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+// The default timeout gives a type's longest read (here an HDC302x's
+// 1.01 s: one 1 s sample period at its first read) a margin, fits the
+// interval, and stays the old min(2 s, interval/2) for types read fast.
+func TestDefaultTimeoutFitsTheReadTime(t *testing.T) {
+	const hdc = 1010 * time.Millisecond
+	for _, tc := range []struct {
+		interval, readTime, want time.Duration
+	}{
+		{10 * time.Second, 0, DefaultSensorTimeout},
+		{time.Second, 0, 500 * time.Millisecond},
+		{10 * time.Second, hdc, DefaultSensorTimeout},
+		{2 * time.Second, hdc, 1505 * time.Millisecond}, // the middle of 1.01 s and 2 s
+		{3 * time.Second, hdc, 1500 * time.Millisecond}, // half the interval fits
+		{1500 * time.Millisecond, hdc, 1255 * time.Millisecond},
+		{time.Minute, 2 * time.Second, 3 * time.Second}, // 1.5 × the read
+		{time.Second, hdc, 500 * time.Millisecond},      // none fits: CheckTimeout says so
+	} {
+		if got := DefaultTimeout(tc.interval, tc.readTime); got != tc.want {
+			t.Errorf("DefaultTimeout(%v, %v) = %v, want %v", tc.interval, tc.readTime, got, tc.want)
+		}
+	}
+	p := Parser{ReadTime: func(typ string) time.Duration {
+		if typ == "hdc302x" {
+			return hdc
+		}
+		return 0
+	}}
+	cfg, err := p.Parse(strings.NewReader("sensors:\n  - {name: hall, type: hdc302x, interval: 2s}\n  - {name: soc, type: soc, interval: 2s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Sensors[0].Timeout.Std(); got < hdc || got >= 2*time.Second {
+		t.Errorf("hdc302x at 2s: timeout %v, want at least %v and less than the interval", got, hdc)
+	}
+	if got := cfg.Sensors[1].Timeout.Std(); got != time.Second {
+		t.Errorf("soc at 2s: timeout %v, want 1s", got)
+	}
+}
+
+// CheckTimeout gives the numbers and the fix: an interval too short for
+// any timeout, or a timeout too short for the read.
+func TestCheckTimeoutGivesTheNumbers(t *testing.T) {
+	const hdc = 1010 * time.Millisecond
+	for _, tc := range []struct {
+		spec     Sensor
+		sentinel error
+		want     string
+	}{
+		{Sensor{Name: "hall", Interval: Duration(time.Second), Timeout: Duration(500 * time.Millisecond)}, ErrIntervalShort,
+			`interval: interval not longer than a read of this type takes: sensor "hall": a read of type hdc302x takes up to 1.01s (opening the chip included), so an interval of 1s leaves no room for its timeout: make the interval at least 2s`},
+		{Sensor{Name: "hall", Interval: Duration(10 * time.Second), Timeout: Duration(time.Second)}, ErrTimeoutShort,
+			"timeout: timeout shorter than a read of this type takes: a read of type hdc302x takes up to 1.01s, longer than the timeout 1s: make the timeout at least 1.01s (and the interval longer than that)"},
+	} {
+		err := tc.spec.CheckTimeout("hdc302x", hdc)
+		if !errors.Is(err, tc.sentinel) || err.Error() != tc.want {
+			t.Errorf("got  %v\nwant %s", err, tc.want)
+		}
+	}
+	if err := (Sensor{Interval: Duration(2 * time.Second), Timeout: Duration(DefaultTimeout(2*time.Second, hdc))}).CheckTimeout("hdc302x", hdc); err != nil {
+		t.Errorf("the default timeout at 2s is refused: %v", err)
+	}
+}

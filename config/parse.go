@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -25,6 +26,12 @@ type Parser struct {
 	// *config.FieldError it returns, alone or joined, is reported at the
 	// line of its key, e.g. "sensors[1].type".
 	CheckSensors func([]Sensor) error
+	// ReadTime, if set, says how long the longest read of a sensor type
+	// takes by its datasheet, opening the chip included (0 if unknown):
+	// a sensor without a timeout gets DefaultTimeout's for it
+	// (catalog.ReadTime). CheckSensors reports a type whose read does not
+	// fit the interval.
+	ReadTime func(sensorType string) time.Duration
 }
 
 // ErrSyntax is wrapped by every error about a file that is not YAML.
@@ -99,7 +106,7 @@ func (p Parser) parse(data []byte, dir string) (Config, error) {
 			probs.addYAML(err, lines, unknownKeys > 0)
 		}
 	}
-	cfg.applySensorDefaults()
+	cfg.applySensorDefaults(p.ReadTime)
 	if err := cfg.resolvePaths(dir); err != nil {
 		probs.add(0, err)
 	}
@@ -389,15 +396,20 @@ func (e *FieldError) Error() string { return e.Key + ": " + e.Err.Error() }
 // Unwrap returns the sentinel describing the problem.
 func (e *FieldError) Unwrap() error { return e.Err }
 
-func (c *Config) applySensorDefaults() {
+// applySensorDefaults fills in what a sensor leaves unset; readTime, if
+// not nil, gives each type's longest read for its default timeout.
+func (c *Config) applySensorDefaults(readTime func(sensorType string) time.Duration) {
 	for i := range c.Sensors {
 		s := &c.Sensors[i]
 		if s.Interval == 0 {
 			s.Interval = Duration(DefaultSensorInterval)
 		}
 		if s.Timeout == 0 {
-			// A fast sensor gets a timeout that fits its interval.
-			s.Timeout = Duration(min(DefaultSensorTimeout, s.Interval.Std()/2))
+			var read time.Duration
+			if readTime != nil {
+				read = readTime(s.Type)
+			}
+			s.Timeout = Duration(DefaultTimeout(s.Interval.Std(), read))
 		}
 		if s.Samples == 0 {
 			s.Samples = 1

@@ -90,19 +90,38 @@ type ADCChannel struct {
 }
 
 // Sensor defaults, applied by Parse to every entry that leaves them unset.
-// The timeout is at most half the interval.
+// The timeout a sensor gets is DefaultTimeout's.
 const (
 	DefaultSensorInterval = 10 * time.Second
 	DefaultSensorTimeout  = 2 * time.Second
 )
+
+// DefaultTimeout is the timeout of a sensor read every interval whose
+// type's longest read takes readTime by its datasheet (0 if unknown): the
+// larger of DefaultSensorTimeout and 1.5 × readTime, a margin for a slow
+// bus, but at most half the interval so that a hung read leaves time for
+// the next. A read longer than half the interval gets the middle between
+// readTime and the interval instead. If readTime is not shorter than the
+// interval no timeout fits: the result is half the interval, which
+// CheckTimeout refuses with the numbers.
+func DefaultTimeout(interval, readTime time.Duration) time.Duration {
+	want := max(DefaultSensorTimeout, readTime*3/2)
+	switch {
+	case want <= interval/2:
+		return want
+	case readTime <= interval/2 || readTime >= interval:
+		return interval / 2
+	}
+	return readTime + (interval-readTime)/2
+}
 
 // SimulatedSensors replaces real sensors for `edgepub run --simulate`: a
 // BME280-like environment sensor and an SoC thermometer, read every
 // interval.
 func SimulatedSensors(interval time.Duration) []Sensor {
 	return []Sensor{
-		{Name: "environment", Type: "sim-bme280", Interval: Duration(interval), Timeout: Duration(min(DefaultSensorTimeout, interval/2)), Samples: 1},
-		{Name: "soc", Type: "sim-soc", Interval: Duration(interval), Timeout: Duration(min(DefaultSensorTimeout, interval/2)), Samples: 1},
+		{Name: "environment", Type: "sim-bme280", Interval: Duration(interval), Timeout: Duration(DefaultTimeout(interval, 0)), Samples: 1},
+		{Name: "soc", Type: "sim-soc", Interval: Duration(interval), Timeout: Duration(DefaultTimeout(interval, 0)), Samples: 1},
 	}
 }
 
@@ -112,16 +131,33 @@ var (
 	ErrSensorSpacing = errors.New("samples × the chip's spacing must fit in the interval")
 	ErrDriverOption  = errors.New("driver option not taken by this type")
 	ErrTimeoutShort  = errors.New("timeout shorter than a read of this type takes")
+	ErrIntervalShort = errors.New("interval not longer than a read of this type takes")
 )
 
-// CheckTimeout refuses a timeout shorter than readTime, the longest a read
-// of type typ takes by its datasheet.
+// CheckTimeout refuses an interval that is not longer than readTime, the
+// longest a read of type typ takes by its datasheet (no timeout fits
+// between them), and a timeout shorter than readTime.
 func (s Sensor) CheckTimeout(typ string, readTime time.Duration) error {
+	if interval := s.Interval.Std(); readTime > 0 && interval <= readTime {
+		return &FieldError{Key: "interval", Err: fmt.Errorf("%w: sensor %q: a read of type %s takes up to %v (opening the chip included), so an interval of %v leaves no room for its timeout: make the interval at least %v",
+			ErrIntervalShort, s.Name, typ, readTime, interval, suggestedInterval(readTime))}
+	}
 	if timeout := s.Timeout.Std(); timeout < readTime {
 		return &FieldError{Key: "timeout", Err: fmt.Errorf("%w: a read of type %s takes up to %v, longer than the timeout %v: make the timeout at least %v (and the interval longer than that)",
 			ErrTimeoutShort, typ, readTime, timeout, readTime)}
 	}
 	return nil
+}
+
+// suggestedInterval is a round interval that leaves a read of readTime
+// room for its timeout: 1.5 × readTime rounded up to a second or, below
+// one, to 100 ms.
+func suggestedInterval(readTime time.Duration) time.Duration {
+	unit := time.Second
+	if readTime*3/2 < time.Second {
+		unit = 100 * time.Millisecond
+	}
+	return (readTime*3/2 + unit - 1).Truncate(unit)
 }
 
 // CheckTiming refuses an interval or samples that a chip of type typ

@@ -28,6 +28,15 @@ func TestEncode(t *testing.T) {
 	if err := json.Unmarshal(got, &m); err != nil {
 		t.Fatalf("not JSON: %v", err)
 	}
+
+	got, err = EncodeUnsequenced("Kai", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"device":"Kai","sensor":"bme280","time":"2026-11-26T11:00:00.123Z","humidity_pct":40.1,"pressure_hpa":1013.2,"temperature_c":21.53}`
+	if string(got) != want {
+		t.Errorf("unsequenced:\ngot  %s\nwant %s", got, want)
+	}
 }
 
 func TestEncodeEscapesAndRejects(t *testing.T) {

@@ -21,13 +21,25 @@ var reservedFields = map[string]bool{"device": true, "sensor": true, "seq": true
 // Fields follow the envelope in name order, so equal readings encode
 // equally. time is when the sensor was read, in UTC with milliseconds.
 func Encode(device string, seq uint64, r sensors.Reading) ([]byte, error) {
+	return encode(device, &seq, r)
+}
+
+// EncodeUnsequenced is Encode without the seq field: the message a reading
+// would become, for `sensors read`, which reads but queues nothing.
+func EncodeUnsequenced(device string, r sensors.Reading) ([]byte, error) {
+	return encode(device, nil, r)
+}
+
+func encode(device string, seq *uint64, r sensors.Reading) ([]byte, error) {
 	buf := make([]byte, 0, 96+24*len(r.Values))
 	buf = append(buf, `{"device":`...)
 	buf = appendString(buf, device)
 	buf = append(buf, `,"sensor":`...)
 	buf = appendString(buf, r.Sensor)
-	buf = append(buf, `,"seq":`...)
-	buf = strconv.AppendUint(buf, seq, 10)
+	if seq != nil {
+		buf = append(buf, `,"seq":`...)
+		buf = strconv.AppendUint(buf, *seq, 10)
+	}
 	buf = append(buf, `,"time":"`...)
 	buf = r.Time.UTC().AppendFormat(buf, TimeLayout)
 	buf = append(buf, '"')

@@ -236,6 +236,10 @@ func (r *vmRig) drain() *vmBoot {
 	if e, ok := b.event("drained"); !ok || e.args != "success" {
 		r.t.Errorf("drain boot %d: no clean stop of edgepub (event %+v); serial console: %s", b.n, e, files.serial)
 	}
+	r.checkThermalZone(b)
+	if e, ok := b.event("iio-dummy"); ok {
+		r.t.Logf("iio_dummy on this kernel: %q (empty: it loads)", e.args)
+	}
 	return b
 }
 
@@ -649,4 +653,37 @@ func TestVMAnalysisFindsBrokenPromises(t *testing.T) {
 			t.Errorf("%s: failures %q, want one with %q", tc.name, a.failures, tc.want)
 		}
 	}
+}
+
+// checkThermalZone compares edgepub's soc reading with the kernel's first
+// thermal zone, when the VM exposes one (qemu's default x86 machine does
+// not; the agent then says "none").
+func (r *vmRig) checkThermalZone(b *vmBoot) {
+	e, ok := b.event("thermal")
+	if !ok {
+		r.t.Errorf("drain boot %d: the agent did not report the thermal zones", b.n)
+		return
+	}
+	if e.args == "none" {
+		r.t.Logf("the VM exposes no thermal zone: the soc type is not checked on this kernel")
+		return
+	}
+	var zone, reading string
+	var milli int
+	if _, err := fmt.Sscanf(e.args, "%s %d %s", &zone, &milli, &reading); err != nil {
+		r.t.Errorf("thermal event %q: %v", e.args, err)
+		return
+	}
+	var msg struct {
+		Celsius *float64 `json:"soc_temperature_c"`
+	}
+	if err := json.Unmarshal([]byte(reading), &msg); err != nil || msg.Celsius == nil {
+		r.t.Errorf("edgepub sensors read on %s: %q, want a soc_temperature_c", zone, e.args)
+		return
+	}
+	// The zone's temp moves between the two reads; allow 5 °C.
+	if d := *msg.Celsius - float64(milli)/1000; d > 5 || d < -5 {
+		r.t.Errorf("%s: edgepub read %.1f °C, the kernel %d m°C", zone, *msg.Celsius, milli)
+	}
+	r.t.Logf("%s: edgepub read %.1f °C, the kernel %d m°C", zone, *msg.Celsius, milli)
 }

@@ -38,11 +38,8 @@ type Linear struct{ Scale, Offset float64 }
 // RunnerOpts configures a Runner.
 type RunnerOpts struct {
 	Logger *slog.Logger
-	// Now and After are the clock; tests inject a fake one.
-	Now   func() time.Time
-	After func(time.Duration) <-chan time.Time
-	// Taken gives a reading's Time and SinceBoot; nil means Now and 0.
-	// Schedules follow Now, whatever Taken says.
+	// Taken gives a reading's Time and SinceBoot; nil means time.Now and 0.
+	// Schedules follow time.Now, whatever Taken says.
 	Taken func() (wall time.Time, sinceBoot time.Duration)
 	// ErrorLogEvery rate-limits the log of a failing sensor: its first
 	// failure and then at most one record per this period (default 1m).
@@ -73,18 +70,11 @@ func NewRunner(opts RunnerOpts) *Runner {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.After == nil {
-		opts.After = time.After
-	}
 	if opts.ErrorLogEvery == 0 {
 		opts.ErrorLogEvery = time.Minute
 	}
 	if opts.Taken == nil {
-		now := opts.Now
-		opts.Taken = func() (time.Time, time.Duration) { return now(), 0 }
+		opts.Taken = func() (time.Time, time.Duration) { return time.Now(), 0 }
 	}
 	return &Runner{opts: opts, status: map[string]*SensorStatus{}}
 }
@@ -127,8 +117,8 @@ func sortStatus(s []SensorStatus) {
 // after a backoff that starts at a tenth of the interval (or the sensor's
 // spacing, if longer) and doubles up to the interval, so a sensor that comes
 // back is picked up quickly but a dead one does not flood the bus. A read in
-// the sensor's warm-up is retried after that first step, without counting a
-// failure.
+// the sensor's warm-up is retried after that first step, or when the sensor
+// said it will be ready if sooner (WarmingUp), without counting a failure.
 func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 	log := r.opts.Logger.With("sensor", src.Name)
 	var (
@@ -144,9 +134,9 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.opts.After(wait):
+		case <-time.After(wait):
 		}
-		start := r.opts.Now()
+		start := time.Now()
 		values, wall, sinceBoot, err := r.sample(ctx, reader, src)
 		if ctx.Err() != nil {
 			return
@@ -157,14 +147,14 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 				log.Info("sensor warming up; no reading until it is done", "detail", err)
 				warming = true
 			}
-			wait = retry - r.opts.Now().Sub(start)
+			wait = retryAfterWarmUp(err, retry-time.Since(start))
 			continue
 		}
 		warming = false
 		if err != nil {
 			failures++
 			r.recordFailure(src.Name, err)
-			switch now := r.opts.Now(); {
+			switch now := time.Now(); {
 			case failures == 1:
 				log.Warn("sensor read failed; retrying", "error", err, "failures", failures, logging.MessageID(logging.MsgSensorFailing))
 				lastLog = now
@@ -173,7 +163,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 				lastLog = now
 			}
 			backoff = min(max(2*backoff, retry), src.Interval)
-			wait = backoff - r.opts.Now().Sub(start)
+			wait = backoff - time.Now().Sub(start)
 			continue
 		}
 		if failures > 0 {
@@ -186,7 +176,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 			emit(reading)
 			last = &reading
 		}
-		wait = src.Interval - r.opts.Now().Sub(start)
+		wait = src.Interval - time.Now().Sub(start)
 	}
 }
 
@@ -195,7 +185,7 @@ func (r *Runner) loop(ctx context.Context, src Source, emit func(Reading)) {
 func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 	reader := &hangGuard{sensor: src.Sensor}
 	for {
-		start := r.opts.Now()
+		start := time.Now()
 		values, wall, sinceBoot, err := r.sample(ctx, reader, src)
 		if err == nil {
 			return Reading{Sensor: src.Name, Time: wall.UTC(), SinceBoot: sinceBoot, Values: calibrate(values, src.Calibrate)}, nil
@@ -206,7 +196,7 @@ func (r *Runner) ReadOnce(ctx context.Context, src Source) (Reading, error) {
 		select {
 		case <-ctx.Done():
 			return Reading{}, fmt.Errorf("%w (%w)", ctx.Err(), err)
-		case <-r.opts.After(max(src.Interval/10, spacingOf(src.Sensor)) - r.opts.Now().Sub(start)):
+		case <-time.After(retryAfterWarmUp(err, max(src.Interval/10, spacingOf(src.Sensor))-time.Since(start))):
 		}
 	}
 }
@@ -231,7 +221,7 @@ func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Val
 			select {
 			case <-ctx.Done():
 				return nil, time.Time{}, 0, ctx.Err()
-			case <-r.opts.After(spacingOf(src.Sensor) - r.opts.Now().Sub(prev)):
+			case <-time.After(spacingOf(src.Sensor) - time.Now().Sub(prev)):
 			}
 		}
 		v, err := reader.sense(ctx, src.Timeout, stamp)
@@ -240,7 +230,7 @@ func (r *Runner) sample(ctx context.Context, reader *hangGuard, src Source) (Val
 		}
 		// From the end of a read: the first one may have opened the
 		// sensor, and a chip hands out its result at the end.
-		prev = r.opts.Now()
+		prev = time.Now()
 		for k, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, time.Time{}, 0, fmt.Errorf("field %s is %v: %w", k, x, ErrImplausible)

@@ -40,7 +40,8 @@ func (c *collector) of(name string) []Reading {
 	return out
 }
 
-// runUntil runs the sources until done reports true or 5 s pass.
+// runUntil runs the sources until done reports true or 5 s pass; tests
+// call it in a synctest bubble, so the schedules run on its exact clock.
 func runUntil(t *testing.T, r *Runner, sources []Source, done func(*collector) bool) *collector {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,103 +72,117 @@ func constant(v float64) fakeSensor {
 }
 
 func TestFailingSensorsNeverStopTheOthers(t *testing.T) {
-	r := NewRunner(RunnerOpts{})
-	hung := make(chan struct{})
-	defer close(hung)
-	sources := []Source{
-		{Name: "good", Sensor: constant(21), Interval: 5 * time.Millisecond, Timeout: time.Second},
-		{Name: "broken", Sensor: fakeSensor(func(context.Context) (Values, error) { return nil, errors.New("i2c: NACK at 0x76") }), Interval: 5 * time.Millisecond, Timeout: time.Second},
-		{Name: "hung", Sensor: fakeSensor(func(context.Context) (Values, error) { <-hung; return nil, nil }), Interval: 5 * time.Millisecond, Timeout: 10 * time.Millisecond},
-		{Name: "panics", Sensor: fakeSensor(func(context.Context) (Values, error) { panic("driver bug") }), Interval: 5 * time.Millisecond, Timeout: time.Second},
-	}
-	c := runUntil(t, r, sources, func(c *collector) bool { return len(c.of("good")) >= 5 })
-	for _, name := range []string{"broken", "hung", "panics"} {
-		if got := c.of(name); len(got) != 0 {
-			t.Errorf("%s emitted %d readings", name, len(got))
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRunner(RunnerOpts{})
+		hung := make(chan struct{})
+		defer close(hung)
+		sources := []Source{
+			{Name: "good", Sensor: constant(21), Interval: 5 * time.Millisecond, Timeout: time.Second},
+			{Name: "broken", Sensor: fakeSensor(func(context.Context) (Values, error) { return nil, errors.New("i2c: NACK at 0x76") }), Interval: 5 * time.Millisecond, Timeout: time.Second},
+			{Name: "hung", Sensor: fakeSensor(func(context.Context) (Values, error) { <-hung; return nil, nil }), Interval: 5 * time.Millisecond, Timeout: 10 * time.Millisecond},
+			{Name: "panics", Sensor: fakeSensor(func(context.Context) (Values, error) { panic("driver bug") }), Interval: 5 * time.Millisecond, Timeout: time.Second},
 		}
-	}
-	status := map[string]SensorStatus{}
-	for _, s := range r.Status() {
-		status[s.Name] = s
-	}
-	if s := status["good"]; s.Failing || s.Errors != 0 || s.LastSuccess.IsZero() {
-		t.Errorf("good status = %+v", s)
-	}
-	wantErr := map[string]string{"broken": "NACK", "hung": "timed out", "panics": "panicked"}
-	for name, want := range wantErr {
-		s := status[name]
-		if !s.Failing || s.Errors == 0 || !strings.Contains(s.LastError, want) {
-			t.Errorf("%s status = %+v, want failing with %q", name, s, want)
+		c := runUntil(t, r, sources, func(c *collector) bool { return len(c.of("good")) >= 5 })
+		good := c.of("good")
+		for i := 1; i < len(good); i++ {
+			if gap := good[i].Time.Sub(good[i-1].Time); gap != 5*time.Millisecond {
+				t.Errorf("good reading %d came %v after the one before, want its 5ms interval", i, gap)
+			}
 		}
-	}
+		for _, name := range []string{"broken", "hung", "panics"} {
+			if got := c.of(name); len(got) != 0 {
+				t.Errorf("%s emitted %d readings", name, len(got))
+			}
+		}
+		status := map[string]SensorStatus{}
+		for _, s := range r.Status() {
+			status[s.Name] = s
+		}
+		if s := status["good"]; s.Failing || s.Errors != 0 || s.LastSuccess.IsZero() {
+			t.Errorf("good status = %+v", s)
+		}
+		wantErr := map[string]string{"broken": "NACK", "hung": "timed out", "panics": "panicked"}
+		for name, want := range wantErr {
+			s := status[name]
+			if !s.Failing || s.Errors == 0 || !strings.Contains(s.LastError, want) {
+				t.Errorf("%s status = %+v, want failing with %q", name, s, want)
+			}
+		}
+	})
 }
 
 func TestHungReadIsNotPiledOn(t *testing.T) {
-	var calls atomic.Int32
-	release := make(chan struct{})
-	s := fakeSensor(func(ctx context.Context) (Values, error) {
-		if calls.Add(1) == 1 {
-			<-release
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		release := make(chan struct{})
+		s := fakeSensor(func(ctx context.Context) (Values, error) {
+			if calls.Add(1) == 1 {
+				<-release
+			}
+			return Values{"x_c": 1}, nil
+		})
+		r := NewRunner(RunnerOpts{})
+		var once sync.Once
+		c := runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 5 * time.Millisecond, Timeout: 5 * time.Millisecond}}, func(c *collector) bool {
+			if st := r.Status(); len(st) == 1 && st[0].Errors >= 3 {
+				once.Do(func() {
+					if calls.Load() != 1 {
+						t.Errorf("driver called %d times while its first read hung", calls.Load())
+					}
+					close(release)
+				})
+			}
+			return len(c.of("s")) >= 1
+		})
+		if st := r.Status()[0]; st.Failing || !strings.Contains(st.LastError, "still hung") {
+			t.Errorf("status after recovery = %+v", st)
 		}
-		return Values{"x_c": 1}, nil
+		_ = c
 	})
-	r := NewRunner(RunnerOpts{})
-	var once sync.Once
-	c := runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 5 * time.Millisecond, Timeout: 5 * time.Millisecond}}, func(c *collector) bool {
-		if st := r.Status(); len(st) == 1 && st[0].Errors >= 3 {
-			once.Do(func() {
-				if calls.Load() != 1 {
-					t.Errorf("driver called %d times while its first read hung", calls.Load())
-				}
-				close(release)
-			})
-		}
-		return len(c.of("s")) >= 1
-	})
-	if st := r.Status()[0]; st.Failing || !strings.Contains(st.LastError, "still hung") {
-		t.Errorf("status after recovery = %+v", st)
-	}
-	_ = c
 }
 
 func TestImplausibleAndNaNAreFailures(t *testing.T) {
-	var nan float64
-	nan = nan / nan
-	r := NewRunner(RunnerOpts{})
-	sources := []Source{
-		{Name: "nan", Sensor: constant(nan), Interval: 5 * time.Millisecond, Timeout: time.Second},
-		{Name: "ok", Sensor: constant(1), Interval: 5 * time.Millisecond, Timeout: time.Second},
-	}
-	c := runUntil(t, r, sources, func(c *collector) bool { return len(c.of("ok")) >= 3 })
-	if len(c.of("nan")) != 0 {
-		t.Error("NaN reading was emitted")
-	}
-	for _, s := range r.Status() {
-		if s.Name == "nan" && !strings.Contains(s.LastError, ErrImplausible.Error()) {
-			t.Errorf("nan status = %+v", s)
+	synctest.Test(t, func(t *testing.T) {
+		var nan float64
+		nan = nan / nan
+		r := NewRunner(RunnerOpts{})
+		sources := []Source{
+			{Name: "nan", Sensor: constant(nan), Interval: 5 * time.Millisecond, Timeout: time.Second},
+			{Name: "ok", Sensor: constant(1), Interval: 5 * time.Millisecond, Timeout: time.Second},
 		}
-	}
+		c := runUntil(t, r, sources, func(c *collector) bool { return len(c.of("ok")) >= 3 })
+		if len(c.of("nan")) != 0 {
+			t.Error("NaN reading was emitted")
+		}
+		for _, s := range r.Status() {
+			if s.Name == "nan" && !strings.Contains(s.LastError, ErrImplausible.Error()) {
+				t.Errorf("nan status = %+v", s)
+			}
+		}
+	})
 }
 
 func TestAveragingAndCalibration(t *testing.T) {
-	var n atomic.Int32
-	s := fakeSensor(func(context.Context) (Values, error) {
-		i := float64(n.Add(1))
-		return Values{"temperature_c": i, "humidity_pct": 50}, nil
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		s := fakeSensor(func(context.Context) (Values, error) {
+			i := float64(n.Add(1))
+			return Values{"temperature_c": i, "humidity_pct": 50}, nil
+		})
+		r := NewRunner(RunnerOpts{})
+		c := runUntil(t, r, []Source{{
+			Name: "s", Sensor: s, Interval: time.Millisecond, Timeout: time.Second, Samples: 4,
+			Calibrate: map[string]Linear{"temperature_c": {Scale: 2, Offset: -1}},
+		}}, func(c *collector) bool { return len(c.of("s")) >= 2 })
+		got := c.of("s")
+		// Samples 1..4 average to 2.5, then 2*2.5-1 = 4; the next four 5..8 to 6.5 → 12.
+		if got[0].Values["temperature_c"] != 4 || got[1].Values["temperature_c"] != 12 {
+			t.Errorf("readings = %v, %v", got[0].Values, got[1].Values)
+		}
+		if got[0].Values["humidity_pct"] != 50 {
+			t.Errorf("uncalibrated field changed: %v", got[0].Values)
+		}
 	})
-	r := NewRunner(RunnerOpts{})
-	c := runUntil(t, r, []Source{{
-		Name: "s", Sensor: s, Interval: time.Millisecond, Timeout: time.Second, Samples: 4,
-		Calibrate: map[string]Linear{"temperature_c": {Scale: 2, Offset: -1}},
-	}}, func(c *collector) bool { return len(c.of("s")) >= 2 })
-	got := c.of("s")
-	// Samples 1..4 average to 2.5, then 2*2.5-1 = 4; the next four 5..8 to 6.5 → 12.
-	if got[0].Values["temperature_c"] != 4 || got[1].Values["temperature_c"] != 12 {
-		t.Errorf("readings = %v, %v", got[0].Values, got[1].Values)
-	}
-	if got[0].Values["humidity_pct"] != 50 {
-		t.Errorf("uncalibrated field changed: %v", got[0].Values)
-	}
 }
 
 func TestDeadbandAndHeartbeat(t *testing.T) {
@@ -195,20 +210,27 @@ func TestDeadbandAndHeartbeat(t *testing.T) {
 }
 
 func TestRecoveryIsReported(t *testing.T) {
-	var n atomic.Int32
-	s := fakeSensor(func(context.Context) (Values, error) {
-		if n.Add(1) <= 3 {
-			return nil, errors.New("crc mismatch")
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		s := fakeSensor(func(context.Context) (Values, error) {
+			if n.Add(1) <= 3 {
+				return nil, errors.New("crc mismatch")
+			}
+			return Values{"temperature_c": 1}, nil
+		})
+		r := NewRunner(RunnerOpts{})
+		start := time.Now()
+		runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 10 * time.Millisecond, Timeout: time.Second}}, func(c *collector) bool { return len(c.of("s")) >= 1 })
+		st := r.Status()[0]
+		if st.Failing || st.Errors != 3 {
+			t.Errorf("status = %+v", st)
 		}
-		return Values{"temperature_c": 1}, nil
+		// The backoff starts at a tenth of the interval and doubles:
+		// retries after 1, 2 and 4 ms.
+		if after := st.LastSuccess.Sub(start); after != 7*time.Millisecond {
+			t.Errorf("recovered %v after the first read, want 7ms (backoff 1+2+4 ms)", after)
+		}
 	})
-	r := NewRunner(RunnerOpts{})
-	c := runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 10 * time.Millisecond, Timeout: time.Second}}, func(c *collector) bool { return len(c.of("s")) >= 1 })
-	st := r.Status()[0]
-	if st.Failing || st.Errors != 3 {
-		t.Errorf("status = %+v", st)
-	}
-	_ = c
 }
 
 func TestLazyOpensWhenTheDeviceAppears(t *testing.T) {

@@ -6,6 +6,7 @@ package sensors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -44,6 +45,35 @@ var ErrImplausible = errors.New("implausible value")
 // 15 s). Drivers wrap it; the Runner tries again soon, publishes nothing and
 // counts no failure.
 var ErrWarmingUp = errors.New("warming up")
+
+// WarmingUp is a warm-up error that says when the sensor expects its first
+// measurement; errors.Is(err, ErrWarmingUp) holds for it. The Runner tries
+// again after ReadyIn if that is sooner than its usual step, so that the
+// first reading comes as soon as the chip has one.
+type WarmingUp struct {
+	// Reason says what the sensor waits for.
+	Reason string
+	// ReadyIn is how long after the error the sensor expects a value.
+	ReadyIn time.Duration
+}
+
+func (e *WarmingUp) Error() string {
+	return fmt.Sprintf("%s, %v from now: %v", e.Reason, e.ReadyIn.Round(time.Millisecond), ErrWarmingUp)
+}
+
+// Is makes errors.Is(err, ErrWarmingUp) hold.
+func (e *WarmingUp) Is(target error) bool { return target == ErrWarmingUp }
+
+// retryAfterWarmUp is how long to wait before reading again a sensor that
+// reported err in its warm-up, when the usual wait is wait: no longer than
+// the sensor says it needs.
+func retryAfterWarmUp(err error, wait time.Duration) time.Duration {
+	var wu *WarmingUp
+	if errors.As(err, &wu) && wu.ReadyIn > 0 {
+		return min(wait, wu.ReadyIn)
+	}
+	return wait
+}
 
 // Spaced is a Sensor that needs time between two reads, because the chip
 // measures on its own schedule or its datasheet forbids faster reads. The

@@ -193,11 +193,11 @@ func readOnce(ctx context.Context, spec config.Sensor, buses catalog.Buses) (sen
 // seq field.
 func printReading(w io.Writer, spec config.Sensor, r sensors.Reading, device string, asJSON bool) error {
 	if asJSON {
-		payload, err := message.Encode(device, 0, r)
+		payload, err := message.EncodeUnsequenced(device, r)
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(w, "%s\n", strings.Replace(string(payload), `,"seq":0`, "", 1))
+		_, err = fmt.Fprintf(w, "%s\n", payload)
 		return err
 	}
 	fmt.Fprintf(w, "%s (%s) at %s\n", spec.Name, spec.Type, r.Time.Format(time.RFC3339))

@@ -178,8 +178,11 @@ func loadConfig(path string) (config.Config, error) {
 
 // configParser checks the sensors against the drivers' catalog too, so
 // that a misspelt type is a config error rather than a sensor that run
-// retries forever.
-func configParser() config.Parser { return config.Parser{CheckSensors: checkSensors} }
+// retries forever, and gives each sensor a default timeout its type's
+// reads fit in.
+func configParser() config.Parser {
+	return config.Parser{CheckSensors: checkSensors, ReadTime: catalog.ReadTime}
+}
 
 // checkSensors adds to catalog.Check what a sensor's wiring needs: a bus
 // for I²C chips, a ROM id for DS18B20 probes, an address the chip can have.

@@ -217,6 +217,16 @@ if [ "$(param drain)" = 1 ]; then
 	ev backlog-low "$(status)"
 	systemctl stop edgepub.service
 	ev drained "$(systemctl show -p Result --value edgepub.service)"
+	# What a real kernel offers the file-backed sensor types here: a thermal
+	# zone for `soc`, and iio_dummy for `iio`, if Debian's kernel has them.
+	zone=$(ls -d /sys/class/thermal/thermal_zone* 2>/dev/null | head -n1)
+	if [ -n "$zone" ]; then
+		printf 'sensors:\n  - {name: soc, type: soc, path: %s/temp}\n' "$zone" >/run/vmtest-soc.yaml
+		ev thermal "$zone $(cat "$zone/temp") $(edgepub sensors read --json --config /run/vmtest-soc.yaml 2>&1 | tr -d '\n')"
+	else
+		ev thermal none
+	fi
+	ev iio-dummy "$(modprobe -n iio_dummy 2>&1 | tr -d '\n' || true)"
 	systemd-analyze blame --no-pager 2>&1 | head -n 20 >/dev/ttyS0
 	read -t 2 -u 3
 	systemctl poweroff

@@ -51,9 +51,6 @@ type Opts struct {
 	// DataRate is the conversion rate in samples per second, one the chip
 	// offers: ADS1115 8..860, ADS1015 128..3300. Slower means less noise.
 	DataRate int
-	// Sleep waits for a conversion. Nil means a timer that returns ctx.Err()
-	// as soon as ctx is done; tests inject one that returns at once.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts returns the options used for a nil *Opts: the voltage of AIN0
@@ -107,7 +104,6 @@ type Dev struct {
 	chip     chip
 	channels []channel
 	wait     time.Duration
-	sleep    func(ctx context.Context, d time.Duration) error
 	mu       sync.Mutex
 }
 
@@ -130,17 +126,14 @@ func withDefaults(opts *Opts) Opts {
 		if len(opts.Channels) > 0 {
 			o.Channels = opts.Channels
 		}
-		o.DataRate, o.Sleep = opts.DataRate, opts.Sleep
+		o.DataRate = opts.DataRate
 	}
 	return o
 }
 
 func newDev(bus i2c.Bus, addr uint16, c chip, opts *Opts) (*Dev, error) {
 	o := withDefaults(opts)
-	if o.Sleep == nil {
-		o.Sleep = pause.For
-	}
-	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, chip: c, sleep: o.Sleep}
+	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, chip: c}
 	if addr < 0x48 || addr > 0x4b {
 		return nil, fmt.Errorf("%s: an %s answers only at 0x48..0x4b", d, c.name)
 	}
@@ -239,7 +232,7 @@ func (d *Dev) convert(ctx context.Context, c channel) (float64, error) {
 	if err := d.dev.Tx([]byte{regConfig, byte(c.config >> 8), byte(c.config)}, nil); err != nil {
 		return 0, fmt.Errorf("starting a conversion: %w", err)
 	}
-	if err := d.sleep(ctx, d.wait); err != nil {
+	if err := pause.For(ctx, d.wait); err != nil {
 		return 0, fmt.Errorf("waiting for the conversion: %w", err)
 	}
 	if err := d.awaitDone(ctx); err != nil {
@@ -267,7 +260,7 @@ func (d *Dev) awaitDone(ctx context.Context) error {
 		if cfg&cfgStartSingle != 0 {
 			return nil
 		}
-		if err := d.sleep(ctx, d.wait/10); err != nil {
+		if err := pause.For(ctx, d.wait/10); err != nil {
 			return fmt.Errorf("waiting for the conversion: %w", err)
 		}
 	}

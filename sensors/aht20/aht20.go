@@ -59,9 +59,6 @@ type Opts struct {
 	// ReadTimeout bounds how long to keep polling a sensor that is still
 	// busy after the 80 ms conversion wait. It must be positive.
 	ReadTimeout time.Duration
-	// Sleep waits between the steps. It must return ctx.Err() early when
-	// ctx is done. Nil means a real timer; tests record the waits instead.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts gives a busy sensor 150 ms more, which covers the datasheet's
@@ -93,9 +90,6 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("aht20: read timeout %v must be positive", opts.ReadTimeout)
 	}
 	d := &Dev{dev: i2c.Dev{Bus: b, Addr: addr}, opts: *opts}
-	if d.opts.Sleep == nil {
-		d.opts.Sleep = pause.For
-	}
 	if err := d.start(context.Background()); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -104,13 +98,13 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 
 // start runs the datasheet's start sequence.
 func (d *Dev) start(ctx context.Context) error {
-	if err := d.opts.Sleep(ctx, powerUpTime); err != nil {
+	if err := pause.For(ctx, powerUpTime); err != nil {
 		return err
 	}
 	if err := d.dev.Tx(cmdSoftReset, nil); err != nil {
 		return fmt.Errorf("soft reset (is an AHT20 connected?): %w", err)
 	}
-	if err := d.opts.Sleep(ctx, softResetTime); err != nil {
+	if err := pause.For(ctx, softResetTime); err != nil {
 		return err
 	}
 	return d.calibrate(ctx)
@@ -125,7 +119,7 @@ func (d *Dev) calibrate(ctx context.Context) error {
 	if err := d.dev.Tx(cmdInitialize, nil); err != nil {
 		return fmt.Errorf("initialising: %w", err)
 	}
-	if err := d.opts.Sleep(ctx, initializeTime); err != nil {
+	if err := pause.For(ctx, initializeTime); err != nil {
 		return err
 	}
 	if status, err = d.status(); err != nil {
@@ -189,7 +183,7 @@ func (d *Dev) measure(ctx context.Context) ([]byte, error) {
 	if err := d.dev.Tx(cmdMeasure, nil); err != nil {
 		return nil, fmt.Errorf("triggering a measurement: %w", err)
 	}
-	if err := d.opts.Sleep(ctx, measureTime); err != nil {
+	if err := pause.For(ctx, measureTime); err != nil {
 		return nil, err
 	}
 	reply := make([]byte, 7)
@@ -207,7 +201,7 @@ func (d *Dev) measure(ctx context.Context) ([]byte, error) {
 		if waited >= d.opts.ReadTimeout {
 			return nil, fmt.Errorf("%w %v after the conversion time", ErrBusy, measureTime+waited)
 		}
-		if err := d.opts.Sleep(ctx, pollInterval); err != nil {
+		if err := pause.For(ctx, pollInterval); err != nil {
 			return nil, err
 		}
 	}

@@ -50,18 +50,11 @@ var readRegisters = []byte{0x03, 0x00, 0x04}
 // corrupted on the wire, usually by long cables or weak pull-ups.
 var ErrCRC = errors.New("CRC mismatch")
 
-// Opts configures a Dev.
-type Opts struct {
-	// Sleep waits between the steps of a read. It must return ctx.Err()
-	// early when ctx is done. Nil means a real timer; tests pass a function
-	// that records the wait instead of sleeping.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Now tells the time, to keep reads MinSpacing apart. Nil means
-	// time.Now.
-	Now func() time.Time
-}
+// Opts configures a Dev. It has no fields yet; it keeps NewI2C's signature
+// that of the other drivers.
+type Opts struct{}
 
-// DefaultOpts sleeps on a real timer.
+// DefaultOpts is the only configuration.
 var DefaultOpts = Opts{}
 
 // Dev is an AM2320 on an I²C bus. It is safe for concurrent use: a read
@@ -87,12 +80,6 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		opts = &DefaultOpts
 	}
 	d := &Dev{d: i2c.Dev{Bus: b, Addr: addr}, opts: *opts}
-	if d.opts.Sleep == nil {
-		d.opts.Sleep = pause.For
-	}
-	if d.opts.Now == nil {
-		d.opts.Now = time.Now
-	}
 	return d, nil
 }
 
@@ -129,8 +116,8 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 
 func (d *Dev) read(ctx context.Context) ([]byte, error) {
 	if !d.lastRead.IsZero() {
-		if early := MinSpacing - d.opts.Now().Sub(d.lastRead); early > 0 {
-			if err := d.opts.Sleep(ctx, early); err != nil {
+		if early := MinSpacing - time.Now().Sub(d.lastRead); early > 0 {
+			if err := pause.For(ctx, early); err != nil {
 				return nil, fmt.Errorf("wait %v since the last read, as the datasheet asks: %w", MinSpacing, err)
 			}
 		}
@@ -138,14 +125,14 @@ func (d *Dev) read(ctx context.Context) ([]byte, error) {
 	// A sleeping sensor does not acknowledge the byte that wakes it, so the
 	// error is expected. periph's sysfs bus skips empty writes, hence one byte.
 	_ = d.d.Tx([]byte{0x00}, nil)
-	if err := d.opts.Sleep(ctx, waitWake); err != nil {
+	if err := pause.For(ctx, waitWake); err != nil {
 		return nil, fmt.Errorf("wait for wake-up: %w", err)
 	}
-	d.lastRead = d.opts.Now()
+	d.lastRead = time.Now()
 	if err := d.d.Tx(readRegisters, nil); err != nil {
 		return nil, fmt.Errorf("send read command (is an AM2320 connected?): %w", err)
 	}
-	if err := d.opts.Sleep(ctx, waitReply); err != nil {
+	if err := pause.For(ctx, waitReply); err != nil {
 		return nil, fmt.Errorf("wait for reply: %w", err)
 	}
 	reply := make([]byte, 8)

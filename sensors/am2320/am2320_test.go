@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
@@ -45,15 +46,18 @@ func readOps(reply []byte) []i2ctest.IO {
 	}
 }
 
-func newDev(t *testing.T, ops []i2ctest.IO) (*Dev, *sleepingSensorBus, *bustest.Sleeps) {
+// newDev opens the AM2320 on a sleepingSensorBus replaying ops, through a
+// Timed bus that notes the driver's waits between transfers (the wake-up
+// write included); tests call it in a synctest bubble.
+func newDev(t *testing.T, ops []i2ctest.IO) (*Dev, *sleepingSensorBus, *bustest.Timed) {
 	t.Helper()
 	bus := &sleepingSensorBus{FailingBus: bustest.FailingBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, Err: errNACK}}
-	sleeps := &bustest.Sleeps{}
-	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.Sleep})
+	timed := &bustest.Timed{Bus: bus}
+	d, err := NewI2C(timed, DefaultAddr, nil)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
-	return d, bus, sleeps
+	return d, bus, timed
 }
 
 func TestCRC16DatasheetExamples(t *testing.T) {
@@ -72,48 +76,54 @@ func TestCRC16DatasheetExamples(t *testing.T) {
 }
 
 func TestSenseDecodesDatasheetExample(t *testing.T) {
-	d, bus, sleeps := newDev(t, readOps(datasheetReply))
-	v, err := d.Sense(context.Background())
-	if err != nil {
-		t.Fatalf("Sense: %v", err)
-	}
-	if len(v) != 2 || math.Abs(v["temperature_c"]-27.7) > 1e-9 || math.Abs(v["humidity_pct"]-82.5) > 1e-9 {
-		t.Errorf("Sense() = %v, want temperature_c 27.7 and humidity_pct 82.5", v)
-	}
-	if bus.wakes != 1 {
-		t.Errorf("sent %d wake-ups, want 1", bus.wakes)
-	}
-	want := []time.Duration{10 * time.Millisecond, 2 * time.Millisecond}
-	if !slices.Equal(sleeps.Waits(), want) {
-		t.Errorf("waits = %v, want %v (wake-up, reply)", sleeps.Waits(), want)
-	}
-	bustest.AllUsed(t, &bus.Playback)
+	synctest.Test(t, func(t *testing.T) {
+		d, bus, timed := newDev(t, readOps(datasheetReply))
+		v, err := d.Sense(context.Background())
+		if err != nil {
+			t.Fatalf("Sense: %v", err)
+		}
+		if len(v) != 2 || math.Abs(v["temperature_c"]-27.7) > 1e-9 || math.Abs(v["humidity_pct"]-82.5) > 1e-9 {
+			t.Errorf("Sense() = %v, want temperature_c 27.7 and humidity_pct 82.5", v)
+		}
+		if bus.wakes != 1 {
+			t.Errorf("sent %d wake-ups, want 1", bus.wakes)
+		}
+		want := []time.Duration{10 * time.Millisecond, 2 * time.Millisecond}
+		if !slices.Equal(timed.Waits(), want) {
+			t.Errorf("waits = %v, want %v (wake-up, reply)", timed.Waits(), want)
+		}
+		bustest.AllUsed(t, &bus.Playback)
+	})
 }
 
 func TestSenseWorksWhenSensorIsAlreadyAwake(t *testing.T) {
-	// An awake sensor acknowledges the wake-up byte; the read goes on.
-	bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{{Addr: 0x5C, W: []byte{0x00}}}, readOps(datasheetReply)...), DontPanic: true}
-	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
-	if err != nil {
-		t.Fatalf("NewI2C: %v", err)
-	}
-	if _, err := d.Sense(context.Background()); err != nil {
-		t.Fatalf("Sense: %v", err)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		// An awake sensor acknowledges the wake-up byte; the read goes on.
+		bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{{Addr: 0x5C, W: []byte{0x00}}}, readOps(datasheetReply)...), DontPanic: true}
+		d, err := NewI2C(bus, DefaultAddr, nil)
+		if err != nil {
+			t.Fatalf("NewI2C: %v", err)
+		}
+		if _, err := d.Sense(context.Background()); err != nil {
+			t.Fatalf("Sense: %v", err)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestSenseDecodesNegativeTemperature(t *testing.T) {
-	// Datasheet p. 22: -10.1 °C is sent as 0x8065 (sign bit and 101).
-	d, bus, _ := newDev(t, readOps([]byte{0x03, 0x04, 0x01, 0xF4, 0x80, 0x65, 0x10, 0x0D}))
-	v, err := d.Sense(context.Background())
-	if err != nil {
-		t.Fatalf("Sense: %v", err)
-	}
-	if math.Abs(v["temperature_c"]-(-10.1)) > 1e-9 || math.Abs(v["humidity_pct"]-50) > 1e-9 {
-		t.Errorf("Sense() = %v, want temperature_c -10.1 and humidity_pct 50", v)
-	}
-	bustest.AllUsed(t, &bus.Playback)
+	synctest.Test(t, func(t *testing.T) {
+		// Datasheet p. 22: -10.1 °C is sent as 0x8065 (sign bit and 101).
+		d, bus, _ := newDev(t, readOps([]byte{0x03, 0x04, 0x01, 0xF4, 0x80, 0x65, 0x10, 0x0D}))
+		v, err := d.Sense(context.Background())
+		if err != nil {
+			t.Fatalf("Sense: %v", err)
+		}
+		if math.Abs(v["temperature_c"]-(-10.1)) > 1e-9 || math.Abs(v["humidity_pct"]-50) > 1e-9 {
+			t.Errorf("Sense() = %v, want temperature_c -10.1 and humidity_pct 50", v)
+		}
+		bustest.AllUsed(t, &bus.Playback)
+	})
 }
 
 func TestSenseRejects(t *testing.T) {
@@ -134,149 +144,150 @@ func TestSenseRejects(t *testing.T) {
 		{"too humid", []byte{0x03, 0x04, 0x03, 0xE9, 0x01, 0x15, 0xE0, 0x07}, sensors.ErrImplausible, "100.1 %"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, bus, _ := newDev(t, readOps(tc.reply))
-			v, err := d.Sense(context.Background())
-			if !errors.Is(err, tc.target) {
-				t.Fatalf("Sense() = %v, %v; want an error wrapping %v", v, err, tc.target)
-			}
-			if !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "am2320 at 0x5c on playback: ") {
-				t.Errorf("error %q should name the device and contain %q", err, tc.text)
-			}
-			bustest.AllUsed(t, &bus.Playback)
+			synctest.Test(t, func(t *testing.T) {
+				d, bus, _ := newDev(t, readOps(tc.reply))
+				v, err := d.Sense(context.Background())
+				if !errors.Is(err, tc.target) {
+					t.Fatalf("Sense() = %v, %v; want an error wrapping %v", v, err, tc.target)
+				}
+				if !strings.Contains(err.Error(), tc.text) || !strings.HasPrefix(err.Error(), "am2320 at 0x5c on playback: ") {
+					t.Errorf("error %q should name the device and contain %q", err, tc.text)
+				}
+				bustest.AllUsed(t, &bus.Playback)
+			})
 		})
 	}
 	t.Run("refused command", func(t *testing.T) {
-		// An error reply (function code 0x80 with its own CRC) must not be
-		// reported as a CRC error.
-		d, bus, _ := newDev(t, readOps([]byte{0x80, 0x04, 0x00, 0x00, 0x00, 0x00, 0xEE, 0x1B}))
-		_, err := d.Sense(context.Background())
-		if err == nil || errors.Is(err, ErrCRC) || !strings.Contains(err.Error(), "want 03 04") {
-			t.Fatalf("Sense error = %v, want a refused-command error", err)
-		}
-		bustest.AllUsed(t, &bus.Playback)
+		synctest.Test(t, func(t *testing.T) {
+			// An error reply (function code 0x80 with its own CRC) must not be
+			// reported as a CRC error.
+			d, bus, _ := newDev(t, readOps([]byte{0x80, 0x04, 0x00, 0x00, 0x00, 0x00, 0xEE, 0x1B}))
+			_, err := d.Sense(context.Background())
+			if err == nil || errors.Is(err, ErrCRC) || !strings.Contains(err.Error(), "want 03 04") {
+				t.Fatalf("Sense error = %v, want a refused-command error", err)
+			}
+			bustest.AllUsed(t, &bus.Playback)
+		})
 	})
 }
 
 func TestSenseReportsBusErrors(t *testing.T) {
 	t.Run("no sensor", func(t *testing.T) {
-		d, bus, _ := newDev(t, nil)
-		_, err := d.Sense(context.Background())
-		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an AM2320 connected") {
-			t.Fatalf("Sense error = %v, want the NACK with a hint", err)
-		}
-		bustest.AllUsed(t, &bus.Playback)
+		synctest.Test(t, func(t *testing.T) {
+			d, bus, _ := newDev(t, nil)
+			_, err := d.Sense(context.Background())
+			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an AM2320 connected") {
+				t.Fatalf("Sense error = %v, want the NACK with a hint", err)
+			}
+			bustest.AllUsed(t, &bus.Playback)
+		})
 	})
 	t.Run("NACK on read", func(t *testing.T) {
-		d, bus, _ := newDev(t, readOps(datasheetReply)[:1])
-		_, err := d.Sense(context.Background())
-		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read reply") {
-			t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
-		}
-		bustest.AllUsed(t, &bus.Playback)
+		synctest.Test(t, func(t *testing.T) {
+			d, bus, _ := newDev(t, readOps(datasheetReply)[:1])
+			_, err := d.Sense(context.Background())
+			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read reply") {
+				t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
+			}
+			bustest.AllUsed(t, &bus.Playback)
+		})
 	})
 	t.Run("short read", func(t *testing.T) {
-		// The recording has 4 of the 8 bytes the driver asks for, so the
-		// playback refuses the transaction; it stays unused.
-		bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{{Addr: 0x5C, W: []byte{0x00}}}, readOps(datasheetReply[:4])...), DontPanic: true}
-		d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
-		if err != nil {
-			t.Fatalf("NewI2C: %v", err)
-		}
-		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "read reply") {
-			t.Fatalf("Sense error = %v, want a read failure", err)
-		}
-		if bus.Count != len(bus.Ops)-1 {
-			t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
-		}
+		synctest.Test(t, func(t *testing.T) {
+			// The recording has 4 of the 8 bytes the driver asks for, so the
+			// playback refuses the transaction; it stays unused.
+			bus := &i2ctest.Playback{Ops: append([]i2ctest.IO{{Addr: 0x5C, W: []byte{0x00}}}, readOps(datasheetReply[:4])...), DontPanic: true}
+			d, err := NewI2C(bus, DefaultAddr, nil)
+			if err != nil {
+				t.Fatalf("NewI2C: %v", err)
+			}
+			if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "read reply") {
+				t.Fatalf("Sense error = %v, want a read failure", err)
+			}
+			if bus.Count != len(bus.Ops)-1 {
+				t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
+			}
+		})
 	})
 }
 
 func TestSenseHonoursContext(t *testing.T) {
 	t.Run("cancelled before", func(t *testing.T) {
-		d, bus, _ := newDev(t, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Sense error = %v, want context.Canceled", err)
-		}
-		if bus.wakes != 0 {
-			t.Errorf("woke the sensor %d times, want no bus traffic", bus.wakes)
-		}
-	})
-	t.Run("cancelled while waiting for the reply", func(t *testing.T) {
-		d, bus, sleeps := newDev(t, readOps(datasheetReply)[:1])
-		ctx, cancel := context.WithCancel(context.Background())
-		calls := 0
-		sleeps.Before = func() {
-			if calls++; calls == 2 {
-				cancel()
+		synctest.Test(t, func(t *testing.T) {
+			d, bus, _ := newDev(t, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Sense error = %v, want context.Canceled", err)
 			}
-		}
-		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Sense error = %v, want context.Canceled", err)
-		}
-		bustest.AllUsed(t, &bus.Playback) // the reply was never read
+			if bus.wakes != 0 {
+				t.Errorf("woke the sensor %d times, want no bus traffic", bus.wakes)
+			}
+		})
 	})
-	t.Run("real timer stops early", func(t *testing.T) {
-		// nil opts: the driver's own timer, which must give up at once.
-		d, err := NewI2C(&i2ctest.Playback{DontPanic: true}, DefaultAddr, nil)
-		if err != nil {
-			t.Fatalf("NewI2C: %v", err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if err := d.opts.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-			t.Fatalf("default Sleep = %v, want context.Canceled", err)
-		}
+	t.Run("deadline while waiting for the reply", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The deadline passes 1 ms into the 2 ms wait for the reply,
+			// after the 10 ms wake-up and the read command.
+			d, bus, _ := newDev(t, readOps(datasheetReply)[:1])
+			ctx, cancel := context.WithTimeout(context.Background(), 11*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			if _, err := d.Sense(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "wait for reply") {
+				t.Fatalf("Sense error = %v, want context.DeadlineExceeded waiting for the reply", err)
+			}
+			if took := time.Since(start); took != 11*time.Millisecond {
+				t.Errorf("Sense returned after %v, want 11ms: at the deadline", took)
+			}
+			bustest.AllUsed(t, &bus.Playback) // the reply was never read
+		})
 	})
-}
-
-func TestNilOptsMeansRealTimer(t *testing.T) {
-	d, err := NewI2C(&i2ctest.Playback{DontPanic: true}, DefaultAddr, nil)
-	if err != nil {
-		t.Fatalf("NewI2C: %v", err)
-	}
-	if d.opts.Sleep == nil {
-		t.Fatal("nil opts left Sleep nil")
-	}
 }
 
 func TestNewI2CRejectsOtherAddresses(t *testing.T) {
-	bus := &i2ctest.Playback{DontPanic: true}
-	if _, err := NewI2C(bus, 0xB8, nil); err == nil || !strings.Contains(err.Error(), "fixed at 0x5c") {
-		t.Fatalf("NewI2C(0xB8) error = %v, want the fixed address named", err)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		bus := &i2ctest.Playback{DontPanic: true}
+		if _, err := NewI2C(bus, 0xB8, nil); err == nil || !strings.Contains(err.Error(), "fixed at 0x5c") {
+			t.Fatalf("NewI2C(0xB8) error = %v, want the fixed address named", err)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 // Datasheet section 8.2.4: "minimum interval of continuous reading 2S".
 // A second read 0.5 s after the first waits the remaining 1.5 s before it
 // wakes the sensor; one 3 s later does not wait.
 func TestReadsAreTwoSecondsApart(t *testing.T) {
-	ops := append(readOps(datasheetReply), readOps(datasheetReply)...)
-	ops = append(ops, readOps(datasheetReply)...)
-	bus := &sleepingSensorBus{FailingBus: bustest.FailingBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, Err: errNACK}}
-	sleeps := &bustest.Sleeps{}
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	d, err := NewI2C(bus, DefaultAddr, &Opts{Sleep: sleeps.Sleep, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Spacing() != 2*time.Second {
-		t.Errorf("Spacing = %v, want 2 s", d.Spacing())
-	}
-	for _, gap := range []time.Duration{0, 500 * time.Millisecond, 3 * time.Second} {
-		now = now.Add(gap)
-		if _, err := d.Sense(context.Background()); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		ops := append(readOps(datasheetReply), readOps(datasheetReply)...)
+		ops = append(ops, readOps(datasheetReply)...)
+		bus := &sleepingSensorBus{FailingBus: bustest.FailingBus{Playback: i2ctest.Playback{Ops: ops, DontPanic: true}, Err: errNACK}}
+		timed := &bustest.Timed{Bus: bus}
+		d, err := NewI2C(timed, DefaultAddr, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	want := []time.Duration{
-		waitWake, waitReply, // first read
-		1500 * time.Millisecond, waitWake, waitReply, // 0.5 s later
-		waitWake, waitReply, // 3 s later
-	}
-	if got := sleeps.Waits(); !slices.Equal(got, want) {
-		t.Errorf("waited %v, want %v", got, want)
-	}
+		if d.Spacing() != 2*time.Second {
+			t.Errorf("Spacing = %v, want 2 s", d.Spacing())
+		}
+		for _, gap := range []time.Duration{0, 500 * time.Millisecond, 3 * time.Second} {
+			time.Sleep(gap)
+			if _, err := d.Sense(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Each read is a wake-up, 10 ms, the read command, 2 ms, the reply.
+		// The first read command goes out 10 ms into the first read, which
+		// ends 2 ms later; the second read starts 0.5 s after that, 502 ms
+		// after the command, and waits the remaining 1498 ms before its
+		// wake-up. The third starts 3 s after the second and does not wait.
+		want := []time.Duration{
+			10 * time.Millisecond, 2 * time.Millisecond, // first read
+			500*time.Millisecond + 1498*time.Millisecond, 10 * time.Millisecond, 2 * time.Millisecond, // 0.5 s later
+			3 * time.Second, 10 * time.Millisecond, 2 * time.Millisecond, // 3 s later
+		}
+		if got := timed.Waits(); !slices.Equal(got, want) {
+			t.Errorf("waited %v between transfers, want %v", got, want)
+		}
+	})
 }

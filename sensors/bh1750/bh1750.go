@@ -62,9 +62,6 @@ const opPowerDown = 0x00
 type Opts struct {
 	// Resolution selects the measurement mode.
 	Resolution Resolution
-	// Sleep waits for the measurement. Nil means a timer that returns
-	// ctx.Err() as soon as ctx is done; tests inject one that returns at once.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts returns the options used for a nil *Opts: High resolution.
@@ -72,10 +69,9 @@ func DefaultOpts() Opts { return Opts{Resolution: High} }
 
 // Dev is one BH1750 on an I²C bus.
 type Dev struct {
-	dev   i2c.Dev
-	mode  mode
-	sleep func(ctx context.Context, d time.Duration) error
-	mu    sync.Mutex
+	dev  i2c.Dev
+	mode mode
+	mu   sync.Mutex
 }
 
 var _ sensors.Sensor = (*Dev)(nil)
@@ -87,14 +83,11 @@ func NewI2C(bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Sleep == nil {
-		o.Sleep = pause.For
-	}
 	m, ok := modeFor(o.Resolution)
 	if !ok {
 		return nil, fmt.Errorf("bh1750 at %#02x on %s: unknown resolution %d", addr, bus, o.Resolution)
 	}
-	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, mode: m, sleep: o.Sleep}
+	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, mode: m}
 	if addr != AddrLow && addr != AddrHigh {
 		return nil, fmt.Errorf("%s: a BH1750 answers only at 0x23 (ADDR low) or 0x5c (ADDR high)", d)
 	}
@@ -119,7 +112,7 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	if err := d.dev.Tx([]byte{d.mode.opcode}, nil); err != nil {
 		return nil, fmt.Errorf("%s: starting a measurement: %w", d, err)
 	}
-	if err := d.sleep(ctx, d.mode.wait); err != nil {
+	if err := pause.For(ctx, d.mode.wait); err != nil {
 		return nil, fmt.Errorf("%s: waiting for the measurement: %w", d, err)
 	}
 	var b [2]byte

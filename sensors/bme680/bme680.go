@@ -69,8 +69,6 @@ type Heater struct {
 type Opts struct {
 	// Heater is the heater step of every measurement.
 	Heater Heater
-	// Sleep waits for the measurement; nil means a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts heats to 300 °C for 100 ms, the datasheet's example profile.
@@ -119,9 +117,6 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	h := d.opts.Heater
-	if d.opts.Sleep == nil {
-		d.opts.Sleep = pause.For
-	}
 	if err := d.setUp(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -141,7 +136,7 @@ func (d *Dev) setUp() error {
 		return fmt.Errorf("soft reset: %w", err)
 	}
 	// The constructor has no caller context; the wait is 10 ms.
-	if err := d.opts.Sleep(context.Background(), waitReset); err != nil {
+	if err := pause.For(context.Background(), waitReset); err != nil {
 		return err
 	}
 	var variant [1]byte
@@ -210,7 +205,7 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 			return nil, fmt.Errorf("%s: write register %#02x: %w", d, w[0], err)
 		}
 	}
-	if err := d.opts.Sleep(ctx, d.wait); err != nil {
+	if err := pause.For(ctx, d.wait); err != nil {
 		return nil, fmt.Errorf("%s: wait for measurement: %w", d, err)
 	}
 	var f [17]byte
@@ -224,7 +219,7 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 		if try == pollTries {
 			return nil, fmt.Errorf("%s: no new data %v after starting a measurement (status %#02x): the chip may have reset; check its supply", d, d.wait+pollTries*pollPeriod, f[0])
 		}
-		if err := d.opts.Sleep(ctx, pollPeriod); err != nil {
+		if err := pause.For(ctx, pollPeriod); err != nil {
 			return nil, fmt.Errorf("%s: wait for measurement: %w", d, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors/internal/bustest"
@@ -101,125 +102,139 @@ func measureOps(heat byte, field []byte) []i2ctest.IO {
 	}
 }
 
-func newDev(t *testing.T, bus *i2ctest.Playback) (*Dev, *bustest.Sleeps) {
+// newDev opens the BME680 at 0x76 on bus, through a Timed bus that notes
+// the driver's waits between transfers; tests call it in a synctest bubble.
+func newDev(t *testing.T, bus *i2ctest.Playback) (*Dev, *bustest.Timed) {
 	t.Helper()
-	sleeps := &bustest.Sleeps{}
-	opts := DefaultOpts
-	opts.Sleep = sleeps.Sleep
-	d, err := NewI2C(bus, 0x76, &opts)
+	timed := &bustest.Timed{Bus: bus}
+	d, err := NewI2C(timed, 0x76, nil)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
-	return d, sleeps
+	return d, timed
 }
 
 func TestSenseBME680(t *testing.T) {
-	// The second measurement heats for the 19.31 °C just measured: var5
-	// drops by 0.017578 × 5.69 and res_heat to 184.96, so 184 (0xB8).
-	bus := &i2ctest.Playback{DontPanic: true, Ops: slices.Concat(setupOps(0x00, 0x10),
-		measureOps(0xB9, field0(false, 0xF9)), measureOps(0xB8, field0(false, 0xF9)))}
-	d, sleeps := newDev(t, bus)
-	if d.Model() != "BME680" {
-		t.Errorf("Model() = %s", d.Model())
-	}
-	for range 2 {
-		v, err := d.Sense(context.Background())
-		if err != nil {
-			t.Fatalf("Sense: %v", err)
+	synctest.Test(t, func(t *testing.T) {
+		// The second measurement heats for the 19.31 °C just measured: var5
+		// drops by 0.017578 × 5.69 and res_heat to 184.96, so 184 (0xB8).
+		bus := &i2ctest.Playback{DontPanic: true, Ops: slices.Concat(setupOps(0x00, 0x10),
+			measureOps(0xB9, field0(false, 0xF9)), measureOps(0xB8, field0(false, 0xF9)))}
+		d, timed := newDev(t, bus)
+		if d.Model() != "BME680" {
+			t.Errorf("Model() = %s", d.Model())
 		}
-		for _, c := range []struct {
-			field     string
-			want, tol float64
-		}{
-			{"temperature_c", 19.3113, 0.0001},
-			{"pressure_hpa", 1009.7752, 0.0001},
-			{"humidity_pct", 25.2, 0.1},
-			// Bosch's floating-point formula gives 20466.76 Ω for these
-			// inputs, 0.5 Ω (0.0025 %) below the other implementation.
-			{"gas_ohm", 20467.2644, 1},
-		} {
-			if math.Abs(v[c.field]-c.want) > c.tol {
-				t.Errorf("%s = %v, want %v ± %v", c.field, v[c.field], c.want, c.tol)
+		for range 2 {
+			v, err := d.Sense(context.Background())
+			if err != nil {
+				t.Fatalf("Sense: %v", err)
+			}
+			for _, c := range []struct {
+				field     string
+				want, tol float64
+			}{
+				{"temperature_c", 19.3113, 0.0001},
+				{"pressure_hpa", 1009.7752, 0.0001},
+				{"humidity_pct", 25.2, 0.1},
+				// Bosch's floating-point formula gives 20466.76 Ω for these
+				// inputs, 0.5 Ω (0.0025 %) below the other implementation.
+				{"gas_ohm", 20467.2644, 1},
+			} {
+				if math.Abs(v[c.field]-c.want) > c.tol {
+					t.Errorf("%s = %v, want %v ± %v", c.field, v[c.field], c.want, c.tol)
+				}
 			}
 		}
-	}
-	// Reset 10 ms; each measurement 19 conversions × 1.963 ms + 5 ms + the
-	// 100 ms heater step.
-	want := []time.Duration{10 * time.Millisecond, 142297 * time.Microsecond, 142297 * time.Microsecond}
-	if !slices.Equal(sleeps.Waits(), want) {
-		t.Errorf("waits = %v, want %v", sleeps.Waits(), want)
-	}
-	bustest.AllUsed(t, bus)
+		// Reset 10 ms; each measurement 19 conversions × 1.963 ms + 5 ms + the
+		// 100 ms heater step.
+		want := []time.Duration{10 * time.Millisecond, 142297 * time.Microsecond, 142297 * time.Microsecond}
+		if !slices.Equal(timed.Waits(), want) {
+			t.Errorf("waits = %v, want %v", timed.Waits(), want)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestSenseBME688(t *testing.T) {
-	// BME688 datasheet, gas resistance: var1 = 262144 >> 9 = 512,
-	// var2 = 4096 + (195 - 512) × 3 = 3145, R = 10⁶ × 512 / 3145 =
-	// 162798.09 Ω. run_gas is 0b10 in bits 5:4 (0x20).
-	bus := &i2ctest.Playback{DontPanic: true, Ops: slices.Concat(setupOps(0x01, 0x20), measureOps(0xB9, field0(true, 0xF9)))}
-	d, _ := newDev(t, bus)
-	if d.Model() != "BME688" {
-		t.Errorf("Model() = %s", d.Model())
-	}
-	v, err := d.Sense(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if math.Abs(v["gas_ohm"]-162798.09) > 0.01 || math.Abs(v["temperature_c"]-19.3113) > 0.0001 {
-		t.Errorf("Sense() = %v, want gas_ohm 162798.09", v)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		// BME688 datasheet, gas resistance: var1 = 262144 >> 9 = 512,
+		// var2 = 4096 + (195 - 512) × 3 = 3145, R = 10⁶ × 512 / 3145 =
+		// 162798.09 Ω. run_gas is 0b10 in bits 5:4 (0x20).
+		bus := &i2ctest.Playback{DontPanic: true, Ops: slices.Concat(setupOps(0x01, 0x20), measureOps(0xB9, field0(true, 0xF9)))}
+		d, _ := newDev(t, bus)
+		if d.Model() != "BME688" {
+			t.Errorf("Model() = %s", d.Model())
+		}
+		v, err := d.Sense(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(v["gas_ohm"]-162798.09) > 0.01 || math.Abs(v["temperature_c"]-19.3113) > 0.0001 {
+			t.Errorf("Sense() = %v, want gas_ohm 162798.09", v)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestGasLeftOutWhenHeaterUnstable(t *testing.T) {
 	for name, lsb := range map[string]byte{"heater not stable": 0xE9, "gas not valid": 0xD9} {
 		t.Run(name, func(t *testing.T) {
-			bus := &i2ctest.Playback{DontPanic: true, Ops: slices.Concat(setupOps(0x00, 0x10), measureOps(0xB9, field0(false, lsb)))}
-			d, _ := newDev(t, bus)
-			v, err := d.Sense(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := v["gas_ohm"]; ok || len(v) != 3 {
-				t.Errorf("Sense() = %v, want no gas_ohm", v)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				bus := &i2ctest.Playback{DontPanic: true, Ops: slices.Concat(setupOps(0x00, 0x10), measureOps(0xB9, field0(false, lsb)))}
+				d, _ := newDev(t, bus)
+				v, err := d.Sense(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := v["gas_ohm"]; ok || len(v) != 3 {
+					t.Errorf("Sense() = %v, want no gas_ohm", v)
+				}
+			})
 		})
 	}
 }
 
 func TestWaitsForNewDataBounded(t *testing.T) {
-	stale := field0(false, 0xF9)
-	stale[0] = 0x00
-	ops := slices.Concat(setupOps(0x00, 0x10), measureOps(0xB9, stale))
-	for range pollTries {
-		ops = append(ops, i2ctest.IO{Addr: 0x76, W: []byte{0x1D}, R: stale})
-	}
-	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
-	d, sleeps := newDev(t, bus)
-	_, err := d.Sense(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no new data") {
-		t.Fatalf("Sense = %v, want a bounded wait", err)
-	}
-	if n := len(sleeps.Waits()); n != 2+pollTries {
-		t.Errorf("%d waits, want reset, measurement and %d polls", n, pollTries)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		stale := field0(false, 0xF9)
+		stale[0] = 0x00
+		ops := slices.Concat(setupOps(0x00, 0x10), measureOps(0xB9, stale))
+		for range pollTries {
+			ops = append(ops, i2ctest.IO{Addr: 0x76, W: []byte{0x1D}, R: stale})
+		}
+		bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+		d, timed := newDev(t, bus)
+		_, err := d.Sense(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "no new data") {
+			t.Fatalf("Sense = %v, want a bounded wait", err)
+		}
+		want := []time.Duration{10 * time.Millisecond, 142297 * time.Microsecond}
+		for range pollTries {
+			want = append(want, 10*time.Millisecond)
+		}
+		if !slices.Equal(timed.Waits(), want) {
+			t.Errorf("waits = %v, want %v: reset, measurement and %d polls 10 ms apart", timed.Waits(), want, pollTries)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestNewI2CRejects(t *testing.T) {
-	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{{Addr: 0x77, W: []byte{0xD0}, R: []byte{0x60}}}}
-	if _, err := NewI2C(bus, 0x77, &Opts{Heater: DefaultOpts.Heater, Sleep: (&bustest.Sleeps{}).Sleep}); err == nil || !strings.Contains(err.Error(), "type bme280") {
-		t.Errorf("a BME280: %v", err)
-	}
-	for _, h := range []Heater{{TargetC: 450, Duration: time.Second}, {TargetC: 300, Duration: 5 * time.Second}} {
-		if _, err := NewI2C(&i2ctest.Playback{DontPanic: true}, 0x76, &Opts{Heater: h}); err == nil {
-			t.Errorf("heater %+v accepted", h)
+	synctest.Test(t, func(t *testing.T) {
+		bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{{Addr: 0x77, W: []byte{0xD0}, R: []byte{0x60}}}}
+		if _, err := NewI2C(bus, 0x77, &Opts{Heater: DefaultOpts.Heater}); err == nil || !strings.Contains(err.Error(), "type bme280") {
+			t.Errorf("a BME280: %v", err)
 		}
-	}
-	errNACK := errors.New("remote I/O error")
-	if _, err := NewI2C(bustest.BrokenBus{Err: errNACK}, 0x76, nil); !errors.Is(err, errNACK) {
-		t.Errorf("no device: %v", err)
-	}
+		for _, h := range []Heater{{TargetC: 450, Duration: time.Second}, {TargetC: 300, Duration: 5 * time.Second}} {
+			if _, err := NewI2C(&i2ctest.Playback{DontPanic: true}, 0x76, &Opts{Heater: h}); err == nil {
+				t.Errorf("heater %+v accepted", h)
+			}
+		}
+		errNACK := errors.New("remote I/O error")
+		if _, err := NewI2C(bustest.BrokenBus{Err: errNACK}, 0x76, nil); !errors.Is(err, errNACK) {
+			t.Errorf("no device: %v", err)
+		}
+	})
 }
 
 func TestGasWaitEncoding(t *testing.T) {

@@ -27,7 +27,8 @@ func TestCheckRefusesWhatTheChipCannotServe(t *testing.T) {
 		// HDC302x at 1 Hz: each result once.
 		{config.Sensor{Type: "hdc302x", Interval: sec(4), Timeout: min(two, sec(4)/2), Samples: 5}, "sensors[0].samples", "samples at most 4"},
 		// The first read opens an HDC302x, which waits one sample period.
-		{config.Sensor{Type: "hdc302x", Interval: sec(1), Timeout: sec(0.5), Samples: 1}, "sensors[0].timeout", "a read of type hdc302x takes up to 1.01s, longer than the timeout 500ms"},
+		{config.Sensor{Type: "hdc302x", Interval: sec(2), Timeout: sec(0.5), Samples: 1}, "sensors[0].timeout", "a read of type hdc302x takes up to 1.01s, longer than the timeout 500ms: make the timeout at least 1.01s"},
+		{config.Sensor{Name: "hall", Type: "hdc302x", Interval: sec(1), Timeout: sec(0.5), Samples: 1}, "sensors[0].interval", `sensor "hall": a read of type hdc302x takes up to 1.01s (opening the chip included), so an interval of 1s leaves no room for its timeout: make the interval at least 2s`},
 		{config.Sensor{Type: "bme290", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1}, "sensors[0].type", `unknown type "bme290": did you mean bme280?`},
 		{config.Sensor{Type: "bme280", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1, Driver: config.DriverOpts{ShuntOhms: 0.1}}, "sensors[0].driver.shunt_ohms", "type bme280 does not use shunt_ohms (it takes no driver options)"},
 		{config.Sensor{Type: "ina219", Interval: sec(10), Timeout: min(two, sec(10)/2), Samples: 1, Driver: config.DriverOpts{Channels: []config.ADCChannel{{Input: 1}}}}, "sensors[0].driver.channels", "it takes shunt_ohms, max_current_a"},
@@ -57,12 +58,48 @@ func TestCheckRefusesWhatTheChipCannotServe(t *testing.T) {
 	}
 }
 
-// Every type's longest read fits the default timeout, so a configuration
-// that leaves the timeout out never times out a good read.
-func TestEveryReadFitsTheDefaultTimeout(t *testing.T) {
+// Every type read at the shortest interval the check allows gets a default
+// timeout that its longest read fits in, and that the check accepts.
+func TestEveryTypeGetsADefaultTimeoutItsReadFits(t *testing.T) {
 	for _, ti := range Types() {
-		if ti.ReadTime > config.DefaultSensorTimeout {
-			t.Errorf("%s: a read takes up to %v, more than the default timeout %v", ti.Name, ti.ReadTime, config.DefaultSensorTimeout)
+		interval := max(10*time.Millisecond, ti.Spacing, ti.Cadence, ti.ReadTime+time.Millisecond)
+		if ti.Cadence > 0 && ti.ReadTime >= ti.Cadence {
+			t.Errorf("%s: a read takes up to %v, no shorter than the cadence %v it must be read at", ti.Name, ti.ReadTime, ti.Cadence)
+			continue
 		}
+		if ti.Cadence > 0 {
+			interval = ti.Cadence
+		}
+		spec := config.Sensor{Name: "s", Type: ti.Name, Interval: config.Duration(interval), Samples: 1,
+			Timeout: config.Duration(config.DefaultTimeout(interval, ReadTime(ti.Name)))}
+		if timeout := spec.Timeout.Std(); timeout < ti.ReadTime || timeout >= interval {
+			t.Errorf("%s at interval %v: default timeout %v, want at least the read time %v and less than the interval", ti.Name, interval, timeout, ti.ReadTime)
+		}
+		if err := errors.Join(spec.CheckTimeout(ti.Name, ti.ReadTime), spec.CheckTiming(ti.Name, ti.Spacing, ti.Cadence)); err != nil {
+			t.Errorf("%s at interval %v with the default timeout: %v", ti.Name, interval, err)
+		}
+	}
+}
+
+// A configuration that leaves the timeout out gets one that fits the
+// type's read, through the parser's hook; the HDC302x's first read waits
+// one 1 s sample period (datasheet section 7.4.1, 1 Hz auto mode), 1.01 s
+// with the bus transfers.
+func TestParserGivesTheHDC302xATimeoutItsReadFits(t *testing.T) {
+	parser := config.Parser{CheckSensors: Check, ReadTime: ReadTime}
+	cfg, err := parser.Parse(strings.NewReader("sensors:\n  - {name: hall, type: hdc302x, interval: 2s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Sensors[0].Timeout.Std(); got < 1010*time.Millisecond || got >= 2*time.Second {
+		t.Errorf("hdc302x at 2s: default timeout %v, want 1.01s or more and less than 2s", got)
+	}
+	_, err = parser.Parse(strings.NewReader("sensors:\n  - {name: hall, type: hdc302x, interval: 1s}\n"))
+	want := `line 2: sensors[0].interval: interval not longer than a read of this type takes: sensor "hall": a read of type hdc302x takes up to 1.01s (opening the chip included), so an interval of 1s leaves no room for its timeout: make the interval at least 2s`
+	if err == nil || err.Error() != want {
+		t.Errorf("hdc302x at 1s: got\n%v\nwant\n%s", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "\n") {
+		t.Errorf("the error is more than one line:\n%v", err)
 	}
 }

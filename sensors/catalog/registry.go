@@ -26,6 +26,7 @@ import (
 	"github.com/edgepub/edgepub/sensors/sim"
 	"github.com/edgepub/edgepub/sensors/soc"
 	"github.com/edgepub/edgepub/sensors/tmp102"
+	"github.com/edgepub/edgepub/sensors/tsl2591"
 	"github.com/edgepub/edgepub/sensors/veml7700"
 	"periph.io/x/conn/v3/i2c"
 )
@@ -64,7 +65,8 @@ type TypeInfo struct {
 	Spacing time.Duration
 	// ReadTime is the longest one read takes by the datasheet, the first
 	// included, which opens the chip: a timeout shorter than that fails
-	// reads that are fine. Every type's fits config.DefaultSensorTimeout.
+	// reads that are fine. A sensor that gives no timeout gets
+	// config.DefaultTimeout's for it (see ReadTime).
 	ReadTime time.Duration
 	// WarmUp is how long after opening the chip may report
 	// sensors.ErrWarmingUp instead of a value: a one-off read waits that
@@ -265,6 +267,12 @@ func Types() []TypeInfo {
 			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
 				return sensor(veml7700.NewI2C(b, spec.Address, nil))
 			})},
+		{Name: "tsl2591", Chip: "ams TSL2591", Summary: "ambient light, up to about 6000 lx (gain 25×, 100 ms)", Bus: "i2c",
+			Fields: []string{"illuminance_lux"}, Addresses: []uint16{tsl2591.Addr}, ChipIDs: []uint16{tsl2591.DeviceID},
+			Spacing: tsl2591.DefaultOpts.IntegrationTime, ReadTime: tsl2591.MaxReadTime, Overlay: "dtparam=i2c_arm=on",
+			Open: onI2C(func(_ context.Context, b i2c.Bus, spec config.Sensor) (sensors.Sensor, error) {
+				return sensor(tsl2591.NewI2C(b, spec.Address, nil))
+			})},
 		// Serial sensors: bus is the port.
 		{Name: "pms5003", Chip: "Plantower PMS5003/7003/A003", Summary: "particulate matter (passive mode; the fan needs 30 s after power-up)", Bus: "uart",
 			Fields: []string{"pm1_0_ugm3", "pm2_5_ugm3", "pm10_ugm3"}, WarmUp: pms5003.WarmUp,
@@ -302,6 +310,14 @@ func Lookup(name string) (TypeInfo, bool) {
 		return TypeInfo{}, false
 	}
 	return types[i], true
+}
+
+// ReadTime is the longest read of the type named name by its datasheet, 0
+// for an unknown type: config.Parser's ReadTime, which picks each sensor's
+// default timeout from it.
+func ReadTime(name string) time.Duration {
+	ti, _ := Lookup(name)
+	return ti.ReadTime
 }
 
 // typeNames lists the names of Types for an error message.

@@ -46,7 +46,7 @@ type Found struct {
 // one of them can sit and the read went unanswered, Scan sends the chip's
 // read-serial-number command (an SHT3x's read-status), which changes no
 // setting; an AM2320 sleeps and is woken first. Where a chip has an identification register (the Bosch
-// chip id, the MCP9808's manufacturer id) Scan reads it; at 0x48..0x4b it
+// chip id, the MCP9808's manufacturer id, the TSL2591's id) Scan reads it; at 0x48..0x4b it
 // reads the configuration register to tell a TMP102 from an ADS1x15, which
 // remains a guess.
 func Scan(ctx context.Context, bus i2c.Bus) ([]Found, error) {
@@ -84,6 +84,8 @@ func identify(bus i2c.Bus, addr uint16) Found {
 	case addr >= 0x44 && addr <= 0x47:
 		f.Types = preferFirst(f.Types, "ina219")
 		f.Note = "acknowledged a plain read, as an INA219 does and an SHT4x or HDC302x does not"
+	case addr == 0x29:
+		identifyTSL2591(bus, &f)
 	case addr == 0x5c:
 		f.Types = preferFirst(f.Types, "bh1750")
 		f.Note = "acknowledged a plain read, as a BH1750 does and a sleeping AM2320 does not"
@@ -109,6 +111,22 @@ func identifyBosch(bus i2c.Bus, f *Found) {
 		return
 	}
 	f.Types, f.Note = nil, fmt.Sprintf("chip id %#02x is none that edgepub's BMP180, BMP280 and BME280 drivers accept", id[0])
+}
+
+// identifyTSL2591 reads the ID register (0x12, through the command byte
+// 0xA0) of what answers at 0x29, where a TSL2561, a TCS34725 or a VL53L0X
+// can sit too.
+func identifyTSL2591(bus i2c.Bus, f *Found) {
+	var id [1]byte
+	if err := bus.Tx(f.Addr, []byte{0xA0 | 0x12}, id[:]); err != nil {
+		f.Types, f.Note = nil, fmt.Sprintf("reading the TSL2591's id register failed (%v): another chip at 0x29, such as a TSL2561, TCS34725 or VL53L0X, which edgepub does not read", err)
+		return
+	}
+	if ti, ok := acceptingID(f.Addr, uint16(id[0])); ok {
+		f.Chip, f.Types = strings.TrimPrefix(ti.Chip, "ams "), []string{ti.Name}
+		return
+	}
+	f.Types, f.Note = nil, fmt.Sprintf("id register %#02x is not the TSL2591's 0x50: another chip at 0x29, such as a TSL2561, TCS34725 or VL53L0X, which edgepub does not read", id[0])
 }
 
 // acceptingID returns the type that can sit at addr and whose driver

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -238,8 +239,12 @@ func TestScanNamesOnlyChipIDsTheDriverAccepts(t *testing.T) {
 	}
 	// A Sensirion gas sensor of another product type (the SGPC3's, 1) at
 	// the SGP30's address: the sgp30 driver refuses it (SGP30 datasheet,
-	// Get_feature_set: product type 0).
-	sgpc3 := &deviceBus{devices: map[uint16]chip{0x58: sensirionChip(map[string][]uint16{"\x20\x2f": {0x1006}})}}
+	// Get_feature_set: product type 0). Like a real SGPC3 it also answers
+	// Get_serial_ID (0x3682), so a scan that probed only that would name it.
+	sgpc3 := &deviceBus{devices: map[uint16]chip{0x58: sensirionChip(map[string][]uint16{
+		"\x20\x2f": {0x1006},
+		"\x36\x82": {0x0000, 0x0123, 0x4567},
+	})}}
 	if found, err := Scan(context.Background(), sgpc3); err != nil || len(found) != 1 || len(found[0].Types) != 0 || !strings.Contains(found[0].Note, "product type 1") {
 		t.Errorf("an SGPC3: %+v, %v", found, err)
 	}
@@ -249,5 +254,46 @@ func TestScanNamesOnlyChipIDsTheDriverAccepts(t *testing.T) {
 	found, err := Scan(context.Background(), bus)
 	if err != nil || len(found) != 1 || len(found[0].Types) != 0 {
 		t.Errorf("a Microchip part with device id 5: %+v, %v", found, err)
+	}
+}
+
+// At 0x29 Scan reads the ID register (0x12 through the command byte 0xA0):
+// the TSL2591 datasheet's 0x50 names it, and its snippet opens it; any
+// other id (a TCS34725's is 0x44) is a chip the driver refuses, which Scan
+// does not name.
+func TestScanNamesATSL2591ByItsID(t *testing.T) {
+	bus := &deviceBus{devices: map[uint16]chip{0x29: registers(map[byte]uint16{0xB2: 0x50})}}
+	found, err := Scan(context.Background(), bus)
+	if err != nil || len(found) != 1 || found[0].Chip != "TSL2591" || !slices.Equal(found[0].Types, []string{"tsl2591"}) {
+		t.Fatalf("Scan = %+v, %v; want a TSL2591 at 0x29", found, err)
+	}
+	cfg, err := config.Parse(strings.NewReader(Snippet(found, bus1)))
+	if err != nil || len(cfg.Sensors) != 1 || cfg.Sensors[0].Type != "tsl2591" {
+		t.Fatalf("snippet: %+v, %v", cfg.Sensors, err)
+	}
+	spec := cfg.Sensors[0]
+	// Open's traffic: id, CONTROL 0x10 (gain 25×, 100 ms), ENABLE PON|AEN;
+	// a read: STATUS with AVALID, then C0 = 2448, C1 = 0 counts, 2448 ×
+	// 408 / 2500 = 399.5136 lx.
+	pb := playback(
+		i2ctest.IO{Addr: 0x29, W: []byte{0xB2}, R: []byte{0x50}},
+		i2ctest.IO{Addr: 0x29, W: []byte{0xA1, 0x10}},
+		i2ctest.IO{Addr: 0x29, W: []byte{0xA0, 0x03}},
+		i2ctest.IO{Addr: 0x29, W: []byte{0xB3}, R: []byte{0x01}},
+		i2ctest.IO{Addr: 0x29, W: []byte{0xB4}, R: []byte{0x90, 0x09, 0x00, 0x00}},
+	)
+	s := mustOpen(t, spec, i2cBuses(pb))
+	if v, err := s.Sense(context.Background()); err != nil || math.Abs(v["illuminance_lux"]-399.5136) > 1e-6 {
+		t.Errorf("Sense = %v, %v; want 399.5136 lx", v, err)
+	}
+	allUsed(t, pb)
+
+	other := &deviceBus{devices: map[uint16]chip{0x29: registers(map[byte]uint16{0xB2: 0x44})}}
+	found, err = Scan(context.Background(), other)
+	if err != nil || len(found) != 1 || len(found[0].Types) != 0 || found[0].Chip != "" || !strings.Contains(found[0].Note, "0x44 is not the TSL2591's 0x50") {
+		t.Errorf("id 0x44 at 0x29: %+v, %v; want no type named", found, err)
+	}
+	if _, err := Open(context.Background(), spec, i2cBuses(playback(i2ctest.IO{Addr: 0x29, W: []byte{0xB2}, R: []byte{0x44}}))); err == nil {
+		t.Error("the driver accepts id 0x44, so Scan should name it")
 	}
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -279,25 +280,53 @@ func sensorSpec(typ string, interval, timeout time.Duration, samples int) config
 // samples spaced so that each gets a new measurement.
 func TestSCD4xTimingWithTheRunner(t *testing.T) {
 	for _, samples := range []int{1, 2} {
-		synctest.Test(t, func(t *testing.T) {
-			chip := &scd4xModel{chipModel: chipModel{addr: 0x62}}
-			got, st := runFor(t, sensorSpec("scd4x", 10*time.Second, 2*time.Second, samples), i2cBuses(chip), time.Minute)
-			if st.Errors != 0 {
-				t.Errorf("samples %d: %d failures, last: %s", samples, st.Errors, st.LastError)
-			}
-			if len(got) < 5 {
-				t.Errorf("samples %d: %d readings in a minute at a 10 s interval", samples, len(got))
-			}
-			for _, r := range got {
-				if r.Values["co2_ppm"] != 500 {
-					t.Errorf("samples %d: reading %v", samples, r.Values)
+		t.Run(fmt.Sprintf("samples %d", samples), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				chip := &scd4xModel{chipModel: chipModel{addr: 0x62}}
+				got, st := runFor(t, sensorSpec("scd4x", 10*time.Second, 2*time.Second, samples), i2cBuses(chip), time.Minute)
+				if st.Errors != 0 {
+					t.Errorf("samples %d: %d failures, last: %s", samples, st.Errors, st.LastError)
 				}
-			}
-			if b := chip.broken(); len(b) > 0 {
-				t.Errorf("samples %d: the driver broke the datasheet's rules: %v", samples, b)
-			}
+				if len(got) < 5 {
+					t.Errorf("samples %d: %d readings in a minute at a 10 s interval", samples, len(got))
+				}
+				for _, r := range got {
+					if r.Values["co2_ppm"] != 500 {
+						t.Errorf("samples %d: reading %v", samples, r.Values)
+					}
+				}
+				if b := chip.broken(); len(b) > 0 {
+					t.Errorf("samples %d: the driver broke the datasheet's rules: %v", samples, b)
+				}
+			})
 		})
 	}
+}
+
+// The first reading of an SCD4x read every 10 s comes as soon as the chip
+// has its first measurement, 5 s after start_periodic_measurement
+// (datasheet section 3.5), which follows the 500 ms wait after
+// stop_periodic_measurement: about 5.5 s after the start, not at the
+// second interval.
+func TestSCD4xFirstReadingWhenTheChipHasOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		chip := &scd4xModel{chipModel: chipModel{addr: 0x62}}
+		start := time.Now()
+		got, st := runFor(t, sensorSpec("scd4x", 10*time.Second, 2*time.Second, 1), i2cBuses(chip), 8*time.Second)
+		if len(got) == 0 {
+			t.Fatalf("no reading in the first 8 s (status %+v)", st)
+		}
+		t.Logf("first reading %v after the start", got[0].Time.Sub(start))
+		if first := got[0].Time.Sub(start); first < 5500*time.Millisecond || first > 6*time.Second {
+			t.Errorf("first reading %v after the start, want 5.5 s to 6 s (the first measurement 5 s after the start command)", first)
+		}
+		if st.Errors != 0 {
+			t.Errorf("%d failures, last: %s", st.Errors, st.LastError)
+		}
+		if b := chip.broken(); len(b) > 0 {
+			t.Errorf("the driver broke the datasheet's rules: %v", b)
+		}
+	})
 }
 
 // Three samples of an HDC302x in 10 s: each from a new result, none the

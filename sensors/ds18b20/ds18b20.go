@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/edgepub/edgepub/sensors"
-	"github.com/edgepub/edgepub/sensors/internal/pause"
 )
 
 // Field is the name of the value a probe reports.
@@ -24,9 +22,6 @@ type Opts struct {
 	// (0.5 °C steps), 750 ms at 12 bits (0.0625 °C). The kernel driver keeps
 	// its own setting, so NewSysfs ignores this.
 	Resolution int
-	// Sleep waits for a conversion. Nil means a timer that returns ctx.Err()
-	// as soon as ctx is done; tests inject one that returns at once.
-	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger notes a change of a probe's EEPROM. Nil discards.
 	Logger *slog.Logger
 }
@@ -41,7 +36,6 @@ func DefaultOpts() Opts {
 // withDefaults fills the zero fields of o from DefaultOpts.
 func (o *Opts) withDefaults() Opts {
 	d := DefaultOpts()
-	d.Sleep = pause.For
 	if o == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 		return d
@@ -52,9 +46,6 @@ func (o *Opts) withDefaults() Opts {
 	}
 	if r.Resolution == 0 {
 		r.Resolution = d.Resolution
-	}
-	if r.Sleep == nil {
-		r.Sleep = d.Sleep
 	}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
@@ -65,15 +66,6 @@ func TestDecodeCelsiusDatasheetTable(t *testing.T) {
 	// At 9 bits the three lowest bits are undefined and must be ignored.
 	if got := decodeCelsius([]byte{0x97, 0x01}, 9); got != 25 {
 		t.Errorf("9-bit decode of 0x0197 = %v, want 25", got)
-	}
-}
-
-func TestSleepStopsWhenContextIsDone(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	sleep := (*Opts)(nil).withDefaults().Sleep
-	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Fatalf("default Sleep = %v, want context.Canceled", err)
 	}
 }
 
@@ -229,6 +221,19 @@ func TestDiscoverSysfsListsThermometersOnly(t *testing.T) {
 
 // --- 1-Wire bus ---
 
+// timedBus passes transfers on to its playback and notes the driver's
+// waits between them, as bustest.Timed does for I²C; tests use it in a
+// synctest bubble.
+type timedBus struct {
+	*onewiretest.Playback
+	bustest.Gaps
+}
+
+func (b *timedBus) Tx(w, r []byte, power onewire.Pullup) error {
+	b.Note()
+	return b.Playback.Tx(w, r, power)
+}
+
 // scratchpad builds a probe's 9 scratchpad bytes for a raw temperature and a
 // configuration register, with a correct CRC.
 func scratchpad(raw uint16, cfg byte) []byte {
@@ -243,53 +248,57 @@ func matchROM(cmd ...byte) []byte {
 }
 
 func TestOneWireSense(t *testing.T) {
-	bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
-		{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)}, // New: already 12 bits
-		{W: matchROM(0x44), Pull: onewire.StrongPullup},  // convert
-		{W: matchROM(0xbe), R: scratchpad(0x0191, 0x7f)}, // 25.0625 °C
-	}}
-	var sleeps bustest.Sleeps
-	d, err := NewOneWire(bus, realROM, &Opts{Sleep: sleeps.Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := d.Sense(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v[Field] != 25.0625 {
-		t.Errorf("got %v, want 25.0625", v)
-	}
-	if !slices.Equal(sleeps.Waits(), []time.Duration{752 * time.Millisecond}) {
-		t.Errorf("waited %v, want one 752ms conversion", sleeps.Waits())
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
+			{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)}, // New: already 12 bits
+			{W: matchROM(0x44), Pull: onewire.StrongPullup},  // convert
+			{W: matchROM(0xbe), R: scratchpad(0x0191, 0x7f)}, // 25.0625 °C
+		}}
+		timed := &timedBus{Playback: bus}
+		d, err := NewOneWire(timed, realROM, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := d.Sense(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[Field] != 25.0625 {
+			t.Errorf("got %v, want 25.0625", v)
+		}
+		if !slices.Equal(timed.Waits(), []time.Duration{752 * time.Millisecond}) {
+			t.Errorf("waited %v, want one 752ms conversion", timed.Waits())
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestOneWireSetsResolutionKeepingAlarmBytes(t *testing.T) {
-	bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
-		{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)},
-		{W: matchROM(0x4e, 0x4b, 0x46, 0x3f)},
-		{W: matchROM(0x48), Pull: onewire.StrongPullup},
-		{W: matchROM(0x44), Pull: onewire.StrongPullup},
-		{W: matchROM(0xbe), R: scratchpad(0x00a2, 0x3f)},
-	}}
-	var sleeps bustest.Sleeps
-	d, err := NewOneWire(bus, realROM, &Opts{Resolution: 10, Sleep: sleeps.Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := d.Sense(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v[Field] != 10 { // 10.125 with the undefined lowest 10-bit bit cleared
-		t.Errorf("got %v, want 10", v)
-	}
-	if !slices.Equal(sleeps.Waits(), []time.Duration{10 * time.Millisecond, 188 * time.Millisecond}) {
-		t.Errorf("waited %v, want the EEPROM write then a 188ms conversion", sleeps.Waits())
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
+			{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)},
+			{W: matchROM(0x4e, 0x4b, 0x46, 0x3f)},
+			{W: matchROM(0x48), Pull: onewire.StrongPullup},
+			{W: matchROM(0x44), Pull: onewire.StrongPullup},
+			{W: matchROM(0xbe), R: scratchpad(0x00a2, 0x3f)},
+		}}
+		timed := &timedBus{Playback: bus}
+		d, err := NewOneWire(timed, realROM, &Opts{Resolution: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := d.Sense(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v[Field] != 10 { // 10.125 with the undefined lowest 10-bit bit cleared
+			t.Errorf("got %v, want 10", v)
+		}
+		if !slices.Equal(timed.Waits(), []time.Duration{10 * time.Millisecond, 188 * time.Millisecond}) {
+			t.Errorf("waited %v, want the EEPROM write then a 188ms conversion", timed.Waits())
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestOneWireErrors(t *testing.T) {
@@ -308,63 +317,75 @@ func TestOneWireErrors(t *testing.T) {
 		{"too hot", scratchpad(0x07e0, 0x7f), true, "outside"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
-				{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)},
-				{W: matchROM(0x44), Pull: onewire.StrongPullup},
-				{W: matchROM(0xbe), R: c.read},
-			}}
-			var sleeps bustest.Sleeps
-			d, err := NewOneWire(bus, realROM, &Opts{Sleep: sleeps.Sleep})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = d.Sense(context.Background())
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if errors.Is(err, sensors.ErrImplausible) != c.implausible {
-				t.Errorf("errors.Is(ErrImplausible) wrong for %v", err)
-			}
-			if !strings.Contains(err.Error(), c.wantInErr) || !strings.Contains(err.Error(), realROM) {
-				t.Errorf("error %q lacks %q or the rom id", err, c.wantInErr)
-			}
-			bustest.AllUsed(t, bus)
+			synctest.Test(t, func(t *testing.T) {
+				bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
+					{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)},
+					{W: matchROM(0x44), Pull: onewire.StrongPullup},
+					{W: matchROM(0xbe), R: c.read},
+				}}
+				d, err := NewOneWire(bus, realROM, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = d.Sense(context.Background())
+				if err == nil {
+					t.Fatal("no error")
+				}
+				if errors.Is(err, sensors.ErrImplausible) != c.implausible {
+					t.Errorf("errors.Is(ErrImplausible) wrong for %v", err)
+				}
+				if !strings.Contains(err.Error(), c.wantInErr) || !strings.Contains(err.Error(), realROM) {
+					t.Errorf("error %q lacks %q or the rom id", err, c.wantInErr)
+				}
+				bustest.AllUsed(t, bus)
+			})
 		})
 	}
 }
 
 func TestOneWireBusErrorIsWrapped(t *testing.T) {
-	bus := &onewiretest.Playback{DontPanic: true} // every Tx fails
-	_, err := NewOneWire(bus, realROM, nil)
-	if err == nil || !strings.Contains(err.Error(), "reading the scratchpad") || !strings.Contains(err.Error(), "playback") {
-		t.Errorf("NewOneWire = %v, want a wrapped bus error naming the bus", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		bus := &onewiretest.Playback{DontPanic: true} // every Tx fails
+		_, err := NewOneWire(bus, realROM, nil)
+		if err == nil || !strings.Contains(err.Error(), "reading the scratchpad") || !strings.Contains(err.Error(), "playback") {
+			t.Errorf("NewOneWire = %v, want a wrapped bus error naming the bus", err)
+		}
+	})
 }
 
 func TestOneWireConversionWaitHonoursContext(t *testing.T) {
-	bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
-		{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)},
-		{W: matchROM(0x44), Pull: onewire.StrongPullup},
-	}}
-	expired := func(context.Context, time.Duration) error { return context.DeadlineExceeded }
-	d, err := NewOneWire(bus, realROM, &Opts{Sleep: expired})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Sense(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Sense = %v, want DeadlineExceeded", err)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		bus := &onewiretest.Playback{DontPanic: true, Ops: []onewiretest.IO{
+			{W: matchROM(0xbe), R: scratchpad(0x0550, 0x7f)},
+			{W: matchROM(0x44), Pull: onewire.StrongPullup},
+		}}
+		d, err := NewOneWire(bus, realROM, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := d.Sense(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Sense = %v, want DeadlineExceeded", err)
+		}
+		if took := time.Since(start); took != 100*time.Millisecond {
+			t.Errorf("Sense returned after %v, want 100ms: at the deadline, not after the 752 ms conversion", took)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestNewOneWireRejectsBadOptions(t *testing.T) {
-	bus := &onewiretest.Playback{DontPanic: true}
-	if _, err := NewOneWire(bus, realROM, &Opts{Resolution: 13}); err == nil {
-		t.Error("accepted 13 bits")
-	}
-	if _, err := NewOneWire(bus, "01-000012345678", nil); err == nil || !strings.Contains(err.Error(), "not a DS18B20") {
-		t.Errorf("accepted a DS2401 serial number chip: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		bus := &onewiretest.Playback{DontPanic: true}
+		if _, err := NewOneWire(bus, realROM, &Opts{Resolution: 13}); err == nil {
+			t.Error("accepted 13 bits")
+		}
+		if _, err := NewOneWire(bus, "01-000012345678", nil); err == nil || !strings.Contains(err.Error(), "not a DS18B20") {
+			t.Errorf("accepted a DS2401 serial number chip: %v", err)
+		}
+	})
 }
 
 func TestDiscoverSearchesTheBus(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/onewire"
 )
 
@@ -39,7 +40,7 @@ func NewOneWire(bus onewire.Bus, rom string, opts *Opts) (*Dev, error) {
 	if !isThermometer(byte(a)) {
 		return nil, fmt.Errorf("ds18b20 %s: family 0x%02x is not a DS18B20-type thermometer (28, 22 or 3b)", rom, byte(a))
 	}
-	p := &probe{dev: onewire.Dev{Bus: bus, Addr: a}, bits: o.Resolution, sleep: o.Sleep, log: o.Logger}
+	p := &probe{dev: onewire.Dev{Bus: bus, Addr: a}, bits: o.Resolution, log: o.Logger}
 	name := fmt.Sprintf("ds18b20 %s on %s", rom, bus)
 	if err := p.setResolution(context.Background(), name); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -66,10 +67,9 @@ func Discover(bus onewire.Bus) ([]string, error) {
 
 // probe talks to one thermometer on a periph 1-Wire bus.
 type probe struct {
-	dev   onewire.Dev
-	bits  int
-	sleep func(ctx context.Context, d time.Duration) error
-	log   *slog.Logger
+	dev  onewire.Dev
+	bits int
+	log  *slog.Logger
 	// thermocouple is set for a MAX31850, whose resolution is fixed.
 	thermocouple bool
 }
@@ -80,7 +80,7 @@ func (p *probe) read(ctx context.Context) (float64, error) {
 	if err := p.dev.TxPower([]byte{cmdConvertT}, nil); err != nil {
 		return 0, fmt.Errorf("starting a conversion: %w", err)
 	}
-	if err := p.sleep(ctx, conversionTime(p.bits)); err != nil {
+	if err := pause.For(ctx, conversionTime(p.bits)); err != nil {
 		return 0, fmt.Errorf("waiting for the conversion: %w", err)
 	}
 	spad, err := p.readScratchpad()
@@ -121,7 +121,7 @@ func (p *probe) setResolution(ctx context.Context, name string) error {
 	}
 	p.log.Info("set the probe's resolution and saved it to its EEPROM", "probe", name,
 		"from_bits", 9+int(spad[4]&resolutionBits>>5), "to_bits", p.bits)
-	return p.sleep(ctx, eepromWriteDuration)
+	return pause.For(ctx, eepromWriteDuration)
 }
 
 // readScratchpad reads and checks the 9 bytes of scratchpad, CRC included.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/conversion"
-	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -63,10 +62,6 @@ var resolutions = [...]struct {
 type Opts struct {
 	// Resolution is the temperature step of each conversion.
 	Resolution Resolution
-	// Sleep waits for the first conversion after power-up or Halt. It must
-	// return ctx.Err() early when ctx is done. Nil means a real timer; tests
-	// pass a function that records the wait instead of sleeping.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts uses the finest resolution, 0.0625 °C; four conversions a
@@ -103,10 +98,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("%s: unknown resolution %d: use one of the Resolution constants", d, opts.Resolution)
 	}
 	d.opts = *opts
-	if d.opts.Sleep == nil {
-		d.opts.Sleep = pause.For
-	}
-	d.fresh = conversion.NewGate(resolutions[d.opts.Resolution].conversion, d.opts.Sleep)
+	d.fresh = conversion.NewGate(resolutions[d.opts.Resolution].conversion)
 	if err := d.checkIdentity(); err != nil {
 		return nil, err
 	}

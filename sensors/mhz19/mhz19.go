@@ -53,9 +53,6 @@ type Opts struct {
 	ABC ABC
 	// Wait bounds one read. Zero means 1 s.
 	Wait time.Duration
-	// Now tells the time, to know when the preheat ends. Nil means
-	// time.Now.
-	Now func() time.Time
 }
 
 // Dev is an MH-Z19B or MH-Z19C on a serial line. It is safe for concurrent
@@ -63,7 +60,6 @@ type Opts struct {
 type Dev struct {
 	conn *uart.Conn
 	wait time.Duration
-	now  func() time.Time
 	abc  []byte
 
 	mu      sync.Mutex
@@ -98,7 +94,7 @@ func New(p Port, opts Opts) (*Dev, error) {
 }
 
 func newDev(opts Opts) (*Dev, error) {
-	d := &Dev{wait: opts.Wait, now: opts.Now}
+	d := &Dev{wait: opts.Wait}
 	switch opts.ABC {
 	case ABCOn:
 		d.abc = cmdABCOn
@@ -109,9 +105,6 @@ func newDev(opts Opts) (*Dev, error) {
 	}
 	if d.wait <= 0 {
 		d.wait = time.Second
-	}
-	if d.now == nil {
-		d.now = time.Now
 	}
 	return d, nil
 }
@@ -124,7 +117,7 @@ func (d *Dev) setUp(p Port) error {
 		return fmt.Errorf("set ABC: %w", err)
 	}
 	d.mu.Lock()
-	d.started = d.now()
+	d.started = time.Now()
 	d.mu.Unlock()
 	return nil
 }
@@ -143,7 +136,7 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	d.mu.Lock()
-	warming := d.now().Sub(d.started) < WarmUp
+	warming := time.Now().Sub(d.started) < WarmUp
 	d.mu.Unlock()
 	if warming {
 		return nil, fmt.Errorf("%s: the sensor preheats for %v after power-up: %w", d, WarmUp, sensors.ErrWarmingUp)

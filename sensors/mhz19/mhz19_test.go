@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
@@ -38,6 +39,10 @@ func TestChecksumMatchesDatasheet(t *testing.T) {
 // waits it out.
 const replyWait = 5 * time.Second
 
+// open opens the played device with its preheat already over: the time it
+// started is moved back by WarmUp. The tests run on the real clock because
+// the line's wait is timed by time.Now around reads from a
+// pseudo-terminal, which in a synctest bubble would never see time pass.
 func open(t *testing.T, abc ABC, wait time.Duration, steps ...uarttest.Step) (*Dev, *uarttest.Device) {
 	t.Helper()
 	setup := abcOn
@@ -45,15 +50,21 @@ func open(t *testing.T, abc ABC, wait time.Duration, steps ...uarttest.Step) (*D
 		setup = abcOff
 	}
 	dev := uarttest.New(t, append([]uarttest.Step{{Expect: setup}}, steps...)...)
-	// The preheat is over: the clock stands 3 min after the open.
-	start := time.Now()
-	d, err := Open(dev.Path, Opts{ABC: abc, Wait: wait, Now: func() time.Time { return start }})
+	d := openOn(t, dev, Opts{ABC: abc, Wait: wait})
+	d.mu.Lock()
+	d.started = d.started.Add(-WarmUp)
+	d.mu.Unlock()
+	return d, dev
+}
+
+func openOn(t *testing.T, dev *uarttest.Device, opts Opts) *Dev {
+	t.Helper()
+	d, err := Open(dev.Path, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	d.now = func() time.Time { return start.Add(WarmUp) }
 	t.Cleanup(func() { d.Close() })
-	return d, dev
+	return d
 }
 
 func TestSenseDatasheetExample(t *testing.T) {
@@ -118,16 +129,25 @@ func TestSilentAndUnplugged(t *testing.T) {
 
 func TestPreheat(t *testing.T) {
 	// Datasheet: preheat time 3 min. An answer in it proves the line
-	// works but is not published.
-	dev := uarttest.New(t, uarttest.Step{Expect: abcOff}, uarttest.Step{Expect: read, Reply: answer608})
-	start := time.Now()
-	d, err := Open(dev.Path, Opts{ABC: ABCOff, Now: func() time.Time { return start }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	d.now = func() time.Time { return start.Add(WarmUp - time.Second) }
-	if v, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrWarmingUp) {
-		t.Fatalf("Sense at 2:59 = %v, %v; want ErrWarmingUp", v, err)
-	}
+	// works but is not published. The device is played outside the
+	// synctest bubble, whose clock then moves only by the test's sleeps:
+	// each exchange is answered at once, so no wait on the line has to run
+	// out. Should the device fall silent, the context, made outside the
+	// bubble on the real clock, ends the read.
+	dev := uarttest.New(t, uarttest.Step{Expect: abcOff},
+		uarttest.Step{Expect: read, Reply: answer608},
+		uarttest.Step{Expect: read, Reply: answer608})
+	line, cancel := context.WithTimeout(context.Background(), replyWait)
+	defer cancel()
+	synctest.Test(t, func(t *testing.T) {
+		d := openOn(t, dev, Opts{ABC: ABCOff, Wait: replyWait})
+		time.Sleep(WarmUp - time.Millisecond)
+		if v, err := d.Sense(line); !errors.Is(err, sensors.ErrWarmingUp) {
+			t.Fatalf("Sense at 2:59.999 = %v, %v; want ErrWarmingUp", v, err)
+		}
+		time.Sleep(time.Millisecond)
+		if v, err := d.Sense(line); err != nil || v["co2_ppm"] != 608 {
+			t.Fatalf("Sense at 3:00 = %v, %v; want co2_ppm 608", v, err)
+		}
+	})
 }

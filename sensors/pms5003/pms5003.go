@@ -45,9 +45,6 @@ var ErrChecksum = errors.New("checksum mismatch")
 type Opts struct {
 	// Wait bounds one request for a frame. Zero means 1.5 s.
 	Wait time.Duration
-	// Now tells the time, to know when the warm-up ends. Nil means
-	// time.Now.
-	Now func() time.Time
 }
 
 // DefaultOpts waits up to 1.5 s for a frame: a passive read answers at once,
@@ -59,7 +56,6 @@ var DefaultOpts = Opts{Wait: 1500 * time.Millisecond}
 type Dev struct {
 	conn *uart.Conn
 	wait time.Duration
-	now  func() time.Time
 
 	mu      sync.Mutex
 	started time.Time // when the port was (re)opened: the sensor powered up then, as far as edgepub knows
@@ -96,12 +92,9 @@ func newDev(opts *Opts) *Dev {
 	if opts == nil {
 		opts = &DefaultOpts
 	}
-	d := &Dev{wait: opts.Wait, now: opts.Now}
+	d := &Dev{wait: opts.Wait}
 	if d.wait <= 0 {
 		d.wait = DefaultOpts.Wait
-	}
-	if d.now == nil {
-		d.now = time.Now
 	}
 	return d
 }
@@ -113,7 +106,7 @@ func (d *Dev) setUp(p Port) error {
 		return err
 	}
 	d.mu.Lock()
-	d.started = d.now()
+	d.started = time.Now()
 	d.mu.Unlock()
 	return nil
 }
@@ -146,7 +139,7 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	}
 	// The frame came, so the line works; its values wait for the fan.
 	d.mu.Lock()
-	warming := d.now().Sub(d.started) < WarmUp
+	warming := time.Now().Sub(d.started) < WarmUp
 	d.mu.Unlock()
 	if warming {
 		return nil, fmt.Errorf("%s: the fan runs for %v after power-up before readings are stable: %w", d, WarmUp, sensors.ErrWarmingUp)

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
@@ -38,66 +38,68 @@ var (
 	passiveAnswer = []byte{0x42, 0x4D, 0x00, 0x04, 0xE1, 0x00, 0x01, 0x74}
 )
 
-// clock is a settable time for the warm-up.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// open opens the played device with its warm-up already over.
 // replyWait bounds a read the played device answers: generous, because a
 // busy machine can delay the pseudo-terminal, and a passing test never
 // waits it out.
 const replyWait = 5 * time.Second
 
+// open opens the played device with its warm-up already over: the time
+// it started is moved back by WarmUp. The tests run on the real clock
+// because the line's wait is timed by time.Now around reads from a
+// pseudo-terminal, which in a synctest bubble would never see time pass.
 func open(t *testing.T, wait time.Duration, steps ...uarttest.Step) (*Dev, *uarttest.Device) {
 	t.Helper()
-	d, dev, c := openWarming(t, wait, steps...)
-	c.Add(WarmUp)
+	dev := playedDevice(t, steps...)
+	d := openOn(t, dev, wait)
+	d.mu.Lock()
+	d.started = d.started.Add(-WarmUp)
+	d.mu.Unlock()
 	return d, dev
 }
 
-func openWarming(t *testing.T, wait time.Duration, steps ...uarttest.Step) (*Dev, *uarttest.Device, *clock) {
+// playedDevice is a pseudo-terminal that expects the passive-mode command
+// and then plays steps. The sensor's answer to the mode command is left
+// out: a real one is long dropped as stale input when the first read
+// comes, a played one would still be on the way.
+// TestSenseResyncsAfterGarbage plays it.
+func playedDevice(t *testing.T, steps ...uarttest.Step) *uarttest.Device {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 12, 2, 20, 0, 0, 0, time.UTC)}
-	// The sensor's answer to the mode command is left out: a real one is
-	// long dropped as stale input when the first read comes, a played one
-	// would still be on the way. TestSenseResyncsAfterGarbage plays it.
-	dev := uarttest.New(t, append([]uarttest.Step{{Expect: passiveMode}}, steps...)...)
-	d, err := Open(dev.Path, &Opts{Wait: wait, Now: c.Now})
+	return uarttest.New(t, append([]uarttest.Step{{Expect: passiveMode}}, steps...)...)
+}
+
+func openOn(t *testing.T, dev *uarttest.Device, wait time.Duration) *Dev {
+	t.Helper()
+	d, err := Open(dev.Path, &Opts{Wait: wait})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d, dev, c
+	return d
 }
 
 func TestWarmUp(t *testing.T) {
 	// Appendix I, note 1: stable data at least 30 s after wake-up. A frame
-	// read in those 30 s proves the line works but is not published.
-	d, _, c := openWarming(t, replyWait,
+	// read in those 30 s proves the line works but is not published. The
+	// device is played outside the synctest bubble, whose clock then moves
+	// only by the test's sleeps: each exchange is answered at once, so no
+	// wait on the line has to run out. Should the device fall silent, the
+	// context, made outside the bubble on the real clock, ends the read.
+	dev := playedDevice(t,
 		uarttest.Step{Expect: passiveRead, Reply: frame},
 		uarttest.Step{Expect: passiveRead, Reply: frame})
-	c.Add(WarmUp - time.Millisecond)
-	if v, err := d.Sense(context.Background()); !errors.Is(err, sensors.ErrWarmingUp) {
-		t.Fatalf("Sense at 29.999 s = %v, %v; want ErrWarmingUp", v, err)
-	}
-	c.Add(time.Millisecond)
-	if v, err := d.Sense(context.Background()); err != nil || v["pm10_ugm3"] != 10 {
-		t.Fatalf("Sense at 30 s = %v, %v; want the frame's values", v, err)
-	}
+	line, cancel := context.WithTimeout(context.Background(), replyWait)
+	defer cancel()
+	synctest.Test(t, func(t *testing.T) {
+		d := openOn(t, dev, replyWait)
+		time.Sleep(WarmUp - time.Millisecond)
+		if v, err := d.Sense(line); !errors.Is(err, sensors.ErrWarmingUp) {
+			t.Fatalf("Sense at 29.999 s = %v, %v; want ErrWarmingUp", v, err)
+		}
+		time.Sleep(time.Millisecond)
+		if v, err := d.Sense(line); err != nil || v["pm10_ugm3"] != 10 {
+			t.Fatalf("Sense at 30 s = %v, %v; want the frame's values", v, err)
+		}
+	})
 }
 
 func TestSenseReadsAtmosphericValues(t *testing.T) {

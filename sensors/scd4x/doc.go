@@ -3,8 +3,10 @@
 //
 // NewI2C puts the sensor into periodic measurement, in which it measures by
 // itself every 5 s (every 30 s in low-power mode), the first 5 s after the
-// start. Until then Sense returns an error wrapping sensors.ErrWarmingUp at
-// once, which the Runner does not count as a failure; after it, Sense waits,
+// start. Until then Sense returns a *sensors.WarmingUp at once, which the
+// Runner does not count as a failure and which tells it when to read again,
+// so that the first reading comes about 5.5 s after opening whatever the
+// interval; after it, Sense waits,
 // honouring the context, until the sensor flags a fresh measurement. The
 // Dev's Spacing is the period: the Runner spaces samples by it, and
 // edgepub's configuration check refuses an interval or samples that would

@@ -210,7 +210,10 @@ func (d *Dev) waitReady(ctx context.Context) error {
 			return nil
 		}
 		if since := d.now().Sub(d.started); since < d.period+d.period/5 {
-			return fmt.Errorf("the first measurement comes %v after the start, %v from now: %w", d.period, (d.period - since).Round(time.Millisecond), sensors.ErrWarmingUp)
+			// Saying when lets the Runner read right then, rather than
+			// an interval later; past the period, the chip's clock is
+			// late and is asked again after a poll.
+			return &sensors.WarmingUp{Reason: fmt.Sprintf("the first measurement comes %v after the start", d.period), ReadyIn: max(d.period-since, d.poll)}
 		}
 		if err := d.sleep(ctx, d.poll); err != nil {
 			return fmt.Errorf("no measurement ready (the sensor gives one every %v: make the timeout longer than that): %w", d.period, err)

@@ -211,3 +211,31 @@ func TestWarmUpIsNotAWait(t *testing.T) {
 	}
 	bustest.AllUsed(t, bus)
 }
+
+// Datasheet section 3.5: the first measurement is ready 5 s after
+// start_periodic_measurement. A read 4 s after the start says it comes 1 s
+// from now, so that the Runner reads right then; one past the 5 s, while
+// the chip's clock may still be late, says to ask again after a poll.
+func TestWarmUpSaysWhenTheFirstMeasurementComes(t *testing.T) {
+	ops := append(initOps(), readyOps(0x8000)...)
+	ops = append(ops, readyOps(0x8000)...)
+	bus := &i2ctest.Playback{DontPanic: true, Ops: ops}
+	var sleeps bustest.Sleeps
+	clock := warmClock()
+	d, err := NewI2C(context.Background(), bus, Addr, &Opts{Sleep: sleeps.Sleep, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ after, readyIn time.Duration }{
+		{4 * time.Second, time.Second},
+		{5100 * time.Millisecond, 250 * time.Millisecond},
+	} {
+		clock.t = warmClock().t.Add(tc.after)
+		_, err = d.Sense(context.Background())
+		var wu *sensors.WarmingUp
+		if !errors.As(err, &wu) || wu.ReadyIn != tc.readyIn || !errors.Is(err, sensors.ErrWarmingUp) {
+			t.Errorf("Sense %v after the start = %v, want a warm-up ready in %v", tc.after, err, tc.readyIn)
+		}
+	}
+	bustest.AllUsed(t, bus)
+}

@@ -47,25 +47,16 @@ const (
 	maxOutput             = 60000
 )
 
-// Opts configures the sensor. The zero Opts is DefaultOpts.
-type Opts struct {
-	// Now tells the time, to know when the 15 s warm-up ends. Nil means
-	// time.Now.
-	Now func() time.Time
-	// Sleep waits for a command to execute. Nil means a timer that returns
-	// ctx.Err() as soon as ctx is done; tests inject one that returns at once.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
+// Opts configures the sensor. It has no fields yet; it keeps NewI2C's
+// signature that of the other drivers.
+type Opts struct{}
 
-// DefaultOpts returns the options used for a nil *Opts: the system clock and
-// real waits.
-func DefaultOpts() Opts { return Opts{Now: time.Now, Sleep: pause.For} }
+// DefaultOpts returns the options used for a nil *Opts.
+func DefaultOpts() Opts { return Opts{} }
 
 // Dev is one SGP30 running its air quality algorithm.
 type Dev struct {
 	dev     i2c.Dev
-	now     func() time.Time
-	sleep   func(ctx context.Context, d time.Duration) error
 	started time.Time
 	// lastMeasure is when measure_iaq was last sent; zero before the first.
 	lastMeasure time.Time
@@ -78,16 +69,7 @@ var _ sensors.Sensor = (*Dev)(nil)
 // NewI2C checks that the chip at addr is an SGP30 and starts its air quality
 // algorithm.
 func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
-	o := DefaultOpts()
-	if opts != nil {
-		if opts.Now != nil {
-			o.Now = opts.Now
-		}
-		if opts.Sleep != nil {
-			o.Sleep = opts.Sleep
-		}
-	}
-	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}, now: o.Now, sleep: o.Sleep}
+	d := &Dev{dev: i2c.Dev{Bus: bus, Addr: addr}}
 	fs, err := d.command(ctx, cmdGetFeatureSet, featureSetDuration, 1)
 	if err != nil {
 		return nil, fmt.Errorf("%s: no answer reading the feature set: %w", d, err)
@@ -99,7 +81,7 @@ func NewI2C(ctx context.Context, bus i2c.Bus, addr uint16, opts *Opts) (*Dev, er
 	if _, err := d.command(ctx, cmdIAQInit, initDuration, 0); err != nil {
 		return nil, fmt.Errorf("%s: starting the air quality algorithm: %w", d, err)
 	}
-	d.started = d.now()
+	d.started = time.Now()
 	return d, nil
 }
 
@@ -124,19 +106,19 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	defer d.mu.Unlock()
 	// Keep the cadence even when called early, as right after NewI2C.
 	if !d.lastMeasure.IsZero() {
-		if early := Cadence - d.now().Sub(d.lastMeasure); early > 0 {
-			if err := d.sleep(ctx, early); err != nil {
+		if early := Cadence - time.Now().Sub(d.lastMeasure); early > 0 {
+			if err := pause.For(ctx, early); err != nil {
 				return nil, fmt.Errorf("%s: waiting for the next 1 s step of the cadence: %w", d, err)
 			}
 		}
 	}
-	d.lastMeasure = d.now()
+	d.lastMeasure = time.Now()
 	w, err := d.command(ctx, cmdMeasureIAQ, measureDuration, 2)
 	if err != nil {
 		return nil, fmt.Errorf("%s: measuring: %w", d, err)
 	}
 	eco2, tvoc := w[0], w[1]
-	if eco2 == warmUpECO2 && tvoc == warmUpVOC && d.now().Sub(d.started) < WarmUp {
+	if eco2 == warmUpECO2 && tvoc == warmUpVOC && time.Now().Sub(d.started) < WarmUp {
 		return nil, fmt.Errorf("%s: the sensor gives the fixed values 400 ppm, 0 ppb for %v after start, which edgepub skips: %w", d, WarmUp, sensors.ErrWarmingUp)
 	}
 	if eco2 < warmUpECO2 || eco2 > maxOutput || tvoc > maxOutput {
@@ -151,5 +133,5 @@ func (d *Dev) Spacing() time.Duration { return Cadence }
 // command sends cmd, waits its duration and reads n words, checking each
 // word's CRC.
 func (d *Dev) command(ctx context.Context, cmd uint16, dur time.Duration, n int) ([]uint16, error) {
-	return sensirion.ReadWords(ctx, &d.dev, d.sleep, []byte{byte(cmd >> 8), byte(cmd)}, dur, n)
+	return sensirion.ReadWords(ctx, &d.dev, pause.For, []byte{byte(cmd >> 8), byte(cmd)}, dur, n)
 }

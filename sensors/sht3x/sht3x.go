@@ -73,9 +73,6 @@ var measureCommands = [...]measureCommand{
 type Opts struct {
 	// Repeatability of each measurement.
 	Repeatability Repeatability
-	// Sleep waits for a measurement to finish and must return ctx.Err()
-	// early when ctx is done. Nil means a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts measures at high repeatability (16 ms per read).
@@ -105,11 +102,8 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("sht3x: unknown repeatability %d: use High, Medium or Low", opts.Repeatability)
 	}
 	d := &Dev{d: i2c.Dev{Bus: b, Addr: addr}, opts: *opts}
-	if d.opts.Sleep == nil {
-		d.opts.Sleep = pause.For
-	}
 	// The status read needs no wait; the constructor has no caller context.
-	if _, err := sensirion.ReadWords(context.Background(), &d.d, d.opts.Sleep, cmdReadStatus, 0, 1); err != nil {
+	if _, err := sensirion.ReadWords(context.Background(), &d.d, pause.For, cmdReadStatus, 0, 1); err != nil {
 		return nil, fmt.Errorf("%s: read status (is an SHT3x connected at this address?): %w", d, err)
 	}
 	return d, nil
@@ -130,7 +124,7 @@ func (d *Dev) Sense(ctx context.Context) (sensors.Values, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cmd := measureCommands[d.opts.Repeatability]
-	words, err := sensirion.ReadWords(ctx, &d.d, d.opts.Sleep, cmd.code, cmd.wait, 2)
+	words, err := sensirion.ReadWords(ctx, &d.d, pause.For, cmd.code, cmd.wait, 2)
 	if err != nil {
 		return nil, fmt.Errorf("%s: measure: %w", d, err)
 	}
@@ -150,7 +144,7 @@ func (d *Dev) Reset(ctx context.Context) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, err := sensirion.ReadWords(ctx, &d.d, d.opts.Sleep, cmdSoftReset, waitSoftReset, 0); err != nil {
+	if _, err := sensirion.ReadWords(ctx, &d.d, pause.For, cmdSoftReset, waitSoftReset, 0); err != nil {
 		return fmt.Errorf("%s: soft reset: %w", d, err)
 	}
 	return nil

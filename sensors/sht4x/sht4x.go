@@ -77,14 +77,10 @@ func (p Precision) String() string {
 type Opts struct {
 	// Precision is the repeatability of each measurement.
 	Precision Precision
-	// Sleep waits for a conversion to finish. It must return ctx.Err() early
-	// when ctx is done. Nil means a real timer; tests pass a function that
-	// records the wait instead of sleeping.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts measures at high precision (about 8 ms per read, still far
-// below any useful sampling interval) and sleeps on a real timer.
+// below any useful sampling interval).
 var DefaultOpts = Opts{Precision: High}
 
 // Dev is an SHT4x on an I²C bus. It is safe for concurrent use: commands and
@@ -114,9 +110,6 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("sht4x: unknown precision %d: use High, Medium or Low", opts.Precision)
 	}
 	d := &Dev{d: i2c.Dev{Bus: b, Addr: addr}, opts: *opts}
-	if d.opts.Sleep == nil {
-		d.opts.Sleep = pause.For
-	}
 	var reply [6]byte
 	// The constructor has no caller context; the wait is 10 ms.
 	if err := d.command(context.Background(), cmdSerialNumber, waitSerial, reply[:]); err != nil {
@@ -198,7 +191,7 @@ func (d *Dev) command(ctx context.Context, code byte, wait time.Duration, r []by
 	if err := d.d.Tx([]byte{code}, nil); err != nil {
 		return fmt.Errorf("write command %#02x: %w", code, err)
 	}
-	if err := d.opts.Sleep(ctx, wait); err != nil {
+	if err := pause.For(ctx, wait); err != nil {
 		return fmt.Errorf("wait for command %#02x: %w", code, err)
 	}
 	if len(r) == 0 {

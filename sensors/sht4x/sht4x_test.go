@@ -6,8 +6,9 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync/atomic"
+
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors"
@@ -36,51 +37,56 @@ func measureOps(reply []byte) []i2ctest.IO {
 	}
 }
 
-func newDev(t *testing.T, bus *i2ctest.Playback, opts Opts) (*Dev, *bustest.Sleeps) {
+// newDev opens the SHT4x at 0x44 on bus, through a Timed bus that notes
+// the driver's waits between transfers; tests call it in a synctest bubble.
+func newDev(t *testing.T, bus *i2ctest.Playback, opts Opts) (*Dev, *bustest.Timed) {
 	t.Helper()
-	sleeps := &bustest.Sleeps{}
-	opts.Sleep = sleeps.Sleep
-	d, err := NewI2C(bus, 0x44, &opts)
+	timed := &bustest.Timed{Bus: bus}
+	d, err := NewI2C(timed, 0x44, &opts)
 	if err != nil {
 		t.Fatalf("NewI2C: %v", err)
 	}
-	return d, sleeps
+	return d, timed
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestSenseDecodesDatasheetFormulas(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
-	d, sleeps := newDev(t, bus, DefaultOpts)
-	if got := d.SerialNumber(); got != 0x12345678 {
-		t.Errorf("SerialNumber() = %#x, want 0x12345678", got)
-	}
-	v, err := d.Sense(context.Background())
-	if err != nil {
-		t.Fatalf("Sense: %v", err)
-	}
-	if len(v) != 2 || !near(v["temperature_c"], 25) || !near(v["humidity_pct"], 69) {
-		t.Errorf("Sense() = %v, want temperature_c 25 and humidity_pct 69", v)
-	}
-	want := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
-	if !slices.Equal(sleeps.Waits(), want) {
-		t.Errorf("waits = %v, want %v (serial number, high precision measurement)", sleeps.Waits(), want)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
+		d, timed := newDev(t, bus, DefaultOpts)
+		if got := d.SerialNumber(); got != 0x12345678 {
+			t.Errorf("SerialNumber() = %#x, want 0x12345678", got)
+		}
+		v, err := d.Sense(context.Background())
+		if err != nil {
+			t.Fatalf("Sense: %v", err)
+		}
+		if len(v) != 2 || !near(v["temperature_c"], 25) || !near(v["humidity_pct"], 69) {
+			t.Errorf("Sense() = %v, want temperature_c 25 and humidity_pct 69", v)
+		}
+		want := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
+		if !slices.Equal(timed.Waits(), want) {
+			t.Errorf("waits = %v, want %v (serial number, high precision measurement)", timed.Waits(), want)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestNilOptsMeansDefaults(t *testing.T) {
-	// Only the command byte matters here: nil opts must measure at high
-	// precision (0xFD). The real 10 ms timer runs twice.
-	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
-	d, err := NewI2C(bus, DefaultAddr, nil)
-	if err != nil {
-		t.Fatalf("NewI2C: %v", err)
-	}
-	if _, err := d.Sense(context.Background()); err != nil {
-		t.Fatalf("Sense: %v", err)
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		// Only the command byte matters here: nil opts must measure at high
+		// precision (0xFD).
+		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)), DontPanic: true}
+		d, err := NewI2C(bus, DefaultAddr, nil)
+		if err != nil {
+			t.Fatalf("NewI2C: %v", err)
+		}
+		if _, err := d.Sense(context.Background()); err != nil {
+			t.Fatalf("Sense: %v", err)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestPrecisionSelectsCommandAndWait(t *testing.T) {
@@ -94,18 +100,20 @@ func TestPrecisionSelectsCommandAndWait(t *testing.T) {
 		{Low, 0xE0, 2 * time.Millisecond},
 	} {
 		t.Run(tc.p.String(), func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{
-				{Addr: 0x44, W: []byte{tc.code}},
-				{Addr: 0x44, R: reply25C69pct},
-			}), DontPanic: true}
-			d, sleeps := newDev(t, bus, Opts{Precision: tc.p})
-			if _, err := d.Sense(context.Background()); err != nil {
-				t.Fatalf("Sense: %v", err)
-			}
-			if waits := sleeps.Waits(); waits[len(waits)-1] != tc.wait {
-				t.Errorf("conversion wait = %v, want %v", waits[len(waits)-1], tc.wait)
-			}
-			bustest.AllUsed(t, bus)
+			synctest.Test(t, func(t *testing.T) {
+				bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{
+					{Addr: 0x44, W: []byte{tc.code}},
+					{Addr: 0x44, R: reply25C69pct},
+				}), DontPanic: true}
+				d, timed := newDev(t, bus, Opts{Precision: tc.p})
+				if _, err := d.Sense(context.Background()); err != nil {
+					t.Fatalf("Sense: %v", err)
+				}
+				if want := []time.Duration{10 * time.Millisecond, tc.wait}; !slices.Equal(timed.Waits(), want) {
+					t.Errorf("waits = %v, want %v (serial number, conversion)", timed.Waits(), want)
+				}
+				bustest.AllUsed(t, bus)
+			})
 		})
 	}
 }
@@ -121,16 +129,18 @@ func TestHumidityIsClampedToPercentRange(t *testing.T) {
 		{"below 0", []byte{0x66, 0x66, 0x93, 0x00, 0x00, 0x81}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
-			d, _ := newDev(t, bus, DefaultOpts)
-			v, err := d.Sense(context.Background())
-			if err != nil {
-				t.Fatalf("Sense: %v", err)
-			}
-			if v["humidity_pct"] != tc.want {
-				t.Errorf("humidity_pct = %v, want %v", v["humidity_pct"], tc.want)
-			}
-			bustest.AllUsed(t, bus)
+			synctest.Test(t, func(t *testing.T) {
+				bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
+				d, _ := newDev(t, bus, DefaultOpts)
+				v, err := d.Sense(context.Background())
+				if err != nil {
+					t.Fatalf("Sense: %v", err)
+				}
+				if v["humidity_pct"] != tc.want {
+					t.Errorf("humidity_pct = %v, want %v", v["humidity_pct"], tc.want)
+				}
+				bustest.AllUsed(t, bus)
+			})
 		})
 	}
 }
@@ -152,16 +162,18 @@ func TestSenseRejects(t *testing.T) {
 		{"too cold", []byte{0x00, 0x00, 0x81, 0x99, 0x99, 0xBE}, sensors.ErrImplausible, "-45.00 °C"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
-			d, _ := newDev(t, bus, DefaultOpts)
-			v, err := d.Sense(context.Background())
-			if !errors.Is(err, tc.target) {
-				t.Fatalf("Sense() = %v, %v; want an error wrapping %v", v, err, tc.target)
-			}
-			if !strings.Contains(err.Error(), tc.text) || !strings.Contains(err.Error(), "sht4x at 0x44 on playback") {
-				t.Errorf("error %q should name the device and contain %q", err, tc.text)
-			}
-			bustest.AllUsed(t, bus)
+			synctest.Test(t, func(t *testing.T) {
+				bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(tc.reply)), DontPanic: true}
+				d, _ := newDev(t, bus, DefaultOpts)
+				v, err := d.Sense(context.Background())
+				if !errors.Is(err, tc.target) {
+					t.Fatalf("Sense() = %v, %v; want an error wrapping %v", v, err, tc.target)
+				}
+				if !strings.Contains(err.Error(), tc.text) || !strings.Contains(err.Error(), "sht4x at 0x44 on playback") {
+					t.Errorf("error %q should name the device and contain %q", err, tc.text)
+				}
+				bustest.AllUsed(t, bus)
+			})
 		})
 	}
 }
@@ -169,94 +181,93 @@ func TestSenseRejects(t *testing.T) {
 func TestSenseReportsBusErrors(t *testing.T) {
 	errNACK := errors.New("remote I/O error")
 	t.Run("NACK on command", func(t *testing.T) {
-		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: serialOps, DontPanic: true}, Err: errNACK}
-		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
-		if err != nil {
-			t.Fatalf("NewI2C: %v", err)
-		}
-		_, err = d.Sense(context.Background())
-		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "write command 0xfd") {
-			t.Fatalf("Sense error = %v, want the NACK wrapped with the command", err)
-		}
-		bustest.AllUsed(t, &bus.Playback)
+		synctest.Test(t, func(t *testing.T) {
+			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: serialOps, DontPanic: true}, Err: errNACK}
+			d, err := NewI2C(bus, 0x44, nil)
+			if err != nil {
+				t.Fatalf("NewI2C: %v", err)
+			}
+			_, err = d.Sense(context.Background())
+			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "write command 0xfd") {
+				t.Fatalf("Sense error = %v, want the NACK wrapped with the command", err)
+			}
+			bustest.AllUsed(t, &bus.Playback)
+		})
 	})
 	t.Run("NACK on read", func(t *testing.T) {
-		bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}, Err: errNACK}
-		d, err := NewI2C(bus, 0x44, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
-		if err != nil {
-			t.Fatalf("NewI2C: %v", err)
-		}
-		_, err = d.Sense(context.Background())
-		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read reply") {
-			t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
-		}
-		bustest.AllUsed(t, &bus.Playback)
+		synctest.Test(t, func(t *testing.T) {
+			bus := &bustest.FailingBus{Playback: i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}, Err: errNACK}
+			d, err := NewI2C(bus, 0x44, nil)
+			if err != nil {
+				t.Fatalf("NewI2C: %v", err)
+			}
+			_, err = d.Sense(context.Background())
+			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "read reply") {
+				t.Fatalf("Sense error = %v, want the NACK wrapped as a read failure", err)
+			}
+			bustest.AllUsed(t, &bus.Playback)
+		})
 	})
 	t.Run("short read", func(t *testing.T) {
-		// The recording holds only 3 of the 6 bytes the driver asks for, so
-		// the playback bus refuses the transaction.
-		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct[:3])), DontPanic: true}
-		d, _ := newDev(t, bus, DefaultOpts)
-		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "read reply") {
-			t.Fatalf("Sense error = %v, want a read failure", err)
-		}
-		if bus.Count != len(bus.Ops)-1 {
-			t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
-		}
+		synctest.Test(t, func(t *testing.T) {
+			// The recording holds only 3 of the 6 bytes the driver asks for, so
+			// the playback bus refuses the transaction.
+			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct[:3])), DontPanic: true}
+			d, _ := newDev(t, bus, DefaultOpts)
+			if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "read reply") {
+				t.Fatalf("Sense error = %v, want a read failure", err)
+			}
+			if bus.Count != len(bus.Ops)-1 {
+				t.Errorf("used %d of %d transactions, want all but the short read", bus.Count, len(bus.Ops))
+			}
+		})
 	})
 }
 
 func TestSenseHonoursContext(t *testing.T) {
 	t.Run("cancelled before", func(t *testing.T) {
-		bus := &i2ctest.Playback{Ops: serialOps, DontPanic: true}
-		d, _ := newDev(t, bus, DefaultOpts)
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Sense error = %v, want context.Canceled", err)
-		}
-		bustest.AllUsed(t, bus) // no measurement traffic
+		synctest.Test(t, func(t *testing.T) {
+			bus := &i2ctest.Playback{Ops: serialOps, DontPanic: true}
+			d, _ := newDev(t, bus, DefaultOpts)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Sense error = %v, want context.Canceled", err)
+			}
+			bustest.AllUsed(t, bus) // no measurement traffic
+		})
 	})
-	t.Run("cancelled during conversion", func(t *testing.T) {
-		// The command goes out, the context ends while waiting, and the
-		// reply is never read.
-		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}
-		d, sleeps := newDev(t, bus, DefaultOpts)
-		ctx, cancel := context.WithCancel(context.Background())
-		sleeps.Before = cancel
-		if _, err := d.Sense(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Sense error = %v, want context.Canceled", err)
-		}
-		bustest.AllUsed(t, bus)
-	})
-	t.Run("real timer stops early", func(t *testing.T) {
-		// nil opts: the driver's own timer, which must give up at once.
-		d, err := NewI2C(&i2ctest.Playback{Ops: serialOps, DontPanic: true}, DefaultAddr, nil)
-		if err != nil {
-			t.Fatalf("NewI2C: %v", err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if err := d.opts.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-			t.Fatalf("default Sleep = %v, want context.Canceled", err)
-		}
+	t.Run("deadline during conversion", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The command goes out, the deadline passes 3 ms into the 10 ms
+			// wait, and the read gives up then; the reply is never read.
+			bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct)[:1]), DontPanic: true}
+			d, _ := newDev(t, bus, DefaultOpts)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			if _, err := d.Sense(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Sense error = %v, want context.DeadlineExceeded", err)
+			}
+			if took := time.Since(start); took != 3*time.Millisecond {
+				t.Errorf("Sense returned after %v, want 3ms: at the deadline, not at the end of the wait", took)
+			}
+			bustest.AllUsed(t, bus)
+		})
 	})
 }
 
 func TestConcurrentSensesDoNotInterleave(t *testing.T) {
-	// Each measurement is a write then a read. The first Sense is held in
-	// its conversion wait while a second one starts; without the lock the
-	// second command would reach the bus between the first's write and
-	// read, and the playback would refuse it.
-	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct), measureOps(reply25C69pct)), DontPanic: true}
-	d, sleeps := newDev(t, bus, DefaultOpts)
-	entered, release := make(chan struct{}), make(chan struct{})
-	var calls atomic.Int32
-	sleeps.Before = func() {
-		if calls.Add(1) == 1 {
-			close(entered)
-			<-release
-		}
+	// Each measurement is a write then a read. The first Sense is held
+	// just after its write while a second one starts; without the lock
+	// the second command would reach the bus between the first's write and
+	// read, and the playback would refuse it. It runs on the real clock,
+	// outside a bubble (see bustest.Holding).
+	playback := &i2ctest.Playback{Ops: slices.Concat(serialOps, measureOps(reply25C69pct), measureOps(reply25C69pct)), DontPanic: true}
+	bus := &bustest.Holding{Bus: playback, At: len(serialOps), Held: make(chan struct{}), Release: make(chan struct{})}
+	d, err := NewI2C(bus, 0x44, nil)
+	if err != nil {
+		t.Fatalf("NewI2C: %v", err)
 	}
 	errs := make(chan error, 2)
 	sense := func() {
@@ -264,64 +275,74 @@ func TestConcurrentSensesDoNotInterleave(t *testing.T) {
 		errs <- err
 	}
 	go sense()
-	<-entered
+	<-bus.Held
 	go sense()
 	// Give the second Sense time to reach the bus if nothing stops it. A
 	// slow scheduler can only make this test pass wrongly, never fail.
 	time.Sleep(20 * time.Millisecond)
-	close(release)
+	close(bus.Release)
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Errorf("Sense: %v", err)
 		}
 	}
-	bustest.AllUsed(t, bus)
+	bustest.AllUsed(t, playback)
 }
 
 func TestReset(t *testing.T) {
-	bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{{Addr: 0x44, W: []byte{0x94}}}), DontPanic: true}
-	d, sleeps := newDev(t, bus, DefaultOpts)
-	if err := d.Reset(context.Background()); err != nil {
-		t.Fatalf("Reset: %v", err)
-	}
-	if waits := sleeps.Waits(); waits[len(waits)-1] != time.Millisecond {
-		t.Errorf("reset wait = %v, want 1ms", waits[len(waits)-1])
-	}
-	bustest.AllUsed(t, bus)
+	synctest.Test(t, func(t *testing.T) {
+		bus := &i2ctest.Playback{Ops: slices.Concat(serialOps, []i2ctest.IO{{Addr: 0x44, W: []byte{0x94}}}), DontPanic: true}
+		d, timed := newDev(t, bus, DefaultOpts)
+		if err := d.Reset(context.Background()); err != nil {
+			t.Fatalf("Reset: %v", err)
+		}
+		if wait := timed.SinceLast(); wait != time.Millisecond {
+			t.Errorf("reset wait = %v, want 1ms", wait)
+		}
+		bustest.AllUsed(t, bus)
+	})
 }
 
 func TestNewI2CRejects(t *testing.T) {
 	t.Run("wrong address", func(t *testing.T) {
-		bus := &i2ctest.Playback{DontPanic: true}
-		if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x44, 0x45 or 0x46") {
-			t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
-		}
-		bustest.AllUsed(t, bus)
+		synctest.Test(t, func(t *testing.T) {
+			bus := &i2ctest.Playback{DontPanic: true}
+			if _, err := NewI2C(bus, 0x40, nil); err == nil || !strings.Contains(err.Error(), "0x44, 0x45 or 0x46") {
+				t.Fatalf("NewI2C error = %v, want the valid addresses named", err)
+			}
+			bustest.AllUsed(t, bus)
+		})
 	})
 	t.Run("unknown precision", func(t *testing.T) {
-		bus := &i2ctest.Playback{DontPanic: true}
-		if _, err := NewI2C(bus, 0x44, &Opts{Precision: 7}); err == nil {
-			t.Fatal("NewI2C accepted precision 7")
-		}
-		bustest.AllUsed(t, bus)
+		synctest.Test(t, func(t *testing.T) {
+			bus := &i2ctest.Playback{DontPanic: true}
+			if _, err := NewI2C(bus, 0x44, &Opts{Precision: 7}); err == nil {
+				t.Fatal("NewI2C accepted precision 7")
+			}
+			bustest.AllUsed(t, bus)
+		})
 	})
 	t.Run("no device", func(t *testing.T) {
-		errNACK := errors.New("remote I/O error")
-		bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
-		_, err := NewI2C(bus, 0x45, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
-		if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an SHT4x connected") {
-			t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			errNACK := errors.New("remote I/O error")
+			bus := &bustest.FailingBus{Playback: i2ctest.Playback{DontPanic: true}, Err: errNACK}
+			_, err := NewI2C(bus, 0x45, nil)
+			if !errors.Is(err, errNACK) || !strings.Contains(err.Error(), "is an SHT4x connected") {
+				t.Fatalf("NewI2C error = %v, want the NACK and a hint", err)
+			}
+		})
 	})
 	t.Run("serial CRC", func(t *testing.T) {
-		bus := &i2ctest.Playback{Ops: []i2ctest.IO{
-			{Addr: 0x44, W: []byte{0x89}},
-			{Addr: 0x44, R: []byte{0x12, 0x34, 0x37, 0x56, 0x78, 0x00}},
-		}, DontPanic: true}
-		_, err := NewI2C(bus, 0x44, &Opts{Sleep: (&bustest.Sleeps{}).Sleep})
-		if !errors.Is(err, ErrCRC) {
-			t.Fatalf("NewI2C error = %v, want ErrCRC", err)
-		}
-		bustest.AllUsed(t, bus)
+		synctest.Test(t, func(t *testing.T) {
+			bus := &i2ctest.Playback{Ops: []i2ctest.IO{
+				{Addr: 0x44, W: []byte{0x89}},
+				{Addr: 0x44, R: []byte{0x12, 0x34, 0x37, 0x56, 0x78, 0x00}},
+			}, DontPanic: true}
+			_, err := NewI2C(bus, 0x44, nil)
+			if !errors.Is(err, ErrCRC) {
+				t.Fatalf("NewI2C error = %v, want ErrCRC", err)
+			}
+			bustest.AllUsed(t, bus)
+		})
 	})
 }

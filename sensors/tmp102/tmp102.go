@@ -8,7 +8,6 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/conversion"
-	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"github.com/edgepub/edgepub/sensors/internal/plausible"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -50,10 +49,6 @@ const (
 type Opts struct {
 	// SampleRate is the sensor's own conversion rate.
 	SampleRate SampleRate
-	// Sleep waits for the first conversion after power-up or Halt. It must
-	// return ctx.Err() early when ctx is done. Nil means a real timer; tests
-	// pass a function that records the wait instead of sleeping.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts keeps the device's power-on rate of four conversions a second,
@@ -89,10 +84,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("%s: unknown sample rate %d: use one of the Rate constants", d, opts.SampleRate)
 	}
 	d.opts = *opts
-	if d.opts.Sleep == nil {
-		d.opts.Sleep = pause.For
-	}
-	d.fresh = conversion.NewGate(conversionTime, d.opts.Sleep)
+	d.fresh = conversion.NewGate(conversionTime)
 	// periph keeps the pointer and may change the options it points to.
 	dev, err := periphtmp102.NewI2C(b, addr, &periphtmp102.Opts{SampleRate: d.opts.SampleRate, AlertSetting: periphtmp102.ModeComparator})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/edgepub/edgepub/sensors"
 	"github.com/edgepub/edgepub/sensors/internal/conversion"
-	"github.com/edgepub/edgepub/sensors/internal/pause"
 	"periph.io/x/conn/v3/i2c"
 )
 
@@ -75,8 +74,6 @@ type Opts struct {
 	Gain Gain
 	// IntegrationTime is 25, 50, 100, 200, 400 or 800 ms.
 	IntegrationTime time.Duration
-	// Sleep waits for the first integration; nil means a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultOpts is gain 1/8 and 100 ms, where the application note starts:
@@ -113,10 +110,6 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("%s: integration time %v: use 25, 50, 100, 200, 400 or 800 ms", d, opts.IntegrationTime)
 	}
 	d.resolution = resolutionAtMax * (2 / gain) * (float64(800*time.Millisecond) / float64(opts.IntegrationTime))
-	sleep := opts.Sleep
-	if sleep == nil {
-		sleep = pause.For
-	}
 	// ALS_SD (bit 0) clear powers the sensor on; interrupts stay off.
 	conf := uint16(opts.Gain)<<11 | it<<6
 	if err := d.d.Tx([]byte{regConf, byte(conf), byte(conf >> 8)}, nil); err != nil {
@@ -124,7 +117,7 @@ func NewI2C(b i2c.Bus, addr uint16, opts *Opts) (*Dev, error) {
 	}
 	// The first result is ready one integration time after power-on, plus
 	// the 2.5 ms wake-up of the datasheet's power-on note.
-	d.fresh = conversion.NewGate(opts.IntegrationTime+3*time.Millisecond, sleep)
+	d.fresh = conversion.NewGate(opts.IntegrationTime + 3*time.Millisecond)
 	return d, nil
 }
 

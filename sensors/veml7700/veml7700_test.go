@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/sensors/internal/bustest"
@@ -31,63 +32,68 @@ func TestSenseAtDatasheetResolutions(t *testing.T) {
 		{"least sensitive", Opts{Gain: Gain1_8, IntegrationTime: 25 * time.Millisecond}, []byte{0x00, 0x00, 0x13}, 1000 * 2.1504},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
-				{Addr: 0x10, W: tc.conf},
-				{Addr: 0x10, W: []byte{0x04}, R: []byte{0xE8, 0x03}}, // 1000 counts
-				{Addr: 0x10, W: []byte{0x04}, R: []byte{0xE8, 0x03}},
-			}}
-			sleeps := &bustest.Sleeps{}
-			opts := tc.opts
-			opts.Sleep = sleeps.Sleep
-			d, err := NewI2C(bus, Addr, &opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range 2 {
-				v, err := d.Sense(context.Background())
-				if err != nil || math.Abs(v["illuminance_lux"]-tc.lux) > 1e-9 {
-					t.Fatalf("Sense() = %v, %v; want illuminance_lux %v", v, err, tc.lux)
+			synctest.Test(t, func(t *testing.T) {
+				bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+					{Addr: 0x10, W: tc.conf},
+					{Addr: 0x10, W: []byte{0x04}, R: []byte{0xE8, 0x03}}, // 1000 counts
+					{Addr: 0x10, W: []byte{0x04}, R: []byte{0xE8, 0x03}},
+				}}
+				timed := &bustest.Timed{Bus: bus}
+				opts := tc.opts
+				d, err := NewI2C(timed, Addr, &opts)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			// Only the first read waits for an integration.
-			if want := []time.Duration{opts.IntegrationTime + 3*time.Millisecond}; !slices.Equal(sleeps.Waits(), want) {
-				t.Errorf("waits = %v, want %v", sleeps.Waits(), want)
-			}
-			bustest.AllUsed(t, bus)
+				for range 2 {
+					v, err := d.Sense(context.Background())
+					if err != nil || math.Abs(v["illuminance_lux"]-tc.lux) > 1e-9 {
+						t.Fatalf("Sense() = %v, %v; want illuminance_lux %v", v, err, tc.lux)
+					}
+				}
+				// Only the first read waits for an integration.
+				if want := []time.Duration{opts.IntegrationTime + 3*time.Millisecond}; !slices.Equal(timed.Waits(), want) {
+					t.Errorf("waits = %v, want %v", timed.Waits(), want)
+				}
+				bustest.AllUsed(t, bus)
+			})
 		})
 	}
 }
 
 func TestSaturation(t *testing.T) {
-	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
-		{Addr: 0x10, W: []byte{0x00, 0x00, 0x10}},
-		{Addr: 0x10, W: []byte{0x04}, R: []byte{0xFF, 0xFF}},
-	}}
-	d, err := NewI2C(bus, Addr, &Opts{Gain: Gain1_8, IntegrationTime: 100 * time.Millisecond, Sleep: (&bustest.Sleeps{}).Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "saturated above 35232 lx") {
-		t.Errorf("Sense = %v, want saturation named", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+			{Addr: 0x10, W: []byte{0x00, 0x00, 0x10}},
+			{Addr: 0x10, W: []byte{0x04}, R: []byte{0xFF, 0xFF}},
+		}}
+		d, err := NewI2C(bus, Addr, &Opts{Gain: Gain1_8, IntegrationTime: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Sense(context.Background()); err == nil || !strings.Contains(err.Error(), "saturated above 35232 lx") {
+			t.Errorf("Sense = %v, want saturation named", err)
+		}
+	})
 }
 
 func TestNewI2CRejects(t *testing.T) {
-	for _, tc := range []struct {
-		addr uint16
-		opts Opts
-		text string
-	}{
-		{0x48, DefaultOpts, "only at 0x10"},
-		{Addr, Opts{Gain: 7, IntegrationTime: 100 * time.Millisecond}, "unknown gain"},
-		{Addr, Opts{IntegrationTime: 300 * time.Millisecond}, "integration time"},
-	} {
-		if _, err := NewI2C(&i2ctest.Playback{DontPanic: true}, tc.addr, &tc.opts); err == nil || !strings.Contains(err.Error(), tc.text) {
-			t.Errorf("NewI2C(%#x, %+v) = %v, want %q", tc.addr, tc.opts, err, tc.text)
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			addr uint16
+			opts Opts
+			text string
+		}{
+			{0x48, DefaultOpts, "only at 0x10"},
+			{Addr, Opts{Gain: 7, IntegrationTime: 100 * time.Millisecond}, "unknown gain"},
+			{Addr, Opts{IntegrationTime: 300 * time.Millisecond}, "integration time"},
+		} {
+			if _, err := NewI2C(&i2ctest.Playback{DontPanic: true}, tc.addr, &tc.opts); err == nil || !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("NewI2C(%#x, %+v) = %v, want %q", tc.addr, tc.opts, err, tc.text)
+			}
 		}
-	}
-	errNACK := errors.New("remote I/O error")
-	if _, err := NewI2C(bustest.BrokenBus{Err: errNACK}, Addr, nil); !errors.Is(err, errNACK) {
-		t.Errorf("no device: %v", err)
-	}
+		errNACK := errors.New("remote I/O error")
+		if _, err := NewI2C(bustest.BrokenBus{Err: errNACK}, Addr, nil); !errors.Is(err, errNACK) {
+			t.Errorf("no device: %v", err)
+		}
+	})
 }

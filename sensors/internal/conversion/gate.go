@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/edgepub/edgepub/sensors/internal/pause"
 )
 
 // Gate makes the first read after power-up or a wake-up wait one
@@ -15,7 +17,6 @@ import (
 // use: the lock that keeps the driver's bus transfers apart must guard it.
 type Gate struct {
 	conversion time.Duration
-	sleep      func(ctx context.Context, d time.Duration) error
 	halted     bool
 	// converted is true once a conversion has finished since power-up or
 	// the last wake-up.
@@ -24,10 +25,9 @@ type Gate struct {
 
 // NewGate returns the Gate of a sensor that has just been powered up or
 // configured, so its first read waits. conversion is the sensor's
-// conversion time; sleep waits and must return ctx.Err() early when ctx is
-// done.
-func NewGate(conversion time.Duration, sleep func(ctx context.Context, d time.Duration) error) Gate {
-	return Gate{conversion: conversion, sleep: sleep}
+// conversion time.
+func NewGate(conversion time.Duration) Gate {
+	return Gate{conversion: conversion}
 }
 
 // MarkHalted records that the sensor has been shut down, so the next Await
@@ -46,7 +46,7 @@ func (g *Gate) Await(ctx context.Context, wake func() error) error {
 		g.halted, g.converted = false, false
 	}
 	if !g.converted {
-		if err := g.sleep(ctx, g.conversion); err != nil {
+		if err := pause.For(ctx, g.conversion); err != nil {
 			return fmt.Errorf("wait for first conversion: %w", err)
 		}
 		g.converted = true

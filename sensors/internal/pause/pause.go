@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// For waits for d, or returns ctx.Err() as soon as ctx is done. It is the
-// default Opts.Sleep of the drivers that wait; their tests inject a function
-// that records the wait and returns at once.
+// For waits for d, or returns ctx.Err() as soon as ctx is done. Drivers
+// call it for every wait; their tests run in a synctest bubble, where its
+// timer fires on the bubble's fake clock exactly on time and at once.
 func For(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
