@@ -247,11 +247,14 @@ func runFleet(ctx context.Context, o options) error {
 		st.Connects, st.Devices, st.First.Format("15:04:05"), st.Last.Format("15:04:05"), st.Peak, st.PeakAt, st.Errors, listenDrops()-drops)
 	fmt.Print("  connections per second (start):\n" + st.histogram(launched))
 
-	settleBroker, settleAt := b.cpu(), time.Now()
+	settleBroker, settleSim, settleAt := b.cpu(), simCPU(), time.Now()
 	if err := sleepCtx(ctx, o.settle); err != nil {
 		return err
 	}
 	steady := float64(b.cpu()-settleBroker) / float64(time.Since(settleAt))
+	simSteady := float64(simCPU()-settleSim) / float64(time.Since(settleAt))
+	say("steady CPU over the settle: simulator %.0f%% of a core = %.3f%% per device (%d readings/s in all); broker %.1f%%",
+		100*simSteady, 100*simSteady/float64(o.n), int(float64(o.n)/o.device.Interval.Seconds()), 100*steady)
 	say("broker CPU: %v for the %d connects in %v (%.0f%% of a core), of which the readings at the steady rate measured next (%.1f%% of a core over the settle) account for %v: %v per connect; the simulator's own CPU meanwhile (%d processes) %v, %v per device",
 		stormBroker, o.n, allConnected.Round(time.Millisecond), 100*float64(stormBroker)/float64(allConnected), 100*steady,
 		time.Duration(steady*float64(allConnected)).Round(time.Millisecond),
