@@ -87,12 +87,13 @@ func run(args []string) error {
 	keyType := fs.String("key", "ec", "key type of the CA, the broker and the devices: ec (ECDSA P-256) or rsa (RSA 2048, as the tutorial)")
 	fs.IntVar(&o.keys.Pool, "key-pool", 0, "make only this many device keys and let devices share them (0: one key per device)")
 	fs.DurationVar(&o.device.CertPoll, "cert-poll", time.Minute, "check each device's certificate files this often instead of an inotify watch each (0: watch, as the daemon does)")
+	handshakeRounds := fs.Int("handshakes", 0, "measure only the broker's CPU per connect, EC vs RSA, in this many interleaved rounds of -n connects (-conns at once)")
 	fs.IntVar(&o.procs, "procs", 1, "simulator processes the devices are split over (each holds 4 open files per device; see -worker)")
 	workerMode := fs.Bool("worker", false, "internal: run devices -first.. against -broker in -dir for a parent fleet process")
 	first := fs.Int("first", 0, "with -worker: index of the first device")
 	brokerURL := fs.String("broker", "", "with -worker: the parent's broker URL")
 	fs.BoolVar(&o.consoleMode, "console", false, "measure `edgepub fleet` following -n synthetic devices instead")
-	fs.IntVar(&o.console.conns, "conns", 4, "with -console: MQTT connections the synthetic devices' messages share")
+	fs.IntVar(&o.console.conns, "conns", 4, "with -console: MQTT connections the synthetic devices' messages share; with -handshakes: connects at once")
 	fs.DurationVar(&o.console.warmup, "warmup", time.Minute, "with -console: time before the measurement")
 	fs.DurationVar(&o.console.measure, "measure", 2*time.Minute, "with -console: measured time")
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +117,9 @@ func run(args []string) error {
 			return errors.New("-worker needs -dir and -broker")
 		}
 		return runWorker(ctx, o, *first, *brokerURL)
+	}
+	if *handshakeRounds > 0 {
+		return runHandshakes(ctx, o, *handshakeRounds)
 	}
 	if o.procs < 1 || o.procs > o.n {
 		return errors.New("-procs must be between 1 and -n")
