@@ -14,6 +14,17 @@
 //
 //	go run ./bench/fleet -n 500
 //	go run ./bench/fleet -n 50 -down 0s -v
+//	go run ./bench/fleet -n 2000 -key rsa -key-pool 16
+//
+// Each device holds 4 open files; where the hard limit cannot be raised,
+// -procs spreads the devices over worker processes (worker.go):
+//
+//	go run ./bench/fleet -n 10000 -procs 3 -keepalive 120s -start-jitter 60s -backoff-min 30s
+//
+// With -handshakes it measures only the broker's CPU per connect, ECDSA
+// P-256 against RSA 2048 (handshakes.go):
+//
+//	go run ./bench/fleet -handshakes 3 -n 1000
 //
 // With -console it measures `edgepub fleet` instead (console.go): the
 // console follows -n synthetic devices, e.g.
