@@ -6,3 +6,9 @@ import "context"
 type WatchOpts = watchOpts
 
 func (s *Source) WatchWith(ctx context.Context, opts WatchOpts) error { return s.watch(ctx, opts) }
+
+// PollWith is Poll with tunable timings.
+func (s *Source) PollWith(ctx context.Context, opts WatchOpts) error {
+	opts.pollOnly = true
+	return s.watch(ctx, opts)
+}

@@ -27,6 +27,8 @@ type watchOpts struct {
 	// Started, if set, is called once the files are watched, so a test
 	// changes them only after that.
 	Started func()
+	// pollOnly skips the change events: only Poll compares the files.
+	pollOnly bool
 }
 
 // Default watch timings.
@@ -45,6 +47,19 @@ func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
 	return s.watch(ctx, watchOpts{Now: now})
 }
 
+// Poll is Watch without change events: it compares the files by size, time
+// and inode every interval and reloads the bundle when they changed. It
+// needs no inotify instance (fs.inotify.max_user_instances is 128 per user
+// by default) and no event reader, whose 64 KiB read buffer lives on its
+// goroutine's stack: for many daemons in one process, like the fleet
+// benchmark's. It returns nil when ctx is done.
+func (s *Source) Poll(ctx context.Context, now func() time.Time, interval time.Duration) error {
+	if interval <= 0 {
+		return fmt.Errorf("certificate poll interval %v: must be greater than 0", interval)
+	}
+	return s.watch(ctx, watchOpts{Now: now, Poll: interval, pollOnly: true})
+}
+
 // watch is Watch with tunable timings.
 func (s *Source) watch(ctx context.Context, opts watchOpts) error {
 	if opts.Debounce <= 0 {
@@ -57,6 +72,9 @@ func (s *Source) watch(ctx context.Context, opts watchOpts) error {
 		opts.Now = time.Now
 	}
 	w := &dirWatch{source: s, opts: opts}
+	if opts.pollOnly {
+		return w.run(ctx)
+	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		if opts.Poll < 0 {
@@ -78,13 +96,15 @@ type dirWatch struct {
 	targets  map[string]map[string]bool // watched dir → names that matter (nil: all)
 	resolved map[string]string          // watched dir → where it pointed when added
 	lastErr  string
-	state    string
+	state    string // the files as last loaded
+	polled   string // the files as last polled
 }
 
 func (w *dirWatch) run(ctx context.Context) error {
 	w.resolved = map[string]string{}
 	w.sync()
 	w.state = w.fileState()
+	w.polled = w.state
 	if w.opts.Started != nil {
 		w.opts.Started()
 	}
@@ -125,9 +145,15 @@ func (w *dirWatch) run(ctx context.Context) error {
 			w.source.logger.Warn("certificate watch", slog.Any("error", err))
 			debounce.Reset(w.opts.Debounce)
 		case <-pollC:
+			// Like an event, only a change since the last poll restarts
+			// the debounce: polled more often than Debounce, unchanged
+			// new files would otherwise put their reload off forever.
 			w.sync()
-			if w.fileState() != w.state {
-				debounce.Reset(w.opts.Debounce)
+			if st := w.fileState(); st != w.polled {
+				w.polled = st
+				if st != w.state {
+					debounce.Reset(w.opts.Debounce)
+				}
 			}
 		case <-debounce.C:
 			w.reload()
@@ -138,6 +164,7 @@ func (w *dirWatch) run(ctx context.Context) error {
 func (w *dirWatch) reload() {
 	w.sync()
 	w.state = w.fileState()
+	w.polled = w.state
 	err := w.source.Reload(w.opts.Now())
 	w.sync() // the bundle may now name other files
 	if err == nil {

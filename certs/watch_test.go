@@ -165,3 +165,62 @@ func TestWatchRepointedDirectoryLink(t *testing.T) {
 	writeFile(t, filepath.Join(base, "v2", "Kai.key"), k3, 0o600)
 	waitForSerial(t, src, c3)
 }
+
+// TestPollWithoutInotify checks that Poll picks up a replaced certificate
+// and opens no inotify instance, so thousands of daemons in one process
+// stay within fs.inotify.max_user_instances; polled ten times per
+// debounce, unchanged new files must still be reloaded. Not parallel: the
+// parallel watch tests open inotify instances of their own.
+func TestPollWithoutInotify(t *testing.T) {
+	before := inotifyInstances(t)
+	r := newRotation(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		done <- r.src.PollWith(ctx, certs.WatchOpts{Debounce: 200 * time.Millisecond, Poll: 20 * time.Millisecond,
+			Now: func() time.Time { return t0 }, Started: func() { close(started) }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Poll: %v", err)
+		}
+	})
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Poll ended before watching: %v", err)
+	}
+	c, k := issueClient(t, r.ca, "Kai")
+	writeFile(t, r.file("Kai.key"), k, 0o600)
+	writeFile(t, r.file("Kai.crt"), c, 0o644)
+	waitForSerial(t, r.src, c)
+	if n := inotifyInstances(t); n != before {
+		t.Errorf("%d inotify instances while polling, %d before: Poll must not use inotify", n, before)
+	}
+}
+
+func TestPollRefusesZeroInterval(t *testing.T) {
+	t.Parallel()
+	r := newRotation(t)
+	if err := r.src.Poll(context.Background(), time.Now, 0); err == nil {
+		t.Error("Poll with interval 0 returned nil; want an error naming the interval")
+	}
+}
+
+// inotifyInstances counts this process's open inotify instances.
+func inotifyInstances(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}

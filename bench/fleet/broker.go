@@ -130,6 +130,36 @@ func (b *broker) signal(sig syscall.Signal, wait time.Duration) error {
 	}
 }
 
+// cpu is the user and system time the running broker has used.
+func (b *broker) cpu() time.Duration {
+	if b.cmd == nil {
+		return 0
+	}
+	return cpuOf(fmt.Sprintf("/proc/%d/stat", b.cmd.Process.Pid))
+}
+
+// cpuOf reads utime+stime from a /proc/<pid>/stat file (clock ticks of
+// 10 ms: USER_HZ is 100 on Linux).
+func cpuOf(statFile string) time.Duration {
+	data, err := os.ReadFile(statFile)
+	if err != nil {
+		return 0
+	}
+	// The command name in parentheses may hold spaces; fields count
+	// from after it. utime and stime are fields 14 and 15.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // rssBytes is the broker's resident memory.
 func (b *broker) rssBytes() int64 {
 	if b.cmd == nil {

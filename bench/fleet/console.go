@@ -35,7 +35,7 @@ type consoleOpts struct {
 // the anchor measured in the same run.
 func runConsole(ctx context.Context, o options) error {
 	started := time.Now()
-	if _, err := raiseFileLimit(); err != nil {
+	if _, err := raiseFileLimit(1024); err != nil {
 		return err
 	}
 	bin, err := lookMosquitto()
@@ -61,7 +61,7 @@ func runConsole(ctx context.Context, o options) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/edgepub (run from the repository root): %v\n%s", err, out)
 	}
-	pki, _, err := makePKI(dir, 0, time.Now())
+	pki, _, err := makePKI(dir, 0, keyOpts{}, time.Now())
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}

@@ -24,6 +24,9 @@ type deviceOpts struct {
 	BackoffMin, BackoffMax time.Duration
 	KeepAlive              time.Duration
 	HealthInterval         time.Duration
+	// CertPoll, if set, replaces each daemon's inotify watch of its
+	// certificate files (daemon.Opts.CertPoll).
+	CertPoll time.Duration
 }
 
 // fleet is N real daemons in this process.
@@ -32,6 +35,8 @@ type fleet struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	logs    *logCounter
+	// workers run further devices in child processes (-procs).
+	workers []*worker
 }
 
 type device struct {
@@ -85,8 +90,9 @@ func startFleet(ids []identity, o deviceOpts, logs *logCounter) (*fleet, error) 
 				OpenSensor: func(context.Context, config.Sensor) (sensors.Sensor, error) {
 					return sim.NewBME280(&sim.Opts{Seed: seed}), nil
 				},
-				Version: "fleet-bench",
-				Ready:   func(d *daemon.Daemon) { dev.daemon.Store(d) },
+				Version:  "fleet-bench",
+				CertPoll: o.CertPoll,
+				Ready:    func(d *daemon.Daemon) { dev.daemon.Store(d) },
 			})
 			if err != nil {
 				dev.err.Store(err)
@@ -117,7 +123,23 @@ func (f *fleet) count() (ready, connected, drained, backlog int, err error) {
 		}
 		backlog += h.Backlog
 	}
+	for _, w := range f.workers {
+		c, err := w.status()
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		ready, connected, drained, backlog = ready+c.ready, connected+c.connected, drained+c.drained, backlog+c.backlog
+	}
 	return ready, connected, drained, backlog, nil
+}
+
+// size is the number of devices, the workers' included.
+func (f *fleet) size() int {
+	n := len(f.devices)
+	for _, w := range f.workers {
+		n += w.n
+	}
+	return n
 }
 
 // waitFor polls the fleet until cond holds or ctx ends and returns how
@@ -141,11 +163,24 @@ func (f *fleet) waitFor(ctx context.Context, what string, every time.Duration, c
 }
 
 // waitAllConnected polls until every device is connected and returns, for
-// each, how long after start it was first seen connected.
-func (f *fleet) waitAllConnected(ctx context.Context, start time.Time, every time.Duration) ([]time.Duration, error) {
+// each of this process's devices, how long after start it was first seen
+// connected, and when the workers' devices were all connected.
+func (f *fleet) waitAllConnected(ctx context.Context, start time.Time, every time.Duration) ([]time.Duration, time.Duration, error) {
 	seen := make([]time.Duration, len(f.devices))
 	left := len(f.devices)
-	for left > 0 {
+	var workersBack time.Duration
+	workersLeft := func() int {
+		n := 0
+		for _, w := range f.workers {
+			c, _ := w.status()
+			n += w.n - c.connected
+		}
+		return n
+	}
+	for left > 0 || workersBack == 0 {
+		if workersBack == 0 && workersLeft() == 0 {
+			workersBack = max(time.Since(start), time.Nanosecond)
+		}
 		for i, dev := range f.devices {
 			if seen[i] != 0 {
 				continue
@@ -155,20 +190,26 @@ func (f *fleet) waitAllConnected(ctx context.Context, start time.Time, every tim
 				left--
 			}
 		}
-		if left == 0 {
+		if left == 0 && workersBack != 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%d of %d devices not connected: %w", left, len(f.devices), ctx.Err())
+			return nil, 0, fmt.Errorf("%d of %d devices not connected: %w", left+workersLeft(), f.size(), ctx.Err())
 		case <-time.After(every):
 		}
 	}
-	return seen, nil
+	return seen, workersBack, nil
 }
 
 // stop ends every daemon cleanly and waits for them.
 func (f *fleet) stop(timeout time.Duration) error {
+	for _, w := range f.workers {
+		if _, err := w.ask("stop", timeout); err != nil {
+			return err
+		}
+	}
+	f.workers = nil
 	f.cancel()
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
@@ -178,14 +219,6 @@ func (f *fleet) stop(timeout time.Duration) error {
 	case <-time.After(timeout):
 		return fmt.Errorf("the daemons did not stop within %v", timeout)
 	}
-}
-
-func (f *fleet) names() []string {
-	out := make([]string, len(f.devices))
-	for i, d := range f.devices {
-		out[i] = d.id.Name
-	}
-	return out
 }
 
 // logCounter is the daemons' log handler: it counts warnings and errors by

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,13 +28,36 @@ type pkiFiles struct {
 	MonitorDir, SimDir                                 string
 }
 
+// keyOpts chooses the fleet's keys.
+type keyOpts struct {
+	// Type is the key type of the CA, the broker and every device; empty
+	// means ECDSA P-256.
+	Type pki.KeyType
+	// Pool, if above 0, is how many device keys are made; devices share
+	// them in turn. A 2048-bit RSA key takes about 0.1 s of CPU to make,
+	// so 10,000 distinct ones would take longer than the run. The broker's
+	// work per handshake is the same whether two devices share a key or not.
+	Pool int
+}
+
 // makePKI issues, with the project's own CA code, a server certificate for
 // 127.0.0.1, a monitor identity and one client certificate per device, and
 // lays out each device's cert and state directories under root.
-func makePKI(root string, n int, now time.Time) (pkiFiles, []identity, error) {
-	ca, err := pki.NewCA("", pki.KeyECDSAP256, now)
+func makePKI(root string, n int, keys keyOpts, now time.Time) (pkiFiles, []identity, error) {
+	ca, err := pki.NewCA("", keys.Type, now)
 	if err != nil {
 		return pkiFiles{}, nil, err
+	}
+	pool := make([]crypto.Signer, keys.Pool)
+	for i := range pool {
+		// A certificate issued just for its key.
+		_, keyPEM, err := ca.IssueClient(fmt.Sprintf("key-%d", i), now)
+		if err != nil {
+			return pkiFiles{}, nil, err
+		}
+		if pool[i], err = parseKey(keyPEM); err != nil {
+			return pkiFiles{}, nil, err
+		}
 	}
 	dir := filepath.Join(root, "pki")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -78,14 +105,18 @@ func makePKI(root string, n int, now time.Time) (pkiFiles, []identity, error) {
 
 	ids := make([]identity, n)
 	for i := range ids {
-		name := fmt.Sprintf("dev-%04d", i)
-		id := identity{Name: name, CertDir: filepath.Join(root, "devices", name, "certs"), StateDir: filepath.Join(root, "devices", name, "state")}
+		id := deviceIdentity(root, i)
+		name := id.Name
 		for _, d := range []string{id.CertDir, id.StateDir} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return pkiFiles{}, nil, err
 			}
 		}
-		cert, key, err := ca.IssueClient(name, now)
+		req := pki.IssueRequest{CommonName: name, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(pki.LeafLifetime)}
+		if len(pool) > 0 {
+			req.Key = pool[i%len(pool)]
+		}
+		cert, key, err := ca.Issue(req)
 		if err != nil {
 			return pkiFiles{}, nil, err
 		}
@@ -97,4 +128,38 @@ func makePKI(root string, n int, now time.Time) (pkiFiles, []identity, error) {
 		ids[i] = id
 	}
 	return f, ids, nil
+}
+
+// deviceIdentity is device i's name and directories under root, as
+// makePKI lays them out.
+func deviceIdentity(root string, i int) identity {
+	name := fmt.Sprintf("dev-%04d", i)
+	return identity{Name: name, CertDir: filepath.Join(root, "devices", name, "certs"), StateDir: filepath.Join(root, "devices", name, "state")}
+}
+
+func parseKey(keyPEM []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(keyPEM)
+	if block == nil {
+		return nil, errors.New("issued key is not PEM")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("issued key: %w", err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("issued key of type %T cannot sign", key)
+	}
+	return signer, nil
+}
+
+// parseKeyType turns the -key flag into a key type.
+func parseKeyType(s string) (pki.KeyType, error) {
+	switch s {
+	case "ec":
+		return pki.KeyECDSAP256, nil
+	case "rsa":
+		return pki.KeyRSA2048, nil
+	}
+	return "", fmt.Errorf("-key %q: use ec (ECDSA P-256) or rsa (RSA 2048, as the tutorial)", s)
 }

@@ -69,6 +69,10 @@ type Opts struct {
 	// TuneRenewal, if set, adjusts the renewer's options (timeouts,
 	// delays); tests use it.
 	TuneRenewal func(*renew.Opts)
+	// CertPoll, if set, checks the certificate files that often instead of
+	// watching them for changes: the fleet benchmark runs thousands of
+	// daemons in one process, beyond the 128 inotify instances a user gets.
+	CertPoll time.Duration
 }
 
 // debugReadingsPerSecond is how many readings per second --log-level debug
@@ -188,7 +192,11 @@ func Run(ctx context.Context, o Opts) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
-	wg.Go(func() { d.certs.Watch(ctx, d.now) })
+	if o.CertPoll > 0 {
+		wg.Go(func() { d.certs.Poll(ctx, d.now, o.CertPoll) })
+	} else {
+		wg.Go(func() { d.certs.Watch(ctx, d.now) })
+	}
 	wg.Go(func() { d.expiry.Run(ctx) })
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
