@@ -359,12 +359,10 @@ func (l *segmentLog) lose(s *segment, idx []int, err error) {
 }
 
 // ack ends seq's life as acknowledged, and brings the ack marks up to date
-// at most every ackMarkEvery. Unknown and settled seqs are ignored. It
-// reports whether the ack left no record waiting for an fsync where one
-// waited before.
-func (l *segmentLog) ack(seq uint64) (settled bool) {
+// at most every ackMarkEvery. Unknown and settled seqs are ignored.
+func (l *segmentLog) ack(seq uint64) {
 	if len(l.segs) == 0 {
-		return false
+		return
 	}
 	s := l.segs[l.segmentIndex(seq)]
 	if i := s.find(seq); i >= 0 && s.settle(i, stateAcked) {
@@ -374,12 +372,6 @@ func (l *segmentLog) ack(seq uint64) (settled bool) {
 			l.writeAckMarks()
 		}
 	}
-	// With nothing pending, no record waits for an fsync.
-	if l.pending == 0 && len(l.syncMarks) > 0 {
-		l.syncMarks = nil
-		return true
-	}
-	return false
 }
 
 // writeAckMarks brings the ack mark of every segment up to date, so a

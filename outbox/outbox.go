@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,12 +42,7 @@ type Outbox struct {
 	// unsynced tells Run that Append left the first record that may need
 	// an fsync, so it ticks every tickEvery again.
 	unsynced chan struct{}
-	// settled tells Run that an Ack left no record waiting for an fsync,
-	// so the tick unsynced asked for is not needed.
-	settled chan struct{}
-	// ticks counts Run's ticks; tests count the wake-ups with it.
-	ticks atomic.Uint64
-	seq   *seqLease
+	seq      *seqLease
 
 	mu       sync.Mutex
 	closed   bool
@@ -139,7 +133,6 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 		log:       o.Logger,
 		notify:    make(chan struct{}, 1),
 		unsynced:  make(chan struct{}, 1),
-		settled:   make(chan struct{}, 1),
 		tickEvery: min(max(o.SyncWindow/4, 10*time.Millisecond), 250*time.Millisecond),
 		syncFile:  (*os.File).Sync,
 	}
@@ -308,12 +301,7 @@ func (o *Outbox) Ack(seq uint64) {
 		o.mem.ack(seq)
 		return
 	}
-	if o.disk.ack(seq) {
-		select {
-		case o.settled <- struct{}{}:
-		default:
-		}
-	}
+	o.disk.ack(seq)
 }
 
 // oldestLocked returns the time of the oldest pending reading.

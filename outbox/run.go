@@ -21,53 +21,31 @@ const idleTickEvery = time.Second
 // dropping readings past MaxAge, extending the seq lease and retrying a
 // failed disk. It ticks every tickEvery while a record may need an fsync,
 // else every idleTickEvery. It returns nil when ctx is cancelled.
-//
-// A round of readings that the broker acknowledges before their fsync is
-// due costs no tick of its own: the housekeeping runs in the wake-up of the
-// round's first Append once it is due within tickEvery, and the fsync tick
-// is called off when the last waiting record is acknowledged.
 func (o *Outbox) Run(ctx context.Context) error {
 	t := time.NewTimer(o.tickEvery)
 	defer t.Stop()
-	lastTick := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-o.unsynced:
-			if time.Since(lastTick) < idleTickEvery-o.tickEvery {
-				t.Reset(o.tickEvery)
-				continue
-			}
-		case <-o.settled:
-			if o.pace() == idleTickEvery {
-				// Housekeeping may wait for the next round's Append,
-				// or tickEvery past its pace when none comes.
-				t.Reset(max(time.Until(lastTick.Add(idleTickEvery+o.tickEvery)), 0))
-			}
+			t.Reset(o.tickEvery)
 			continue
 		case <-t.C:
+			o.tick()
 		}
-		o.tick()
-		lastTick = time.Now()
-		t.Reset(o.pace())
+		o.mu.Lock()
+		next := idleTickEvery
+		if len(o.disk.syncMarks) > 0 || o.diskErr != nil {
+			next = o.tickEvery
+		}
+		o.mu.Unlock()
+		t.Reset(max(next, o.tickEvery))
 	}
-}
-
-// pace is how long Run may wait for its next tick: tickEvery while a record
-// may need an fsync or the disk failed, else idleTickEvery.
-func (o *Outbox) pace() time.Duration {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.disk.syncMarks) > 0 || o.diskErr != nil {
-		return o.tickEvery
-	}
-	return max(idleTickEvery, o.tickEvery)
 }
 
 // tick is one round of Run's work; tests call it in a synctest bubble.
 func (o *Outbox) tick() {
-	o.ticks.Add(1)
 	o.syncIfDue()
 
 	o.mu.Lock()
