@@ -172,7 +172,7 @@ func TestWatchRepointedDirectoryLink(t *testing.T) {
 // debounce, unchanged new files must still be reloaded. Not parallel: the
 // parallel watch tests open inotify instances of their own.
 func TestPollWithoutInotify(t *testing.T) {
-	before := inotifyInstances(t)
+	before := testutil.InotifyInstances(t)
 	r := newRotation(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -196,7 +196,7 @@ func TestPollWithoutInotify(t *testing.T) {
 	writeFile(t, r.file("Kai.key"), k, 0o600)
 	writeFile(t, r.file("Kai.crt"), c, 0o644)
 	waitForSerial(t, r.src, c)
-	if n := inotifyInstances(t); n != before {
+	if n := testutil.InotifyInstances(t); n != before {
 		t.Errorf("%d inotify instances while polling, %d before: Poll must not use inotify", n, before)
 	}
 }
@@ -207,20 +207,4 @@ func TestPollRefusesZeroInterval(t *testing.T) {
 	if err := r.src.Poll(context.Background(), time.Now, 0); err == nil {
 		t.Error("Poll with interval 0 returned nil; want an error naming the interval")
 	}
-}
-
-// inotifyInstances counts this process's open inotify instances.
-func inotifyInstances(t *testing.T) int {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	n := 0
-	for _, fd := range fds {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == "anon_inode:inotify" {
-			n++
-		}
-	}
-	return n
 }

@@ -568,29 +568,13 @@ func TestCertPollInsteadOfTheWatch(t *testing.T) {
 	pki.AddClientValidity(t, "Kai-renewed", "Kai", now.Add(-time.Hour), now.AddDate(0, 0, 825))
 	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
 	certDir := pki.DeviceDir(t, "Kai")
-	before := inotifyInstances(t)
+	before := testutil.InotifyInstances(t)
 	r := startDaemon(t, Opts{Config: testConfig(t, broker, certDir, t.TempDir()), CertPoll: 100 * time.Millisecond})
 	testutil.Eventually(t, 15*time.Second, "connected", func() bool { return r.d.publisher.Status().Connected })
-	if n := inotifyInstances(t); n != before {
+	if n := testutil.InotifyInstances(t); n != before {
 		t.Errorf("%d inotify instances with CertPoll set, %d before the daemon: want none of its own", n, before)
 	}
 	renewed := certSerial(t, pki.File("Kai-renewed.crt"))
 	installPair(t, certDir, "Kai", pki.File("Kai-renewed.crt"), pki.File("Kai-renewed.key"), 0)
 	testutil.Eventually(t, 15*time.Second, "the renewed pair picked up by the poll", func() bool { return r.clientSerial() == renewed })
-}
-
-// inotifyInstances counts this process's open inotify instances.
-func inotifyInstances(t *testing.T) int {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	n := 0
-	for _, fd := range fds {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == "anon_inode:inotify" {
-			n++
-		}
-	}
-	return n
 }

@@ -1,11 +1,14 @@
 // Package testutil holds what edgepub's tests share: a buffer that loggers
-// on several goroutines can write to, and a bounded poll for a condition.
+// on several goroutines can write to, a bounded poll for a condition, and a
+// count of the process's inotify instances.
 // Tests wait on conditions, never on fixed sleeps; Eventually is the one
 // place that polls.
 package testutil
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -67,4 +70,21 @@ func WantOneLineError(tb testing.TB, err error, words ...string) {
 	if strings.Contains(err.Error(), "\n") {
 		tb.Errorf("error spans several lines: %q", err)
 	}
+}
+
+// InotifyInstances counts this process's open inotify instances, to see
+// that code which promised to poll did not watch. Without /proc it skips.
+func InotifyInstances(t testing.TB) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && target == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
 }
