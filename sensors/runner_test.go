@@ -221,14 +221,15 @@ func TestRecoveryIsReported(t *testing.T) {
 		})
 		r := NewRunner(RunnerOpts{})
 		start := time.Now()
-		runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 10 * time.Millisecond, Timeout: time.Second}}, func(c *collector) bool { return len(c.of("s")) >= 1 })
+		c := runUntil(t, r, []Source{{Name: "s", Sensor: s, Interval: 10 * time.Millisecond, Timeout: time.Second}}, func(c *collector) bool { return len(c.of("s")) >= 1 })
 		st := r.Status()[0]
 		if st.Failing || st.Errors != 3 {
 			t.Errorf("status = %+v", st)
 		}
 		// The backoff starts at a tenth of the interval and doubles:
-		// retries after 1, 2 and 4 ms.
-		if after := st.LastSuccess.Sub(start); after != 7*time.Millisecond {
+		// retries after 1, 2 and 4 ms. The first reading tells, not
+		// LastSuccess: the read at 10 ms may come before runUntil stops.
+		if after := c.of("s")[0].Time.Sub(start); after != 7*time.Millisecond {
 			t.Errorf("recovered %v after the first read, want 7ms (backoff 1+2+4 ms)", after)
 		}
 	})
