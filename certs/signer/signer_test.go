@@ -69,7 +69,9 @@ func start(t *testing.T, o signer.Opts) *setup {
 			t.Errorf("signer: %v", err)
 		}
 	})
-	testutil.Eventually(t, 20*time.Second, "the signer ready", func() bool { return strings.Contains(s.logs.String(), logging.MsgSignerReady) })
+	// A minute: on a loaded machine a first connect can hang until paho's
+	// 30 s connect timeout, and the signer retries 5 s later.
+	testutil.Eventually(t, time.Minute, "the signer ready", func() bool { return strings.Contains(s.logs.String(), logging.MsgSignerReady) })
 	return s
 }
 
