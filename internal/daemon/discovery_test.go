@@ -50,6 +50,10 @@ func TestDiscoveryArrivesWithTheACLLine(t *testing.T) {
 	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
 	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki, ACL: mosquittotest.SeedACL + homeassistant.DiscoveryACL(haPrefix) + "\n"})
 	states := broker.Subscribe(t, "Kai/#", mosquittotest.SubOpts{ClientID: "states"})
+	// Sees each config as it is published, so that Home Assistant can
+	// subscribe once they are all stored: a config published after its
+	// subscription would reach it live only, without the retained flag.
+	announcements := broker.Subscribe(t, haPrefix+"/#", mosquittotest.SubOpts{ClientID: "announcements"})
 	startDaemon(t, Opts{Config: haConfigForTest(t, broker, pki), Version: "1.2.3"})
 	msgs := states.WaitFor(10*time.Second, "readings of both sensors", func(m []mosquittotest.Message) bool {
 		return hasTopic(m, "Kai/sensors/environment") && hasTopic(m, "Kai/sensors/soc")
@@ -68,6 +72,13 @@ func TestDiscoveryArrivesWithTheACLLine(t *testing.T) {
 			want[topic] = cfg
 		}
 	}
+	announcements.WaitFor(10*time.Second, "a config for every field", func(m []mosquittotest.Message) bool {
+		topics := map[string]bool{}
+		for _, c := range discoveryMessages(m) {
+			topics[c.topic] = true
+		}
+		return len(topics) >= len(want)
+	})
 	// Home Assistant comes later: it must find every config retained. The
 	// daemon may still be announcing (again after a reconnect), so live
 	// copies can arrive too; they must be right, but do not count.
