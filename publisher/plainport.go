@@ -60,13 +60,14 @@ func ProbeNotTLS(ctx context.Context, addr string, timeout time.Duration) error 
 // exchange dials addr and runs talk with a deadline of timeout; dialed
 // says whether the TCP connection was made.
 func exchange(ctx context.Context, addr string, timeout time.Duration, talk func(net.Conn) ([]byte, error)) (answer []byte, dialed bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	c, err := (&net.Dialer{Timeout: timeout}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
 	}
 	defer c.Close()
+	// The deadline bounds the talk, and a timeout is a finding; ctx (edgepub
+	// stopping) ends it at once.
+	defer context.AfterFunc(ctx, func() { c.Close() })()
 	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, true, err
 	}

@@ -93,3 +93,34 @@ func TestRunNamesPortWithoutTLS(t *testing.T) {
 		})
 	}
 }
+
+// A probe waiting on a silent port ends as soon as edgepub stops, not when
+// its timeout runs out.
+func TestProbeNotTLSEndsWithCtx(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		cancel() // the probe is connected and waiting for an answer
+		<-t.Context().Done()
+	}()
+	done := make(chan error, 1)
+	go func() { done <- ProbeNotTLS(ctx, ln.Addr().String(), time.Hour) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("a probe cut short by its ctx reported %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the probe went on for a minute after its ctx was done")
+	}
+}
