@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/edgepub/edgepub/internal/logging"
 )
 
@@ -170,8 +172,20 @@ func (p *Publisher) identityInUse(brokerURL string) {
 // disconnects, within about a second so shutdown stays under two.
 func (p *Publisher) closeCleanly(conn *connection) {
 	if p.opts.StatusTopic != "" {
-		tok := conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("offline"))
-		tok.WaitTimeout(700 * time.Millisecond)
+		// paho's Publish itself waits up to its write timeout for a writer
+		// that a dying connection may never free; the stop must not wait.
+		deadline := time.NewTimer(700 * time.Millisecond)
+		defer deadline.Stop()
+		sent := make(chan mqtt.Token, 1)
+		go func() { sent <- conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("offline")) }()
+		select {
+		case tok := <-sent:
+			select {
+			case <-tok.Done():
+			case <-deadline.C:
+			}
+		case <-deadline.C:
+		}
 	}
 	conn.client.Disconnect(200)
 	p.setStatus(func(s *Status) { s.Connected, s.Since = false, time.Now() })
