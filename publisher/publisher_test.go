@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -87,8 +88,16 @@ func loadSource(t *testing.T, dir string) *certs.Source {
 	return certs.NewSource(dir, certs.Names{}, b, nil)
 }
 
+// testOpts logs to a buffer that a failed test prints.
 func testOpts(t *testing.T, url string, src *certs.Source) Opts {
+	log := &testutil.Buffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("publisher log:\n%s", log)
+		}
+	})
 	return Opts{
+		Logger:    slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		URLs:      []string{url},
 		ClientID:  src.Current().Identity,
 		TLSConfig: func(host string) *tls.Config { return certs.ClientTLSConfig(src, certs.TLSOpts{Host: host}) },

@@ -30,6 +30,7 @@ type Subscriber struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	syncs  int
+	stderr *testutil.Buffer
 
 	mu   sync.Mutex
 	msgs []Message
@@ -67,12 +68,12 @@ func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &testutil.Buffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start mosquitto_sub (apt-get install -y mosquitto-clients): %v", err)
 	}
-	s := &Subscriber{t: t, broker: b, cmd: cmd, done: make(chan struct{})}
+	s := &Subscriber{t: t, broker: b, cmd: cmd, done: make(chan struct{}), stderr: stderr}
 	go func() {
 		defer close(s.done)
 		sc := bufio.NewScanner(out)
@@ -142,7 +143,7 @@ func (s *Subscriber) WaitFor(timeout time.Duration, what string, done func([]Mes
 	seen := false
 	defer func() {
 		if !seen {
-			s.t.Logf("subscriber: %d messages received", len(msgs))
+			s.t.Logf("subscriber: %d messages received; its stderr: %q; the broker's log ends:\n%s", len(msgs), s.stderr.String(), tail(s.broker.Log(), 40))
 		}
 	}()
 	testutil.Eventually(s.t, timeout, "subscriber: "+what, func() bool {
@@ -176,4 +177,10 @@ func (s *Subscriber) Stop() {
 	}
 	<-s.done
 	s.cmd.Wait()
+}
+
+// tail returns the last n lines of log.
+func tail(log string, n int) string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
