@@ -159,8 +159,8 @@ printf '[Journal]\nForwardToConsole=yes\nTTYPath=/dev/ttyS0\nMaxLevelConsole=inf
 # ---- the guest side of the test: an agent and the subscriber ----
 # The observers run at real-time priority above edgepub, so that in a
 # starved guest what reaches the host is not behind what edgepub did: the
-# agent's clock marks and the outbox copy (70), the subscriber (60) and the
-# broker (50). The
+# agent's clock marks, the journal and the outbox copy (70), the subscriber
+# (60) and the broker (50). The
 # subscriber outranks the broker, so it takes each reading off its socket
 # and writes it to the host before the broker goes on to send the PUBACK:
 # a reading the broker acknowledged is then on the host, and one missing
@@ -170,7 +170,8 @@ printf '[Journal]\nForwardToConsole=yes\nTTYPath=/dev/ttyS0\nMaxLevelConsole=inf
 mkdir -p "$root/etc/systemd/system/mosquitto.service.d"
 printf '[Service]\nCPUSchedulingPolicy=fifo\nCPUSchedulingPriority=50\n' >"$root/etc/systemd/system/mosquitto.service.d/vmtest.conf"
 # hvc0: the subscriber's stream; hvc1: the guest's clock every 20 ms and the
-# agent's events; hvc2: edgepub's journal as JSON. The plan for a boot comes
+# agent's events; hvc2: edgepub's journal as JSON (vmtest-journal). The plan
+# for a boot comes
 # from the kernel command line (vmtest.*), so the host needs no channel in.
 cat >"$root/usr/local/sbin/vmtest-agent" <<'EOF'
 #!/bin/bash
@@ -183,7 +184,6 @@ mkfifo -m 600 /run/vmtest-tick
 exec 3<>/run/vmtest-tick
 (while :; do echo "m $EPOCHREALTIME" >&4; read -t 0.02 -u 3; done) &
 ev boot "$(cat /proc/sys/kernel/random/boot_id)"
-journalctl -b -f -o json -u edgepub.service >/dev/hvc2 &
 
 status() { systemctl show -p StatusText --value edgepub.service; }
 until systemctl is-active -q edgepub.service; do
@@ -248,10 +248,10 @@ EOF
 chmod 0755 "$root/usr/local/sbin/vmtest-agent"
 cat >"$root/etc/systemd/system/vmtest-agent.service" <<'EOF'
 [Unit]
-Description=edgepub VM test: guest clock marks, events and journal to the host
+Description=edgepub VM test: guest clock marks and events to the host
 DefaultDependencies=no
-Requires=dev-hvc1.device dev-hvc2.device
-After=dev-hvc1.device dev-hvc2.device systemd-journald.service
+Requires=dev-hvc1.device
+After=dev-hvc1.device systemd-journald.service
 
 [Service]
 ExecStart=/usr/local/sbin/vmtest-agent
@@ -260,6 +260,26 @@ CPUSchedulingPriority=70
 
 [Install]
 WantedBy=sysinit.target
+EOF
+# edgepub's journal goes out from the start of the boot (-n all) once
+# journald has moved to the disk: a follower started before that flush
+# missed a boot's first records.
+cat >"$root/etc/systemd/system/vmtest-journal.service" <<'EOF'
+[Unit]
+Description=edgepub VM test: edgepub's journal to the host
+DefaultDependencies=no
+Requires=dev-hvc2.device
+After=dev-hvc2.device systemd-journal-flush.service
+Before=edgepub.service
+
+[Service]
+ExecStart=/bin/journalctl -b -f -n all -o json -u edgepub.service
+StandardOutput=file:/dev/hvc2
+CPUSchedulingPolicy=fifo
+CPUSchedulingPriority=70
+
+[Install]
+WantedBy=multi-user.target
 EOF
 cat >"$root/etc/systemd/system/vmtest-sub.service" <<'EOF'
 [Unit]
@@ -361,7 +381,7 @@ chroot "$root" sh -ec '
 	install -d -o kai -g kai -m 0700 /home/kai/mqtt-certs
 	chown mosquitto:mosquitto /etc/mosquitto/certs/server.key
 	chmod 0600 /etc/mosquitto/certs/server.key
-	systemctl enable -q vmtest-agent.service vmtest-sub.service vmtest-outbox.service vmtest-config.service
+	systemctl enable -q vmtest-agent.service vmtest-journal.service vmtest-sub.service vmtest-outbox.service vmtest-config.service
 	DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold /root/edgepub.deb' >"$work/install.log" 2>&1 ||
 	die "install in the image failed: $(cat "$work/install.log")"
 for f in ca.crt Kai.crt Kai.key; do
