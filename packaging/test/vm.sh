@@ -171,8 +171,8 @@ mkdir -p "$root/etc/systemd/system/mosquitto.service.d"
 printf '[Service]\nCPUSchedulingPolicy=fifo\nCPUSchedulingPriority=50\n' >"$root/etc/systemd/system/mosquitto.service.d/vmtest.conf"
 # hvc0: the subscriber's stream; hvc1: the guest's clock every 20 ms and the
 # agent's events; hvc2: edgepub's journal as JSON (vmtest-journal). The plan
-# for a boot comes
-# from the kernel command line (vmtest.*), so the host needs no channel in.
+# for a boot comes from the kernel command line (vmtest.*), so the host needs
+# no channel in.
 cat >"$root/usr/local/sbin/vmtest-agent" <<'EOF'
 #!/bin/bash
 # The clock marks come from bash's $EPOCHREALTIME and a read timeout on a
