@@ -202,14 +202,15 @@ func Run(ctx context.Context, o Opts) error {
 	wg.Go(func() { d.publisher.Run(ctx) })
 	supervisor := newSupervisor(d.StatusLine, d.reload, o)
 	wg.Go(func() { o.Notifier.RunWatchdog(ctx, supervisor.alive) })
-	wg.Go(func() { supervisor.run(ctx) })
 	if d.renewer != nil {
 		wg.Go(func() { d.renewer.Run(ctx) })
 	}
 	wg.Go(func() { d.presenceLoop(ctx) })
 	wg.Go(func() { d.clock.Run(ctx) })
 
-	<-ctx.Done()
+	// The main loop runs on this goroutine, which would otherwise only
+	// wait for ctx: one goroutine stack less per daemon.
+	supervisor.run(ctx)
 	o.Notifier.Stopping()
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
