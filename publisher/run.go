@@ -246,9 +246,8 @@ func (p *Publisher) serveVerified(ctx context.Context, conn *connection) error {
 	}
 	connCtx, cancel := context.WithCancel(ctx)
 	gate := newDeliveryGate()
-	done := make(chan struct{})
-	go func() { defer close(done); p.verifyLoop(connCtx, conn, gate) }()
-	defer func() { cancel(); <-done }()
+	verify := p.verifyLoop(connCtx, conn, gate)
+	defer func() { cancel(); verify.Wait() }()
 	if p.opts.VerifyDelivery == VerifyWarn {
 		return p.serve(ctx, conn, nil) // sends anyway; serve counts unconfirmed acks
 	}

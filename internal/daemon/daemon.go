@@ -24,6 +24,7 @@ import (
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/clock"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/periodic"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/publisher"
@@ -197,7 +198,9 @@ func Run(ctx context.Context, o Opts) error {
 	} else {
 		wg.Go(func() { d.certs.Watch(ctx, d.now) })
 	}
-	wg.Go(func() { d.expiry.Run(ctx) })
+	// Loops that only wait on a timer run on its callbacks: no goroutine
+	// is parked between their rounds.
+	loops := []*periodic.Loop{d.expiry.Start(ctx), d.clock.Start(ctx)}
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
 	supervisor := newSupervisor(d.StatusLine, d.reload, o)
@@ -206,7 +209,6 @@ func Run(ctx context.Context, o Opts) error {
 		wg.Go(func() { d.renewer.Run(ctx) })
 	}
 	wg.Go(func() { d.presenceLoop(ctx) })
-	wg.Go(func() { d.clock.Run(ctx) })
 
 	// The main loop runs on this goroutine, which would otherwise only
 	// wait for ctx: one goroutine stack less per daemon.
@@ -214,6 +216,9 @@ func Run(ctx context.Context, o Opts) error {
 	o.Notifier.Stopping()
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
+	for _, l := range loops {
+		l.Wait()
+	}
 	haltSensors(sources, d.log)
 	if err := floor.Persist(true); err != nil {
 		d.log.Warn("time floor not saved", "error", err)
