@@ -191,16 +191,23 @@ func Run(ctx context.Context, o Opts) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Loops that only wait on a timer run on its callbacks: no goroutine
+	// is parked between their rounds. The cert poll starts first: its
+	// error leaves nothing running.
+	var loops []*periodic.Loop
+	if o.CertPoll > 0 {
+		poll, err := d.certs.StartPoll(ctx, d.now, o.CertPoll)
+		if err != nil {
+			return err
+		}
+		loops = append(loops, poll)
+	}
+	loops = append(loops, d.expiry.Start(ctx), d.clock.Start(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { d.outbox.Run(ctx) })
-	if o.CertPoll > 0 {
-		wg.Go(func() { d.certs.Poll(ctx, d.now, o.CertPoll) })
-	} else {
+	if o.CertPoll <= 0 {
 		wg.Go(func() { d.certs.Watch(ctx, d.now) })
 	}
-	// Loops that only wait on a timer run on its callbacks: no goroutine
-	// is parked between their rounds.
-	loops := []*periodic.Loop{d.expiry.Start(ctx), d.clock.Start(ctx)}
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
 	supervisor := newSupervisor(d.StatusLine, d.reload, o)
