@@ -202,9 +202,8 @@ func Run(ctx context.Context, o Opts) error {
 		}
 		loops = append(loops, poll)
 	}
-	loops = append(loops, d.expiry.Start(ctx), d.clock.Start(ctx))
+	loops = append(loops, d.outbox.Start(ctx), d.expiry.Start(ctx), d.clock.Start(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { d.outbox.Run(ctx) })
 	if o.CertPoll <= 0 {
 		wg.Go(func() { d.certs.Watch(ctx, d.now) })
 	}
