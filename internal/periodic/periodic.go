@@ -6,12 +6,14 @@ package periodic
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 )
 
 // Job does one round of work and returns the delay until the next round,
-// or again false when no further round is needed. Rounds never overlap.
+// or again false when no further round is needed. A negative delay arms no
+// timer: the next round comes with Reset. Rounds never overlap.
 type Job func(ctx context.Context) (next time.Duration, again bool)
 
 // Loop is a started job; see Start.
@@ -23,19 +25,28 @@ type Loop struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	running bool // a round is in progress
-	ended   bool
-	stopCtx func() bool
+	// reset is a Reset during the running round, if resetDuring.
+	reset       time.Duration
+	resetDuring bool
+	ended       bool
+	stopCtx     func() bool
 }
 
-// Start runs job after first, then again after each delay it returns, each
-// round on a goroutine of its own that ends with the round. After ctx is
+// Start runs job after first (a negative first: at the first Reset), then
+// again after each delay it returns, each round on a goroutine of its own
+// that ends with the round. After ctx is
 // done no round starts; a running round sees ctx done and should return
 // soon.
 func Start(ctx context.Context, first time.Duration, job Job) *Loop {
 	l := &Loop{ctx: ctx, job: job, done: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.timer = time.AfterFunc(max(first, 0), l.round)
+	if first < 0 {
+		l.timer = time.AfterFunc(math.MaxInt64, l.round)
+		l.timer.Stop()
+	} else {
+		l.timer = time.AfterFunc(first, l.round)
+	}
 	l.stopCtx = context.AfterFunc(ctx, l.cancel)
 	return l
 }
@@ -47,12 +58,19 @@ func (l *Loop) Done() <-chan struct{} { return l.done }
 // Wait blocks until Done is closed.
 func (l *Loop) Wait() { <-l.done }
 
-// Reset moves the next round to d from now. While a round runs, the delay
-// that round returns decides instead.
+// Reset moves the next round to d from now. While a round runs, the next
+// round comes after the sooner of d and the delay the round returns,
+// counted from the round's end.
 func (l *Loop) Reset(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.running && !l.ended {
+	switch {
+	case l.ended:
+	case l.running:
+		if !l.resetDuring || d < l.reset {
+			l.reset, l.resetDuring = d, true
+		}
+	default:
 		l.timer.Reset(max(d, 0))
 	}
 }
@@ -76,7 +94,15 @@ func (l *Loop) round() {
 		l.endLocked()
 		return
 	}
-	l.timer.Reset(max(next, 0))
+	if l.resetDuring {
+		if next < 0 || l.reset < next {
+			next = l.reset
+		}
+		l.resetDuring = false
+	}
+	if next >= 0 {
+		l.timer.Reset(next)
+	}
 }
 
 // cancel runs when ctx is done: the loop ends now, or when the running

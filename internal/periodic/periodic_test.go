@@ -126,3 +126,34 @@ func equal(a, b []time.Duration) bool {
 	}
 	return true
 }
+
+// A Reset while a round runs is not lost: the next round comes after the
+// sooner of the Reset's delay and the round's own. A negative delay waits
+// for Reset.
+func TestResetDuringRoundAndNegativeDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var at []time.Duration
+		var l *Loop
+		resetInRound := true
+		l = Start(t.Context(), -1, func(context.Context) (time.Duration, bool) {
+			at = append(at, time.Since(start))
+			if resetInRound {
+				resetInRound = false
+				l.Reset(2 * time.Second)
+			}
+			return -1, true
+		})
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if len(at) != 0 {
+			t.Fatalf("rounds at %v before any Reset, want none", at)
+		}
+		l.Reset(0) // at 1 h; that round asks for another 2 s later
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if want := []time.Duration{time.Hour, time.Hour + 2*time.Second}; !equal(at, want) {
+			t.Fatalf("rounds at %v, want %v", at, want)
+		}
+	})
+}
