@@ -107,9 +107,8 @@ func (p *Publisher) connected(conn *connection) {
 	if p.opts.StatusTopic != "" {
 		conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("online"))
 	}
-	select {
-	case p.connects <- struct{}{}:
-	default:
+	if p.opts.OnConnect != nil {
+		p.opts.OnConnect()
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
@@ -97,6 +98,11 @@ type Daemon struct {
 	// now is the wall clock held at the time floor: certificate checks and
 	// the device's own times use it, never a clock back at 1970.
 	now func() time.Time
+
+	// presence publishes the retained state; reconnected asks it to
+	// publish all of it anew after a connect.
+	presence    *periodic.Loop
+	reconnected atomic.Bool
 
 	socTemp   atomicFloat
 	discovery discoveryState
@@ -202,7 +208,7 @@ func Run(ctx context.Context, o Opts) error {
 		}
 		loops = append(loops, poll)
 	}
-	loops = append(loops, d.outbox.Start(ctx), d.expiry.Start(ctx), d.clock.Start(ctx))
+	loops = append(loops, d.outbox.Start(ctx), d.expiry.Start(ctx), d.clock.Start(ctx), d.startPresence(ctx))
 	var wg sync.WaitGroup
 	if o.CertPoll <= 0 {
 		wg.Go(func() { d.certs.Watch(ctx, d.now) })
@@ -214,7 +220,6 @@ func Run(ctx context.Context, o Opts) error {
 	if d.renewer != nil {
 		wg.Go(func() { d.renewer.Run(ctx) })
 	}
-	wg.Go(func() { d.presenceLoop(ctx) })
 
 	// The main loop runs on this goroutine, which would otherwise only
 	// wait for ctx: one goroutine stack less per daemon.
@@ -286,6 +291,7 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		VerifyDelivery: publisher.VerifyMode(b.VerifyDelivery),
 		VerifyEvery:    b.VerifyInterval.Std(),
 		StatusTopic:    d.device + "/status",
+		OnConnect:      d.connected,
 		Stamp:          d.clock.Stamp,
 		Gate:           d.clock,
 		Logger:         d.log,
