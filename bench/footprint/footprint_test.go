@@ -38,7 +38,9 @@ const (
 // once a second against a local Mosquitto (the seed's mTLS listener) and,
 // in the same run, a bare paho client that only stays connected (the
 // anchor) and, if $EDGEPUB_BENCH_BEFORE names another edgepub binary (an
-// older commit built the same way), that one too with its own identity.
+// older commit built the same way), that one too with its own identity and
+// the environment in $EDGEPUB_BENCH_BEFORE_ENV (e.g. GOGC=100, to compare
+// one build under two settings).
 // Over a 60 s window after a 2 min warm-up it reports each process's RSS
 // (peak and mean of 1 s samples, anonymous and file-backed at the end)
 // and the pages it touched in the window (Referenced after clear_refs), CPU
@@ -70,7 +72,11 @@ func BenchmarkFootprint(b *testing.B) {
 				Broker: broker.URL(), CertDir: pki.DeviceDir(b, d.device), StateDir: edgepubproc.StateDir(b),
 				Sensors: 10, Interval: time.Second,
 			}.Write(b)
-			procs[i] = edgepubproc.Start(b, d.bin, edgepubproc.Opts{Config: config})
+			var env []string
+			if d.name == "before" {
+				env = strings.Fields(os.Getenv("EDGEPUB_BENCH_BEFORE_ENV"))
+			}
+			procs[i] = edgepubproc.Start(b, d.bin, edgepubproc.Opts{Config: config, Env: env})
 		}
 		for _, p := range procs {
 			p.WaitLog("connected to broker", 30*time.Second)
