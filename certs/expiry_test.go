@@ -236,9 +236,7 @@ func TestExpiryWatcherStartChecksOnRotationAndInterval(t *testing.T) {
 		}
 		cancel()
 		synctest.Wait()
-		select {
-		case <-loop.Done():
-		default:
+		if !testutil.Closed(loop.Done()) {
 			t.Fatal("loop still running after ctx was cancelled")
 		}
 		time.Sleep(2 * time.Hour)

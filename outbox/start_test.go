@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // Start ticks on a timer: no goroutine waits between ticks, an Append to an
@@ -37,9 +39,7 @@ func TestStartSyncsWithinWindowAfterIdle(t *testing.T) {
 
 		cancel()
 		synctest.Wait()
-		select {
-		case <-loop.Done():
-		default:
+		if !testutil.Closed(loop.Done()) {
 			t.Fatal("loop still running after ctx was cancelled")
 		}
 	})

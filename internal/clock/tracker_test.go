@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/message"
 )
 
@@ -192,9 +193,7 @@ func TestStartPollsUntilSynced(t *testing.T) {
 		if !tr.Synced() {
 			t.Fatal("the sync was not seen at the next poll")
 		}
-		select {
-		case <-loop.Done():
-		default:
+		if !testutil.Closed(loop.Done()) {
 			t.Fatal("loop still running after the sync")
 		}
 
@@ -203,9 +202,7 @@ func TestStartPollsUntilSynced(t *testing.T) {
 		loop = unsynced.Start(ctx)
 		cancel()
 		synctest.Wait()
-		select {
-		case <-loop.Done():
-		default:
+		if !testutil.Closed(loop.Done()) {
 			t.Fatal("loop still running after ctx was cancelled")
 		}
 	})

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/edgepub/edgepub/internal/testutil"
 )
 
 // The job runs after first, then after each delay it returns, and the loop
@@ -32,9 +34,7 @@ func TestRoundsUntilCancel(t *testing.T) {
 		}
 		cancel()
 		synctest.Wait()
-		select {
-		case <-l.Done():
-		default:
+		if !testutil.Closed(l.Done()) {
 			t.Fatal("loop not done after ctx was cancelled")
 		}
 		time.Sleep(time.Minute)
