@@ -34,9 +34,8 @@ type Loop struct {
 
 // Start runs job after first (a negative first: at the first Reset), then
 // again after each delay it returns, each round on a goroutine of its own
-// that ends with the round. After ctx is
-// done no round starts; a running round sees ctx done and should return
-// soon.
+// that ends with the round. After ctx is done no round starts; a running
+// round sees ctx done and should return soon.
 func Start(ctx context.Context, first time.Duration, job Job) *Loop {
 	l := &Loop{ctx: ctx, job: job, done: make(chan struct{})}
 	l.mu.Lock()
