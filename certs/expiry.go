@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/periodic"
 )
 
 // ExpiryOpts configures an ExpiryWatcher. Zero fields take the defaults.
@@ -113,26 +114,32 @@ func (w *ExpiryWatcher) SetBrokerCert(c *x509.Certificate) {
 // Run checks at once, then every Interval and whenever the Source rotates
 // the client pair, until ctx is done.
 func (w *ExpiryWatcher) Run(ctx context.Context) error {
-	w.Check(ctx)
-	seen := w.src.Current()
-	interval := time.NewTicker(w.opts.Interval)
-	defer interval.Stop()
-	rotation := time.NewTicker(min(rotationPoll, w.opts.Interval))
-	defer rotation.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-interval.C:
-			seen = w.src.Current()
+	w.Start(ctx).Wait()
+	return nil
+}
+
+// Start is Run on a timer: it returns at once, and between checks no
+// goroutine waits.
+func (w *ExpiryWatcher) Start(ctx context.Context) *periodic.Loop {
+	every := min(rotationPoll, w.opts.Interval)
+	var (
+		seen    *Bundle
+		checked bool
+		due     time.Time // of the next check by Interval
+	)
+	return periodic.Start(ctx, 0, func(ctx context.Context) (time.Duration, bool) {
+		cur := w.src.Current()
+		switch now := time.Now(); {
+		case !checked || !now.Before(due):
+			checked, due = true, now.Add(w.opts.Interval)
+			seen = cur
 			w.Check(ctx)
-		case <-rotation.C:
-			if cur := w.src.Current(); cur != seen {
-				seen = cur
-				w.Check(ctx)
-			}
+		case cur != seen:
+			seen = cur
+			w.Check(ctx)
 		}
-	}
+		return min(every, time.Until(due)), true
+	})
 }
 
 // Check logs every certificate that is not LevelOK and returns all statuses.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
@@ -199,4 +200,49 @@ func daysLeftOf(w *certs.ExpiryWatcher, which string) (days int, ok bool) {
 		}
 	}
 	return days, ok
+}
+
+// Start checks on a timer: at once, within a minute of a rotated client
+// pair, every Interval, and no more after ctx is cancelled.
+func TestExpiryWatcherStartChecksOnRotationAndInterval(t *testing.T) {
+	src, _ := expiryFixture(t, t0.Add(-time.Hour)) // expired: every check logs it
+	synctest.Test(t, func(t *testing.T) {
+		buf := &testutil.Buffer{}
+		w := certs.NewExpiryWatcher(src, certs.ExpiryOpts{Now: func() time.Time { return t0 }, Logger: jsonLogger(buf), Interval: time.Hour})
+		ctx, cancel := context.WithCancel(t.Context())
+		checks := func() int { return strings.Count(buf.String(), logging.MsgCertExpired) }
+		loop := w.Start(ctx)
+		synctest.Wait()
+		if n := checks(); n != 1 {
+			t.Fatalf("%d checks at start, want 1", n)
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if n := checks(); n != 1 {
+			t.Fatalf("%d checks after 5 min without rotation, want 1", n)
+		}
+		if err := src.Reload(t0); err == nil {
+			t.Fatal("reload of an expired pair: no error")
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := checks(); n != 2 {
+			t.Fatalf("%d checks a minute after the rotation, want 2", n)
+		}
+		time.Sleep(time.Hour - 6*time.Minute)
+		synctest.Wait()
+		if n := checks(); n != 3 {
+			t.Fatalf("%d checks an hour after the start, want 3", n)
+		}
+		cancel()
+		synctest.Wait()
+		if !testutil.Closed(loop.Done()) {
+			t.Fatal("loop still running after ctx was cancelled")
+		}
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		if n := checks(); n != 3 {
+			t.Fatalf("%d checks, want none after the cancel", n)
+		}
+	})
 }

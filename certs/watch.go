@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/certs/internal/certfile"
+	"github.com/edgepub/edgepub/internal/periodic"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -54,27 +55,31 @@ func (s *Source) Watch(ctx context.Context, now func() time.Time) error {
 // goroutine's stack: for many daemons in one process, like the fleet
 // benchmark's. It returns nil when ctx is done.
 func (s *Source) Poll(ctx context.Context, now func() time.Time, interval time.Duration) error {
-	if interval <= 0 {
-		return fmt.Errorf("certificate poll interval %v: must be greater than 0", interval)
+	l, err := s.StartPoll(ctx, now, interval)
+	if err != nil {
+		return err
 	}
-	return s.watch(ctx, watchOpts{Now: now, Poll: interval, pollOnly: true})
+	l.Wait()
+	return nil
+}
+
+// StartPoll is Poll on a timer: it returns at once, and between polls no
+// goroutine waits.
+func (s *Source) StartPoll(ctx context.Context, now func() time.Time, interval time.Duration) (*periodic.Loop, error) {
+	if interval <= 0 {
+		return nil, fmt.Errorf("certificate poll interval %v: must be greater than 0", interval)
+	}
+	return s.startPoll(ctx, watchOpts{Now: now, Poll: interval, pollOnly: true}), nil
 }
 
 // watch is Watch with tunable timings.
 func (s *Source) watch(ctx context.Context, opts watchOpts) error {
-	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultWatchDebounce
-	}
-	if opts.Poll == 0 {
-		opts.Poll = DefaultWatchPoll
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	opts = opts.withDefaults()
+	if opts.pollOnly {
+		s.startPoll(ctx, opts).Wait()
+		return nil
 	}
 	w := &dirWatch{source: s, opts: opts}
-	if opts.pollOnly {
-		return w.run(ctx)
-	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		if opts.Poll < 0 {
@@ -86,6 +91,19 @@ func (s *Source) watch(ctx context.Context, opts watchOpts) error {
 		defer fsw.Close()
 	}
 	return w.run(ctx)
+}
+
+func (o watchOpts) withDefaults() watchOpts {
+	if o.Debounce <= 0 {
+		o.Debounce = DefaultWatchDebounce
+	}
+	if o.Poll == 0 {
+		o.Poll = DefaultWatchPoll
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
 }
 
 type dirWatch struct {
@@ -100,7 +118,8 @@ type dirWatch struct {
 	polled   string // the files as last polled
 }
 
-func (w *dirWatch) run(ctx context.Context) error {
+// begin reads the files' state and reports the watch started.
+func (w *dirWatch) begin() {
 	w.resolved = map[string]string{}
 	w.sync()
 	w.state = w.fileState()
@@ -108,6 +127,10 @@ func (w *dirWatch) run(ctx context.Context) error {
 	if w.opts.Started != nil {
 		w.opts.Started()
 	}
+}
+
+func (w *dirWatch) run(ctx context.Context) error {
+	w.begin()
 
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error
@@ -159,6 +182,42 @@ func (w *dirWatch) run(ctx context.Context) error {
 			w.reload()
 		}
 	}
+}
+
+// startPoll is watch without change events, on a timer: each round polls
+// the files when a poll is due and reloads them once they stayed unchanged
+// for Debounce, like run's poll and debounce timers.
+func (s *Source) startPoll(ctx context.Context, opts watchOpts) *periodic.Loop {
+	opts = opts.withDefaults()
+	w := &dirWatch{source: s, opts: opts}
+	w.begin()
+	var reloadAt time.Time // zero: no reload due
+	nextPoll := time.Now().Add(opts.Poll)
+	return periodic.Start(ctx, opts.Poll, func(context.Context) (time.Duration, bool) {
+		now := time.Now()
+		if !reloadAt.IsZero() && !now.Before(reloadAt) {
+			reloadAt = time.Time{}
+			w.reload()
+		}
+		if !now.Before(nextPoll) {
+			// Like a ticker, a late poll does not cause a burst of polls.
+			nextPoll = now.Add(opts.Poll)
+			// Only a change since the last poll restarts the debounce, as
+			// in run.
+			w.sync()
+			if st := w.fileState(); st != w.polled {
+				w.polled = st
+				if st != w.state {
+					reloadAt = now.Add(opts.Debounce)
+				}
+			}
+		}
+		next := nextPoll
+		if !reloadAt.IsZero() && reloadAt.Before(next) {
+			next = reloadAt
+		}
+		return time.Until(next), true
+	})
 }
 
 func (w *dirWatch) reload() {

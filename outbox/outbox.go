@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/periodic"
 )
 
 const (
@@ -39,12 +40,12 @@ type Outbox struct {
 	log       *slog.Logger
 	notify    chan struct{}
 	tickEvery time.Duration
-	// unsynced tells Run that Append left the first record that may need
-	// an fsync, so it ticks every tickEvery again.
-	unsynced chan struct{}
-	seq      *seqLease
+	seq       *seqLease
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// ticks is Start's loop, nil before: Append moves its next tick to
+	// tickEvery when it leaves the first record that may need an fsync.
+	ticks    *periodic.Loop
 	closed   bool
 	lockFile *os.File
 	scanned  bool
@@ -132,7 +133,6 @@ func Open(dir string, opts *Opts) (*Outbox, error) {
 		opts:      o,
 		log:       o.Logger,
 		notify:    make(chan struct{}, 1),
-		unsynced:  make(chan struct{}, 1),
 		tickEvery: min(max(o.SyncWindow/4, 10*time.Millisecond), 250*time.Millisecond),
 		syncFile:  (*os.File).Sync,
 	}
@@ -255,11 +255,8 @@ func (o *Outbox) Append(t time.Time, encode func(seq uint64) ([]byte, error)) (u
 			o.enterDiskErrorLocked(err)
 			o.mem.append(seq, timeToNanos(t), payload)
 		}
-		if !hadMarks && len(o.disk.syncMarks) > 0 {
-			select {
-			case o.unsynced <- struct{}{}:
-			default:
-			}
+		if !hadMarks && len(o.disk.syncMarks) > 0 && o.ticks != nil {
+			o.ticks.Reset(o.tickEvery)
 		}
 	} else {
 		o.mem.append(seq, timeToNanos(t), payload)

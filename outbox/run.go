@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/periodic"
 )
 
 // idleTickEvery is how often Run ticks while no record waits for an fsync:
@@ -22,26 +23,25 @@ const idleTickEvery = time.Second
 // failed disk. It ticks every tickEvery while a record may need an fsync,
 // else every idleTickEvery. It returns nil when ctx is cancelled.
 func (o *Outbox) Run(ctx context.Context) error {
-	t := time.NewTimer(o.tickEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-o.unsynced:
-			t.Reset(o.tickEvery)
-			continue
-		case <-t.C:
-			o.tick()
-		}
+	o.Start(ctx).Wait()
+	return nil
+}
+
+// Start is Run on a timer: it returns at once, and between ticks no
+// goroutine waits. Call it once.
+func (o *Outbox) Start(ctx context.Context) *periodic.Loop {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ticks = periodic.Start(ctx, o.tickEvery, func(context.Context) (time.Duration, bool) {
+		o.tick()
 		o.mu.Lock()
-		next := idleTickEvery
+		defer o.mu.Unlock()
 		if len(o.disk.syncMarks) > 0 || o.diskErr != nil {
-			next = o.tickEvery
+			return o.tickEvery, true
 		}
-		o.mu.Unlock()
-		t.Reset(max(next, o.tickEvery))
-	}
+		return max(idleTickEvery, o.tickEvery), true
+	})
+	return o.ticks
 }
 
 // tick is one round of Run's work; tests call it in a synctest bubble.

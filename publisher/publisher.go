@@ -51,6 +51,10 @@ type Opts struct {
 	StartJitter time.Duration
 	// InFlight bounds the QoS 1 publishes awaiting their PUBACK.
 	InFlight int
+	// OnConnect, if set, is called after each new connection, on the
+	// publisher's goroutine (it must not block), so that whoever keeps
+	// retained state (health, discovery) can refresh it through Publish.
+	OnConnect func()
 	// StatusTopic, if set, gets a retained "online" on connect and
 	// "offline" on a clean stop or, as the last will, when the connection
 	// dies.
@@ -86,10 +90,6 @@ type Publisher struct {
 	opts  Opts
 	queue Queue
 	log   *slog.Logger
-
-	// connects receives after each new connection; it holds one value so
-	// that a connect before anyone listens is not missed.
-	connects chan struct{}
 
 	// debugAcked rate-limits the debug record of each acknowledged reading.
 	debugAcked *logging.Limiter
@@ -159,14 +159,9 @@ func New(q Queue, opts Opts) *Publisher {
 	if opts.VerifyDelivery == VerifyOff {
 		delivery = DeliveryOff
 	}
-	return &Publisher{opts: opts, queue: q, log: opts.Logger, connects: make(chan struct{}, 1), status: Status{Since: time.Now(), Delivery: delivery},
+	return &Publisher{opts: opts, queue: q, log: opts.Logger, status: Status{Since: time.Now(), Delivery: delivery},
 		debugAcked: logging.NewLimiter(debugAckedPerSecond, time.Second)}
 }
-
-// Connects receives after each new connection, so that whoever keeps
-// retained state (health, discovery) can refresh it through Publish. Several
-// connects before a receive count as one.
-func (p *Publisher) Connects() <-chan struct{} { return p.connects }
 
 // Status returns the current state.
 func (p *Publisher) Status() Status {

@@ -107,9 +107,8 @@ func (p *Publisher) connected(conn *connection) {
 	if p.opts.StatusTopic != "" {
 		conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("online"))
 	}
-	select {
-	case p.connects <- struct{}{}:
-	default:
+	if p.opts.OnConnect != nil {
+		p.opts.OnConnect()
 	}
 }
 
@@ -246,9 +245,8 @@ func (p *Publisher) serveVerified(ctx context.Context, conn *connection) error {
 	}
 	connCtx, cancel := context.WithCancel(ctx)
 	gate := newDeliveryGate()
-	done := make(chan struct{})
-	go func() { defer close(done); p.verifyLoop(connCtx, conn, gate) }()
-	defer func() { cancel(); <-done }()
+	verify := p.verifyLoop(connCtx, conn, gate)
+	defer func() { cancel(); verify.Wait() }()
 	if p.opts.VerifyDelivery == VerifyWarn {
 		return p.serve(ctx, conn, nil) // sends anyway; serve counts unconfirmed acks
 	}

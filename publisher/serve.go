@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,8 +42,11 @@ var errConnectionLost = errors.New("connection lost")
 // Opts.Gate while the broker is not known to route this device's publishes.
 func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) error {
 	var (
-		window = make([]inflight, 0, p.opts.InFlight)
-		sends  = make([]inflight, 0, p.opts.InFlight)
+		// window and sends grow with use, not to InFlight at once: most
+		// devices have one or two readings out at a time, and a fleet of
+		// thousands in one process would carry the rest for nothing.
+		window []inflight
+		sends  []inflight
 		cursor uint64 // highest seq handed to paho on this connection
 		// drainTo is the newest seq queued at connect: once it is acked,
 		// the backlog is delivered, however fast new readings arrive.
@@ -139,17 +143,19 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) 
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		// Ack every publish that completed, oldest first.
-		for len(window) > 0 && isDone(window[0].tok) {
-			if err := window[0].tok.Error(); err != nil {
-				return fmt.Errorf("publish of seq %d failed: %w", window[0].seq, err)
+		// Ack every publish that completed, oldest first. The rest move to
+		// the front, so the window's array is reused, not grown again.
+		acked := 0
+		for ; acked < len(window) && isDone(window[acked].tok); acked++ {
+			in := window[acked]
+			if err := in.tok.Error(); err != nil {
+				return fmt.Errorf("publish of seq %d failed: %w", in.seq, err)
 			}
-			seq := window[0].seq
+			seq := in.seq
 			p.queue.Ack(seq)
 			if debug {
-				p.logAcked(window[0])
+				p.logAcked(in)
 			}
-			window = window[1:]
 			drained++
 			p.setStatus(func(s *Status) {
 				s.Delivered++
@@ -162,6 +168,7 @@ func (p *Publisher) serve(ctx context.Context, conn *connection, delivery Gate) 
 				p.log.Info("backlog delivered", "readings", drained, "took", time.Now().Sub(start).Round(time.Millisecond).String(), logging.MessageID(logging.MsgDrainFinished))
 			}
 		}
+		window = slices.Delete(window, 0, acked)
 	}
 }
 

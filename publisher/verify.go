@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/periodic"
 )
 
 // VerifyMode says what the publisher does while the broker does not route
@@ -89,32 +90,34 @@ func (g *deliveryGate) set(ok bool) {
 // verifyLoop checks after connect and then every VerifyEvery (every
 // probeRetry while it fails) that the broker routes this device's
 // publishes: it subscribes to ProbeTopic and sees its own probe come back.
-// It returns when the connection is lost or ctx is done.
-func (p *Publisher) verifyLoop(ctx context.Context, conn *connection, gate *deliveryGate) {
+// Between checks it holds a timer, not a goroutine. It ends when the
+// connection is lost or ctx is done.
+func (p *Publisher) verifyLoop(ctx context.Context, conn *connection, gate *deliveryGate) *periodic.Loop {
 	topic := ProbeTopic(p.opts.ClientID)
 	back := make(chan string, 4)
-	subErr := p.subscribeProbe(ctx, conn, topic, back)
-	for {
-		err := subErr
+	var subscribed bool
+	return periodic.Start(ctx, 0, func(ctx context.Context) (time.Duration, bool) {
+		if isLost(conn) {
+			return 0, false
+		}
+		var err error
+		if !subscribed {
+			err = p.subscribeProbe(ctx, conn, topic, back)
+			subscribed = err == nil
+		}
 		if err == nil {
 			err = p.probe(ctx, conn, topic, back)
 		}
 		if ctx.Err() != nil || isLost(conn) {
-			return
+			return 0, false
 		}
 		gate.set(err == nil) // before the status says so, so nothing slips out
 		p.deliveryChecked(err)
-		wait := p.opts.VerifyEvery
 		if err != nil {
-			wait = probeRetry
+			return probeRetry, true
 		}
-		if !sleepOrLost(ctx, conn, wait) {
-			return
-		}
-		if subErr != nil {
-			subErr = p.subscribeProbe(ctx, conn, topic, back)
-		}
-	}
+		return p.opts.VerifyEvery, true
+	})
 }
 
 func (p *Publisher) subscribeProbe(ctx context.Context, conn *connection, topic string, back chan<- string) error {

@@ -87,10 +87,16 @@ func (r *Runner) Run(ctx context.Context, sources []Source, emit func(Reading)) 
 	// interval (or multiples) are read together: one wake-up of the
 	// process per round instead of one per sensor.
 	epoch := time.Now()
-	for _, src := range sources {
+	for i, src := range sources {
 		r.mu.Lock()
 		r.status[src.Name] = &SensorStatus{Name: src.Name}
 		r.mu.Unlock()
+		if i == len(sources)-1 {
+			// The last sensor is read on this goroutine, which would
+			// otherwise only wait: one goroutine stack less.
+			r.loop(ctx, src, epoch, emit)
+			break
+		}
 		wg.Go(func() { r.loop(ctx, src, epoch, emit) })
 	}
 	wg.Wait()

@@ -329,13 +329,16 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 		res.PrefillSeconds = time.Since(start).Seconds()
 	}
 
+	connected := make(chan struct{})
+	var connectedOnce sync.Once
 	p := publisher.New(ob, publisher.Opts{
 		URLs:      []string{c.broker},
 		ClientID:  device,
 		TLSConfig: func(string) *tls.Config { return tlsConfig(src, c.broker) },
 		KeepAlive: 30 * time.Second, ConnectTimeout: 10 * time.Second,
 		BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second,
-		InFlight: c.window,
+		InFlight:  c.window,
+		OnConnect: func() { connectedOnce.Do(func() { close(connected) }) },
 	})
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -345,7 +348,7 @@ func edgepub(ctx context.Context, c config, src *certs.Source) (Result, error) {
 	wg.Go(func() { p.Run(runCtx) })
 	// The span starts once connected, as the paho loop's does.
 	select {
-	case <-p.Connects():
+	case <-connected:
 	case <-ctx.Done():
 		return res, fmt.Errorf("not connected: %w", ctx.Err())
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/periodic"
 	"github.com/edgepub/edgepub/message"
 )
 
@@ -116,25 +117,34 @@ func (t *Tracker) Stamp(f message.Framed) []byte {
 
 // Run polls the clock until ctx is done: every second while publishing is
 // held, every 30 s while unsynced after that, and not at all once synced.
-func (t *Tracker) Run(ctx context.Context) {
-	for {
-		t.mu.Lock()
-		synced, held := t.synced, t.held
-		t.mu.Unlock()
-		if synced {
-			return
-		}
-		every := pollUnsynced
-		if held {
-			every = min(pollHeld, t.opts.HoldUnsynced-t.opts.Source.SinceBoot())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(max(every, time.Millisecond)):
+func (t *Tracker) Run(ctx context.Context) { t.Start(ctx).Wait() }
+
+// Start is Run on a timer: it returns at once, and between polls no
+// goroutine waits. The loop ends once synced or when ctx is done.
+func (t *Tracker) Start(ctx context.Context) *periodic.Loop {
+	first, _ := t.nextPoll()
+	return periodic.Start(ctx, first, func(context.Context) (time.Duration, bool) {
+		if t.Synced() {
+			return 0, false
 		}
 		t.poll(true)
+		return t.nextPoll()
+	})
+}
+
+// nextPoll is the delay until the next poll; again is false once synced.
+func (t *Tracker) nextPoll() (next time.Duration, again bool) {
+	t.mu.Lock()
+	synced, held := t.synced, t.held
+	t.mu.Unlock()
+	if synced {
+		return 0, false
 	}
+	every := pollUnsynced
+	if held {
+		every = min(pollHeld, t.opts.HoldUnsynced-t.opts.Source.SinceBoot())
+	}
+	return max(every, time.Millisecond), true
 }
 
 // poll asks the clock; announce logs the transitions (not at start, where

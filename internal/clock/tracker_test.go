@@ -1,11 +1,14 @@
 package clock
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/edgepub/edgepub/internal/testutil"
 	"github.com/edgepub/edgepub/message"
 )
 
@@ -169,4 +172,38 @@ func TestStampLeavesOldFramesAlone(t *testing.T) {
 	if got := tr.Stamp(f); string(got) != string(f.Payload) {
 		t.Errorf("got %s", got)
 	}
+}
+
+// Start polls on a timer: an unsynced clock is polled every 30 s, the
+// sync is seen at the next poll, and the loop then ends by itself, without
+// ctx being cancelled; cancelling ctx ends an unsynced one.
+func TestStartPollsUntilSynced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{wall: trueBoot, sinceBoot: time.Hour, boot: bootA}
+		tr := NewTracker(TrackerOpts{Source: src})
+		loop := tr.Start(t.Context())
+		time.Sleep(pollUnsynced + time.Second)
+		synctest.Wait()
+		if tr.Synced() {
+			t.Fatal("synced before the clock was")
+		}
+		src.advance(time.Second, true, trueBoot)
+		time.Sleep(pollUnsynced)
+		synctest.Wait()
+		if !tr.Synced() {
+			t.Fatal("the sync was not seen at the next poll")
+		}
+		if !testutil.Closed(loop.Done()) {
+			t.Fatal("loop still running after the sync")
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		unsynced := NewTracker(TrackerOpts{Source: &fakeSource{wall: trueBoot, sinceBoot: time.Hour, boot: bootB}})
+		loop = unsynced.Start(ctx)
+		cancel()
+		synctest.Wait()
+		if !testutil.Closed(loop.Done()) {
+			t.Fatal("loop still running after ctx was cancelled")
+		}
+	})
 }

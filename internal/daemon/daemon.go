@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgepub/edgepub/certs"
@@ -24,6 +25,7 @@ import (
 	"github.com/edgepub/edgepub/config"
 	"github.com/edgepub/edgepub/internal/clock"
 	"github.com/edgepub/edgepub/internal/logging"
+	"github.com/edgepub/edgepub/internal/periodic"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/publisher"
@@ -96,6 +98,11 @@ type Daemon struct {
 	// now is the wall clock held at the time floor: certificate checks and
 	// the device's own times use it, never a clock back at 1970.
 	now func() time.Time
+
+	// presence publishes the retained state; reconnected asks it to
+	// publish all of it anew after a connect.
+	presence    *periodic.Loop
+	reconnected atomic.Bool
 
 	socTemp   atomicFloat
 	discovery discoveryState
@@ -190,29 +197,39 @@ func Run(ctx context.Context, o Opts) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { d.outbox.Run(ctx) })
+	// Loops that only wait on a timer run on its callbacks: no goroutine
+	// is parked between their rounds. The cert poll starts first: its
+	// error leaves nothing running.
+	var loops []*periodic.Loop
 	if o.CertPoll > 0 {
-		wg.Go(func() { d.certs.Poll(ctx, d.now, o.CertPoll) })
-	} else {
+		poll, err := d.certs.StartPoll(ctx, d.now, o.CertPoll)
+		if err != nil {
+			return err
+		}
+		loops = append(loops, poll)
+	}
+	loops = append(loops, d.outbox.Start(ctx), d.expiry.Start(ctx), d.clock.Start(ctx), d.startPresence(ctx))
+	var wg sync.WaitGroup
+	if o.CertPoll <= 0 {
 		wg.Go(func() { d.certs.Watch(ctx, d.now) })
 	}
-	wg.Go(func() { d.expiry.Run(ctx) })
 	wg.Go(func() { d.runner.Run(ctx, sources, d.accept) })
 	wg.Go(func() { d.publisher.Run(ctx) })
 	supervisor := newSupervisor(d.StatusLine, d.reload, o)
 	wg.Go(func() { o.Notifier.RunWatchdog(ctx, supervisor.alive) })
-	wg.Go(func() { supervisor.run(ctx) })
 	if d.renewer != nil {
 		wg.Go(func() { d.renewer.Run(ctx) })
 	}
-	wg.Go(func() { d.presenceLoop(ctx) })
-	wg.Go(func() { d.clock.Run(ctx) })
 
-	<-ctx.Done()
+	// The main loop runs on this goroutine, which would otherwise only
+	// wait for ctx: one goroutine stack less per daemon.
+	supervisor.run(ctx)
 	o.Notifier.Stopping()
 	d.log.Info("stopping", "backlog", d.outbox.Stats().Backlog, logging.MessageID(logging.MsgStopping))
 	wg.Wait()
+	for _, l := range loops {
+		l.Wait()
+	}
 	haltSensors(sources, d.log)
 	if err := floor.Persist(true); err != nil {
 		d.log.Warn("time floor not saved", "error", err)
@@ -274,6 +291,7 @@ func (d *Daemon) publisherOpts() publisher.Opts {
 		VerifyDelivery: publisher.VerifyMode(b.VerifyDelivery),
 		VerifyEvery:    b.VerifyInterval.Std(),
 		StatusTopic:    d.device + "/status",
+		OnConnect:      d.connected,
 		Stamp:          d.clock.Stamp,
 		Gate:           d.clock,
 		Logger:         d.log,

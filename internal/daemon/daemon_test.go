@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"testing"
@@ -297,4 +298,32 @@ func TestMissingCertDirIsAClearError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ca.crt") {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// The retained health goes out at every connect, not only every
+// health_interval: with an interval of an hour, the health is published at
+// the first connect and again, with reconnects 1, after a broker restart.
+// The presence loop waits on a timer and is woken by the publisher's
+// OnConnect; the daemon stops with it.
+func TestHealthRefreshedOnEveryConnect(t *testing.T) {
+	pki := mosquittotest.NewSeedPKI(t, "127.0.0.1", "Kai")
+	broker := mosquittotest.Start(t, mosquittotest.Opts{PKI: pki})
+	sub := broker.Subscribe(t, "Kai/health", mosquittotest.SubOpts{Persistent: true})
+	cfg := testConfig(t, broker, pki.DeviceDir(t, "Kai"), t.TempDir())
+	cfg.Presence.HealthInterval = config.Duration(time.Hour)
+	r := startDaemon(t, Opts{Config: cfg})
+	withReconnects := func(n int) func([]mosquittotest.Message) bool {
+		return func(msgs []mosquittotest.Message) bool {
+			for _, m := range msgs {
+				if m.Topic == "Kai/health" && strings.Contains(m.Payload, `"connected":true,"reconnects":`+strconv.Itoa(n)+`,`) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	sub.WaitFor(10*time.Second, "health at the first connect", withReconnects(0))
+	broker.Restart()
+	sub.WaitFor(20*time.Second, "health at the reconnect", withReconnects(1))
+	r.stop(t)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/renew"
+	"github.com/edgepub/edgepub/internal/periodic"
 	"github.com/edgepub/edgepub/message"
 	"github.com/edgepub/edgepub/outbox"
 	"github.com/edgepub/edgepub/publisher"
@@ -95,25 +96,39 @@ func (d *Daemon) Health() Health {
 	return h
 }
 
-// presenceLoop keeps the retained state fresh: Health every interval while
-// connected, and Health and discovery again after every connect.
-func (d *Daemon) presenceLoop(ctx context.Context) {
-	var tick <-chan time.Time
-	if every := d.opts.Config.Presence.HealthInterval.Std(); every > 0 {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		tick = t.C
+// startPresence keeps the retained state fresh: Health every interval while
+// connected, and Health and discovery again after every connect
+// (connected). It runs on timer callbacks, one round at a time.
+func (d *Daemon) startPresence(ctx context.Context) *periodic.Loop {
+	every := d.opts.Config.Presence.HealthInterval.Std()
+	nextHealth := time.Now().Add(every)
+	untilHealth := func() time.Duration {
+		if every <= 0 {
+			return -1 // only connects wake the loop
+		}
+		return time.Until(nextHealth)
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick:
-			d.publishHealth(ctx)
-		case <-d.publisher.Connects():
+	d.presence = periodic.Start(ctx, untilHealth(), func(ctx context.Context) (time.Duration, bool) {
+		if d.reconnected.Swap(false) {
 			d.refreshRetained(ctx)
 		}
-	}
+		if now := time.Now(); every > 0 && !now.Before(nextHealth) {
+			// Like a ticker: a late round does not cause a burst.
+			for !nextHealth.After(now) {
+				nextHealth = nextHealth.Add(every)
+			}
+			d.publishHealth(ctx)
+		}
+		return untilHealth(), true
+	})
+	return d.presence
+}
+
+// connected is the publisher's OnConnect: the retained state is published
+// anew on the presence loop.
+func (d *Daemon) connected() {
+	d.reconnected.Store(true)
+	d.presence.Reset(0)
 }
 
 func (d *Daemon) publishHealth(ctx context.Context) {

@@ -88,3 +88,14 @@ func InotifyInstances(t testing.TB) int {
 	}
 	return n
 }
+
+// Closed reports, without waiting, whether ch is closed: e.g. a loop's
+// Done after its ctx was cancelled and a synctest bubble settled.
+func Closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
