@@ -171,20 +171,9 @@ func (p *Publisher) identityInUse(brokerURL string) {
 // disconnects, within about a second so shutdown stays under two.
 func (p *Publisher) closeCleanly(conn *connection) {
 	if p.opts.StatusTopic != "" {
-		// paho's Publish itself waits up to its write timeout for a writer
-		// that a dying connection may never free; the stop must not wait.
-		deadline := time.NewTimer(700 * time.Millisecond)
-		defer deadline.Stop()
-		sent := make(chan mqtt.Token, 1)
-		go func() { sent <- conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("offline")) }()
-		select {
-		case tok := <-sent:
-			select {
-			case <-tok.Done():
-			case <-deadline.C:
-			}
-		case <-deadline.C:
-		}
+		waitToken(context.Background(), conn, 700*time.Millisecond, func() mqtt.Token {
+			return conn.client.Publish(p.opts.StatusTopic, 1, true, []byte("offline"))
+		})
 	}
 	conn.client.Disconnect(200)
 	p.setStatus(func(s *Status) { s.Connected, s.Since = false, time.Now() })

@@ -121,13 +121,15 @@ func (p *Publisher) verifyLoop(ctx context.Context, conn *connection, gate *deli
 }
 
 func (p *Publisher) subscribeProbe(ctx context.Context, conn *connection, topic string, back chan<- string) error {
-	tok := conn.client.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
-		select {
-		case back <- string(m.Payload()):
-		default:
-		}
+	tok, err := waitToken(ctx, conn, p.opts.ProbeTimeout, func() mqtt.Token {
+		return conn.client.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+			select {
+			case back <- string(m.Payload()):
+			default:
+			}
+		})
 	})
-	if err := waitToken(ctx, conn, tok, p.opts.ProbeTimeout); err != nil {
+	if err != nil {
 		return fmt.Errorf("subscribe to %s: %w", topic, err)
 	}
 	if st, ok := tok.(*mqtt.SubscribeToken); ok && st.Result()[topic] == 0x80 {
@@ -141,7 +143,7 @@ func (p *Publisher) probe(ctx context.Context, conn *connection, topic string, b
 	var b [8]byte
 	rand.Read(b[:])
 	nonce := hex.EncodeToString(b[:])
-	if err := waitToken(ctx, conn, conn.client.Publish(topic, 1, false, nonce), p.opts.ProbeTimeout); err != nil {
+	if _, err := waitToken(ctx, conn, p.opts.ProbeTimeout, func() mqtt.Token { return conn.client.Publish(topic, 1, false, nonce) }); err != nil {
 		return fmt.Errorf("publish to %s: %w", topic, err)
 	}
 	t := time.NewTimer(p.opts.ProbeTimeout)
@@ -194,18 +196,29 @@ func DeliveryProblem(mode VerifyMode) string {
 	return "the broker does not deliver this device's publishes back to it, so it may be dropping them (Mosquitto acknowledges a publish its ACL denies and discards it): add `" + ACLLine + "` to the broker's acl_file and reload Mosquitto (systemctl reload mosquitto); if the ACL lets this device write but deliberately not read its topics, set broker.verify_delivery: warn; " + what
 }
 
-func waitToken(ctx context.Context, conn *connection, tok mqtt.Token, timeout time.Duration) error {
+func waitToken(ctx context.Context, conn *connection, timeout time.Duration, call func() mqtt.Token) (mqtt.Token, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-t.C:
-		return fmt.Errorf("no answer within %v", timeout)
-	case <-conn.lost:
-		return errConnectionLost
-	case <-ctx.Done():
-		return ctx.Err()
+	// The call runs aside: paho's Publish and Subscribe themselves wait up
+	// to the write timeout for paho's writer, which a dying connection may
+	// never free, and a stop must not wait for that.
+	made := make(chan mqtt.Token, 1)
+	go func() { made <- call() }()
+	var tok mqtt.Token
+	var answered <-chan struct{}
+	for {
+		select {
+		case tok = <-made:
+			made, answered = nil, tok.Done()
+		case <-answered:
+			return tok, tok.Error()
+		case <-t.C:
+			return nil, fmt.Errorf("no answer within %v", timeout)
+		case <-conn.lost:
+			return nil, errConnectionLost
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

@@ -1,11 +1,16 @@
 package publisher
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgepub/edgepub/internal/logging"
 	"github.com/edgepub/edgepub/internal/mosquittotest"
@@ -141,4 +146,31 @@ func TestPeriodicCheckNoticesACLChange(t *testing.T) {
 	broker.Reload()
 	sub.WaitFor(20*time.Second, "all 10 readings", func(m []mosquittotest.Message) bool { return count(m, "Kai/sensors/env") >= 10 })
 	waitFor(t, "queue drained", func() bool { return q.unacked() == 0 })
+}
+
+// paho's Publish and Subscribe can themselves block until the write
+// timeout; waitToken returns on ctx, a lost connection or its own timeout
+// without waiting for the call.
+func TestWaitTokenDoesNotWaitForABlockedCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		blocked := func() mqtt.Token { <-release; return nil }
+
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := waitToken(ctx, &connection{lost: make(chan struct{})}, time.Hour, blocked); !errors.Is(err, context.Canceled) {
+			t.Errorf("ctx done: %v", err)
+		}
+		lost := &connection{lost: make(chan struct{})}
+		lost.markLost(nil)
+		if _, err := waitToken(context.Background(), lost, time.Hour, blocked); !errors.Is(err, errConnectionLost) {
+			t.Errorf("connection lost: %v", err)
+		}
+		start := time.Now()
+		_, err := waitToken(context.Background(), &connection{lost: make(chan struct{})}, time.Second, blocked)
+		if err == nil || !strings.Contains(err.Error(), "no answer within 1s") || time.Since(start) != time.Second {
+			t.Errorf("timeout: %v after %v", err, time.Since(start))
+		}
+	})
 }
