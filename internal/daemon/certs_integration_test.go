@@ -552,7 +552,7 @@ func deliveredThrough(t *testing.T, sub *mosquittotest.Subscriber, device string
 			if len(missing) > 20 {
 				missing = append(missing[:20], "…")
 			}
-			t.Fatalf("%d of seq 1..%d never arrived within %v: %s", len(missing), last, timeout, strings.Join(missing, ", "))
+			t.Fatalf("%d of seq 1..%d never arrived within %v: %s\n%s", len(missing), last, timeout, strings.Join(missing, ", "), sub.Diagnosis())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -143,7 +143,7 @@ func (s *Subscriber) WaitFor(timeout time.Duration, what string, done func([]Mes
 	seen := false
 	defer func() {
 		if !seen {
-			s.t.Logf("subscriber: %d messages received; its stderr: %q; the broker's log ends:\n%s", len(msgs), s.stderr.String(), tail(s.broker.Log(), 40))
+			s.t.Logf("subscriber: %d messages received; %s", len(msgs), s.Diagnosis())
 		}
 	}()
 	testutil.Eventually(s.t, timeout, "subscriber: "+what, func() bool {
@@ -177,6 +177,18 @@ func (s *Subscriber) Stop() {
 	}
 	<-s.done
 	s.cmd.Wait()
+}
+
+// Diagnosis says, for a failed test, whether mosquitto_sub still runs, what
+// it wrote to stderr and how the broker's log ends.
+func (s *Subscriber) Diagnosis() string {
+	running := "running"
+	select {
+	case <-s.done:
+		running = "exited"
+	default:
+	}
+	return fmt.Sprintf("mosquitto_sub %s, its stderr: %q; the broker's log ends:\n%s", running, s.stderr.String(), tail(s.broker.Log(), 40))
 }
 
 // tail returns the last n lines of log.
