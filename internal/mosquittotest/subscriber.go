@@ -3,6 +3,7 @@ package mosquittotest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,16 +25,25 @@ type Message struct {
 // Subscriber is a real mosquitto_sub process logged in as the monitor
 // identity, with QoS 1 and, if asked, a persistent session so that it keeps
 // everything across broker restarts.
+//
+// mosquitto_sub 2.0.11 sometimes exits with "Error: Protocol error" when the
+// broker shuts down under it, instead of reconnecting. A persistent
+// subscriber is then started again: its session kept what the broker queued
+// meanwhile, so nothing is lost, as with a reconnect.
 type Subscriber struct {
-	t      testing.TB
-	broker *Broker
-	cmd    *exec.Cmd
-	done   chan struct{}
-	syncs  int
-	stderr *testutil.Buffer
+	t          testing.TB
+	broker     *Broker
+	args       []string
+	persistent bool
+	stop       chan struct{}
+	done       chan struct{}
+	syncs      int
+	stderr     *testutil.Buffer
 
-	mu   sync.Mutex
-	msgs []Message
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	restarts int
+	msgs     []Message
 }
 
 // SubOpts configures a subscriber.
@@ -63,29 +73,12 @@ func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
 	if o.Persistent {
 		args = append(args, "-c")
 	}
-	cmd := b.command("mosquitto_sub", args...)
-	out, err := cmd.StdoutPipe()
+	s := &Subscriber{t: t, broker: b, args: args, persistent: o.Persistent, stop: make(chan struct{}), done: make(chan struct{}), stderr: &testutil.Buffer{}}
+	out, err := s.start()
 	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &testutil.Buffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
 		t.Fatalf("start mosquitto_sub (apt-get install -y mosquitto-clients): %v", err)
 	}
-	s := &Subscriber{t: t, broker: b, cmd: cmd, done: make(chan struct{}), stderr: stderr}
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			retained, rest, _ := strings.Cut(sc.Text(), " ")
-			topic, payload, _ := strings.Cut(rest, " ")
-			s.mu.Lock()
-			s.msgs = append(s.msgs, Message{Topic: topic, Payload: payload, Retained: retained == "1"})
-			s.mu.Unlock()
-		}
-	}()
+	go s.run(out)
 	t.Cleanup(s.Stop)
 	// A probe proves the subscription is in place before the test publishes.
 	deadline := time.Now().Add(10 * time.Second)
@@ -95,9 +88,70 @@ func (b *Broker) Subscribe(t testing.TB, filter string, o SubOpts) *Subscriber {
 			return s
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("subscriber did not come up: %s\nbroker log:\n%s", stderr.String(), b.Log())
+			t.Fatalf("subscriber did not come up: %s\nbroker log:\n%s", s.stderr.String(), b.Log())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// start starts mosquitto_sub and returns its output.
+func (s *Subscriber) start() (io.Reader, error) {
+	cmd := s.broker.command("mosquitto_sub", s.args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	select {
+	case <-s.stop: // Stop came while it started
+		cmd.Process.Kill()
+	default:
+	}
+	return out, nil
+}
+
+// run reads mosquitto_sub's output and starts a persistent subscriber
+// again when it exits before Stop.
+func (s *Subscriber) run(out io.Reader) {
+	defer close(s.done)
+	for {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			retained, rest, _ := strings.Cut(sc.Text(), " ")
+			topic, payload, _ := strings.Cut(rest, " ")
+			s.mu.Lock()
+			s.msgs = append(s.msgs, Message{Topic: topic, Payload: payload, Retained: retained == "1"})
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		cmd := s.cmd
+		s.mu.Unlock()
+		cmd.Wait()
+		if !s.persistent {
+			return
+		}
+		// Not at once: while the broker is down mosquitto_sub exits at
+		// its first connect.
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		var err error
+		if out, err = s.start(); err != nil {
+			fmt.Fprintf(s.stderr, "edgepub test harness: cannot start mosquitto_sub again: %v\n", err)
+			return
+		}
+		s.mu.Lock()
+		s.restarts++
+		s.mu.Unlock()
 	}
 }
 
@@ -172,11 +226,16 @@ func (s *Subscriber) Sync() {
 
 // Stop ends the subscriber.
 func (s *Subscriber) Stop() {
-	if s.cmd.Process != nil {
-		s.cmd.Process.Kill()
+	select {
+	case <-s.stop:
+		return // stopped before
+	default:
 	}
+	close(s.stop)
+	s.mu.Lock()
+	s.cmd.Process.Kill()
+	s.mu.Unlock()
 	<-s.done
-	s.cmd.Wait()
 }
 
 // Diagnosis says, for a failed test, whether mosquitto_sub still runs, what
@@ -188,7 +247,10 @@ func (s *Subscriber) Diagnosis() string {
 		running = "exited"
 	default:
 	}
-	return fmt.Sprintf("mosquitto_sub %s, its stderr: %q; the broker's log ends:\n%s", running, s.stderr.String(), tail(s.broker.Log(), 40))
+	s.mu.Lock()
+	restarts := s.restarts
+	s.mu.Unlock()
+	return fmt.Sprintf("mosquitto_sub %s (started again %d times), its stderr: %q; the broker's log ends:\n%s", running, restarts, s.stderr.String(), tail(s.broker.Log(), 40))
 }
 
 // tail returns the last n lines of log.
