@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/edgepub/edgepub/certs"
 	"github.com/edgepub/edgepub/certs/pki"
@@ -64,11 +65,17 @@ func TestLoadUnreadableKey(t *testing.T) {
 	}
 	bin := filepath.Join(base, "certs.test")
 	writeFile(t, bin, self, 0o755)
-	cmd := exec.Command(bin, "-test.run=^TestUnreadableChild$", "-test.v", "-test.count=1")
-	cmd.Dir = base
-	cmd.Env = append(os.Environ(), unreadableDirEnv+"="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	out, err := cmd.CombinedOutput()
+	// A parallel test's fork can hold the copy open for writing until its
+	// child execs, and exec then fails with ETXTBSY (golang/go#22315).
+	var out []byte
+	testutil.Eventually(t, 30*time.Second, "the copied test binary can be run", func() bool {
+		cmd := exec.Command(bin, "-test.run=^TestUnreadableChild$", "-test.v", "-test.count=1")
+		cmd.Dir = base
+		cmd.Env = append(os.Environ(), unreadableDirEnv+"="+dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		out, err = cmd.CombinedOutput()
+		return !errors.Is(err, syscall.ETXTBSY)
+	})
 	if err != nil {
 		t.Fatalf("check as user nobody failed: %v\n%s", err, out)
 	}
