@@ -122,19 +122,16 @@ func (w *ExpiryWatcher) Run(ctx context.Context) error {
 // goroutine waits.
 func (w *ExpiryWatcher) Start(ctx context.Context) *periodic.Loop {
 	every := min(rotationPoll, w.opts.Interval)
-	var (
-		seen    *Bundle
-		checked bool
-		due     time.Time // of the next check by Interval
-	)
+	var seen *Bundle
+	due := time.Now() // of the next check by Interval: the first is at once
 	return periodic.Start(ctx, 0, func(ctx context.Context) (time.Duration, bool) {
 		cur := w.src.Current()
-		switch now := time.Now(); {
-		case !checked || !now.Before(due):
-			checked, due = true, now.Add(w.opts.Interval)
-			seen = cur
-			w.Check(ctx)
-		case cur != seen:
+		now := time.Now()
+		byInterval := !now.Before(due)
+		if byInterval {
+			due = periodic.NextTick(due, now, w.opts.Interval)
+		}
+		if byInterval || cur != seen {
 			seen = cur
 			w.Check(ctx)
 		}

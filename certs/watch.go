@@ -200,8 +200,7 @@ func (s *Source) startPoll(ctx context.Context, opts watchOpts) *periodic.Loop {
 			w.reload()
 		}
 		if !now.Before(nextPoll) {
-			// Like a ticker, a late poll does not cause a burst of polls.
-			nextPoll = now.Add(opts.Poll)
+			nextPoll = periodic.NextTick(nextPoll, now, opts.Poll)
 			// Only a change since the last poll restarts the debounce, as
 			// in run.
 			w.sync()

@@ -113,10 +113,7 @@ func (d *Daemon) startPresence(ctx context.Context) *periodic.Loop {
 			d.refreshRetained(ctx)
 		}
 		if now := time.Now(); every > 0 && !now.Before(nextHealth) {
-			// Like a ticker: a late round does not cause a burst.
-			for !nextHealth.After(now) {
-				nextHealth = nextHealth.Add(every)
-			}
+			nextHealth = periodic.NextTick(nextHealth, now, every)
 			d.publishHealth(ctx)
 		}
 		return untilHealth(), true

@@ -50,6 +50,17 @@ func Start(ctx context.Context, first time.Duration, job Job) *Loop {
 	return l
 }
 
+// NextTick returns the next tick after now of a ticker that ticks every
+// interval from due: due itself while it lies ahead, else the first tick
+// after now. Like time.Ticker, a late round skips the ticks it missed
+// instead of running them in a burst, and the phase stays.
+func NextTick(due, now time.Time, every time.Duration) time.Time {
+	if now.Before(due) {
+		return due
+	}
+	return due.Add((now.Sub(due)/every + 1) * every)
+}
+
 // Done is closed once the loop has ended (ctx done, or the job said no
 // further round) and no round runs.
 func (l *Loop) Done() <-chan struct{} { return l.done }
