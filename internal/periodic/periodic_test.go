@@ -3,6 +3,7 @@ package periodic
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -26,7 +27,7 @@ func TestRoundsUntilCancel(t *testing.T) {
 		})
 		time.Sleep(9 * time.Second) // fake time: rounds at 2, 5, 8 s
 		synctest.Wait()
-		if want := []time.Duration{2 * time.Second, 5 * time.Second, 8 * time.Second}; !equal(at, want) {
+		if want := []time.Duration{2 * time.Second, 5 * time.Second, 8 * time.Second}; !slices.Equal(at, want) {
 			t.Fatalf("rounds at %v, want %v", at, want)
 		}
 		if n := runtime.NumGoroutine(); n != before {
@@ -64,10 +65,8 @@ func TestCancelWaitsForRunningRound(t *testing.T) {
 		}
 		cancel()
 		synctest.Wait()
-		select {
-		case <-l.Done():
+		if testutil.Closed(l.Done()) {
 			t.Fatal("loop done while its round still runs")
-		default:
 		}
 		close(release)
 		l.Wait()
@@ -109,22 +108,10 @@ func TestReset(t *testing.T) {
 		l.Reset(time.Second)
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
-		if want := []time.Duration{2 * time.Second}; !equal(at, want) {
+		if want := []time.Duration{2 * time.Second}; !slices.Equal(at, want) {
 			t.Fatalf("rounds at %v, want %v", at, want)
 		}
 	})
-}
-
-func equal(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A Reset while a round runs is not lost: the next round comes after the
@@ -152,8 +139,28 @@ func TestResetDuringRoundAndNegativeDelay(t *testing.T) {
 		l.Reset(0) // at 1 h; that round asks for another 2 s later
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		if want := []time.Duration{time.Hour, time.Hour + 2*time.Second}; !equal(at, want) {
+		if want := []time.Duration{time.Hour, time.Hour + 2*time.Second}; !slices.Equal(at, want) {
 			t.Fatalf("rounds at %v, want %v", at, want)
 		}
 	})
+}
+
+// NextTick keeps the ticker's phase and skips the ticks a late round
+// missed.
+func TestNextTick(t *testing.T) {
+	due := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		now  time.Duration // after due
+		want time.Duration // after due
+	}{
+		{-time.Second, 0},                    // not due yet
+		{0, 10 * time.Second},                // on time
+		{3 * time.Second, 10 * time.Second},  // late within the interval
+		{25 * time.Second, 30 * time.Second}, // two ticks missed
+		{30 * time.Second, 40 * time.Second}, // exactly on a later tick
+	} {
+		if got := NextTick(due, due.Add(tc.now), 10*time.Second); !got.Equal(due.Add(tc.want)) {
+			t.Errorf("now due%+v: next tick at due%+v, want due%+v", tc.now, got.Sub(due), tc.want)
+		}
+	}
 }
