@@ -104,7 +104,7 @@ func (d *Daemon) startPresence(ctx context.Context) *periodic.Loop {
 	nextHealth := time.Now().Add(every)
 	untilHealth := func() time.Duration {
 		if every <= 0 {
-			return -1 // only connects wake the loop
+			return periodic.WaitForReset // only connects wake the loop
 		}
 		return time.Until(nextHealth)
 	}

@@ -12,9 +12,13 @@ import (
 )
 
 // Job does one round of work and returns the delay until the next round,
-// or again false when no further round is needed. A negative delay arms no
-// timer: the next round comes with Reset. Rounds never overlap.
+// or again false when no further round is needed. Rounds never overlap.
 type Job func(ctx context.Context) (next time.Duration, again bool)
+
+// WaitForReset, as a delay, arms no timer: the next round comes with Reset.
+// Any other negative delay, such as time.Until of a deadline that passed
+// while the round ran, means at once.
+const WaitForReset time.Duration = math.MinInt64
 
 // Loop is a started job; see Start.
 type Loop struct {
@@ -32,7 +36,7 @@ type Loop struct {
 	stopCtx     func() bool
 }
 
-// Start runs job after first (a negative first: at the first Reset), then
+// Start runs job after first (WaitForReset: at the first Reset), then
 // again after each delay it returns, each round on a goroutine of its own
 // that ends with the round. After ctx is done no round starts; a running
 // round sees ctx done and should return soon.
@@ -40,11 +44,11 @@ func Start(ctx context.Context, first time.Duration, job Job) *Loop {
 	l := &Loop{ctx: ctx, job: job, done: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if first < 0 {
+	if first == WaitForReset {
 		l.timer = time.AfterFunc(math.MaxInt64, l.round)
 		l.timer.Stop()
 	} else {
-		l.timer = time.AfterFunc(first, l.round)
+		l.timer = time.AfterFunc(max(first, 0), l.round)
 	}
 	l.stopCtx = context.AfterFunc(ctx, l.cancel)
 	return l
@@ -105,13 +109,13 @@ func (l *Loop) round() {
 		return
 	}
 	if l.resetDuring {
-		if next < 0 || l.reset < next {
+		if next == WaitForReset || l.reset < next {
 			next = l.reset
 		}
 		l.resetDuring = false
 	}
-	if next >= 0 {
-		l.timer.Reset(next)
+	if next != WaitForReset {
+		l.timer.Reset(max(next, 0))
 	}
 }
 

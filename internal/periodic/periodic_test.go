@@ -115,21 +115,21 @@ func TestReset(t *testing.T) {
 }
 
 // A Reset while a round runs is not lost: the next round comes after the
-// sooner of the Reset's delay and the round's own. A negative delay waits
-// for Reset.
+// sooner of the Reset's delay and the round's own. WaitForReset waits for
+// Reset.
 func TestResetDuringRoundAndNegativeDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		var at []time.Duration
 		var l *Loop
 		resetInRound := true
-		l = Start(t.Context(), -1, func(context.Context) (time.Duration, bool) {
+		l = Start(t.Context(), WaitForReset, func(context.Context) (time.Duration, bool) {
 			at = append(at, time.Since(start))
 			if resetInRound {
 				resetInRound = false
 				l.Reset(2 * time.Second)
 			}
-			return -1, true
+			return WaitForReset, true
 		})
 		time.Sleep(time.Hour)
 		synctest.Wait()
@@ -163,4 +163,26 @@ func TestNextTick(t *testing.T) {
 			t.Errorf("now due%+v: next tick at due%+v, want due%+v", tc.now, got.Sub(due), tc.want)
 		}
 	}
+}
+
+// A delay that went negative while the round ran (time.Until of a deadline
+// it passed, on a busy machine) runs the next round at once; it does not
+// stop the loop, as it once did for the cert poll under load.
+func TestPastDeadlineRunsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var at []time.Duration
+		Start(t.Context(), -time.Second, func(context.Context) (time.Duration, bool) {
+			at = append(at, time.Since(start))
+			if len(at) == 1 {
+				return -time.Millisecond, true
+			}
+			return time.Hour, len(at) < 3
+		})
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		if want := []time.Duration{0, 0, time.Hour}; !slices.Equal(at, want) {
+			t.Fatalf("rounds at %v, want %v", at, want)
+		}
+	})
 }
